@@ -1,0 +1,25 @@
+"""Substitute convolutions ("conv factories") and their registry.
+
+Importing this package registers every built-in substitute.
+"""
+
+from ._blocks import DepthwiseSeparable, ReconstructedConv, dense_output_variance, reconstructed_once
+from ._registry import (
+    ConvFactory,
+    Hyperparameter,
+    Substitute,
+    as_factory,
+    get_substitute,
+    list_substitutes,
+    parse_substitute,
+    register_substitute,
+)
+
+# Registration order is the order of listings and tables.
+from . import conv, separable, generic  # noqa: E402,F401  (registers)
+
+__all__ = [
+    "ConvFactory", "DepthwiseSeparable", "Hyperparameter", "ReconstructedConv", "Substitute", "as_factory",
+    "dense_output_variance", "get_substitute", "list_substitutes", "parse_substitute", "reconstructed_once",
+    "register_substitute",
+]

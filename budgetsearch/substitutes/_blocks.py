@@ -1,0 +1,142 @@
+"""Building blocks shared by the substitutes.
+
+* :class:`ReconstructedConv`: a conv whose weight is computed from a few
+  parameters (hash gather, tensor contraction, ACDC product). The
+  reconstruction depends only on parameters, so at inference it is done once:
+  :func:`reconstructed_once` caches every such weight, which is how counting
+  keeps it out of the per-image mult-adds.
+* :func:`depthwise_then`: the "separable substitution" of REFERENCE §1.0, a
+  depthwise k×k conv (only when k > 1) followed by a structured 1×1.
+* Init helpers. The variance rule: on unit-variance input every substitute's
+  output variance matches a dense conv of the same geometry under the He
+  fan-out init the WideResNets use, ``Var(y) = 2·C_i/C_o``. Blocks reach it by
+  keeping inner activations at unit variance (fan-in, gain 1) and putting the
+  He gain in the last linear map.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Callable, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.modules.utils import _pair
+
+from ..errors import ConfigError
+
+PointwiseFactory = Callable[..., nn.Module]
+
+
+def dense_output_variance(in_channels: int, out_channels: int) -> float:
+    """Output variance of a dense conv under He fan-out init, on unit-variance input."""
+    return 2.0 * in_channels / out_channels
+
+
+def check_geometry(in_channels, out_channels, kernel_size, stride, padding, dilation):
+    """Validate and normalise Conv2d geometry; returns (kernel, stride, padding, dilation) as pairs."""
+    for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+        if not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be a positive int, but got {value!r}")
+    kernel, stride, dilation = _pair(kernel_size), _pair(stride), _pair(dilation)
+    if isinstance(padding, str):
+        raise ConfigError(f"padding must be an int or a pair of ints, but got {padding!r}")
+    padding = _pair(padding)
+    for name, pair, low in (("kernel_size", kernel, 1), ("stride", stride, 1), ("dilation", dilation, 1), ("padding", padding, 0)):
+        if any(not isinstance(v, int) or v < low for v in pair):
+            raise ConfigError(f"{name} must be int(s) >= {low}, but got {pair!r}")
+    return kernel, stride, padding, dilation
+
+
+class ReconstructedConv(nn.Module):
+    """Conv2d whose full weight is rebuilt from parameters by :meth:`reconstruct_weight`."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False):
+        super().__init__()
+        kernel, stride, padding, dilation = check_geometry(in_channels, out_channels, kernel_size, stride, padding, dilation)
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding, self.dilation = kernel, stride, padding, dilation
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        self._cached_weight: Optional[torch.Tensor] = None
+
+    @property
+    def weight_shape(self) -> tuple:
+        return (self.out_channels, self.in_channels, *self.kernel_size)
+
+    def reconstruct_weight(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x):
+        weight = self._cached_weight if self._cached_weight is not None else self.reconstruct_weight()
+        return F.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
+            f"padding={self.padding}, dilation={self.dilation}, bias={self.bias is not None}"
+        )
+
+
+@contextlib.contextmanager
+def reconstructed_once(model: nn.Module):
+    """Within the block, every :class:`ReconstructedConv` uses a weight rebuilt once on entry.
+
+    This is inference as deployed: the structured weight is a function of the
+    parameters only, so it is materialised once, not per image. Gradients do not
+    flow to the parameters inside the block.
+    """
+    layers = [m for m in model.modules() if isinstance(m, ReconstructedConv)]
+    with torch.no_grad():
+        for layer in layers:
+            layer._cached_weight = layer.reconstruct_weight().detach()
+    try:
+        yield model
+    finally:
+        for layer in layers:
+            layer._cached_weight = None
+
+
+class DepthwiseSeparable(nn.Module):
+    """Depthwise k×k conv (absent when k = 1) followed by a 1×1 ``pointwise`` module."""
+
+    def __init__(self, depthwise: Optional[nn.Conv2d], pointwise: nn.Module):
+        super().__init__()
+        self.depthwise = depthwise
+        self.pointwise = pointwise
+
+    def forward(self, x):
+        if self.depthwise is not None:
+            x = self.depthwise(x)
+        return self.pointwise(x)
+
+
+def depthwise_conv(channels, kernel_size, stride, padding, dilation) -> nn.Conv2d:
+    """Depthwise conv initialised with gain 1 (fan-in), so it keeps unit variance."""
+    conv = nn.Conv2d(channels, channels, kernel_size, stride, padding, dilation, groups=channels, bias=False)
+    nn.init.normal_(conv.weight, std=1.0 / math.sqrt(conv.weight[0].numel()))
+    return conv
+
+
+def depthwise_then(pointwise: PointwiseFactory, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                   dilation=1, bias=False) -> DepthwiseSeparable:
+    """REFERENCE §1.0: for k > 1 a depthwise conv carries stride, padding and dilation and the
+    1×1 runs at stride 1; for k = 1 the 1×1 carries them itself.
+
+    ``pointwise(in_channels, out_channels, stride, padding, dilation, bias)`` builds the 1×1.
+    """
+    kernel, stride, padding, dilation = check_geometry(in_channels, out_channels, kernel_size, stride, padding, dilation)
+    if kernel == (1, 1):
+        return DepthwiseSeparable(None, pointwise(in_channels, out_channels, stride, padding, dilation, bias))
+    depthwise = depthwise_conv(in_channels, kernel, stride, padding, dilation)
+    return DepthwiseSeparable(depthwise, pointwise(in_channels, out_channels, (1, 1), (0, 0), (1, 1), bias))
+
+
+def he_fan_out_(conv: nn.Conv2d) -> nn.Conv2d:
+    """The WideResNet init: N(0, 2/(k_h·k_w·out_channels)); bias zero."""
+    fan_out = conv.weight.shape[2] * conv.weight.shape[3] * conv.out_channels
+    nn.init.normal_(conv.weight, std=math.sqrt(2.0 / fan_out))
+    if conv.bias is not None:
+        nn.init.zeros_(conv.bias)
+    return conv

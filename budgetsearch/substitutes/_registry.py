@@ -1,0 +1,184 @@
+"""Registry of conv factories ("substitutes"), each declaring its size hyperparameter.
+
+A substitute is called like ``nn.Conv2d(in_channels, out_channels, kernel_size,
+stride, padding, dilation, bias)`` plus its one size hyperparameter, and returns
+an ``nn.Module`` with ``nn.Conv2d``'s output shape. The solver knows a
+substitute only through :class:`Hyperparameter`: its name, type, domain and
+whether the parameter count grows or shrinks with it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Union
+
+from torch import nn
+
+from ..errors import ConfigError, UnknownNameError
+
+Setting = Union[int, float, None]
+
+
+@dataclass(frozen=True)
+class Hyperparameter:
+    """The one setting that sizes a substitute.
+
+    ``low_open`` marks an exclusive lower bound (a rank fraction of 0 builds nothing).
+    ``grows`` is True when the parameter count grows with the value.
+    """
+
+    name: str
+    type: type
+    low: float
+    high: float
+    grows: bool = True
+    low_open: bool = False
+    doc: str = ""
+
+    def __post_init__(self):
+        if self.type not in (int, float):
+            raise ConfigError(f"hyperparameter type must be int or float, but got {self.type!r}")
+        if not self.low <= self.high:
+            raise ConfigError(f"hyperparameter {self.name!r} needs low <= high, but got [{self.low}, {self.high}]")
+
+    @property
+    def domain(self) -> str:
+        left = "(" if self.low_open else "["
+        return f"{self.type.__name__} in {left}{self.low:g}, {self.high:g}]"
+
+    def validate(self, value) -> Union[int, float]:
+        """Return ``value`` converted to the declared type, or raise ConfigError."""
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = math.nan
+        ok = math.isfinite(number) and (self.type is float or number == int(number))
+        if ok:
+            ok = (number > self.low if self.low_open else number >= self.low) and number <= self.high
+        if not ok:
+            raise ConfigError(f"{self.name} must be {self.domain}, but got {value!r}")
+        return self.type(number)
+
+
+@dataclass(frozen=True)
+class Substitute:
+    """A registered conv factory.
+
+    ``build(in_channels, out_channels, kernel_size, stride, padding, dilation, bias,
+    **{hyperparameter.name: value})`` returns the module. ``compressed_types`` are the
+    module types whose own parameters are the compressed weights (they get the
+    compression-ratio-scaled weight decay); everything else is ordinary.
+    """
+
+    name: str
+    build: Callable[..., nn.Module]
+    hyperparameter: Optional[Hyperparameter]
+    original_name: str
+    summary: str
+    paper: str = ""
+    compressed_types: tuple = field(default_factory=tuple)
+
+    def check_setting(self, setting: Setting) -> Setting:
+        if self.hyperparameter is None:
+            if setting is not None:
+                raise ConfigError(f"substitute {self.name!r} takes no setting, but got setting={setting!r}")
+            return None
+        if setting is None:
+            raise ConfigError(
+                f"substitute {self.name!r} needs a setting for {self.hyperparameter.name} "
+                f"({self.hyperparameter.domain}), but got none"
+            )
+        return self.hyperparameter.validate(setting)
+
+    def factory(self, setting: Setting = None) -> "ConvFactory":
+        """A callable with ``nn.Conv2d``'s signature that builds this substitute at ``setting``."""
+        return ConvFactory(self, self.check_setting(setting))
+
+
+@dataclass(frozen=True)
+class ConvFactory:
+    """A substitute bound to a setting; called like ``nn.Conv2d``."""
+
+    substitute: Substitute
+    setting: Setting
+
+    def __call__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True, **options):
+        kwargs = dict(options)
+        if self.substitute.hyperparameter is not None:
+            kwargs[self.substitute.hyperparameter.name] = self.setting
+        return self.substitute.build(
+            in_channels, out_channels, kernel_size, stride=stride, padding=padding, dilation=dilation, bias=bias, **kwargs
+        )
+
+    @property
+    def label(self) -> str:
+        return self.substitute.name if self.setting is None else f"{self.substitute.name}:{self.setting:g}"
+
+
+_SUBSTITUTES: dict[str, Substitute] = {}
+_ORIGINAL_NAMES: dict[str, str] = {}
+
+
+def register_substitute(substitute: Substitute) -> Substitute:
+    """Add a substitute; a name (or original name) already taken is an error."""
+    for key, table in ((substitute.name, _SUBSTITUTES), (substitute.original_name.lower(), _ORIGINAL_NAMES)):
+        if key in table:
+            raise ConfigError(f"substitute name {key!r} is already registered")
+    _SUBSTITUTES[substitute.name] = substitute
+    _ORIGINAL_NAMES[substitute.original_name.lower()] = substitute.name
+    return substitute
+
+
+def list_substitutes(pattern: str = "*") -> list[str]:
+    """Registered names matching a shell-style pattern, in registration order."""
+    return [name for name in _SUBSTITUTES if fnmatch.fnmatch(name, pattern)]
+
+
+def get_substitute(name: str) -> Substitute:
+    """Look a substitute up by its name or its original name (``Tucker``, ``SepHashed``)."""
+    key = name if name in _SUBSTITUTES else _ORIGINAL_NAMES.get(str(name).lower())
+    if key is None:
+        raise UnknownNameError(
+            f"unknown substitute {name!r}; registered: {', '.join(_SUBSTITUTES)} "
+            f"(original names: {', '.join(s.original_name for s in _SUBSTITUTES.values())})"
+        )
+    return _SUBSTITUTES[key]
+
+
+_SETTING_STRING = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9-]*)(?:[_:](?P<setting>[^_:]+))?$")
+
+
+def parse_substitute(text: str, setting: Setting = None) -> ConvFactory:
+    """Parse ``"tucker"`` plus a setting, ``"tucker:0.41"`` or the original ``"Tucker_0.41"``.
+
+    A setting inside the string and a separate ``setting`` together are an error.
+    """
+    match = _SETTING_STRING.match(str(text).strip())
+    if match is None:
+        raise ConfigError(
+            f"substitute must look like NAME, NAME:SETTING or the original NAME_SETTING "
+            f"(e.g. 'tucker', 'tucker:0.41', 'Tucker_0.41'), but got {text!r}"
+        )
+    substitute = get_substitute(match["name"])
+    embedded = match["setting"]
+    if embedded is not None and setting is not None:
+        raise ConfigError(f"substitute {text!r} already carries a setting, but setting={setting!r} was also given")
+    return substitute.factory(embedded if embedded is not None else setting)
+
+
+def as_factory(substitute: Union[str, Substitute, ConvFactory, Callable], setting: Setting = None) -> Callable:
+    """Normalise what users pass as a substitute into a conv factory."""
+    if isinstance(substitute, ConvFactory):
+        if setting is not None:
+            raise ConfigError(f"{substitute.label!r} is already bound to a setting, but setting={setting!r} was also given")
+        return substitute
+    if isinstance(substitute, Substitute):
+        return substitute.factory(setting)
+    if isinstance(substitute, str):
+        return parse_substitute(substitute, setting)
+    if callable(substitute) and setting is None:
+        return substitute
+    raise ConfigError(f"substitute must be a name, a registered Substitute or a callable, but got {substitute!r} (a plain callable takes no separate setting)")

@@ -1,0 +1,55 @@
+"""Rank-factorised 1×1 ("RF"): depthwise k×k, then 1×1 to rank r, then 1×1 to C_o.
+
+A linear bottleneck as in Sandler et al., "MobileNetV2: Inverted Residuals and
+Linear Bottlenecks", CVPR 2018; REFERENCE §1.6.
+"""
+
+import math
+
+from torch import nn
+
+from ._blocks import depthwise_then
+from ._registry import Hyperparameter, Substitute, register_substitute
+
+
+def bottleneck_rank(rank_scale: float, in_channels: int, out_channels: int) -> int:
+    """r = int(h·max(C_i, C_o)), at least 1 so every h in (0, 1] builds."""
+    return max(1, int(rank_scale * max(in_channels, out_channels)))
+
+
+class LowRankPointwise(nn.Module):
+    """y = V·(U·x): U is r×C_i, V is C_o×r, both applied as 1×1 convs (the factored cost is what runs)."""
+
+    def __init__(self, in_channels, out_channels, rank, stride=1, padding=0, dilation=1, bias=False):
+        super().__init__()
+        self.contract = nn.Conv2d(in_channels, rank, 1, stride, padding, dilation, bias=False)
+        self.expand = nn.Conv2d(rank, out_channels, 1, bias=bias)
+        # Inner activation at unit variance; the expand map carries the He gain 2·C_i/C_o.
+        nn.init.normal_(self.contract.weight, std=math.sqrt(1.0 / in_channels))
+        nn.init.normal_(self.expand.weight, std=math.sqrt(2.0 * in_channels / (rank * out_channels)))
+        if bias:
+            nn.init.zeros_(self.expand.bias)
+
+    def forward(self, x):
+        return self.expand(self.contract(x))
+
+
+def generic_low_rank(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False, *, rank_scale):
+    rank = bottleneck_rank(rank_scale, in_channels, out_channels)
+
+    def pointwise(c_in, c_out, stride, padding, dilation, bias):
+        return LowRankPointwise(c_in, c_out, rank, stride, padding, dilation, bias)
+
+    return depthwise_then(pointwise, in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
+
+
+register_substitute(Substitute(
+    name="generic",
+    build=generic_low_rank,
+    hyperparameter=Hyperparameter("rank_scale", float, 0.0, 1.0, grows=True, low_open=True,
+                                  doc="bottleneck rank r = max(1, int(h·max(C_i, C_o)))"),
+    original_name="Generic",
+    summary="depthwise + 1×1 to rank r + 1×1 to C_o",
+    paper="Sandler et al., MobileNetV2, CVPR 2018 (linear bottleneck)",
+    compressed_types=(LowRankPointwise,),
+))
