@@ -3,7 +3,13 @@
 Importing this package registers every built-in substitute.
 """
 
-from ._blocks import DepthwiseSeparable, ReconstructedConv, dense_output_variance, reconstructed_once
+from ._blocks import (
+    DepthwiseSeparable,
+    ReconstructedConv,
+    ReconstructedModule,
+    dense_output_variance,
+    reconstructed_once,
+)
 from ._registry import (
     ConvFactory,
     Hyperparameter,
@@ -16,10 +22,10 @@ from ._registry import (
 )
 
 # Registration order is the order of listings and tables.
-from . import conv, separable, generic  # noqa: E402,F401  (registers)
+from . import conv, separable, hashed, generic, lowrank, shuffle, acdc, tensor_train, tucker, cp  # noqa: E402,F401,I001
 
 __all__ = [
-    "ConvFactory", "DepthwiseSeparable", "Hyperparameter", "ReconstructedConv", "Substitute", "as_factory",
+    "ConvFactory", "DepthwiseSeparable", "Hyperparameter", "ReconstructedConv", "ReconstructedModule", "Substitute", "as_factory",
     "dense_output_variance", "get_substitute", "list_substitutes", "parse_substitute", "reconstructed_once",
     "register_substitute",
 ]

@@ -1,10 +1,10 @@
 """Building blocks shared by the substitutes.
 
-* :class:`ReconstructedConv`: a conv whose weight is computed from a few
-  parameters (hash gather, tensor contraction, ACDC product). The
-  reconstruction depends only on parameters, so at inference it is done once:
-  :func:`reconstructed_once` caches every such weight, which is how counting
-  keeps it out of the per-image mult-adds.
+* :class:`ReconstructedModule` / :class:`ReconstructedConv`: a layer whose
+  weight is computed from a few parameters (hash gather, tensor contraction,
+  ACDC product). The reconstruction depends only on parameters, so at
+  inference it is done once: :func:`reconstructed_once` caches every such
+  weight, which is how counting keeps it out of the per-image mult-adds.
 * :func:`depthwise_then`: the "separable substitution" of REFERENCE §1.0, a
   depthwise k×k conv (only when k > 1) followed by a structured 1×1.
 * Init helpers. The variance rule: on unit-variance input every substitute's
@@ -50,7 +50,24 @@ def check_geometry(in_channels, out_channels, kernel_size, stride, padding, dila
     return kernel, stride, padding, dilation
 
 
-class ReconstructedConv(nn.Module):
+class ReconstructedModule(nn.Module):
+    """A module whose forward uses tensors computed from its parameters alone.
+
+    Subclasses implement :meth:`reconstruct` (a tensor or a tuple of tensors) and
+    call :meth:`reconstructed` in ``forward``; inside :func:`reconstructed_once`
+    that returns a cached copy instead of recomputing it.
+    """
+
+    _cached: Optional[object] = None
+
+    def reconstruct(self):
+        raise NotImplementedError
+
+    def reconstructed(self):
+        return self._cached if self._cached is not None else self.reconstruct()
+
+
+class ReconstructedConv(ReconstructedModule):
     """Conv2d whose full weight is rebuilt from parameters by :meth:`reconstruct_weight`."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False):
@@ -59,7 +76,6 @@ class ReconstructedConv(nn.Module):
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding, self.dilation = kernel, stride, padding, dilation
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
-        self._cached_weight: Optional[torch.Tensor] = None
 
     @property
     def weight_shape(self) -> tuple:
@@ -68,9 +84,25 @@ class ReconstructedConv(nn.Module):
     def reconstruct_weight(self) -> torch.Tensor:
         raise NotImplementedError
 
+    def calibrate_(self, parameter: torch.Tensor) -> None:
+        """Scale ``parameter``, which the weight is linear in, so the weight's mean square is He fan-out's.
+
+        Random low-rank products have a realised variance that swings widely from
+        draw to draw; one deterministic rescale at construction pins it to
+        2/(C_o·k_h·k_w), hence Var(y) = 2·C_i/C_o on unit input. On the meta device
+        there are no numbers (meta is only used for counting), so nothing is done.
+        """
+        if parameter.is_meta:
+            return
+        target = 2.0 / (self.out_channels * self.kernel_size[0] * self.kernel_size[1])
+        with torch.no_grad():
+            parameter.mul_(torch.sqrt(target / self.reconstruct_weight().square().mean()))
+
+    def reconstruct(self):
+        return self.reconstruct_weight()
+
     def forward(self, x):
-        weight = self._cached_weight if self._cached_weight is not None else self.reconstruct_weight()
-        return F.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation)
+        return F.conv2d(x, self.reconstructed(), self.bias, self.stride, self.padding, self.dilation)
 
     def extra_repr(self) -> str:
         return (
@@ -79,23 +111,27 @@ class ReconstructedConv(nn.Module):
         )
 
 
+def _detached(value):
+    return tuple(v.detach() for v in value) if isinstance(value, tuple) else value.detach()
+
+
 @contextlib.contextmanager
 def reconstructed_once(model: nn.Module):
-    """Within the block, every :class:`ReconstructedConv` uses a weight rebuilt once on entry.
+    """Within the block, every :class:`ReconstructedModule` uses tensors rebuilt once on entry.
 
-    This is inference as deployed: the structured weight is a function of the
+    This is inference as deployed: a structured weight is a function of the
     parameters only, so it is materialised once, not per image. Gradients do not
     flow to the parameters inside the block.
     """
-    layers = [m for m in model.modules() if isinstance(m, ReconstructedConv)]
+    layers = [m for m in model.modules() if isinstance(m, ReconstructedModule)]
     with torch.no_grad():
         for layer in layers:
-            layer._cached_weight = layer.reconstruct_weight().detach()
+            layer._cached = _detached(layer.reconstruct())
     try:
         yield model
     finally:
         for layer in layers:
-            layer._cached_weight = None
+            layer._cached = None
 
 
 class DepthwiseSeparable(nn.Module):

@@ -1,0 +1,68 @@
+"""Models created by name: ``create_model("wrn-16-4", num_classes=10, substitute="tucker", setting=0.4)``.
+
+A family registers a name pattern (a regular expression whose groups become
+arguments), so ``wrn-D-K`` covers every valid depth and width.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from torch import nn
+
+from ..errors import ConfigError, UnknownNameError
+from ..substitutes import as_factory
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    pattern: str  # a regular expression for the names, e.g. r"wrn-(\d+)-(\d+)"
+    example: str
+    build: Callable[..., nn.Module]  # build(*groups, num_classes=..., conv=factory) -> nn.Module
+    input_size: tuple  # (C, H, W) the family is counted at by default
+    num_classes: int
+    summary: str
+
+
+_FAMILIES: list[ModelFamily] = []
+
+
+def register_model(family: ModelFamily) -> ModelFamily:
+    if any(f.pattern == family.pattern for f in _FAMILIES):
+        raise ConfigError(f"model pattern {family.pattern!r} is already registered")
+    _FAMILIES.append(family)
+    return family
+
+
+def list_models() -> list[str]:
+    """One example name per registered family."""
+    return [f.example for f in _FAMILIES]
+
+
+def find_model(name: str) -> tuple[ModelFamily, tuple]:
+    for family in _FAMILIES:
+        match = re.fullmatch(family.pattern, name)
+        if match:
+            return family, tuple(int(g) if g.isdigit() else g for g in match.groups())
+    raise UnknownNameError(
+        f"unknown model {name!r}; registered families: "
+        + ", ".join(f"{f.example} ({f.summary})" for f in _FAMILIES)
+    )
+
+
+def create_model(name: str, num_classes: Optional[int] = None, substitute="conv", setting=None, **options) -> nn.Module:
+    """Build a registered model with its substitution points built by ``substitute`` at ``setting``.
+
+    ``substitute`` is a registered name (``"tucker"``, ``"Tucker_0.41"``), a
+    :class:`~budgetsearch.substitutes.ConvFactory`, or any callable with ``nn.Conv2d``'s signature.
+    """
+    family, arguments = find_model(name)
+    factory = as_factory(substitute, setting)
+    classes = family.num_classes if num_classes is None else num_classes
+    return family.build(*arguments, num_classes=classes, conv=factory, **options)
+
+
+def default_input_size(name: str) -> tuple:
+    return find_model(name)[0].input_size

@@ -1,0 +1,140 @@
+"""ACDC: depthwise k×k (only if k > 1), then a 1×1 whose weight is a stack of ACDC factors.
+
+Moczulski, Denil, Appleyard, de Freitas, "ACDC: A Structured Efficient Linear
+Layer", ICLR 2016; used as a substitute as in REFERENCE §1.5.
+
+On c = max(C_i, C_o) channels, one factor is ``M = diag(a)·C·R·diag(d)·C⁻¹``
+(row-vector convention: the DCT-II of a row x is ``x·C``), with a, d ∈ R^c
+trained, C the DCT-II matrix and R the riffle column permutation (output order
+old 0, 2, 4, …, 1, 3, 5, …; for odd c the same: evens, then odds). The stack is
+``W = (M_1·R)(M_2·R)…(M_n·R)``, applied as the 1×1 weight ``y_o = Σ_i W[o,i]·x_i``.
+C is the orthonormal DCT-II, so C⁻¹ = Cᵀ; because R fixes index 0 the product
+C·R·diag(d)·C⁻¹ equals the one built from the unnormalised DCT and its inverse.
+
+Channels: for C_o > C_i the input is widened to c = C_o channels as the
+original does (append copies of the first a channels, a ≥ 0 the smallest with
+C_o mod (C_i + a) = 0, then tile e = C_o/(C_i + a) times; when a > C_i the
+copies wrap around, channel j of the padded block being channel j mod C_i).
+For C_o < C_i the c = C_i outputs are summed in C_o contiguous groups, output j
+going to group ⌊j·C_o/C_i⌋: adjacent groups of C_i/C_o when that divides, as
+in the original, otherwise groups of ⌊C_i/C_o⌋ or ⌈C_i/C_o⌉. Both are folded
+into one effective (C_o, C_i) weight, so the layer runs one 1×1 conv.
+
+Parameters: ``[k > 1]·C_i·k² + 2·c·n`` (+ C_o with bias). n counts the factors
+built and used; the original discards its last factor, so its ``ACDC_12`` is
+n = 11 here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from ._blocks import ReconstructedConv, depthwise_then
+from ._registry import Hyperparameter, Substitute, register_substitute
+
+
+def orthonormal_dct(size: int, dtype=None) -> torch.Tensor:
+    """C[i, k] = s_k·cos(π·k·(2i+1)/(2N)), s_0 = √(1/N), s_k = √(2/N): columns orthonormal."""
+    i = torch.arange(size).unsqueeze(1)
+    k = torch.arange(size).unsqueeze(0)
+    # The phase is reduced modulo a full turn in integers so the cosine is exact for large N.
+    phase = (k * (2 * i + 1)) % (4 * size)
+    scale = torch.full((size,), math.sqrt(2.0 / size), dtype=torch.float64)
+    scale[0] = math.sqrt(1.0 / size)
+    return (torch.cos(phase.to(torch.float64) * (math.pi / (2 * size))) * scale).to(dtype or torch.get_default_dtype())
+
+
+def riffle_order(size: int) -> torch.Tensor:
+    """Old column for each new column of X·R: evens, then odds (REFERENCE §1.5 for even sizes)."""
+    return torch.cat([torch.arange(0, size, 2), torch.arange(1, size, 2)])
+
+
+def expansion_sources(in_channels: int, out_channels: int) -> torch.Tensor:
+    """Input channel feeding each of the C_o widened channels (C_o > C_i)."""
+    pad = next(a for a in range(out_channels) if out_channels % (in_channels + a) == 0)
+    return (torch.arange(out_channels) % (in_channels + pad)) % in_channels
+
+
+def contraction_groups(in_channels: int, out_channels: int) -> torch.Tensor:
+    """Output channel each of the C_i product channels is summed into (C_o < C_i)."""
+    return torch.arange(in_channels) * out_channels // in_channels
+
+
+class ACDCPointwise(ReconstructedConv):
+    """1×1 conv with weight ``W = (M_1·R)…(M_n·R)``, widened or summed to (C_o, C_i).
+
+    ``factors`` is the number n of ACDC factors actually used. ``a`` and ``d``
+    hold one row per factor. The DCT matrices and channel maps are
+    non-persistent buffers: rebuilt at construction, never checkpointed.
+    """
+
+    def __init__(self, in_channels, out_channels, factors, stride=1, padding=0, dilation=1, bias=False):
+        super().__init__(in_channels, out_channels, 1, stride, padding, dilation, bias)
+        if not isinstance(factors, int) or isinstance(factors, bool) or factors < 1:
+            raise ConfigError(f"factors must be an int >= 1, but got factors={factors!r}")
+        self.factors = factors
+        self.channels = c = max(in_channels, out_channels)
+        dct, order = orthonormal_dct(c), riffle_order(c)
+        # M_l·R = diag(a_l)·(C·R)·diag(d_l)·(Cᵀ·R): only the two riffled DCT matrices are needed.
+        self.register_buffer("dct_riffled", dct[:, order].contiguous(), persistent=False)
+        self.register_buffer("idct_riffled", dct.t()[:, order].contiguous(), persistent=False)
+        if out_channels > in_channels:
+            self.register_buffer("channel_map", expansion_sources(in_channels, out_channels), persistent=False)
+        elif out_channels < in_channels:
+            self.register_buffer("channel_map", contraction_groups(in_channels, out_channels), persistent=False)
+        else:
+            self.register_buffer("channel_map", None, persistent=False)
+        # Mean 1, std 1e-2 as in the original ACDC code: each factor starts near orthogonal.
+        self.a = nn.Parameter(torch.empty(factors, c).normal_(1.0, 0.01))
+        self.d = nn.Parameter(torch.empty(factors, c).normal_(1.0, 0.01))
+        # Near-orthogonal factors keep the norm; the first factor's a carries He's gain.
+        self.calibrate_(self.a[0])
+
+    def stacked_matrix(self) -> torch.Tensor:
+        """The c×c product W, built left to right with 2n − 1 dense matmuls.
+
+        Measured against building all factors batched and multiplying them in a
+        log-depth tree, the plain chain was as fast forward and faster backward
+        (fewer c×c temporaries to save), so it is what runs.
+        """
+        left, right = self.dct_riffled, self.idct_riffled
+        product = (self.a[0].unsqueeze(1) * left * self.d[0]) @ right
+        for a, d in zip(self.a[1:], self.d[1:]):
+            product = ((product * a) @ left * d) @ right
+        return product
+
+    def reconstruct_weight(self) -> torch.Tensor:
+        product = self.stacked_matrix()
+        if self.out_channels > self.in_channels:
+            # Widened channels j all read input channel channel_map[j]: sum their columns.
+            weight = product.new_zeros(self.out_channels, self.in_channels).index_add_(1, self.channel_map, product)
+        elif self.out_channels < self.in_channels:
+            weight = product.new_zeros(self.out_channels, self.in_channels).index_add_(0, self.channel_map, product)
+        else:
+            weight = product
+        return weight.reshape(self.out_channels, self.in_channels, 1, 1)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, factors={self.factors}, channels={self.channels}"
+
+
+def acdc_conv(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False, *, layers):
+    def pointwise(c_in, c_out, stride, padding, dilation, bias):
+        return ACDCPointwise(c_in, c_out, layers, stride, padding, dilation, bias)
+
+    return depthwise_then(pointwise, in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
+
+
+register_substitute(Substitute(
+    name="acdc",
+    build=acdc_conv,
+    hyperparameter=Hyperparameter("layers", int, 1, 128, grows=True, doc="number of ACDC factors n"),
+    original_name="ACDC",
+    summary="depthwise k×k (only if k>1) + 1×1 built from n ACDC factors (diag·DCT·riffle·diag·IDCT)",
+    paper="Moczulski et al., ACDC: A Structured Efficient Linear Layer, ICLR 2016",
+    compressed_types=(ACDCPointwise,),
+))

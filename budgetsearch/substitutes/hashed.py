@@ -1,0 +1,90 @@
+"""HashedNets: a conv whose weights are drawn, through a hash, from a small shared bank.
+
+Chen et al., "Compressing Neural Networks with the Hashing Trick", ICML 2015.
+
+Every entry j of the full weight is ``ξ(j) · w[h(j)]`` with ``h(j)`` uniform over
+the B bank values and ``ξ(j) ∈ {±1}`` the sign hash of the paper. The hash is a
+table drawn from a generator seeded by ``seed`` and the layer geometry, so a
+model rebuilt from the same record is the same model; the table is a
+non-persistent int32 buffer (not a parameter, never in checkpoints), holding
+``h`` and ``ξ`` together as an index into ``[w, −w]``.
+
+* ``hashed``: the full k×k weight is hashed, B = max(1, int(h·C_o·C_i·k²)).
+  Params: B (+ C_o bias if asked; the original forced one, see compat mode).
+* ``sep-hashed``: dense depthwise k×k + hashed 1×1 with B = max(1, int(h·C_o·C_i)).
+  Params: [k>1]·C_i·k² + B.
+"""
+
+import math
+import zlib
+
+import torch
+from torch import nn
+
+from ._blocks import ReconstructedConv, depthwise_then
+from ._registry import Hyperparameter, Substitute, register_substitute
+
+PAPER = "Chen et al., Compressing Neural Networks with the Hashing Trick, ICML 2015"
+
+
+def hash_table(size: int, budget: int, key: tuple, device) -> torch.Tensor:
+    """``size`` indices into the signed bank ``[w, -w]`` of length 2·budget, determined by ``key``."""
+    if torch.device(device).type == "meta":
+        return torch.empty(size, dtype=torch.int32, device="meta")
+    generator = torch.Generator().manual_seed(zlib.crc32(repr(key).encode()))
+    table = torch.randint(0, 2 * budget, (size,), generator=generator, dtype=torch.int64)
+    return table.to(device=device, dtype=torch.int32)
+
+
+class HashedConv(ReconstructedConv):
+    """Conv2d whose weight is gathered, with random signs, from ``budget`` shared values."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False, *,
+                 budget: int, seed: int = 0):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
+        size = math.prod(self.weight_shape)
+        if not 1 <= budget <= size:
+            raise ValueError(f"budget must be in [1, {size}] for weight shape {self.weight_shape}, but got {budget}")
+        # He fan-out std: signs and sharing leave each output's variance as for a dense conv.
+        fan_out = out_channels * self.kernel_size[0] * self.kernel_size[1]
+        self.bank = nn.Parameter(torch.randn(budget) * math.sqrt(2.0 / fan_out))
+        key = ("hashed", seed, *self.weight_shape, budget)
+        self.register_buffer("signed_index", hash_table(size, budget, key, self.bank.device), persistent=False)
+
+    def reconstruct_weight(self):
+        signed_bank = torch.cat((self.bank, -self.bank))
+        return signed_bank[self.signed_index].view(self.weight_shape)
+
+
+def hashed_conv(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False, *,
+                budget_scale, seed=0):
+    kernel = nn.modules.utils._pair(kernel_size)
+    budget = max(1, int(budget_scale * out_channels * in_channels * kernel[0] * kernel[1]))
+    return HashedConv(in_channels, out_channels, kernel, stride, padding, dilation, bias, budget=budget, seed=seed)
+
+
+def separable_hashed_conv(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False, *,
+                          budget_scale, seed=0):
+    budget = max(1, int(budget_scale * out_channels * in_channels))
+
+    def pointwise(c_in, c_out, stride, padding, dilation, bias):
+        return HashedConv(c_in, c_out, 1, stride, padding, dilation, bias, budget=budget, seed=seed)
+
+    return depthwise_then(pointwise, in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
+
+
+def _budget_scale(weights: str) -> Hyperparameter:
+    return Hyperparameter("budget_scale", float, 0.0, 1.0, grows=True, low_open=True,
+                          doc=f"fraction of the {weights} kept as shared values: B = max(1, int(h·size))")
+
+
+register_substitute(Substitute(
+    name="hashed", build=hashed_conv, hyperparameter=_budget_scale("dense k×k weights"), original_name="Hashed",
+    summary="HashedNet k×k conv: weights gathered with sign hashing from B shared values", paper=PAPER,
+    compressed_types=(HashedConv,),
+))
+register_substitute(Substitute(
+    name="sep-hashed", build=separable_hashed_conv, hyperparameter=_budget_scale("pointwise weights"),
+    original_name="SepHashed", summary="depthwise k×k + HashedNet 1×1", paper=PAPER,
+    compressed_types=(HashedConv,),
+))

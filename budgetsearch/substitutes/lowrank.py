@@ -1,0 +1,72 @@
+"""Tied-transpose low-rank bottleneck: depthwise k×k, then y = Vᵀ(V·x).
+
+REFERENCE §1.7 (``LR_h``): one weight V of shape (r, c), c = max(C_i, C_o),
+r = max(1, int(h·c)); the effective c×c matrix VᵀV is symmetric PSD.
+Channels are matched as in the original: the input is tiled up to c channels
+(channel j reads input channel j mod C_i) and, when C_i > C_o, adjacent output
+channels are summed down to C_o. Both are folded into the two 1×1 weights
+(parameter-only work, done once at inference), so what runs per image is
+C_i→r→C_o. Params: [k>1]·C_i·k² + r·c.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._blocks import ReconstructedModule, check_geometry, depthwise_then
+from ._registry import Hyperparameter, Substitute, register_substitute
+
+
+def fold_channels(weight: torch.Tensor, groups: torch.Tensor, size: int, dim: int) -> torch.Tensor:
+    """Sum the slices of ``weight`` along ``dim`` that ``groups`` maps to the same one of ``size`` channels."""
+    return torch.zeros(*weight.shape[:dim], size, *weight.shape[dim + 1:], dtype=weight.dtype,
+                       device=weight.device).index_add(dim, groups, weight)
+
+
+class TiedLowRank(ReconstructedModule):
+    def __init__(self, in_channels, out_channels, rank, stride=1, padding=0, dilation=1, bias=False):
+        super().__init__()
+        _, self.stride, self.padding, self.dilation = check_geometry(in_channels, out_channels, 1, stride, padding, dilation)
+        width = max(in_channels, out_channels)
+        self.V = nn.Parameter(torch.empty(rank, width))
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        # Tiled input channel j reads input j mod C_i; output j lands in adjacent block j·C_o // c.
+        self.register_buffer("input_of", torch.arange(width) % in_channels, persistent=False)
+        self.register_buffer("output_of", torch.arange(width) * out_channels // width, persistent=False)
+        self.in_channels, self.out_channels = in_channels, out_channels
+        # For unit input, Var(y_o) ≈ r·m·(c + r)·σ⁴ with m = c/C_o outputs merged per channel:
+        # r·m·c from the cross terms and r²·m from the diagonal of VᵀV. Solve for He's 2·C_i/C_o.
+        merges = width / out_channels
+        variance = 2.0 * in_channels / out_channels
+        nn.init.normal_(self.V, std=(variance / (rank * merges * (width + rank))) ** 0.25)
+
+    def reconstruct(self):
+        contract = fold_channels(self.V, self.input_of, self.in_channels, dim=1)
+        expand = fold_channels(self.V.t(), self.output_of, self.out_channels, dim=0)
+        return contract[:, :, None, None], expand[:, :, None, None]
+
+    def forward(self, x):
+        contract, expand = self.reconstructed()
+        x = F.conv2d(x, contract, None, self.stride, self.padding, self.dilation)
+        return F.conv2d(x, expand, self.bias)
+
+
+def tied_low_rank(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False, *, rank_scale):
+    rank = max(1, int(rank_scale * max(in_channels, out_channels)))
+
+    def pointwise(c_in, c_out, stride, padding, dilation, bias):
+        return TiedLowRank(c_in, c_out, rank, stride, padding, dilation, bias)
+
+    return depthwise_then(pointwise, in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
+
+
+register_substitute(Substitute(
+    name="lowrank", build=tied_low_rank,
+    hyperparameter=Hyperparameter("rank_scale", float, 0.0, 1.0, grows=True, low_open=True,
+                                  doc="rank r = max(1, int(h·max(C_i, C_o))) of the tied bottleneck VᵀV"),
+    original_name="LR", summary="depthwise + tied-transpose bottleneck VᵀV",
+    paper="Gray et al., Separable Layers Enable Structured Efficient Linear Substitutions, 2019",
+    compressed_types=(TiedLowRank,),
+))

@@ -1,0 +1,151 @@
+"""budgetsearch command line: ``budgetsearch COMMAND [options]``.
+
+Each command is one small function registered in ``COMMANDS``; commands parse
+arguments, call the library and print. Errors the library raises on bad input
+are printed as one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Callable, Optional
+
+from budgetsearch.errors import BudgetSearchError, ConfigError
+
+COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int], str]] = {}
+
+
+def command(name: str, help: str, configure: Callable[[argparse.ArgumentParser], None]):
+    """Register ``run(args)`` as a subcommand whose options ``configure(parser)`` adds."""
+
+    def register(run):
+        COMMANDS[name] = (configure, run, help)
+        return run
+
+    return register
+
+
+def print_json(value) -> None:
+    print(json.dumps(value, indent=2, default=str))
+
+
+def print_table(rows: list[dict], columns: list[str]) -> None:
+    """A plain fixed-width table (no dependency on pandas' wide-display settings)."""
+    cells = [[_format(row.get(c)) for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
+    for r in cells:
+        print("  ".join(v.rjust(w) if _numeric(v) else v.ljust(w) for v, w in zip(r, widths)))
+
+
+def _format(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def _numeric(text: str) -> bool:
+    return text.replace(",", "").replace(".", "").replace("-", "").replace("e", "").replace("+", "").isdigit()
+
+
+def parse_input_size(text: str) -> tuple:
+    try:
+        size = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        size = ()
+    if len(size) != 3:
+        raise ConfigError(f"--input-size must be C,H,W (e.g. 3,32,32), but got {text!r}")
+    return size
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default="wrn-28-10", help="registered model name (default: wrn-28-10)")
+    parser.add_argument("--input-size", type=parse_input_size, default=None, help="C,H,W (default: the model's)")
+    parser.add_argument("--num-classes", type=int, default=None, help="classes of the head (default: the model's)")
+
+
+def _configure_substitutes(parser):
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+@command("substitutes", "list the registered substitutes and their size hyperparameters", _configure_substitutes)
+def run_substitutes(args) -> int:
+    from budgetsearch.substitutes import get_substitute, list_substitutes
+
+    rows = []
+    for name in list_substitutes():
+        s = get_substitute(name)
+        hp = s.hyperparameter
+        rows.append({
+            "name": s.name, "original": s.original_name,
+            "hyperparameter": hp.name if hp else None, "type": hp.type.__name__ if hp else None,
+            "domain": hp.domain if hp else None,
+            "params_with_setting": (("grow" if hp.grows else "shrink") if hp else None),
+            "summary": s.summary, "paper": s.paper,
+        })
+    if args.json:
+        print_json(rows)
+    else:
+        print_table(rows, ["name", "original", "hyperparameter", "domain", "params_with_setting", "summary"])
+    return 0
+
+
+
+def _configure_count(parser):
+    add_model_options(parser)
+    parser.add_argument("--substitute", default="conv", help="NAME, NAME:SETTING or the original NAME_SETTING")
+    parser.add_argument("--setting", type=float, default=None, help="the substitute's hyperparameter value")
+    parser.add_argument("--per-layer", action="store_true", help="also print each module's own count")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+@command("count", "count parameters and mult-adds of a model with a substitute", _configure_count)
+def run_count(args) -> int:
+    from budgetsearch.counting import count
+    from budgetsearch.models import create_model, default_input_size
+    from budgetsearch.substitutes import parse_substitute
+
+    factory = parse_substitute(args.substitute, args.setting)
+    model = create_model(args.model, num_classes=args.num_classes, substitute=factory)
+    input_size = args.input_size or default_input_size(args.model)
+    result = count(model, input_size)
+    summary = {"model": args.model, "substitute": factory.substitute.name, "setting": factory.setting,
+               "params": result.params, "mult_adds": result.mult_adds}
+    if args.json:
+        print_json(summary | result.to_dict(per_layer=args.per_layer))
+        return 0
+    if args.per_layer:
+        print_table(result.per_layer().to_dict("records"), ["name", "type", "params", "mult_adds"])
+        print()
+    print_table([summary], list(summary))
+    print(f"counted with {result.convention.counter}; unit: {result.convention.unit}; "
+          f"input {','.join(map(str, input_size))}, batch 1")
+    return 0
+
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="budgetsearch", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (configure, _, help) in COMMANDS.items():
+        configure(subparsers.add_parser(name, help=help, description=help))
+    return parser
+
+
+def main(argv: Optional[list] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command][1](args)
+    except BudgetSearchError as error:
+        print(f"budgetsearch {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""Every registered substitute behaves like nn.Conv2d and keeps its declared promises.
+
+Expected parameter counts are written out here from each substitute's documented
+formula, independently of the implementation.
+"""
+
+import math
+
+import pytest
+import torch
+from fvcore.nn import parameter_count
+from torch import nn
+
+from budgetsearch.counting import count
+from budgetsearch.substitutes import get_substitute, list_substitutes, reconstructed_once
+from budgetsearch.substitutes._tensor_shapes import dimensionize
+from budgetsearch.substitutes.shuffle import valid_groups
+
+NAMES = list_substitutes()
+
+# (C_i, C_o, kernel, stride, padding, dilation): stride 1 and 2, padding, dilation, in < out, in > out, k = 1 and k > 1.
+GEOMETRIES = [
+    (8, 16, 3, 1, 1, 1),
+    (16, 8, 3, 2, 1, 1),
+    (8, 8, 1, 1, 0, 1),
+    (8, 16, 1, 2, 0, 1),
+    (16, 8, 1, 1, 1, 1),
+    (12, 8, 3, 1, 2, 2),
+    (8, 24, 5, 2, 2, 1),
+    (8, 16, (3, 1), (2, 1), (1, 0), 1),
+]
+
+
+def typical_setting(name):
+    hp = get_substitute(name).hyperparameter
+    if hp is None:
+        return None
+    return 0.25 if hp.type is float else int(hp.low) + 1
+
+
+def sweep(name):
+    hp = get_substitute(name).hyperparameter
+    if hp.type is float:
+        return [0.02 * i for i in range(1, 51)]
+    return [v for v in (1, 2, 3, 4, 6, 8, 12, 16, 24, 32) if hp.low <= v <= hp.high]
+
+
+def build(name, geometry, setting=None):
+    c_in, c_out, k, s, p, d = geometry
+    setting = typical_setting(name) if setting is None else setting
+    return get_substitute(name).factory(setting)(c_in, c_out, k, stride=s, padding=p, dilation=d, bias=False)
+
+
+def expected_params(name, c_in, c_out, k, h):
+    kk = k * k
+    depthwise = c_in * kk if k > 1 else 0
+    wide = max(c_in, c_out)
+    if name == "conv":
+        return c_in * c_out * kk
+    if name == "separable":
+        return depthwise + c_in * c_out
+    if name == "hashed":
+        return max(1, int(h * c_out * c_in * kk))
+    if name == "sep-hashed":
+        return depthwise + max(1, int(h * c_out * c_in))
+    if name == "generic":
+        return depthwise + max(1, int(h * wide)) * (c_in + c_out)
+    if name == "lowrank":
+        return depthwise + max(1, int(h * wide)) * wide
+    if name == "shuffle":
+        g, b = valid_groups(h, c_in, c_out), max(1, c_out // 4)
+        return c_in * b // g + b * kk + b * c_out // g
+    if name == "acdc":
+        return depthwise + 2 * wide * h
+    d1, d2, d3 = dimensionize(c_out, c_in)
+    if name == "tensor-train":
+        r1 = min(max(1, round(h * min(d1, d2))), d1, d2 * d3)
+        r2 = min(max(1, round(h * min(d2, d3))), d1 * d2, d3)
+        return depthwise + d1 * r1 + r1 * d2 * r2 + r2 * d3
+    if name == "tucker":
+        t = [max(1, round(h * d)) for d in (d1, d2, d3)]
+        return depthwise + d1 * t[0] + d2 * t[1] + d3 * t[2] + math.prod(t)
+    if name == "cp":
+        return depthwise + max(1, round(h * c_out * c_in / (d1 + d2 + d3))) * (d1 + d2 + d3)
+    raise AssertionError(f"no documented formula for {name!r} in this test: add one")
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("geometry", GEOMETRIES, ids=str)
+def test_output_shape_matches_conv2d(name, geometry):
+    c_in, c_out, k, s, p, d = geometry
+    x = torch.randn(2, c_in, 11, 13)
+    expected = nn.Conv2d(c_in, c_out, k, s, p, d)(x).shape
+    assert build(name, geometry)(x).shape == expected
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_parameter_receives_a_gradient(name):
+    module = build(name, (8, 16, 3, 2, 1, 1))
+    module(torch.randn(4, 8, 9, 9)).square().sum().backward()
+    for pname, p in module.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, pname
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if get_substitute(n).hyperparameter is not None])
+def test_count_moves_in_the_declared_direction(name):
+    hp = get_substitute(name).hyperparameter
+    counts = []
+    for setting in sweep(name):
+        with torch.device("meta"):
+            module = build(name, (64, 128, 3, 1, 1, 1), setting)
+        counts.append(sum(p.numel() for p in module.parameters()))
+    steps = [b - a for a, b in zip(counts, counts[1:])]
+    assert all(s >= 0 for s in steps) if hp.grows else all(s <= 0 for s in steps), counts
+    assert counts[0] != counts[-1]
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("geometry", [(16, 160, 3, 1, 1, 1), (160, 320, 3, 2, 1, 1), (48, 24, 1, 1, 0, 1)], ids=str)
+def test_parameter_count_matches_formula_and_fvcore(name, geometry):
+    module = build(name, geometry)
+    c_in, c_out, k = geometry[:3]
+    expected = expected_params(name, c_in, c_out, k, typical_setting(name))
+    assert sum(p.numel() for p in module.parameters()) == expected
+    assert parameter_count(module)[""] == expected
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_mult_adds_counted_with_a_rule_for_every_operator(name):
+    module = nn.Sequential(build(name, (8, 16, 3, 2, 1, 1)), nn.ReLU())
+    result = count(module, (8, 12, 12))
+    assert result.mult_adds > 0
+    assert result.params == expected_params(name, 8, 16, 3, typical_setting(name))
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("geometry", [(16, 160, 3, 1, 1, 1), (160, 160, 3, 1, 1, 1), (64, 32, 3, 2, 1, 1)], ids=str)
+def test_init_output_variance_is_within_2x_of_he_dense(name, geometry):
+    c_in, c_out, k, s, p, d = geometry
+    x = torch.randn(16, c_in, 16, 16)
+    module = build(name, geometry)
+    # A dense conv under the WideResNet's He fan-out init: Var(y) = 2·C_i/C_o on unit input,
+    # less a little at the zero-padded border, measured the same way.
+    dense = nn.Conv2d(c_in, c_out, k, s, p, d, bias=False)
+    nn.init.normal_(dense.weight, std=math.sqrt(2.0 / (k * k * c_out)))
+    with torch.no_grad():
+        ratio = module(x).var().item() / dense(x).var().item()
+    assert 0.5 <= ratio <= 2.0, ratio
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_state_dict_round_trip_gives_identical_outputs(name):
+    geometry = (16, 32, 3, 1, 1, 1)
+    torch.manual_seed(1)
+    original = build(name, geometry)
+    torch.manual_seed(2)
+    rebuilt = build(name, geometry)
+    rebuilt.load_state_dict(original.state_dict())
+    x = torch.randn(2, 16, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(original(x), rebuilt(x))
+        with reconstructed_once(rebuilt):
+            assert torch.allclose(original(x), rebuilt(x), atol=1e-6)
+    assert all(isinstance(v, torch.Tensor) and v.is_floating_point() for v in original.state_dict().values())
+
+
+def test_unknown_substitute_lists_the_registered_names():
+    with pytest.raises(KeyError) as error:
+        get_substitute("nope")
+    for name in NAMES:
+        assert name in str(error.value)
