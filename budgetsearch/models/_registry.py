@@ -24,6 +24,9 @@ class ModelFamily:
     input_size: tuple  # (C, H, W) the family is counted at by default
     num_classes: int
     summary: str
+    # The substitute a compression ratio is relative to: the network as its authors built it
+    # (dense for WRNs, depthwise-separable for DARTS).
+    reference: str = "conv"
 
 
 _FAMILIES: list[ModelFamily] = []
