@@ -13,9 +13,10 @@ import fnmatch
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Union
+from typing import Callable, Hashable, Optional, Union
 
 from torch import nn
+from torch.nn.modules.utils import _pair
 
 from ..errors import ConfigError, UnknownNameError
 
@@ -71,6 +72,13 @@ class Substitute:
     **{hyperparameter.name: value})`` returns the module. ``compressed_types`` are the
     module types whose own parameters are the compressed weights (they get the
     compression-ratio-scaled weight decay); everything else is ordinary.
+
+    ``sizes(in_channels, out_channels, kernel_size, setting)`` says what a setting
+    resolves to at a layer geometry (a rank, a hash budget, a valid group count):
+    the factory builds from exactly these integers, so two settings with equal
+    sizes build layers of equal size. It is how the budget solver crosses the
+    plateaus that ``int()`` and ``round()`` create without building a layer per
+    probe. Without it, every setting counts as its own size.
     """
 
     name: str
@@ -80,6 +88,13 @@ class Substitute:
     summary: str
     paper: str = ""
     compressed_types: tuple = field(default_factory=tuple)
+    sizes: Optional[Callable[[int, int, tuple, Setting], Hashable]] = None
+
+    def resolve(self, in_channels: int, out_channels: int, kernel_size, setting: Setting) -> Hashable:
+        """What ``setting`` builds at this geometry (see ``sizes``); the setting itself if undeclared."""
+        if self.sizes is None:
+            return setting
+        return self.sizes(in_channels, out_channels, _pair(kernel_size), setting)
 
     def check_setting(self, setting: Setting) -> Setting:
         if self.hyperparameter is None:

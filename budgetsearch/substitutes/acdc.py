@@ -23,6 +23,12 @@ into one effective (C_o, C_i) weight, so the layer runs one 1×1 conv.
 Parameters: ``[k > 1]·C_i·k² + 2·c·n`` (+ C_o with bias). n counts the factors
 built and used; the original discards its last factor, so its ``ACDC_12`` is
 n = 11 here.
+
+Options for the compatibility mode (``budgetsearch.compat``; REFERENCE §1.5):
+``quirks=True`` builds n − 1 factors for ``layers=n`` as the original did (so
+``layers`` ≥ 2); ``inner_riffle=False`` leaves R out of each factor,
+``M = diag(a)·C·diag(d)·C⁻¹`` (the original's OriginalACDC; the stack still
+riffles between factors).
 """
 
 from __future__ import annotations
@@ -72,7 +78,8 @@ class ACDCPointwise(ReconstructedConv):
     non-persistent buffers: rebuilt at construction, never checkpointed.
     """
 
-    def __init__(self, in_channels, out_channels, factors, stride=1, padding=0, dilation=1, bias=False):
+    def __init__(self, in_channels, out_channels, factors, stride=1, padding=0, dilation=1, bias=False,
+                 inner_riffle=True):
         super().__init__(in_channels, out_channels, 1, stride, padding, dilation, bias)
         if not isinstance(factors, int) or isinstance(factors, bool) or factors < 1:
             raise ConfigError(f"factors must be an int >= 1, but got factors={factors!r}")
@@ -80,7 +87,8 @@ class ACDCPointwise(ReconstructedConv):
         self.channels = c = max(in_channels, out_channels)
         dct, order = orthonormal_dct(c), riffle_order(c)
         # M_l·R = diag(a_l)·(C·R)·diag(d_l)·(Cᵀ·R): only the two riffled DCT matrices are needed.
-        self.register_buffer("dct_riffled", dct[:, order].contiguous(), persistent=False)
+        # Without the inner riffle (OriginalACDC): M_l·R = diag(a_l)·C·diag(d_l)·(Cᵀ·R).
+        self.register_buffer("dct_riffled", (dct[:, order] if inner_riffle else dct).contiguous(), persistent=False)
         self.register_buffer("idct_riffled", dct.t()[:, order].contiguous(), persistent=False)
         if out_channels > in_channels:
             self.register_buffer("channel_map", expansion_sources(in_channels, out_channels), persistent=False)
@@ -122,9 +130,14 @@ class ACDCPointwise(ReconstructedConv):
         return f"{super().extra_repr()}, factors={self.factors}, channels={self.channels}"
 
 
-def acdc_conv(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False, *, layers):
+def acdc_conv(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False, *, layers,
+              quirks=False, inner_riffle=True):
+    factors = layers - 1 if quirks else layers
+    if quirks and factors < 1:
+        raise ConfigError(f"the original's ACDC_n builds n - 1 factors, so layers must be >= 2, but got layers={layers!r}")
+
     def pointwise(c_in, c_out, stride, padding, dilation, bias):
-        return ACDCPointwise(c_in, c_out, layers, stride, padding, dilation, bias)
+        return ACDCPointwise(c_in, c_out, factors, stride, padding, dilation, bias, inner_riffle)
 
     return depthwise_then(pointwise, in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
 

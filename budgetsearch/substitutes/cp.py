@@ -64,4 +64,5 @@ register_substitute(Substitute(
     summary="depthwise k×k + 1×1 whose weight is a rank-R CP tensor",
     paper="Lebedev et al., Speeding-up Convolutional Neural Networks Using Fine-tuned CP-Decomposition, ICLR 2015",
     compressed_types=(CPPointwise,),
+    sizes=lambda c_in, c_out, kernel, rank_scale: cp_rank(dimensionize(c_out, c_in), rank_scale),
 ))

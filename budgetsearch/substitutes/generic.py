@@ -52,4 +52,5 @@ register_substitute(Substitute(
     summary="depthwise + 1×1 to rank r + 1×1 to C_o",
     paper="Sandler et al., MobileNetV2, CVPR 2018 (linear bottleneck)",
     compressed_types=(LowRankPointwise,),
+    sizes=lambda c_in, c_out, kernel, rank_scale: bottleneck_rank(rank_scale, c_in, c_out),
 ))

@@ -13,6 +13,12 @@ non-persistent int32 buffer (not a parameter, never in checkpoints), holding
   Params: B (+ C_o bias if asked; the original forced one, see compat mode).
 * ``sep-hashed``: dense depthwise k×k + hashed 1×1 with B = max(1, int(h·C_o·C_i)).
   Params: [k>1]·C_i·k² + B.
+
+Options for the compatibility mode (``budgetsearch.compat``; REFERENCE §1.3-1.4):
+``quirks=True`` gives every hashed conv the original's forced C_o bias and its
+budget int(h·size) with no floor at 1; ``budget_of="dense"`` (sep-hashed only,
+the original's SepHashedDecimate) takes B = int(h·C_o·C_i·k²) of the *dense k×k*
+weights, the depthwise conv's C_i·k² inside it, and gives the rest to the 1×1.
 """
 
 import math
@@ -21,6 +27,7 @@ import zlib
 import torch
 from torch import nn
 
+from ..errors import ConfigError
 from ._blocks import ReconstructedConv, depthwise_then
 from ._registry import Hyperparameter, Substitute, register_substitute
 
@@ -56,16 +63,41 @@ class HashedConv(ReconstructedConv):
         return signed_bank[self.signed_index].view(self.weight_shape)
 
 
+def hash_budget(weights: int, budget_scale: float) -> int:
+    """B = max(1, int(h·weights)): the number of shared values kept of ``weights``."""
+    return max(1, int(budget_scale * weights))
+
+
+def hashed_budget(in_channels, out_channels, kernel, budget_scale) -> int:
+    return hash_budget(out_channels * in_channels * kernel[0] * kernel[1], budget_scale)
+
+
+def separable_hashed_budget(in_channels, out_channels, kernel, budget_scale) -> int:
+    return hash_budget(out_channels * in_channels, budget_scale)
+
+
 def hashed_conv(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False, *,
-                budget_scale, seed=0):
+                budget_scale, seed=0, quirks=False):
     kernel = nn.modules.utils._pair(kernel_size)
-    budget = max(1, int(budget_scale * out_channels * in_channels * kernel[0] * kernel[1]))
+    if quirks:
+        budget, bias = int(budget_scale * (out_channels * in_channels * kernel[0] * kernel[1])), True
+    else:
+        budget = hashed_budget(in_channels, out_channels, kernel, budget_scale)
     return HashedConv(in_channels, out_channels, kernel, stride, padding, dilation, bias, budget=budget, seed=seed)
 
 
 def separable_hashed_conv(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False, *,
-                          budget_scale, seed=0):
-    budget = max(1, int(budget_scale * out_channels * in_channels))
+                          budget_scale, seed=0, quirks=False, budget_of="pointwise"):
+    kernel = nn.modules.utils._pair(kernel_size)
+    if budget_of == "dense":
+        depthwise = in_channels * kernel[0] * kernel[1] if kernel != (1, 1) else 0
+        budget = int(budget_scale * (out_channels * in_channels * kernel[0] * kernel[1])) - depthwise
+    elif budget_of == "pointwise":
+        budget = int(budget_scale * (out_channels * in_channels)) if quirks else \
+            separable_hashed_budget(in_channels, out_channels, None, budget_scale)
+    else:
+        raise ConfigError(f"budget_of must be 'pointwise' or 'dense', but got budget_of={budget_of!r}")
+    bias = bias or quirks
 
     def pointwise(c_in, c_out, stride, padding, dilation, bias):
         return HashedConv(c_in, c_out, 1, stride, padding, dilation, bias, budget=budget, seed=seed)
@@ -81,10 +113,10 @@ def _budget_scale(weights: str) -> Hyperparameter:
 register_substitute(Substitute(
     name="hashed", build=hashed_conv, hyperparameter=_budget_scale("dense k×k weights"), original_name="Hashed",
     summary="HashedNet k×k conv: weights gathered with sign hashing from B shared values", paper=PAPER,
-    compressed_types=(HashedConv,),
+    compressed_types=(HashedConv,), sizes=hashed_budget,
 ))
 register_substitute(Substitute(
     name="sep-hashed", build=separable_hashed_conv, hyperparameter=_budget_scale("pointwise weights"),
     original_name="SepHashed", summary="depthwise k×k + HashedNet 1×1", paper=PAPER,
-    compressed_types=(HashedConv,),
+    compressed_types=(HashedConv,), sizes=separable_hashed_budget,
 ))

@@ -17,6 +17,7 @@ from torch import nn
 
 from ._blocks import ReconstructedModule, check_geometry, depthwise_then
 from ._registry import Hyperparameter, Substitute, register_substitute
+from .generic import bottleneck_rank
 
 
 def fold_channels(weight: torch.Tensor, groups: torch.Tensor, size: int, dim: int) -> torch.Tensor:
@@ -54,7 +55,7 @@ class TiedLowRank(ReconstructedModule):
 
 
 def tied_low_rank(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False, *, rank_scale):
-    rank = max(1, int(rank_scale * max(in_channels, out_channels)))
+    rank = bottleneck_rank(rank_scale, in_channels, out_channels)
 
     def pointwise(c_in, c_out, stride, padding, dilation, bias):
         return TiedLowRank(c_in, c_out, rank, stride, padding, dilation, bias)
@@ -69,4 +70,5 @@ register_substitute(Substitute(
     original_name="LR", summary="depthwise + tied-transpose bottleneck VᵀV",
     paper="Gray et al., Separable Layers Enable Structured Efficient Linear Substitutions, 2019",
     compressed_types=(TiedLowRank,),
+    sizes=lambda c_in, c_out, kernel, rank_scale: bottleneck_rank(rank_scale, c_in, c_out),
 ))

@@ -61,4 +61,5 @@ register_substitute(Substitute(
     original_name="Shuffle", summary="linear ShuffleNet unit: grouped 1×1, shuffle, depthwise, grouped 1×1",
     paper="Zhang et al., ShuffleNet, CVPR 2018",
     compressed_types=(LinearShuffle,),
+    sizes=lambda c_in, c_out, kernel, groups: valid_groups(groups, c_in, c_out),
 ))

@@ -69,4 +69,5 @@ register_substitute(Substitute(
     summary="depthwise k×k + 1×1 whose weight is a 3-core tensor train",
     paper="Novikov et al., Tensorizing Neural Networks, NeurIPS 2015; Garipov et al., 2016 (convolutions)",
     compressed_types=(TensorTrainPointwise,),
+    sizes=lambda c_in, c_out, kernel, rank_scale: tt_ranks(dimensionize(c_out, c_in), rank_scale),
 ))

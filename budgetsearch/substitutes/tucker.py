@@ -66,4 +66,5 @@ register_substitute(Substitute(
     paper="Kim et al., Compression of Deep Convolutional Neural Networks for Fast and Low Power "
           "Mobile Applications, ICLR 2016",
     compressed_types=(TuckerPointwise,),
+    sizes=lambda c_in, c_out, kernel, rank_scale: tucker_ranks(dimensionize(c_out, c_in), rank_scale),
 ))

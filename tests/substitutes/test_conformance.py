@@ -169,3 +169,19 @@ def test_unknown_substitute_lists_the_registered_names():
         get_substitute("nope")
     for name in NAMES:
         assert name in str(error.value)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if get_substitute(n).hyperparameter is not None])
+@pytest.mark.parametrize("geometry", [(16, 160, 3, 1, 1, 1), (320, 160, 1, 2, 0, 1)], ids=str)
+def test_settings_that_resolve_alike_build_layers_of_equal_size(name, geometry):
+    # The solver skips builds for settings whose declared sizes it has already counted.
+    substitute = get_substitute(name)
+    c_in, c_out, k = geometry[:3]
+    by_sizes = {}
+    for setting in sweep(name) + [0.013 * i for i in range(1, 77)] * (substitute.hyperparameter.type is float):
+        sizes = substitute.resolve(c_in, c_out, k, setting)
+        with torch.device("meta"):
+            params = sum(p.numel() for p in build(name, geometry, setting).parameters())
+        by_sizes.setdefault(sizes, set()).add(params)
+    assert all(len(counts) == 1 for counts in by_sizes.values()), by_sizes
+    assert len(by_sizes) > 1
