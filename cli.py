@@ -130,6 +130,59 @@ def run_count(args) -> int:
 
 
 
+def _configure_frontier(parser):
+    parser.add_argument("study_file", nargs="?", default=None, metavar="STUDY.toml",
+                        help="the study file (or give --storage and --study instead)")
+    parser.add_argument("--storage", default=None,
+                        help="Optuna storage: an RDB URL or a journal file (default: the study file's)")
+    parser.add_argument("--study", default=None, help="Optuna study name, with --storage and no STUDY.toml")
+    parser.add_argument("--out", default=None, help="output folder (default: runs/<study name>/)")
+    parser.add_argument("--metric", default="val_error", choices=["val_error", "test_error"],
+                        help="error the fronts use (default: val_error, the studies' objective)")
+    parser.add_argument("--json", action="store_true", help="print the frontier rows as JSON")
+
+
+@command("frontier", "write the trials table, Pareto frontiers, plots and report of a study", _configure_frontier)
+def run_frontier(args) -> int:
+    from pathlib import Path
+
+    from budgetsearch import analysis
+
+    if args.study_file is not None and args.study is not None:
+        raise ConfigError(f"give STUDY.toml or --study, not both (got {args.study_file!r} and --study {args.study!r})")
+    if args.study_file is not None:
+        name, trials = analysis.load_study_file_trials(args.study_file, storage=args.storage)
+    elif args.storage is not None and args.study is not None:
+        name, trials = args.study, analysis.load_trials(args.storage, args.study)
+    else:
+        raise ConfigError("frontier needs STUDY.toml, or both --storage URL and --study NAME")
+    points = analysis.frontier_table(analysis.aggregate_seeds(trials), metric=args.metric)
+    reference = analysis.teacher_error(trials, args.metric)
+    out = Path(args.out) if args.out else Path("runs") / name
+    out.mkdir(parents=True, exist_ok=True)
+    analysis.trials_to_csv(trials, out / "trials.csv")
+    points.to_csv(out / "frontier.csv", index=False)
+    colors = analysis.substitute_colors(points["substitute"])
+    for cost in analysis.COSTS:
+        figure = analysis.frontier_figure(points, cost, args.metric, reference, title=name, colors=colors)
+        figure.savefig(out / f"frontier_{cost}.png", dpi=150)
+    (out / "report.md").write_text(analysis.render_report(trials, points, args.metric, title=name))
+    front = points[points["on_front_params"] | points["on_front_mult_adds"]]
+    rows = json.loads(front.to_json(orient="records"))
+    if args.json:
+        print_json(rows)
+        return 0
+    mean = f"{args.metric}_mean"
+    print_table(rows, ["substitute", "budget", "setting", "params", "mult_adds", mean, f"{args.metric}_std",
+                       "seeds", "on_front_params", "on_front_mult_adds"])
+    problems = analysis.problem_trials(trials)
+    print(f"{len(trials)} trials, {len(points)} points, {len(front)} on a front; wrote trials.csv, frontier.csv, "
+          f"frontier_params.png, frontier_mult_adds.png, report.md to {out}")
+    if len(problems):
+        print(f"{len(problems)} failed or incomplete trial(s): see {out / 'report.md'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="budgetsearch", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

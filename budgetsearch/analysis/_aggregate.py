@@ -1,0 +1,158 @@
+"""Per-point aggregates over seeds, status counts and the trials that need a look.
+
+A *point* is one network trained on several seeds: the trials of one
+(substitute, budget) that share model, data set, setting and counted size.
+Only trials whose recorded ``status`` is ``"complete"`` enter the aggregates;
+the others are counted (:func:`status_counts`) and listed
+(:func:`problem_trials`) so that no crashed run goes unnoticed.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError
+
+# Columns that identify one point. setting/params/mult_adds are fixed by the
+# (substitute, budget) pair; they are keys so that seeds of two different
+# networks are never averaged together (they would show up as two rows).
+POINT_KEYS = ("model", "dataset", "substitute", "budget", "setting", "params", "mult_adds")
+# Metrics averaged over seeds by default: errors in percent, wall time in seconds.
+DEFAULT_METRICS = ("val_error", "test_error", "train_error", "val_top5_error", "test_top5_error", "wall_time")
+STATUSES = ("complete", "pruned", "diverged", "oom", "failed")
+
+
+def complete_trials(trials: pd.DataFrame, teachers: bool = False) -> pd.DataFrame:
+    """The trials with status ``"complete"``: students (role other than "teacher") or teachers.
+
+    When one seed of one point completed more than once (a cell run again),
+    only the latest trial (highest ``number``) is kept so that no seed counts
+    twice.
+    """
+    _require(trials, ("number", "status", "role", "seed") + POINT_KEYS)
+    is_teacher = trials["role"].eq("teacher").fillna(False).astype(bool)
+    chosen = trials[trials["status"].eq("complete").fillna(False).astype(bool) & (is_teacher == teachers)]
+    chosen = chosen.sort_values("number", kind="stable")
+    keys = ["model", "dataset", "substitute", "budget", "seed"]
+    return chosen[~chosen[keys].astype(str).duplicated(keep="last")]
+
+
+def aggregate_seeds(trials: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRICS,
+                    teachers: bool = False) -> pd.DataFrame:
+    """Mean, sample standard deviation (ddof=1; NaN for one seed) and count per point.
+
+    One row per point (``POINT_KEYS``) with ``budget_params``, ``seeds`` (the
+    number of complete trials), ``seed_list``, and ``<metric>_mean`` /
+    ``<metric>_std`` for each metric (means skip missing values). Rows are
+    ordered by budget, then substitute.
+    """
+    _require(trials, tuple(metrics) + ("budget_params",))
+    chosen = complete_trials(trials, teachers=teachers)
+    columns = list(POINT_KEYS) + ["budget_params", "seeds", "seed_list"]
+    columns += [f"{m}_{s}" for m in metrics for s in ("mean", "std")]
+    rows = []
+    for _, group in chosen.groupby(list(POINT_KEYS), dropna=False, sort=False):
+        first = group.iloc[0]
+        row = {key: _plain(first[key]) for key in POINT_KEYS}
+        row["budget_params"] = _plain(first["budget_params"])
+        row["seeds"] = len(group)
+        row["seed_list"] = sorted(int(s) for s in group["seed"].dropna())
+        for metric in metrics:
+            values = group[metric].astype("float64").dropna().to_numpy()
+            row[f"{metric}_mean"] = float(values.mean()) if len(values) else np.nan
+            row[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else np.nan
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=columns)
+    # settings are ints for some substitutes (ACDC factors) and floats for others: keep each as recorded
+    frame["setting"] = pd.Series([row["setting"] for row in rows], dtype=object)
+    for column in ("params", "mult_adds", "budget_params"):
+        frame[column] = frame[column].astype("Int64")
+    return _order(frame)
+
+
+def status_counts(trials: pd.DataFrame) -> pd.DataFrame:
+    """Trials per status for each (role, substitute, budget), over every trial, with a ``total``.
+
+    A trial without a recorded status (e.g. still running) counts as ``"none"``.
+    """
+    _require(trials, ("role", "substitute", "budget", "budget_params", "status"))
+    keyed = trials.assign(status=trials["status"].fillna("none"))
+    counts = pd.crosstab([keyed["role"].fillna("-"), keyed["substitute"].fillna("-"), keyed["budget"].fillna("-")],
+                         keyed["status"])
+    order = [s for s in STATUSES + ("none",) if s in counts.columns]
+    order += sorted(set(counts.columns) - set(order))
+    counts = counts[order]
+    counts["total"] = counts.sum(axis=1)
+    counts = counts.reset_index()
+    counts.columns.name = None
+    sizes = keyed.groupby(keyed["budget"].fillna("-"))["budget_params"].min()
+    counts["budget_params"] = counts["budget"].map(sizes).astype("Int64")
+    return _order(counts)
+
+
+def problem_trials(trials: pd.DataFrame) -> pd.DataFrame:
+    """Every trial that did not complete all its planned epochs, with a ``problem`` column.
+
+    A trial is listed when its recorded status is not ``"complete"`` (pruned,
+    diverged, oom, failed, or none recorded), when Optuna's state disagrees
+    with a complete status, or when it ran fewer epochs than its configuration
+    planned (``epochs`` in the recorded ``config``).
+    """
+    _require(trials, ("number", "state", "status", "epochs_run", "config"))
+    problems = []
+    for status, state, ran, config in zip(trials["status"], trials["state"], trials["epochs_run"], trials["config"]):
+        planned = planned_epochs(config)
+        if status is None or (isinstance(status, float) and np.isnan(status)):
+            problems.append(f"no status recorded (Optuna state {state})")
+        elif status != "complete":
+            problems.append(str(status))
+        elif state != "COMPLETE":
+            problems.append(f"status complete but Optuna state {state}")
+        elif planned is not None and (pd.isna(ran) or int(ran) < planned):
+            problems.append(f"ran {'?' if pd.isna(ran) else int(ran)} of {planned} planned epochs")
+        else:
+            problems.append(None)
+    flagged = trials.assign(problem=problems)
+    return flagged[flagged["problem"].notna()].reset_index(drop=True)
+
+
+def planned_epochs(config) -> Optional[int]:
+    """The ``epochs`` a recorded configuration planned: the shallowest int ``epochs`` key in the nested dict."""
+    queue = deque([config]) if isinstance(config, dict) else deque()
+    while queue:
+        node = queue.popleft()
+        value = node.get("epochs")
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        queue.extend(v for v in node.values() if isinstance(v, dict))
+    return None
+
+
+def _order(frame: pd.DataFrame) -> pd.DataFrame:
+    key = frame["budget_params"].astype("float64").fillna(np.inf)
+    return (frame.assign(_size=key).sort_values(["_size", "budget", "substitute"], kind="stable", na_position="last")
+            .drop(columns="_size").reset_index(drop=True))
+
+
+def _plain(value):
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _require(frame: pd.DataFrame, columns) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ConfigError(f"the trials table lacks column(s) {missing}; it has {list(frame.columns)}")
+
+
+def teacher_error(trials: pd.DataFrame, metric: str = "val_error") -> Optional[float]:
+    """The mean ``metric`` of the complete teacher trials when they are one point (one network), else None."""
+    teachers = aggregate_seeds(trials, metrics=(metric,), teachers=True)
+    if len(teachers) != 1 or pd.isna(teachers[f"{metric}_mean"].iloc[0]):
+        return None
+    return float(teachers[f"{metric}_mean"].iloc[0])

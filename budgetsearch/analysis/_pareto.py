@@ -1,0 +1,90 @@
+"""Pareto frontiers of error against cost (parameters or mult-adds); both minimised.
+
+Dominance: point q dominates point p when q's error <= p's error and q's
+cost <= p's cost with at least one of the two strictly less. A point is on
+the front when no point dominates it. Exact duplicates (same error and same
+cost) do not dominate each other, so all copies of a non-dominated point are
+on the front. A point with a missing error or cost is never on the front and
+never dominates another.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence, Union
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError
+
+COSTS = ("params", "mult_adds")
+# Frontiers over all substitutes are still computed separately per network and data set.
+SCOPE_KEYS = ("model", "dataset")
+
+
+def pareto_mask(error, cost) -> np.ndarray:
+    """Boolean array: True where the point (error[i], cost[i]) is not dominated.
+
+    O(n log n): sorted by (error, cost), a point is on the front exactly when
+    its cost is the least among the points with its error and strictly less
+    than every cost seen at a smaller error.
+    """
+    error = np.asarray(error, dtype="float64")
+    cost = np.asarray(cost, dtype="float64")
+    if error.shape != cost.shape or error.ndim != 1:
+        raise ConfigError(f"error and cost must be 1-D of equal length, but got shapes {error.shape} and {cost.shape}")
+    mask = np.zeros(error.shape, dtype=bool)
+    valid = np.flatnonzero(~(np.isnan(error) | np.isnan(cost)))
+    if len(valid) == 0:
+        return mask
+    e, c = error[valid], cost[valid]
+    order = np.lexsort((c, e))
+    e, c = e[order], c[order]
+    _, starts = np.unique(e, return_index=True)
+    group = np.searchsorted(starts, np.arange(len(e)), side="right") - 1
+    group_min = c[starts][group]  # costs are ascending within an error group
+    running_min = np.minimum.accumulate(c)
+    before = np.full(len(starts), np.inf)  # least cost at any strictly smaller error
+    before[1:] = running_min[starts[1:] - 1]
+    front = (c == group_min) & (c < before[group])
+    mask[valid[order]] = front
+    return mask
+
+
+def pareto_frontier(points: pd.DataFrame, cost: str, error: str,
+                    by: Optional[Union[str, Sequence[str]]] = None, flag: str = "on_front") -> pd.DataFrame:
+    """A copy of ``points`` with a boolean column ``flag``: on the (error, cost) front of its group.
+
+    ``by`` names the column(s) whose groups get separate fronts (e.g.
+    ``"substitute"``); None computes one front over all rows. Missing group
+    keys form a group of their own.
+    """
+    keys = [] if by is None else [by] if isinstance(by, str) else list(by)
+    missing = [c for c in [cost, error] + keys if c not in points.columns]
+    if missing:
+        raise ConfigError(f"points lack column(s) {missing}; they have {list(points.columns)}")
+    out = points.copy()
+    out[flag] = False
+    groups = [(None, out)] if not keys else out.groupby(keys, dropna=False, sort=False)
+    for _, group in groups:
+        mask = pareto_mask(group[error].astype("float64"), group[cost].astype("float64"))
+        out.loc[group.index, flag] = mask
+    out[flag] = out[flag].astype(bool)
+    return out
+
+
+def frontier_table(aggregated: pd.DataFrame, metric: str = "val_error") -> pd.DataFrame:
+    """The aggregated points with their front flags, for each cost in ``COSTS``.
+
+    Fronts are computed on the per-point means over seeds (``<metric>_mean``,
+    the points that are plotted), not on single trials. Adds
+    ``on_front_<cost>`` (over all substitutes of one model and data set) and
+    ``on_substitute_front_<cost>`` (within each substitute).
+    """
+    error = f"{metric}_mean"
+    scope = [k for k in SCOPE_KEYS if k in aggregated.columns]
+    table = aggregated
+    for cost in COSTS:
+        table = pareto_frontier(table, cost, error, by=scope or None, flag=f"on_front_{cost}")
+        table = pareto_frontier(table, cost, error, by=scope + ["substitute"], flag=f"on_substitute_front_{cost}")
+    return table

@@ -1,0 +1,95 @@
+"""Drawing of the error-cost frontier; these functions only draw points already computed.
+
+The layout follows the original paper's figures ("Size vs. Validation Top-1
+Error"): top-1 error in percent on x, parameters (or mult-adds) on a log y
+axis, one colour and one line per substitute. Seed spread is a horizontal
+error bar (one sample standard deviation), the front over all substitutes
+is a black staircase with its points outlined, dominated points are faded.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError
+
+METRIC_LABELS = {"val_error": "top-1 validation error (%)", "test_error": "top-1 test error (%)",
+                 "train_error": "top-1 training error (%)", "val_top5_error": "top-5 validation error (%)",
+                 "test_top5_error": "top-5 test error (%)"}
+COST_LABELS = {"params": "parameters", "mult_adds": "mult-adds"}
+FADED = 0.3  # alpha of dominated points: visible, but clearly behind the front
+
+
+def substitute_colors(names: Iterable[str]) -> dict:
+    """A fixed colour per substitute name (sorted, tab10 then tab20), the same in every plot."""
+    from matplotlib import colormaps
+
+    names = sorted({str(n) for n in names})
+    cmap = colormaps["tab10" if len(names) <= 10 else "tab20"]
+    return {name: cmap(i % cmap.N) for i, name in enumerate(names)}
+
+
+def plot_frontier(points: pd.DataFrame, ax, cost: str = "params", metric: str = "val_error",
+                  reference: Optional[float] = None, reference_label: str = "dense teacher",
+                  colors: Optional[dict] = None):
+    """Draw ``points`` (a :func:`~budgetsearch.analysis.frontier_table`) on ``ax`` and return ``ax``.
+
+    ``reference``: an error (%) drawn as a dotted vertical line, e.g. the
+    dense teacher's mean error.
+    """
+    if cost not in COST_LABELS:
+        raise ConfigError(f"cost must be one of {sorted(COST_LABELS)}, but got {cost!r}")
+    from matplotlib import ticker
+
+    mean, std, front = f"{metric}_mean", f"{metric}_std", f"on_front_{cost}"
+    missing = [c for c in ("substitute", cost, mean, std, front) if c not in points.columns]
+    if missing:
+        raise ConfigError(f"points lack column(s) {missing}; pass the table frontier_table() returns")
+    drawn = points[points[mean].notna() & points[cost].notna()]
+    colors = colors or substitute_colors(drawn["substitute"])
+    for name, group in drawn.groupby("substitute", sort=True):
+        group = group.sort_values(cost)
+        x = group[mean].to_numpy(float)
+        y = group[cost].to_numpy(float)
+        xerr = group[std].fillna(0.0).to_numpy(float)
+        on = group[front].to_numpy(bool)
+        color = colors[str(name)]
+        ax.plot(x, y, "-", color=color, alpha=0.7, linewidth=1.2, label=str(name), zorder=2)
+        for subset, alpha, edge in ((~on, FADED, "none"), (on, 1.0, "black")):
+            if subset.any():
+                ax.errorbar(x[subset], y[subset], xerr=xerr[subset], fmt="o", color=color, alpha=alpha,
+                            markeredgecolor=edge, markersize=6, capsize=3, elinewidth=1, zorder=3)
+    on_front = drawn[drawn[front]].sort_values([mean, cost])
+    if len(on_front):
+        ax.step(on_front[mean].to_numpy(float), on_front[cost].to_numpy(float), where="post", color="black",
+                linewidth=2, alpha=0.45, label="frontier (all substitutes)", zorder=1)
+    if reference is not None and np.isfinite(reference):
+        ax.axvline(reference, color="0.4", linestyle=":", linewidth=1.5,
+                   label=f"{reference_label} ({reference:.2f} %)", zorder=1)
+    ax.set_yscale("log")
+    # 1-2-5 ticks in engineering notation (80k, 200k, 5M): studies often span less than one decade.
+    ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(ticker.EngFormatter(sep=""))
+    ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+    ax.set_xlabel(METRIC_LABELS.get(metric, f"{metric} (%)"))
+    ax.set_ylabel(COST_LABELS[cost])
+    ax.grid(True, which="major", alpha=0.3)
+    if len(drawn) or reference is not None:
+        ax.legend(fontsize="small")
+    return ax
+
+
+def frontier_figure(points: pd.DataFrame, cost: str = "params", metric: str = "val_error",
+                    reference: Optional[float] = None, title: Optional[str] = None, colors: Optional[dict] = None):
+    """A new matplotlib ``Figure`` (no pyplot, no global state) holding one :func:`plot_frontier`."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(7, 5), layout="constrained")
+    ax = figure.subplots()
+    plot_frontier(points, ax, cost=cost, metric=metric, reference=reference, colors=colors)
+    if title:
+        ax.set_title(title)
+    return figure

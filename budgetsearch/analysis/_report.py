@@ -1,0 +1,117 @@
+"""The markdown report of a study: a table per budget, the fronts, and every trial that did not finish.
+
+Failed and incomplete trials get their own section (REFERENCE §5 row 15: all
+WRN ShuffleNet student runs once failed unnoticed and made ShuffleNet look
+bad), and each budget table carries the status counts of every point.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from ._aggregate import aggregate_seeds, problem_trials, status_counts
+from ._pareto import COSTS
+from ._plot import COST_LABELS, METRIC_LABELS
+
+
+def render_report(trials: pd.DataFrame, points: pd.DataFrame, metric: str = "val_error",
+                  title: Optional[str] = None) -> str:
+    """Markdown text: ``trials`` is :func:`load_trials`' table, ``points`` :func:`frontier_table`'s."""
+    mean, std = f"{metric}_mean", f"{metric}_std"
+    students = trials[~trials["role"].eq("teacher").fillna(False).astype(bool)]
+    counts = status_counts(students)
+    totals = trials["status"].fillna("none").value_counts()
+    lines = [f"# Frontier report: {title}" if title else "# Frontier report", ""]
+    lines.append(f"{len(trials)} trials: " + ", ".join(f"{n} {s}" for s, n in totals.items()) + "." if len(trials)
+                 else "No trials recorded yet.")
+    lines += ["", f"Error is the {METRIC_LABELS.get(metric, metric)}, mean ± sample standard deviation over the seeds "
+              "whose trial has status \"complete\"; only those enter the aggregates and the fronts. Fronts are "
+              "computed on the per-point means (the plotted points). Front columns: P = on the front of error "
+              "against parameters over all substitutes, M = against mult-adds.", ""]
+
+    for budget, budget_counts in counts.groupby("budget", sort=False):
+        cap = budget_counts["budget_params"].iloc[0]
+        lines.append(f"## Budget {budget}" + (f" (at most {int(cap):,} parameters)" if pd.notna(cap) else ""))
+        lines += ["", "| substitute | setting | params | mult-adds | error (%) | seeds | front | trials |",
+                  "|---|---|---:|---:|---:|---:|:---:|---|"]
+        for _, cell in budget_counts.iterrows():
+            status = _status_text(cell)
+            mine = points[points["substitute"].eq(cell["substitute"]) & points["budget"].eq(budget)]
+            if len(mine) == 0:
+                recorded = students[students["substitute"].eq(cell["substitute"]) & students["budget"].eq(budget)]
+                lines.append(f"| {cell['substitute']} | {_first(recorded['setting'])} | {_first(recorded['params'])} "
+                             f"| {_first(recorded['mult_adds'])} | - | 0 |  | {status} |")
+            for _, point in mine.iterrows():
+                marks = "".join(m for c, m in zip(COSTS, "PM") if point.get(f"on_front_{c}", False))
+                lines.append(f"| {point['substitute']} | {_number(point['setting'])} | {_number(point['params'])} "
+                             f"| {_number(point['mult_adds'])} | {_error(point[mean], point[std])} "
+                             f"| {point['seeds']} | {marks} | {status} |")
+        lines.append("")
+
+    teachers = aggregate_seeds(trials, teachers=True) if trials["role"].eq("teacher").any() else None
+    if teachers is not None and len(teachers):
+        lines += ["## Teacher (reference)", "", "| model | substitute | params | mult-adds | error (%) | seeds |",
+                  "|---|---|---:|---:|---:|---:|"]
+        for _, t in teachers.iterrows():
+            lines.append(f"| {t['model']} | {t['substitute']} | {_number(t['params'])} | {_number(t['mult_adds'])} "
+                         f"| {_error(t[mean], t[std])} | {t['seeds']} |")
+        lines.append("")
+
+    for cost in COSTS:
+        flag = f"on_front_{cost}"
+        front = points[points[flag]].sort_values(mean) if flag in points else points.iloc[0:0]
+        lines += [f"## Front: error against {COST_LABELS[cost]} ({len(front)} points)", ""]
+        if len(front):
+            lines += ["| substitute | budget | setting | params | mult-adds | error (%) |", "|---|---|---|---:|---:|---:|"]
+            lines += [f"| {p['substitute']} | {p['budget']} | {_number(p['setting'])} | {_number(p['params'])} "
+                      f"| {_number(p['mult_adds'])} | {_error(p[mean], p[std])} |" for _, p in front.iterrows()]
+            lines.append("")
+
+    problems = problem_trials(trials)
+    lines += [f"## Failed or incomplete trials ({len(problems)})", ""]
+    if len(problems) == 0:
+        lines.append("None: every trial has status complete and ran all its planned epochs.")
+    else:
+        lines += ["| trial | role | substitute | budget | seed | status | Optuna state | epochs run | problem | message |",
+                  "|---:|---|---|---|---:|---|---|---:|---|---|"]
+        for _, t in problems.iterrows():
+            lines.append(f"| {t['number']} | {_text(t['role'])} | {_text(t['substitute'])} | {_text(t['budget'])} "
+                         f"| {_number(t['seed'])} | {_text(t['status'])} | {t['state']} | {_number(t['epochs_run'])} "
+                         f"| {_text(t['problem'])} | {_text(t['message'])} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _status_text(cell: pd.Series) -> str:
+    skip = {"role", "substitute", "budget", "budget_params", "total"}
+    return ", ".join(f"{int(cell[s])} {s}" for s in cell.index if s not in skip and cell[s] > 0)
+
+
+def _first(values: pd.Series) -> str:
+    present = values.dropna()
+    return _number(present.iloc[0]) if len(present) else "-"
+
+
+def _number(value) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return "-"
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return f"{int(value):,}"
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):g}"
+    return _text(value)
+
+
+def _error(mean, std) -> str:
+    if mean is None or pd.isna(mean):
+        return "-"
+    return f"{mean:.2f}" + (f" ± {std:.2f}" if std is not None and pd.notna(std) else "")
+
+
+def _text(value) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return "-"
+    return " ".join(str(value).split()).replace("|", "\\|")  # one table cell: no newlines, no pipes

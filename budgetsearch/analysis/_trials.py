@@ -1,0 +1,138 @@
+"""The trials of an Optuna study as one pandas DataFrame, exactly as recorded.
+
+One row per trial: Optuna's own columns (``number``, ``state``, ``value``,
+start and end times) followed by every user attribute the study scheduler
+records (``TRIAL_ATTRIBUTES``, in that order; any further attribute after
+them). Nothing is recomputed from the models: a number missing from the
+storage is missing (None/NA) in the table. Only Optuna's public API is used
+(``load_study`` and ``Study.get_trials``); no storage internals.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Optional, Union
+
+import pandas as pd
+
+from ..errors import ConfigError
+
+# The user attributes the study scheduler writes on every trial (None where not
+# applicable); agreed between the study and analysis engineers.
+TRIAL_ATTRIBUTES = (
+    "model", "dataset", "substitute", "setting", "budget", "budget_params", "budget_mult_adds", "seed", "cell",
+    "role", "params", "mult_adds", "dense_params", "dense_mult_adds", "convention", "val_error", "val_top5_error",
+    "test_error", "test_top5_error", "train_error", "status", "message", "wall_time", "epochs_run", "config",
+)
+OPTUNA_COLUMNS = ("number", "state", "value", "datetime_start", "datetime_complete")
+# Whole numbers that may be missing: pandas' nullable integer keeps them exact (no float64 rounding of counts).
+INTEGER_COLUMNS = ("number", "budget_params", "budget_mult_adds", "seed", "params", "mult_adds", "dense_params",
+                   "dense_mult_adds", "epochs_run")
+FLOAT_COLUMNS = ("value", "val_error", "val_top5_error", "test_error", "test_top5_error", "train_error", "wall_time")
+# Columns holding dicts; written to CSV as JSON text.
+DICT_COLUMNS = ("convention", "config")
+
+
+def load_trials(study, study_name: Optional[str] = None) -> pd.DataFrame:
+    """Every trial of a study, one row each, with every recorded attribute.
+
+    ``study`` is an ``optuna.Study``, or a storage (an Optuna storage object,
+    an RDB URL such as ``sqlite:///x.db`` or ``postgresql://...``, or the path
+    of a JournalStorage file such as ``runs/NAME/journal.log``) together with
+    ``study_name``.
+    """
+    import optuna
+
+    if not isinstance(study, optuna.Study):
+        if not study_name:
+            raise ConfigError(f"study_name is required when loading trials from a storage, but got {study_name!r}")
+        storage = resolve_storage(study)
+        try:
+            study = optuna.load_study(study_name=study_name, storage=storage)
+        except KeyError:
+            names = optuna.get_all_study_names(storage)
+            raise ConfigError(f"study {study_name!r} is not in storage {_describe(study)}; "
+                              f"it holds {names or 'no studies'}") from None
+    return trials_frame(study.get_trials(deepcopy=False))
+
+
+def load_study_file_trials(study_file, storage=None) -> tuple:
+    """``(study name, trials)`` of the study a study file (TOML) describes.
+
+    The storage is ``storage`` when given (anything :func:`resolve_storage`
+    accepts), else the study file's own, opened by
+    ``budgetsearch.study.open_storage`` (its default: the journal file
+    ``runs/<name>/journal.log``).
+    """
+    from ..study import load_study_config, open_storage
+
+    config = load_study_config(study_file)
+    opened = resolve_storage(storage) if storage is not None else open_storage(config.storage, config.name)
+    return config.name, load_trials(opened, config.name)
+
+
+def trials_frame(trials) -> pd.DataFrame:
+    """The table of :func:`load_trials` built from Optuna ``FrozenTrial`` objects."""
+    extra = sorted({key for t in trials for key in t.user_attrs} - set(TRIAL_ATTRIBUTES))
+    columns = list(OPTUNA_COLUMNS) + list(TRIAL_ATTRIBUTES) + extra
+    values = {column: [] for column in columns}
+    for t in trials:
+        row = {"number": t.number, "state": t.state.name, "value": t.value,
+               "datetime_start": t.datetime_start, "datetime_complete": t.datetime_complete}
+        for column in columns:
+            values[column].append(row[column] if column in row else t.user_attrs.get(column))
+    data = {}
+    for column in columns:  # column by column, so no whole number passes through float64
+        if column in INTEGER_COLUMNS:
+            data[column] = pd.array([_as_int(v, column, n) for v, n in zip(values[column], values["number"])],
+                                    dtype="Int64")
+        elif column in FLOAT_COLUMNS:
+            data[column] = pd.to_numeric(pd.Series(values[column], dtype=object), errors="coerce").astype("float64")
+        elif column.startswith("datetime_"):
+            data[column] = pd.to_datetime(pd.Series(values[column], dtype=object))
+        else:
+            data[column] = pd.Series(values[column], dtype=object)  # None stays None
+    frame = pd.DataFrame(data, columns=columns)
+    return frame.sort_values("number", kind="stable").reset_index(drop=True)
+
+
+def trials_to_csv(trials: pd.DataFrame, path) -> None:
+    """Write the trials table to CSV, dict columns as JSON text."""
+    out = trials.copy()
+    for column in DICT_COLUMNS:
+        if column in out:
+            out[column] = [None if v is None else json.dumps(v, sort_keys=True, default=str) for v in out[column]]
+    out.to_csv(path, index=False)
+
+
+def resolve_storage(storage):
+    """An Optuna storage from a storage object, an RDB URL or a journal file path."""
+    from optuna.storages import BaseStorage, JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    if isinstance(storage, BaseStorage):
+        return storage
+    if not isinstance(storage, (str, Path)) or not str(storage):
+        raise ConfigError(f"storage must be an Optuna storage, an RDB URL or a journal file path, but got {storage!r}")
+    text = str(storage)
+    if "://" in text:
+        return text  # an RDB URL; Optuna opens it
+    if not Path(text).is_file():
+        raise ConfigError(f"storage {text!r} is neither a URL (scheme://...) nor an existing journal file")
+    return JournalStorage(JournalFileBackend(text))
+
+
+def _describe(storage) -> str:
+    return repr(str(storage)) if isinstance(storage, (str, Path)) else type(storage).__name__
+
+
+def _as_int(value, column: str, number: int) -> Union[int, None]:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise ConfigError(f"trial {number} records {column}={value!r}, but {column} must be a whole number or None")

@@ -1,0 +1,53 @@
+"""budgetsearch frontier: the files it writes and the rows it prints."""
+
+import json
+
+import pandas as pd
+import pytest
+
+import cli
+
+
+def test_writes_every_output_and_prints_the_front(journal, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli.main(["frontier", "--storage", str(journal), "--study", "synthetic", "--out", str(out), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    # on the params front or the mult-adds front: everything but acdc 0.1M (see test_pareto)
+    assert sorted((r["substitute"], r["budget"]) for r in rows) == [
+        ("acdc", "0.2M"), ("shuffle", "0.1M"), ("shuffle", "0.2M"), ("tucker", "0.1M"), ("tucker", "0.2M")]
+    shuffle = next(r for r in rows if (r["substitute"], r["budget"]) == ("shuffle", "0.2M"))
+    assert shuffle["on_front_params"] is False and shuffle["on_front_mult_adds"] is True
+    assert shuffle["val_error_mean"] == pytest.approx(9.25) and shuffle["seeds"] == 2
+    assert len(pd.read_csv(out / "trials.csv")) == 21
+    assert len(pd.read_csv(out / "frontier.csv")) == 6
+    for name in ("frontier_params.png", "frontier_mult_adds.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = (out / "report.md").read_text()
+    assert "## Budget 0.1M" in report and "## Failed or incomplete trials (2)" in report
+
+
+def test_table_output_mentions_the_problem_trials(journal, tmp_path, capsys):
+    assert cli.main(["frontier", "--storage", str(journal), "--study", "synthetic", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "2 failed or incomplete trial(s)" in printed and "9.25" in printed
+
+
+def test_default_out_is_runs_study_name(journal, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["frontier", "--storage", str(journal), "--study", "synthetic", "--json"]) == 0
+    assert (tmp_path / "runs" / "synthetic" / "report.md").is_file()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["frontier"], "needs STUDY.toml"),
+    (["frontier", "--storage", "x.log"], "needs STUDY.toml"),
+    (["frontier", "s.toml", "--study", "other"], "not both"),
+])
+def test_missing_or_conflicting_arguments_exit_2(argv, message, capsys):
+    assert cli.main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unknown_study_exits_2(journal, capsys):
+    assert cli.main(["frontier", "--storage", str(journal), "--study", "nope"]) == 2
+    assert "'nope'" in capsys.readouterr().err
