@@ -1,0 +1,26 @@
+"""Studies: a TOML file of cells (substitute x budget x seed) scheduled exactly once as Optuna trials.
+
+``load_study_config(path)`` reads and validates a study file;
+``run_study(config, RunOptions(...))`` solves every cell, queues its trials
+and trains them in worker processes; ``run_worker(WorkerOptions(...))`` joins
+a study from any machine; ``open_storage(url, name)`` opens its storage.
+"""
+
+from ._cells import ATTRIBUTE_KEYS, SkippedCell, SolvedCell, StudyPlan, cell_name, plan_study
+from ._config import (
+    BudgetSpec, DistillationSettings, PruningSettings, StorageSettings, StudyConfig, TrainingSettings, TunedParam,
+    TuningSettings, load_study_config, parse_study,
+)
+from ._progress import Progress, final_trials, study_progress, summary_rows
+from ._queue import enqueue_missing, is_recorded
+from ._run import RunOptions, RunReport, parse_devices, prepare_study, run_study
+from ._storage import open_storage, study_dir
+from ._worker import WorkerOptions, load_stored_config, run_worker
+
+__all__ = [
+    "ATTRIBUTE_KEYS", "BudgetSpec", "DistillationSettings", "Progress", "PruningSettings", "RunOptions", "RunReport",
+    "SkippedCell", "SolvedCell", "StorageSettings", "StudyConfig", "StudyPlan", "TrainingSettings", "TunedParam",
+    "TuningSettings", "WorkerOptions", "cell_name", "enqueue_missing", "final_trials", "is_recorded",
+    "load_study_config", "open_storage", "parse_study", "plan_study", "prepare_study", "run_study", "run_worker",
+    "study_dir", "study_progress", "summary_rows", "parse_devices",
+]

@@ -1,0 +1,397 @@
+"""Study files: a TOML file naming what to train, parsed and validated (never executed).
+
+A study is the grid (substitute x budget x seed) of short training trials of
+one model on one data set. Every key has a default (written next to its field
+below); an unknown key, a wrong type or an impossible value raises
+:class:`~budgetsearch.errors.ConfigError` naming the file, the key, the value
+and what is allowed. ``docs`` of the format: ``studies/quickstart.toml``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Union
+
+from ..errors import BudgetSearchError, ConfigError
+from ._fields import Table
+
+# Digits and CIFAR shapes, so a study needs no data on disk to be validated or solved.
+DATASET_SHAPES = {"digits": ((1, 8, 8), 10), "cifar10": ((3, 32, 32), 10), "cifar100": ((3, 32, 32), 100)}
+SCHEDULES = ("cosine", "original-steps")
+PRUNERS = ("none", "median", "hyperband")
+SAMPLERS = ("tpe", "random")
+# Hyperparameters a study may tune per cell; weight_decay_scale multiplies training.weight_decay.
+TUNABLE = ("lr", "weight_decay_scale", "momentum")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+@dataclass(frozen=True)
+class BudgetSpec:
+    """One budget: a parameter cap (absolute "1.2M"/1200000 or a fraction of dense "0.1x") and an optional mult-adds cap."""
+
+    params: Union[str, int]
+    mult_adds: Union[str, int, None] = None
+
+    @property
+    def label(self) -> str:
+        """How trials name this budget (the ``budget`` user attribute)."""
+        return str(self.params) if self.mult_adds is None else f"{self.params}@{self.mult_adds}"
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    preset: Optional[str] = None  # a name in budgetsearch.training.PRESETS; keys given here override it
+    epochs: int = 10  # short trials: enough to rank substitutes, not to reach final accuracy
+    batch_size: int = 128  # the original CIFAR protocol's
+    lr: float = 0.1  # the original WRN protocol's
+    momentum: float = 0.9
+    weight_decay: float = 5e-4  # the original WRN protocol's
+    schedule: str = "cosine"  # fits any epoch count; "original-steps" is the 200-epoch 60/120/160 schedule
+    crs_weight_decay: bool = True  # compression-ratio-scaled decay, on in the original study
+    validation_size: float = 0.1  # fraction (or int count) of the training set held out for model selection
+    compile: bool = False  # torch.compile: worth it only for long GPU trials
+
+
+@dataclass(frozen=True)
+class DistillationSettings:
+    teacher: str = "none"  # "none", "train" (a dense teacher trial runs first) or a checkpoint path
+    beta: float = 1e3  # attention-transfer weight, the original study's
+    alpha: float = 0.0  # KD weight; 0 in every original experiment
+    temperature: float = 4.0
+    teacher_epochs: Optional[int] = None  # epochs of the "train" teacher; None: training.epochs
+
+    @property
+    def enabled(self) -> bool:
+        return self.teacher != "none"
+
+
+@dataclass(frozen=True)
+class PruningSettings:
+    pruner: str = "none"  # "median" or "hyperband" stop trials early against same-budget peers
+    n_startup_trials: int = 2  # median: complete same-budget trials needed before any pruning
+    n_warmup_steps: int = 1  # median: epochs a trial always runs before it can be pruned
+    min_resource: int = 1  # hyperband: epochs of the smallest rung
+    reduction_factor: int = 3  # hyperband: Optuna's default
+
+
+@dataclass(frozen=True)
+class TunedParam:
+    name: str
+    low: float
+    high: float
+    log: bool = True  # learning rates and decay scales vary over orders of magnitude
+
+
+@dataclass(frozen=True)
+class TuningSettings:
+    trials: int = 0  # tuning trials per cell; 0 = each cell is trained once at the training settings
+    sampler: str = "tpe"  # sees only the trials of the same cell
+    params: tuple = ()  # TunedParam, in the file's order
+
+    @property
+    def enabled(self) -> bool:
+        return self.trials > 0
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    url: Optional[str] = None  # None: a journal file runs/<name>/journal.log; else any Optuna RDB URL
+    heartbeat_interval: int = 30  # RDB only: seconds between a running trial's heartbeats
+    grace_period: Optional[int] = None  # RDB only: silence after which a trial is stale; None = 2 x interval
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    name: str  # default: the file's stem
+    model: str = "wrn-10-1"  # default: small enough for digits on a laptop CPU
+    dataset: str = "digits"  # built in, no download
+    input_size: tuple = (1, 8, 8)  # default: the data set's image shape
+    num_classes: int = 10  # default: the data set's
+    substitutes: tuple = ("generic", "tucker", "tensor-train", "shuffle")  # or "all" in the file
+    budgets: tuple = (BudgetSpec("0.1x"), BudgetSpec("0.2x"), BudgetSpec("0.4x"))
+    seeds: tuple = (0,)  # `seeds = N` means 0..N-1
+    training: TrainingSettings = field(default_factory=TrainingSettings)
+    distillation: DistillationSettings = field(default_factory=DistillationSettings)
+    pruning: PruningSettings = field(default_factory=PruningSettings)
+    tuning: TuningSettings = field(default_factory=TuningSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    source: str = field(default="<dict>", compare=False)  # where it was read from, for messages
+
+    def to_dict(self) -> dict:
+        """The study as the plain data a study file holds (every default written out); parses back equal."""
+        data = dataclasses.asdict(self)
+        data.pop("source")
+        data["input_size"] = list(self.input_size)
+        data["substitutes"] = list(self.substitutes)
+        data["seeds"] = list(self.seeds)
+        data["budgets"] = [b["params"] if b["mult_adds"] is None else b for b in data["budgets"]]
+        tuning = data["tuning"]
+        for p in tuning.pop("params"):
+            tuning[p.pop("name")] = p
+        return _drop_none(data)
+
+    def replace(self, **changes) -> "StudyConfig":
+        """A copy with top-level fields changed and validated again (e.g. a ``--dataset`` override)."""
+        data = self.to_dict() | changes
+        if "dataset" in changes and not {"input_size", "num_classes"} & changes.keys():
+            data.pop("input_size"), data.pop("num_classes")  # follow the new data set
+        return parse_study(data, self.source)
+
+
+def _drop_none(value):
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    return value
+
+
+def load_study_config(path) -> StudyConfig:
+    """Read and validate the study file at ``path``."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"study file {str(path)!r} does not exist") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    data.setdefault("name", path.stem)
+    return parse_study(data, str(path))
+
+
+def parse_study(data: dict, source: str = "<dict>") -> StudyConfig:
+    """Validate a study held as plain data (a parsed TOML file, or :meth:`StudyConfig.to_dict`)."""
+    top = Table(source, "", data)
+    name = top.get("name", str, check=_NAME.fullmatch,
+                   allowed="letters, digits, '.', '_', '-' (it names the folder runs/<name>/)")
+    model = top.get("model", str, StudyConfig.model, allowed="a registered model name, e.g. 'wrn-16-4'")
+    _check_model(top, model)
+    dataset = top.get("dataset", str, StudyConfig.dataset, check=_valid_dataset,
+                      allowed="'digits', 'cifar10:PATH' or 'cifar100:PATH'")
+    kind = dataset.partition(":")[0]
+    shape, classes = DATASET_SHAPES[kind]
+    input_size = top.get("input_size", list, tuple(shape), convert=tuple,
+                         check=lambda v: len(v) == 3 and all(_positive_int(x) for x in v),
+                         allowed="[C, H, W], three integers >= 1")
+    num_classes = top.get("num_classes", int, classes, check=lambda v: v >= 2, allowed="an integer >= 2")
+    substitutes = _substitutes(top)
+    budgets = _budgets(top)
+    seeds = _seeds(top)
+    training = _training(top)
+    config = StudyConfig(
+        name=name, model=model, dataset=dataset, input_size=input_size, num_classes=num_classes,
+        substitutes=substitutes, budgets=budgets, seeds=seeds, training=training,
+        distillation=_distillation(top, training), pruning=_pruning(top), tuning=_tuning(top),
+        storage=_storage(top), source=source,
+    )
+    top.finish()
+    return config
+
+
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _valid_dataset(spec: str) -> bool:
+    kind, colon, path = spec.partition(":")
+    return (kind == "digits" and not colon) or (kind in ("cifar10", "cifar100") and bool(path.strip()))
+
+
+def _check_model(top: Table, model: str) -> None:
+    from ..models import find_model, list_models
+
+    try:
+        find_model(model)
+    except BudgetSearchError:
+        raise top.error("model", model, "a registered model, e.g. " + ", ".join(list_models())) from None
+
+
+def _substitutes(top: Table) -> tuple:
+    from ..substitutes import list_substitutes
+
+    registered = list_substitutes()
+    allowed = "'all' or a non-empty list of distinct names from: " + ", ".join(registered)
+    value = top.get("substitutes", (str, list), list(StudyConfig.substitutes), allowed=allowed)
+    if value == "all":  # every substitute except the dense reference it is compared against
+        return tuple(name for name in registered if name != "conv")
+    if isinstance(value, str) or not value or len(set(map(str, value))) != len(value) or \
+            not all(isinstance(v, str) and v in registered for v in value):
+        raise top.error("substitutes", value, allowed)
+    return tuple(value)
+
+
+def _budgets(top: Table) -> tuple:
+    allowed = ("a non-empty list of budgets: a parameter count (1200000, '1.2M') or a fraction of dense ('0.1x'), "
+               "or a table {params = ..., mult_adds = ...}; labels must be distinct")
+    value = top.get("budgets", list, None, allowed=allowed)
+    if value is None:
+        return StudyConfig.budgets
+    if not value:
+        raise top.error("budgets", value, allowed)
+    budgets = []
+    for index, entry in enumerate(value):
+        if isinstance(entry, dict):
+            table = Table(top.source, f"budgets[{index}]", entry)
+            spec = BudgetSpec(table.get("params", (str, int), allowed="a parameter count or fraction of dense"),
+                              table.get("mult_adds", (str, int), None, allowed="a mult-adds count or fraction of dense"))
+            table.finish()
+        elif isinstance(entry, (str, int)) and not isinstance(entry, bool):
+            spec = BudgetSpec(entry)
+        else:
+            raise top.error(f"budgets[{index}]", entry, allowed)
+        _check_budget(top, f"budgets[{index}]", spec)
+        budgets.append(spec)
+    labels = [b.label for b in budgets]
+    if len(set(labels)) != len(labels):
+        raise top.error("budgets", value, allowed)
+    return tuple(budgets)
+
+
+def _check_budget(top: Table, key: str, spec: BudgetSpec) -> None:
+    from ..solver import parse_budget
+
+    for part, text in (("params", spec.params), ("mult_adds", spec.mult_adds)):
+        if text is None:
+            continue
+        try:
+            parse_budget(text)
+        except BudgetSearchError as error:
+            raise top.error(f"{key}.{part}" if spec.mult_adds is not None else key, text,
+                            f"a count (1200000, '1.2M') or a fraction of dense ('0.1x') ({error})") from None
+        if "|" in str(text):
+            raise top.error(key, text, "a budget without '|' (it separates the parts of a cell name)")
+
+
+def _seeds(top: Table) -> tuple:
+    allowed = "an integer N >= 1 (seeds 0..N-1) or a non-empty list of distinct integers >= 0"
+    value = top.get("seeds", (int, list), 1, allowed=allowed)
+    if isinstance(value, int):
+        if value < 1:
+            raise top.error("seeds", value, allowed)
+        return tuple(range(value))
+    if not value or len(set(value)) != len(value) or \
+            not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value):
+        raise top.error("seeds", value, allowed)
+    return tuple(value)
+
+
+def _training(top: Table) -> TrainingSettings:
+    table = top.sub("training")
+    base = TrainingSettings()
+    preset = table.get("preset", str, None, allowed="a preset name")
+    if preset is not None:
+        base = dataclasses.replace(base, preset=preset, **_preset_values(table, preset))
+    positive = dict(check=lambda v: v > 0, allowed="a number > 0")
+    settings = TrainingSettings(
+        preset=preset,
+        epochs=table.get("epochs", int, base.epochs, check=lambda v: v >= 1, allowed="an integer >= 1"),
+        batch_size=table.get("batch_size", int, base.batch_size, check=lambda v: v >= 1, allowed="an integer >= 1"),
+        lr=table.get("lr", float, base.lr, **positive),
+        momentum=table.get("momentum", float, base.momentum, check=lambda v: 0 <= v < 1, allowed="a number in [0, 1)"),
+        weight_decay=table.get("weight_decay", float, base.weight_decay, check=lambda v: v >= 0,
+                               allowed="a number >= 0"),
+        schedule=table.get("schedule", str, base.schedule, check=lambda v: v in SCHEDULES,
+                           allowed=" or ".join(map(repr, SCHEDULES))),
+        crs_weight_decay=table.get("crs_weight_decay", bool, base.crs_weight_decay, allowed="true or false"),
+        validation_size=table.get("validation_size", (int, float), base.validation_size,
+                                  check=lambda v: (0 < v < 1) if isinstance(v, float) else v >= 1,
+                                  allowed="a fraction in (0, 1) or an image count >= 1 (pruning needs a validation set)"),
+        compile=table.get("compile", bool, base.compile, allowed="true or false"),
+    )
+    table.finish()
+    return settings
+
+
+def _preset_values(table: Table, preset: str) -> dict:
+    """The training fields a trainer preset sets (``budgetsearch.training.PRESETS``)."""
+    from ..training import PRESETS
+
+    if preset not in PRESETS:
+        raise table.error("preset", preset, ", ".join(map(repr, PRESETS)))
+    values = PRESETS[preset]
+    values = dataclasses.asdict(values) if dataclasses.is_dataclass(values) else dict(values)
+    names = {f.name for f in dataclasses.fields(TrainingSettings)} - {"preset"}
+    return {k: v for k, v in values.items() if k in names}
+
+
+def _distillation(top: Table, training: TrainingSettings) -> DistillationSettings:
+    allowed = "'none', 'train' (train a dense teacher first) or a teacher checkpoint path"
+    if top.has("distillation") and isinstance(top.values["distillation"], str):
+        teacher = top.get("distillation", str, check=bool, allowed=allowed)
+        return DistillationSettings(teacher=teacher)
+    table = top.sub("distillation")
+    settings = DistillationSettings(
+        teacher=table.get("teacher", str, "none", check=bool, allowed=allowed),
+        beta=table.get("beta", float, 1e3, check=lambda v: v >= 0, allowed="a number >= 0"),
+        alpha=table.get("alpha", float, 0.0, check=lambda v: 0 <= v <= 1, allowed="a number in [0, 1]"),
+        temperature=table.get("temperature", float, 4.0, check=lambda v: v > 0, allowed="a number > 0"),
+        teacher_epochs=table.get("teacher_epochs", int, None, check=lambda v: v >= 1, allowed="an integer >= 1"),
+    )
+    table.finish()
+    return settings
+
+
+def _pruning(top: Table) -> PruningSettings:
+    allowed = " or ".join(map(repr, PRUNERS))
+    if top.has("pruning") and isinstance(top.values["pruning"], str):
+        return PruningSettings(pruner=top.get("pruning", str, check=lambda v: v in PRUNERS, allowed=allowed))
+    table = top.sub("pruning")
+    at_least = lambda low: dict(check=lambda v: v >= low, allowed=f"an integer >= {low}")  # noqa: E731
+    settings = PruningSettings(
+        pruner=table.get("pruner", str, "none", check=lambda v: v in PRUNERS, allowed=allowed),
+        n_startup_trials=table.get("n_startup_trials", int, 2, **at_least(0)),
+        n_warmup_steps=table.get("n_warmup_steps", int, 1, **at_least(0)),
+        min_resource=table.get("min_resource", int, 1, **at_least(1)),
+        reduction_factor=table.get("reduction_factor", int, 3, **at_least(2)),
+    )
+    table.finish()
+    return settings
+
+
+def _tuning(top: Table) -> TuningSettings:
+    table = top.sub("tuning")
+    trials = table.get("trials", int, 0, check=lambda v: v >= 0, allowed="an integer >= 0")
+    sampler = table.get("sampler", str, "tpe", check=lambda v: v in SAMPLERS, allowed=" or ".join(map(repr, SAMPLERS)))
+    params = []
+    for name in list(table.values):
+        if name in ("trials", "sampler"):
+            continue
+        if name not in TUNABLE:
+            break  # finish() names it with the allowed keys
+        spec = table.sub(name)
+        low = spec.get("low", float, allowed="a number > 0")
+        high = spec.get("high", float, check=lambda v: v > low, allowed=f"a number > low ({low})")
+        log = spec.get("log", bool, True, allowed="true or false")
+        if low <= 0 and log:
+            raise spec.error("low", low, "a number > 0 on a log scale")
+        if name == "momentum" and not (0 <= low and high < 1):
+            raise spec.error("high", high, "momentum bounds within [0, 1)")
+        spec.finish()
+        params.append(TunedParam(name, low, high, log))
+    table.used.extend(TUNABLE)
+    table.finish()
+    if trials and not params:
+        raise table.error("trials", trials, "0, or tuned parameters as tables, e.g. lr = {low = 0.01, high = 0.3}, "
+                          f"from: {', '.join(TUNABLE)}")
+    return TuningSettings(trials=trials, sampler=sampler, params=tuple(params))
+
+
+def _storage(top: Table) -> StorageSettings:
+    allowed = "an Optuna RDB URL, e.g. 'postgresql://user@host/db' or 'sqlite:///study.db' (default: journal file)"
+    if top.has("storage") and isinstance(top.values["storage"], str):
+        return StorageSettings(url=top.get("storage", str, check=lambda v: "://" in v, allowed=allowed))
+    table = top.sub("storage")
+    settings = StorageSettings(
+        url=table.get("url", str, None, check=lambda v: "://" in v, allowed=allowed),
+        heartbeat_interval=table.get("heartbeat_interval", int, 30, check=lambda v: v >= 1,
+                                     allowed="an integer >= 1 (seconds)"),
+        grace_period=table.get("grace_period", int, None, check=lambda v: v >= 1, allowed="an integer >= 1 (seconds)"),
+    )
+    if settings.grace_period is not None and settings.grace_period <= settings.heartbeat_interval:
+        raise table.error("grace_period", settings.grace_period,
+                          f"an integer > heartbeat_interval ({settings.heartbeat_interval})")
+    table.finish()
+    return settings

@@ -1,0 +1,76 @@
+"""What a study has done so far, read from its storage: progress counts and the per-cell summary."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from optuna.trial import TrialState
+
+from ._cells import trial_key
+from ._queue import is_recorded
+
+
+@dataclass(frozen=True)
+class Progress:
+    total: int  # trials the study holds (queued, running or recorded), lost ones not counted twice
+    done: int  # recorded
+    running: int
+    waiting: int
+    lost: int  # trials lost with a dead worker (each has a queued or recorded copy)
+    statuses: dict = field(default_factory=dict)  # status -> count of recorded trials
+
+    @property
+    def finished(self) -> bool:
+        return self.total > 0 and self.done == self.total
+
+
+def final_trials(trials) -> dict:
+    """For each trial key, the trial that stands for it: the first recorded one, else a live one, else the last."""
+    by_key: dict = {}
+    for trial in sorted(trials, key=lambda t: t.number):
+        by_key.setdefault(trial_key(trial.user_attrs), []).append(trial)
+    chosen = {}
+    for key, candidates in by_key.items():
+        recorded = [t for t in candidates if is_recorded(t)]
+        live = [t for t in candidates if t.state in (TrialState.WAITING, TrialState.RUNNING)]
+        chosen[key] = (recorded or live or candidates[-1:])[0]
+    return chosen
+
+
+def study_progress(trials) -> Progress:
+    chosen = final_trials(trials)
+    recorded = [t for t in chosen.values() if is_recorded(t)]
+    return Progress(
+        total=len(chosen), done=len(recorded),
+        running=sum(t.state == TrialState.RUNNING for t in chosen.values()),
+        waiting=sum(t.state == TrialState.WAITING for t in chosen.values()),
+        lost=sum(bool(t.user_attrs.get("lost")) for t in trials),
+        statuses=dict(Counter(t.user_attrs["status"] for t in recorded)),
+    )
+
+
+def summary_rows(trials) -> list[dict]:
+    """One row per (substitute, budget): the best recorded trial's errors over seeds and tuning, and statuses."""
+    groups: dict = {}
+    for trial in final_trials(trials).values():
+        a = trial.user_attrs
+        groups.setdefault((a.get("role"), a.get("substitute"), a.get("budget")), []).append(trial)
+    rows = []
+    for (role, substitute, budget), members in groups.items():
+        recorded = [t for t in members if is_recorded(t)]
+        complete = [t.user_attrs for t in recorded if t.user_attrs["status"] == "complete"]
+        errors = [a["val_error"] for a in complete if a.get("val_error") is not None]
+        tests = [a["test_error"] for a in complete if a.get("test_error") is not None]
+        first = members[0].user_attrs
+        statuses = Counter(t.user_attrs["status"] for t in recorded)
+        statuses.update({"waiting": sum(t.state == TrialState.WAITING for t in members),
+                         "running": sum(t.state == TrialState.RUNNING for t in members)})
+        rows.append({
+            "role": role, "substitute": substitute, "budget": budget, "setting": first.get("setting"),
+            "params": first.get("params"), "mult_adds": first.get("mult_adds"), "trials": len(members),
+            "val_error": min(errors) if errors else None,
+            "test_error": tests[errors.index(min(errors))] if errors and len(tests) == len(errors) else None,
+            "status": ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()) if n),
+        })
+    return rows

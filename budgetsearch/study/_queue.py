@@ -1,0 +1,137 @@
+"""Exactly-once scheduling: every trial of a study is queued once, claimed once, and re-queued only if its worker died.
+
+Design. ``run`` queues one WAITING trial per (cell, tuning trial) whose user
+attributes name the cell (nothing is sampled for a cell's identity, so
+nothing depends on a sampler's behaviour). A worker claims a WAITING trial by
+moving it to RUNNING with ``set_trial_state_values``, which the storage
+performs atomically: of two workers racing for one trial, exactly one wins
+(the same primitive ``Study.ask`` uses for enqueued trials). A worker writes
+every result attribute before it finishes the trial, so a finished trial
+always holds its record.
+
+A RUNNING trial whose worker died is *lost*: it is failed (again an atomic
+state change, so only one worker handles it), marked ``lost = True`` with the
+reason, and a fresh copy of it is queued. Death is detected by heartbeats on
+RDB storage and by owner locks on the journal file (:mod:`._owners`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Iterable, Optional
+
+import optuna
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.trial import FrozenTrial, TrialState
+
+from ._cells import ATTRIBUTE_KEYS, trial_key
+from ._owners import OWNER_ATTR, owner_alive
+
+logger = logging.getLogger("budgetsearch.study")
+
+# The attributes a worker writes when the trial ends; a re-queued copy starts without them.
+RESULT_KEYS = ("val_error", "val_top5_error", "test_error", "test_top5_error", "train_error", "status", "message",
+               "wall_time", "epochs_run", "config")
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+# A RUNNING trial that shows no owner this long after it was claimed belongs to a worker that died
+# between claiming it and naming itself (two storage writes apart).
+UNOWNED_GRACE_S = 60.0
+
+
+def is_recorded(trial: FrozenTrial) -> bool:
+    """A finished trial that holds a result (not one lost with its worker)."""
+    return trial.state in FINISHED and trial.user_attrs.get("status") is not None and not trial.user_attrs.get("lost")
+
+
+def covers(trial: FrozenTrial) -> bool:
+    """Whether this trial accounts for its key: queued, running, or recorded."""
+    return trial.state in (TrialState.WAITING, TrialState.RUNNING) or is_recorded(trial)
+
+
+def enqueue_missing(study: optuna.Study, rows: Iterable[dict]) -> int:
+    """Queue a WAITING trial for every row whose key no trial covers yet; returns how many were queued.
+
+    Safe to call on every run: keys already queued, running or recorded are left alone.
+    """
+    covered = {trial_key(t.user_attrs) for t in study.get_trials(deepcopy=False) if covers(t)}
+    queued = 0
+    for attrs in rows:
+        if trial_key(attrs) in covered:
+            continue
+        study.add_trial(optuna.trial.create_trial(state=TrialState.WAITING, user_attrs=dict(attrs)))
+        covered.add(trial_key(attrs))
+        queued += 1
+    return queued
+
+
+def claimable(trials: list[FrozenTrial]) -> list[FrozenTrial]:
+    """WAITING trials that may start now, in queue order: students wait until the teacher is recorded."""
+    teachers = [t for t in trials if t.user_attrs.get("role") == "teacher"]
+    teacher_done = not teachers or any(is_recorded(t) for t in teachers)
+    return [t for t in trials if t.state == TrialState.WAITING
+            and (teacher_done or t.user_attrs.get("role") == "teacher")]
+
+
+def claim(storage, trials: list[FrozenTrial], token: Optional[str]) -> Optional[FrozenTrial]:
+    """Move the first claimable trial to RUNNING and name ``token`` as its owner; None if none could be taken."""
+    for trial in claimable(trials):
+        try:
+            if not storage.set_trial_state_values(trial._trial_id, state=TrialState.RUNNING):
+                continue  # another worker took it first
+        except UpdateFinishedTrialError:
+            continue
+        if token is not None:
+            storage.set_trial_system_attr(trial._trial_id, OWNER_ATTR, token)
+        return storage.get_trial(trial._trial_id)
+    return None
+
+
+def requeue_lost(study: optuna.Study, trial: FrozenTrial, reason: str) -> None:
+    """Record a failed-by-death trial as lost and queue a fresh copy of it (the trial must already be FAIL)."""
+    storage = study._storage
+    storage.set_trial_user_attr(trial._trial_id, "status", "failed")
+    storage.set_trial_user_attr(trial._trial_id, "message", reason)
+    storage.set_trial_user_attr(trial._trial_id, "lost", True)
+    attrs = {k: v for k, v in trial.user_attrs.items() if k in ATTRIBUTE_KEYS} | dict.fromkeys(RESULT_KEYS)
+    attrs["lost"] = False
+    study.add_trial(optuna.trial.create_trial(state=TrialState.WAITING, user_attrs=attrs))
+    logger.info("trial %d (%s) lost: %s; queued again", trial.number, trial.user_attrs.get("cell"), reason)
+
+
+def fail_lost(study: optuna.Study, trial: FrozenTrial, reason: str) -> bool:
+    """Fail a RUNNING trial whose owner is gone and re-queue it; False if another worker got there first."""
+    try:
+        if not study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
+            return False
+    except UpdateFinishedTrialError:
+        return False
+    requeue_lost(study, trial, reason)
+    return True
+
+
+class JournalOwnerCheck:
+    """Finds RUNNING trials on a journal file whose owner process no longer holds its lock."""
+
+    def __init__(self, owners_dir):
+        self.owners_dir = owners_dir
+        self._unowned_since: dict[int, float] = {}
+
+    def recover(self, study: optuna.Study, trials: list[FrozenTrial]) -> int:
+        recovered = 0
+        now = time.monotonic()
+        for trial in trials:
+            if trial.state != TrialState.RUNNING:
+                continue
+            token = trial.system_attrs.get(OWNER_ATTR)
+            if token is None:
+                first_seen = self._unowned_since.setdefault(trial._trial_id, now)
+                if now - first_seen < UNOWNED_GRACE_S:
+                    continue
+                reason = f"worker lost: trial {trial.number} has had no owner for {UNOWNED_GRACE_S:.0f} s"
+            elif owner_alive(self.owners_dir, token):
+                continue
+            else:
+                reason = f"worker lost: owner {token} of trial {trial.number} is no longer running"
+            recovered += fail_lost(study, trial, reason)
+        return recovered

@@ -1,0 +1,161 @@
+"""``run``: solve every cell, queue the study's trials once, start one worker process per device, watch progress.
+
+Running the same study again continues it: cells already recorded are not
+queued again, and trials lost with a dead worker are queued again by the
+workers (see :mod:`._queue`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import optuna
+
+from ..errors import BudgetSearchError, ConfigError
+from ._cells import StudyPlan, plan_study
+from ._config import StudyConfig, parse_study
+from ._progress import Progress, study_progress, summary_rows
+from ._queue import enqueue_missing
+from ._storage import DEFAULT_RUNS_DIR, is_journal, open_storage, study_dir
+from ._worker import CONFIG_ATTR
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    storage: Optional[str] = None  # None: the study file's storage, else the journal file under runs_dir
+    workers: Optional[int] = None  # worker processes; None: one per device (1 on cpu)
+    devices: tuple = ("cpu",)  # "cpu" or CUDA devices, each worker process owning one
+    runs_dir: str = DEFAULT_RUNS_DIR
+    poll_interval: float = 1.0  # seconds between progress reads
+
+
+@dataclass(frozen=True)
+class RunReport:
+    plan: StudyPlan
+    queued: int  # trials queued by this run (0 when resuming a study whose trials are all queued)
+    progress: Progress
+    rows: list  # summary_rows
+    worker_exit_codes: tuple
+
+
+def parse_devices(text: str) -> tuple:
+    """``"cpu"`` or ``"cuda:0,cuda:1"`` -> a tuple of device names."""
+    devices = tuple(part.strip() for part in str(text).split(",") if part.strip())
+    valid = all(d == "cpu" or (d.startswith("cuda:") and d[5:].isdigit()) for d in devices)
+    if not devices or not valid or len(set(devices)) != len(devices) or ("cpu" in devices and len(devices) > 1):
+        raise ConfigError(f"--devices must be 'cpu' or distinct CUDA devices like 'cuda:0,cuda:1', but got {text!r}")
+    return devices
+
+
+def worker_devices(options: RunOptions) -> tuple:
+    """The device of each worker process: CUDA devices one worker each; on cpu, ``workers`` processes."""
+    if options.devices == ("cpu",):
+        count = 1 if options.workers is None else options.workers
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ConfigError(f"--workers must be an integer >= 1, but got {options.workers!r}")
+        return ("cpu",) * count
+    if options.workers not in (None, len(options.devices)):
+        raise ConfigError(f"--workers must equal the number of CUDA devices ({len(options.devices)}: one trial per "
+                          f"device), but got {options.workers!r}")
+    return tuple(options.devices)
+
+
+def prepare_study(config: StudyConfig, storage_url: Optional[str], runs_dir=DEFAULT_RUNS_DIR,
+                  on_cell: Optional[Callable] = None) -> tuple:
+    """Solve the cells, create or reopen the Optuna study, queue what is missing. Returns (study, plan, queued)."""
+    plan = plan_study(config, on_cell=on_cell)
+    storage = open_storage(storage_url, config.name, runs_dir=runs_dir)
+    study = optuna.create_study(study_name=config.name, storage=storage, direction="minimize", load_if_exists=True)
+    with _queue_lock(storage_url, config.name, runs_dir):
+        _check_same_study(study, config)
+        queued = enqueue_missing(study, plan.trials(config))
+    return study, plan, queued
+
+
+def run_study(config: StudyConfig, options: RunOptions = RunOptions(), *, on_cell: Optional[Callable] = None,
+              on_plan: Optional[Callable[[StudyPlan], None]] = None,
+              on_progress: Optional[Callable[[Progress], None]] = None) -> RunReport:
+    """Run (or continue) the study to its end with worker processes; returns the plan, progress and summary.
+
+    ``on_cell`` reports each solved or skipped cell, ``on_plan`` the whole plan
+    before training starts, ``on_progress`` the progress about once per
+    ``poll_interval`` while workers run.
+    """
+    storage_url = options.storage if options.storage is not None else config.storage.url
+    devices = worker_devices(options)
+    runs_dir = str(Path(options.runs_dir).resolve())
+    study, plan, queued = prepare_study(config, storage_url, runs_dir, on_cell=on_cell)
+    if on_plan is not None:
+        on_plan(plan)
+    threads = max(1, (os.cpu_count() or 1) // len(devices)) if devices[0] == "cpu" else None
+    processes = [_start_worker(config.name, storage_url, device, runs_dir, threads) for device in devices]
+    try:
+        while any(p.poll() is None for p in processes):
+            if on_progress is not None:
+                on_progress(study_progress(study.get_trials(deepcopy=False)))
+            time.sleep(options.poll_interval)
+    finally:
+        for process in processes:  # reached early only on an interrupt: take the workers down with the run
+            if process.poll() is None:
+                process.terminate()
+        for process in processes:
+            process.wait()
+    trials = study.get_trials(deepcopy=False)
+    progress = study_progress(trials)
+    if on_progress is not None:
+        on_progress(progress)
+    return RunReport(plan, queued, progress, summary_rows(trials), tuple(p.returncode for p in processes))
+
+
+def _start_worker(study_name: str, storage_url, device: str, runs_dir: str, threads) -> subprocess.Popen:
+    message = {"study_name": study_name, "storage": storage_url, "device": device, "runs_dir": runs_dir,
+               "threads": threads, "parent_pid": os.getpid()}
+    return subprocess.Popen([sys.executable, "-m", "budgetsearch.study._process", json.dumps(message)])
+
+
+@contextlib.contextmanager
+def _queue_lock(storage_url, study_name: str, runs_dir):
+    """Two `run`s of one journal-file study queue one after the other (RDB: run one `run`, join with `worker`)."""
+    if not is_journal(storage_url):
+        yield
+        return
+    with open(study_dir(study_name, runs_dir) / "queue.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _comparable(data: dict) -> dict:
+    """A stored study's settings without those that may differ between runs of the same study (where it is stored)."""
+    data = json.loads(json.dumps(data))
+    data.get("storage", {}).pop("url", None)
+    return data
+
+
+def _check_same_study(study: optuna.Study, config: StudyConfig) -> None:
+    stored = study.user_attrs.get(CONFIG_ATTR)
+    current = config.to_dict()
+    if stored is None:
+        study.set_user_attr(CONFIG_ATTR, current)
+        return
+    try:
+        stored_config = parse_study(stored, f"study {config.name!r} in storage")
+    except BudgetSearchError:
+        stored_config = None
+    if stored_config is None or _comparable(stored_config.to_dict()) != _comparable(current):
+        old, new = _comparable(stored), _comparable(current)
+        changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+        raise ConfigError(f"{config.source}: study {config.name!r} already exists in this storage with different "
+                          f"settings ({', '.join(changed)}); continuing it would mix results: use the file it was "
+                          f"started with, or give the study a new name")

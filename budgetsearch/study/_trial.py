@@ -1,0 +1,165 @@
+"""One claimed trial: build its training configuration, train it, record every attribute, finish it.
+
+The trainer knows nothing of Optuna: it calls ``on_epoch`` with the epoch's
+metrics, and this module reports the validation error to the trial and asks
+the (same-budget) pruner whether to stop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Optional
+
+import optuna
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.trial import TrialState
+
+from ._config import StudyConfig
+from ._pruning import budget_peers, cell_peers, make_pruner, make_sampler
+from ._storage import study_dir
+
+logger = logging.getLogger("budgetsearch.study")
+
+TEACHER_CHECKPOINT = "teacher.pt"
+
+
+class TrialLost(Exception):
+    """This worker's trial was declared lost (failed and re-queued) by another worker while it ran."""
+
+
+def teacher_checkpoint(config: StudyConfig, runs_dir) -> Path:
+    """Where the dense teacher's weights live: runs/<study>/teacher.pt, or the study's checkpoint path."""
+    teacher = config.distillation.teacher
+    if teacher == "train":
+        return study_dir(config.name, runs_dir) / TEACHER_CHECKPOINT
+    return Path(teacher)
+
+
+def train_config(config: StudyConfig, attrs: dict, tuned: dict, device: str, runs_dir):
+    """The trainer's configuration for this trial: the study's training settings, tuned values, seed, device, teacher."""
+    from ..training import PRESETS, DistillConfig, TrainConfig
+
+    t = config.training
+    teacher = attrs.get("role") == "teacher"
+    distill = None
+    if config.distillation.enabled and not teacher:
+        d = config.distillation
+        distill = DistillConfig(teacher=str(teacher_checkpoint(config, runs_dir)), beta=d.beta, alpha=d.alpha,
+                                temperature=d.temperature)
+    epochs = (config.distillation.teacher_epochs or t.epochs) if teacher else t.epochs
+    # A preset may set more than a study file names (e.g. the step schedule's milestones): start from it.
+    base = PRESETS[t.preset] if t.preset is not None else TrainConfig()
+    return dataclasses.replace(
+        base, epochs=epochs, batch_size=t.batch_size, lr=tuned.get("lr", t.lr), momentum=tuned.get("momentum", t.momentum),
+        weight_decay=t.weight_decay * tuned.get("weight_decay_scale", 1.0), schedule=t.schedule,
+        crs_weight_decay=t.crs_weight_decay, validation_size=t.validation_size, seed=attrs["seed"], device=device,
+        distill=distill, compile=t.compile,
+    )
+
+
+def run_trial(study: optuna.Study, config: StudyConfig, trial_id: int, *, device: str = "cpu",
+              runs_dir="runs", teacher_failure: Optional[str] = None) -> str:
+    """Train the claimed (RUNNING) trial ``trial_id`` and record it; returns its status.
+
+    Any exception from training other than the statuses the trainer returns is
+    recorded as status "failed" with its message. ``teacher_failure``: the
+    reason a student cannot run (its teacher ended without a checkpoint).
+    Raises :class:`TrialLost` if another worker declared the trial lost meanwhile.
+    """
+    from ..training import train_trial
+
+    storage = study._storage
+    frozen = storage.get_trial(trial_id)
+    attrs = frozen.user_attrs
+    started = time.perf_counter()
+    tuned = _suggest(study, config, frozen)
+    peers = budget_peers(storage, study.study_name, frozen, make_pruner(config))
+    trial = optuna.Trial(peers, trial_id)
+    prune = attrs.get("role") == "student" and config.pruning.pruner != "none"
+    reported: list[float] = []
+
+    def on_epoch(epoch: int, metrics: dict) -> bool:
+        value = metrics.get("val_error")
+        if value is None or not math.isfinite(value):
+            return False  # a diverged epoch: the trainer reports the status itself
+        try:
+            trial.report(float(value), step=epoch)
+        except UpdateFinishedTrialError:
+            raise TrialLost(f"trial {frozen.number} was failed by another worker") from None
+        reported.append(float(value))
+        return prune and trial.should_prune()
+
+    tc = train_config(config, attrs, tuned, device, runs_dir)
+    resolved = {"study": config.name, "model": config.model, "dataset": config.dataset,
+                "input_size": list(config.input_size), "num_classes": config.num_classes,
+                "substitute": attrs["substitute"], "setting": attrs["setting"], "role": attrs["role"],
+                "tuned": tuned, "pruning": dataclasses.asdict(config.pruning), "train": tc.to_dict()}
+    if teacher_failure is not None:
+        record = {"status": "failed", "message": teacher_failure}
+    else:
+        save = teacher_checkpoint(config, runs_dir) if attrs.get("role") == "teacher" else None
+        if save is not None:
+            save.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            result = train_trial(model=config.model, substitute=attrs["substitute"], setting=attrs["setting"],
+                                 dataset=config.dataset, config=tc, on_epoch=on_epoch,
+                                 num_classes=config.num_classes, save=None if save is None else str(save))
+            record = _result_record(result.to_dict())
+            if result.params is not None and result.params != attrs.get("params"):
+                logger.warning("trial %d (%s): the trainer counted %s params, the solver %s", frozen.number,
+                               attrs.get("cell"), result.params, attrs.get("params"))
+        except TrialLost:
+            raise
+        except Exception as error:  # noqa: BLE001  (any trainer failure is recorded, and the worker goes on)
+            logger.exception("trial %d (%s) failed", frozen.number, attrs.get("cell"))
+            record = {"status": "failed", "message": f"{type(error).__name__}: {error}"}
+    record["wall_time"] = time.perf_counter() - started if record.get("wall_time") is None else record["wall_time"]
+    record["config"] = resolved
+    _finish(storage, frozen, record, reported)
+    return record["status"]
+
+
+def _suggest(study: optuna.Study, config: StudyConfig, frozen) -> dict:
+    """The tuned hyperparameters of a tuning trial, sampled from what the same cell's trials found."""
+    if not config.tuning.enabled or frozen.user_attrs.get("role") != "student":
+        return {}
+    peers = cell_peers(study._storage, study.study_name, frozen, make_sampler(config, seed=frozen.number))
+    trial = optuna.Trial(peers, frozen._trial_id)
+    return {p.name: trial.suggest_float(p.name, p.low, p.high, log=p.log) for p in config.tuning.params}
+
+
+def _result_record(result: dict) -> dict:
+    keys = ("status", "message", "val_error", "val_top5_error", "test_error", "test_top5_error", "train_error",
+            "wall_time", "epochs_run")
+    return {k: result.get(k) for k in keys}
+
+
+def _finish(storage, frozen, record: dict, reported: list[float]) -> None:
+    """Write every attribute first, then the final state, so a finished trial always holds its record."""
+    status = record["status"]
+    try:
+        for key, value in record.items():
+            storage.set_trial_user_attr(frozen._trial_id, key, _json_number(value))
+        if status == "complete" and _finite(record.get("val_error")):
+            storage.set_trial_state_values(frozen._trial_id, TrialState.COMPLETE, [float(record["val_error"])])
+        elif status == "pruned":
+            storage.set_trial_state_values(frozen._trial_id, TrialState.PRUNED, reported[-1:] or None)
+        else:
+            storage.set_trial_state_values(frozen._trial_id, TrialState.FAIL)
+    except UpdateFinishedTrialError:
+        raise TrialLost(f"trial {frozen.number} was failed by another worker before it was recorded") from None
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _json_number(value):
+    """NaN/inf are not JSON: record them as None (the status says the trial diverged)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,160 @@
+"""A worker: claim trials of one study until none is left, training one at a time on one device.
+
+Workers are separate processes (``budgetsearch worker``, or started by
+``run``); any number of them, on any machines that reach the storage, can
+share a study. A worker leaves only when nothing is waiting and nothing is
+running anywhere, so a trial lost by a dead worker is picked up by a live one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable, Optional
+
+import optuna
+from optuna.trial import TrialState
+
+from ..errors import ConfigError
+from ._config import StudyConfig, parse_study
+from ._owners import OwnerLock
+from ._queue import JournalOwnerCheck, claim, is_recorded, requeue_lost
+from ._storage import DEFAULT_RUNS_DIR, is_journal, open_storage, study_dir
+from ._trial import TrialLost, run_trial
+
+logger = logging.getLogger("budgetsearch.study")
+
+CONFIG_ATTR = "budgetsearch:study"  # study user attribute: the study file's resolved contents
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    study_name: str
+    storage: Optional[str] = None  # None: the journal file runs_dir/<study>/journal.log
+    device: str = "cpu"
+    runs_dir: str = DEFAULT_RUNS_DIR
+    threads: Optional[int] = None  # torch CPU threads; None: torch's default
+    poll_interval: float = 1.0  # seconds between looks at the queue while others' trials run
+
+
+def load_stored_config(storage, study_name: str) -> StudyConfig:
+    """The study file's contents as ``run`` stored them with the study."""
+    try:
+        study_id = storage.get_study_id_from_name(study_name)
+    except KeyError:
+        raise ConfigError(f"no study named {study_name!r} in this storage; start it with `budgetsearch run "
+                          f"STUDY.toml` (with the same --storage)") from None
+    data = storage.get_study_user_attrs(study_id).get(CONFIG_ATTR)
+    if data is None:
+        raise ConfigError(f"study {study_name!r} was not created by `budgetsearch run` (it has no {CONFIG_ATTR!r})")
+    return parse_study(data, f"study {study_name!r} in storage")
+
+
+def run_worker(options: WorkerOptions, on_trial: Optional[Callable[[str, dict], None]] = None) -> int:
+    """Train trials until the study has none waiting or running; returns how many this worker trained.
+
+    ``on_trial(event, user_attrs)`` is called with "start" and with the final status of each trial.
+    """
+    if options.threads:
+        import torch
+
+        torch.set_num_threads(options.threads)
+    config = load_stored_config(open_storage(options.storage, options.study_name, runs_dir=options.runs_dir),
+                                options.study_name)
+    reason = "worker lost: no heartbeat within the grace period"
+    # The storage calls back with a study; requeue_lost needs the real one, which the callback receives.
+    storage = open_storage(options.storage, options.study_name, runs_dir=options.runs_dir,
+                           heartbeat_interval=config.storage.heartbeat_interval,
+                           grace_period=config.storage.grace_period,
+                           on_stale_trial=partial(_on_stale, reason=reason))
+    study = optuna.load_study(study_name=options.study_name, storage=storage)
+    journal = is_journal(options.storage)
+    owners = OwnerLock(study_dir(options.study_name, options.runs_dir) / "owners") if journal else None
+    check = JournalOwnerCheck(owners.folder) if journal else None
+    trained = 0
+    try:
+        while True:
+            trials = storage.get_all_trials(study._study_id, deepcopy=False)
+            recovered = check.recover(study, trials) if journal else _fail_stale(study)
+            if recovered:
+                trials = storage.get_all_trials(study._study_id, deepcopy=False)
+            trial = claim(storage, trials, owners.token if journal else None)
+            if trial is None:
+                if not any(t.state in (TrialState.WAITING, TrialState.RUNNING) for t in trials):
+                    return trained
+                time.sleep(options.poll_interval)
+                continue
+            trained += 1
+            if on_trial is not None:
+                on_trial("start", trial.user_attrs)
+            status = _train_claimed(study, config, trial, trials, options, journal)
+            if on_trial is not None:
+                on_trial(status, storage.get_trial(trial._trial_id).user_attrs)
+    finally:
+        if owners is not None:
+            owners.release()
+
+
+def _train_claimed(study, config, trial, trials, options: WorkerOptions, journal: bool) -> str:
+    heartbeat = None if journal else _Heartbeat(study._storage, trial._trial_id, config.storage.heartbeat_interval)
+    try:
+        return run_trial(study, config, trial._trial_id, device=options.device, runs_dir=options.runs_dir,
+                         teacher_failure=_teacher_failure(trials, trial))
+    except TrialLost as lost:
+        logger.warning("%s; its copy is queued", lost)
+        return "lost"
+    finally:
+        if heartbeat is not None:
+            heartbeat.stop()
+
+
+def _teacher_failure(trials, trial) -> Optional[str]:
+    """Why a student cannot be distilled: its teacher trial ended without a usable checkpoint."""
+    if trial.user_attrs.get("role") != "student":
+        return None
+    teachers = [t for t in trials if t.user_attrs.get("role") == "teacher" and is_recorded(t)]
+    if teachers and teachers[0].user_attrs.get("status") != "complete":
+        t = teachers[0]
+        return f"teacher trial {t.number} ended {t.user_attrs.get('status')}: {t.user_attrs.get('message')}"
+    return None
+
+
+def _on_stale(study, trial, reason: str) -> None:
+    requeue_lost(study, trial, reason)
+
+
+def _fail_stale(study) -> int:
+    before = sum(1 for t in study._storage.get_all_trials(study._study_id, deepcopy=False)
+                 if t.state == TrialState.RUNNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    after = sum(1 for t in study._storage.get_all_trials(study._study_id, deepcopy=False)
+                if t.state == TrialState.RUNNING)
+    return before - after
+
+
+class _Heartbeat:
+    """Records the trial's heartbeat now and every ``interval`` seconds until stopped (RDB storage)."""
+
+    def __init__(self, storage, trial_id: int, interval: int):
+        self._storage, self._trial_id, self._interval = storage, trial_id, interval
+        self._stop = threading.Event()
+        storage.record_heartbeat(trial_id)
+        self._thread = threading.Thread(target=self._beat, daemon=True, name=f"heartbeat-{trial_id}")
+        self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._storage.record_heartbeat(self._trial_id)
+            except Exception:  # noqa: BLE001  (a missed beat is retried; the trial must not die of it)
+                logger.warning("heartbeat of trial %d failed", self._trial_id, exc_info=True)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()

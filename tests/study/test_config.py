@@ -1,0 +1,155 @@
+"""Study files: every shipped file validates; a file round-trips; bad files name file, key, value and what is allowed."""
+
+from pathlib import Path
+
+import pytest
+
+from budgetsearch.errors import ConfigError
+from budgetsearch.study import BudgetSpec, StudyConfig, TunedParam, load_study_config, parse_study
+from budgetsearch.substitutes import list_substitutes
+
+STUDIES = sorted((Path(__file__).resolve().parents[2] / "studies").glob("*.toml"))
+
+FULL = """
+name = "full"
+model = "wrn-16-2"
+dataset = "cifar10:data/cifar-10-batches-py"
+substitutes = ["tucker", "acdc"]
+budgets = ["1.2M", "0.1x", 600000, {params = "0.2x", mult_adds = "30M"}]
+seeds = [3, 5]
+distillation = "train"
+
+[training]
+epochs = 3
+batch_size = 64
+lr = 0.05
+weight_decay = 1e-4
+schedule = "original-steps"
+crs_weight_decay = false
+
+[pruning]
+pruner = "hyperband"
+reduction_factor = 2
+
+[tuning]
+trials = 4
+sampler = "random"
+lr = {low = 0.01, high = 0.3}
+weight_decay_scale = {low = 0.1, high = 10.0}
+
+[storage]
+url = "postgresql://postgres@127.0.0.1/test"
+heartbeat_interval = 5
+grace_period = 20
+"""
+
+
+def write(tmp_path, text, name="study.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_shipped_studies_exist():
+    assert {p.name for p in STUDIES} >= {"quickstart.toml", "cifar10-mini.toml", "wrn-28-10-cifar10.toml"}
+
+
+@pytest.mark.parametrize("path", STUDIES, ids=lambda p: p.name)
+def test_shipped_study_validates_and_round_trips(path):
+    config = load_study_config(path)
+    assert config.name == path.stem
+    assert parse_study(config.to_dict(), "again") == config
+
+
+def test_every_field_is_read_as_written(tmp_path):
+    config = load_study_config(write(tmp_path, FULL))
+    assert (config.name, config.model, config.dataset) == ("full", "wrn-16-2", "cifar10:data/cifar-10-batches-py")
+    assert config.input_size == (3, 32, 32) and config.num_classes == 10  # CIFAR-10's, not the digits default
+    assert config.substitutes == ("tucker", "acdc")
+    assert config.budgets == (BudgetSpec("1.2M"), BudgetSpec("0.1x"), BudgetSpec(600000), BudgetSpec("0.2x", "30M"))
+    assert [b.label for b in config.budgets] == ["1.2M", "0.1x", "600000", "0.2x@30M"]
+    assert config.seeds == (3, 5)
+    assert config.distillation.teacher == "train" and config.distillation.beta == 1e3
+    t = config.training
+    assert (t.epochs, t.batch_size, t.lr, t.weight_decay, t.schedule, t.crs_weight_decay) == \
+        (3, 64, 0.05, 1e-4, "original-steps", False)
+    assert t.momentum == 0.9  # not given: the default
+    assert config.pruning.pruner == "hyperband" and config.pruning.reduction_factor == 2
+    assert config.tuning.trials == 4 and config.tuning.sampler == "random"
+    assert config.tuning.params == (TunedParam("lr", 0.01, 0.3, True), TunedParam("weight_decay_scale", 0.1, 10.0))
+    assert config.storage.url == "postgresql://postgres@127.0.0.1/test"
+    assert (config.storage.heartbeat_interval, config.storage.grace_period) == (5, 20)
+    assert parse_study(config.to_dict()) == config
+
+
+def test_defaults_of_a_minimal_file(tmp_path):
+    config = load_study_config(write(tmp_path, "", name="tiny.toml"))
+    assert config == StudyConfig(name="tiny")
+    assert config.dataset == "digits" and config.input_size == (1, 8, 8) and config.seeds == (0,)
+    assert config.storage.url is None and config.pruning.pruner == "none" and not config.tuning.enabled
+
+
+def test_all_substitutes_means_every_registered_one_but_dense(tmp_path):
+    config = load_study_config(write(tmp_path, 'substitutes = "all"'))
+    assert config.substitutes == tuple(n for n in list_substitutes() if n != "conv")
+    assert len(config.substitutes) == len(list_substitutes()) - 1
+
+
+def test_seeds_count_and_preset(tmp_path):
+    config = load_study_config(write(tmp_path, 'seeds = 3\n[training]\npreset = "original"\nlr = 0.05'))
+    assert config.seeds == (0, 1, 2)
+    # The original protocol: 200 epochs on the 60/120/160 step schedule; the file's lr overrides the preset's.
+    assert (config.training.epochs, config.training.schedule, config.training.lr) == (200, "original-steps", 0.05)
+
+
+def test_replace_follows_a_new_dataset(tmp_path):
+    config = load_study_config(write(tmp_path, ""))
+    moved = config.replace(dataset="cifar100:/data/c100")
+    assert moved.dataset == "cifar100:/data/c100" and moved.input_size == (3, 32, 32) and moved.num_classes == 100
+
+
+@pytest.mark.parametrize("text, key, value, allowed", [
+    ("epochs = 3", "'epochs'", "3", "allowed keys:"),  # a training key at the top level
+    ("[training]\nepoch = 3", "'training.epoch'", "3", "allowed keys:"),
+    ('[training]\nepochs = "3"', "training.epochs", "'3'", "an integer >= 1"),
+    ("[training]\nepochs = 0", "training.epochs", "0", "an integer >= 1"),
+    ("[training]\nlr = -0.1", "training.lr", "-0.1", "a number > 0"),
+    ("[training]\ncrs_weight_decay = 1", "training.crs_weight_decay", "1", "true or false"),
+    ('[training]\nschedule = "linear"', "training.schedule", "'linear'", "'cosine' or 'original-steps'"),
+    ('[training]\npreset = "fast"', "training.preset", "'fast'", "'original'"),
+    ('model = "resnet-9"', "model", "'resnet-9'", "wrn-28-10"),
+    ('dataset = "mnist"', "dataset", "'mnist'", "'digits', 'cifar10:PATH' or 'cifar100:PATH'"),
+    ('dataset = "cifar10"', "dataset", "'cifar10'", "'cifar10:PATH'"),
+    ('input_size = [1, 8]', "input_size", "[1, 8]", "[C, H, W]"),
+    ('substitutes = ["tucker", "fft"]', "substitutes", "['tucker', 'fft']", "sep-hashed"),
+    ('substitutes = []', "substitutes", "[]", "'all' or a non-empty list"),
+    ('budgets = ["1.2Q"]', "budgets[0]", "'1.2Q'", "'1.2M'"),
+    ('budgets = ["1.5x"]', "budgets[0]", "'1.5x'", "fraction of dense"),
+    ('budgets = ["1M", "1M"]', "budgets", "['1M', '1M']", "labels must be distinct"),
+    ('budgets = [{params = "1M", flops = "3M"}]', "'budgets[0].flops'", "'3M'", "allowed keys: mult_adds, params"),
+    ("seeds = 0", "seeds", "0", "an integer N >= 1"),
+    ("seeds = [1, 1]", "seeds", "[1, 1]", "distinct integers"),
+    ('pruning = "sometimes"', "pruning", "'sometimes'", "'none' or 'median' or 'hyperband'"),
+    ("[pruning]\nn_warmup_steps = -1", "pruning.n_warmup_steps", "-1", "an integer >= 0"),
+    ('distillation = ""', "distillation", "''", "'train'"),
+    ("[tuning]\ntrials = 2", "tuning.trials", "2", "lr = {low = 0.01"),
+    ("[tuning]\ntrials = 2\nbatch_size = {low = 1, high = 2}", "'tuning.batch_size'", "",
+     "allowed keys: lr, momentum, sampler, trials, weight_decay_scale"),
+    ("[tuning]\ntrials = 2\nlr = {low = 0.3, high = 0.1}", "tuning.lr.high", "0.1", "a number > low (0.3)"),
+    ('storage = "runs/db"', "storage", "'runs/db'", "postgresql://"),
+    ("[storage]\nheartbeat_interval = 10\ngrace_period = 5", "storage.grace_period", "5", "> heartbeat_interval"),
+])
+def test_bad_study_names_file_key_value_and_allowed(tmp_path, text, key, value, allowed):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_study_config(path)
+    message = str(caught.value)
+    assert str(path) in message
+    assert key in message and value in message and allowed in message, message
+
+
+def test_unreadable_files(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_study_config(tmp_path / "missing.toml")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_study_config(write(tmp_path, "epochs = = 3"))
