@@ -70,8 +70,13 @@ def plot_frontier(points: pd.DataFrame, ax, cost: str = "params", metric: str = 
         ax.axvline(reference, color="0.4", linestyle=":", linewidth=1.5,
                    label=f"{reference_label} ({reference:.2f} %)", zorder=1)
     ax.set_yscale("log")
-    # 1-2-5 ticks in engineering notation (80k, 200k, 5M): studies often span less than one decade.
-    ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    # Engineering notation (80k, 200k, 5M) and denser ticks on a short range: studies often span under a decade.
+    sizes = drawn[cost].to_numpy(float)
+    decades = np.log10(sizes.max() / sizes.min()) if len(sizes) and sizes.min() > 0 else 0.0
+    if decades < 1:  # log ticks would leave one label or none: round linear values instead
+        ax.yaxis.set_major_locator(ticker.MaxNLocator(nbins=8))
+    else:
+        ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades < 3 else (1.0,)))
     ax.yaxis.set_major_formatter(ticker.EngFormatter(sep=""))
     ax.yaxis.set_minor_formatter(ticker.NullFormatter())
     ax.set_xlabel(METRIC_LABELS.get(metric, f"{metric} (%)"))

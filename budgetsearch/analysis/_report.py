@@ -25,7 +25,7 @@ def render_report(trials: pd.DataFrame, points: pd.DataFrame, metric: str = "val
     counts = status_counts(students)
     totals = trials["status"].fillna("none").value_counts()
     lines = [f"# Frontier report: {title}" if title else "# Frontier report", ""]
-    lines.append(f"{len(trials)} trials: " + ", ".join(f"{n} {s}" for s, n in totals.items()) + "." if len(trials)
+    lines.append(f"{len(trials)} trial{'' if len(trials) == 1 else 's'}: " + ", ".join(f"{n} {s}" for s, n in totals.items()) + "." if len(trials)
                  else "No trials recorded yet.")
     lines += ["", f"Error is the {METRIC_LABELS.get(metric, metric)}, mean ± sample standard deviation over the seeds "
               "whose trial has status \"complete\"; only those enter the aggregates and the fronts. Fronts are "

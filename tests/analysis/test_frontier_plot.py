@@ -1,0 +1,81 @@
+"""The plots draw exactly the computed points: checked through the artists on the axes."""
+
+import matplotlib
+import pytest
+from matplotlib.figure import Figure
+
+from budgetsearch.analysis import (aggregate_seeds, frontier_figure, frontier_table, load_trials, plot_frontier,
+                                   substitute_colors)
+from budgetsearch.analysis._plot import FADED
+from budgetsearch.errors import ConfigError
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture
+def points(study):
+    return frontier_table(aggregate_seeds(load_trials(study)))
+
+
+def _markers(ax):
+    """(x, y, alpha, xerr half-width) of every drawn error-bar point."""
+    drawn = []
+    for container in ax.containers:
+        line, _, bars = container.lines
+        segments = bars[0].get_segments()
+        for x, y, segment in zip(line.get_xdata(), line.get_ydata(), segments):
+            drawn.append((float(x), float(y), line.get_alpha(), float(segment[1][0] - x)))
+    return drawn
+
+
+def test_params_plot_draws_the_means_spread_front_and_faded_points(points):
+    ax = Figure().subplots()
+    assert plot_frontier(points, ax, cost="params", reference=4.5) is ax
+    assert ax.get_yscale() == "log"
+    assert ax.get_xlabel() == "top-1 validation error (%)" and ax.get_ylabel() == "parameters"
+    drawn = {(x, y): (alpha, spread) for x, y, alpha, spread in _markers(ax)}
+    # Hand numbers (conftest.POINTS): means and sample standard deviations over seeds.
+    assert drawn[(9.0, 96_000)] == (1.0, pytest.approx(1.0))
+    assert drawn[(11.0, 99_000)] == (FADED, pytest.approx(3 ** 0.5))  # dominated: faded
+    assert drawn[(9.25, 150_000)][0] == FADED
+    assert len(drawn) == 6
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    colors = substitute_colors(["acdc", "shuffle", "tucker"])
+    assert list(lines["tucker"].get_xdata()) == [9.0, 6.5]  # joined in order of size
+    assert matplotlib.colors.same_color(lines["tucker"].get_color(), colors["tucker"])
+    front = lines["frontier (all substitutes)"]
+    assert list(zip(front.get_xdata(), front.get_ydata())) == [(6.5, 190_000), (7.5, 180_000), (9.0, 96_000),
+                                                               (12.0, 80_000)]
+    assert list(lines["dense teacher (4.50 %)"].get_xdata()) == [4.5, 4.5]
+
+
+def test_mult_adds_plot_has_its_own_front_and_no_reference_by_default(points):
+    ax = plot_frontier(points, Figure().subplots(), cost="mult_adds")
+    assert ax.get_ylabel() == "mult-adds"
+    faded = [(x, y) for x, y, alpha, _ in _markers(ax) if alpha == FADED]
+    assert faded == [(11.0, 20_000_000)]
+    assert not any("teacher" in line.get_label() for line in ax.get_lines())
+
+
+def test_test_error_metric_labels_the_axis(points):
+    ax = plot_frontier(frontier_table(aggregate_seeds_from(points), "test_error"), Figure().subplots(),
+                       metric="test_error")
+    assert ax.get_xlabel() == "top-1 test error (%)"
+
+
+def aggregate_seeds_from(points):
+    return points.drop(columns=[c for c in points.columns if c.startswith("on_")])
+
+
+def test_bad_cost_or_table_is_an_error(points):
+    with pytest.raises(ConfigError, match="cost"):
+        plot_frontier(points, Figure().subplots(), cost="flops")
+    with pytest.raises(ConfigError, match="on_front_params"):
+        plot_frontier(points.drop(columns=["on_front_params"]), Figure().subplots())
+
+
+def test_figure_saves_a_png(points, tmp_path):
+    figure = frontier_figure(points, "params", title="synthetic")
+    figure.savefig(tmp_path / "f.png")
+    assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+    assert figure.axes[0].get_title() == "synthetic"
