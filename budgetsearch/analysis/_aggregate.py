@@ -23,22 +23,38 @@ from ..errors import ConfigError
 POINT_KEYS = ("model", "dataset", "substitute", "budget", "setting", "params", "mult_adds")
 # Metrics averaged over seeds by default: errors in percent, wall time in seconds.
 DEFAULT_METRICS = ("val_error", "test_error", "train_error", "val_top5_error", "test_top5_error", "wall_time")
-STATUSES = ("complete", "pruned", "diverged", "oom", "failed")
+STATUSES = ("complete", "pruned", "diverged", "oom", "failed", "lost")
 
 
 def complete_trials(trials: pd.DataFrame, teachers: bool = False) -> pd.DataFrame:
-    """The trials with status ``"complete"``: students (role other than "teacher") or teachers.
+    """The trial that stands for each seed of each point, among those with status ``"complete"``.
 
-    When one seed of one point completed more than once (a cell run again),
-    only the latest trial (highest ``number``) is kept so that no seed counts
-    twice.
+    Students (role other than "teacher") or teachers. When a seed of a point
+    completed more than once (tuning trials of one cell, or a cell run again)
+    the one with the lowest validation error, the studies' objective, stands
+    for it (the latest on a tie): selection never looks at the test error.
+    Trials marked ``lost`` (a dead worker's, queued again) never count.
     """
-    _require(trials, ("number", "status", "role", "seed") + POINT_KEYS)
+    return _best_per_seed(_complete(trials, teachers), list(POINT_KEYS))
+
+
+def _best_per_seed(candidates: pd.DataFrame, keys: list) -> pd.DataFrame:
+    ranked = candidates.sort_values(["val_error", "number"], ascending=[True, False], na_position="last",
+                                    kind="stable")
+    return ranked.groupby(keys + ["seed"], dropna=False, sort=False).head(1).sort_values("number", kind="stable")
+
+
+def _complete(trials: pd.DataFrame, teachers: bool) -> pd.DataFrame:
+    _require(trials, ("number", "status", "role", "seed", "val_error") + POINT_KEYS)
     is_teacher = trials["role"].eq("teacher").fillna(False).astype(bool)
-    chosen = trials[trials["status"].eq("complete").fillna(False).astype(bool) & (is_teacher == teachers)]
-    chosen = chosen.sort_values("number", kind="stable")
-    keys = ["model", "dataset", "substitute", "budget", "seed"]
-    return chosen[~chosen[keys].astype(str).duplicated(keep="last")]
+    complete = trials["status"].eq("complete").fillna(False).astype(bool) & ~_lost(trials)
+    return trials[complete & (is_teacher == teachers)]
+
+
+def _lost(trials: pd.DataFrame) -> pd.Series:
+    if "lost" not in trials.columns:
+        return pd.Series(False, index=trials.index)
+    return trials["lost"].map(lambda v: v is True)
 
 
 def aggregate_seeds(trials: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRICS,
@@ -46,21 +62,24 @@ def aggregate_seeds(trials: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRI
     """Mean, sample standard deviation (ddof=1; NaN for one seed) and count per point.
 
     One row per point (``POINT_KEYS``) with ``budget_params``, ``seeds`` (the
-    number of complete trials), ``seed_list``, and ``<metric>_mean`` /
+    seeds aggregated, one trial each: see :func:`complete_trials`), ``seed_list``,
+    ``trials`` (the complete trials they were chosen from), and ``<metric>_mean`` /
     ``<metric>_std`` for each metric (means skip missing values). Rows are
     ordered by budget, then substitute.
     """
     _require(trials, tuple(metrics) + ("budget_params",))
-    chosen = complete_trials(trials, teachers=teachers)
-    columns = list(POINT_KEYS) + ["budget_params", "seeds", "seed_list"]
+    candidates = _complete(trials, teachers)
+    columns = list(POINT_KEYS) + ["budget_params", "seeds", "seed_list", "trials"]
     columns += [f"{m}_{s}" for m in metrics for s in ("mean", "std")]
     rows = []
-    for _, group in chosen.groupby(list(POINT_KEYS), dropna=False, sort=False):
+    for _, point in candidates.groupby(list(POINT_KEYS), dropna=False, sort=False):
+        group = _best_per_seed(point, [])
         first = group.iloc[0]
         row = {key: _plain(first[key]) for key in POINT_KEYS}
         row["budget_params"] = _plain(first["budget_params"])
         row["seeds"] = len(group)
         row["seed_list"] = sorted(int(s) for s in group["seed"].dropna())
+        row["trials"] = len(point)
         for metric in metrics:
             values = group[metric].astype("float64").dropna().to_numpy()
             row[f"{metric}_mean"] = float(values.mean()) if len(values) else np.nan
@@ -77,10 +96,11 @@ def aggregate_seeds(trials: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRI
 def status_counts(trials: pd.DataFrame) -> pd.DataFrame:
     """Trials per status for each (role, substitute, budget), over every trial, with a ``total``.
 
-    A trial without a recorded status (e.g. still running) counts as ``"none"``.
+    A trial lost with its worker counts as ``"lost"`` (its queued copy counts
+    on its own); one without a recorded status (e.g. still running) as ``"none"``.
     """
     _require(trials, ("role", "substitute", "budget", "budget_params", "status"))
-    keyed = trials.assign(status=trials["status"].fillna("none"))
+    keyed = trials.assign(status=trials["status"].where(~_lost(trials), "lost").fillna("none"))
     counts = pd.crosstab([keyed["role"].fillna("-"), keyed["substitute"].fillna("-"), keyed["budget"].fillna("-")],
                          keyed["status"])
     order = [s for s in STATUSES + ("none",) if s in counts.columns]
@@ -97,16 +117,21 @@ def status_counts(trials: pd.DataFrame) -> pd.DataFrame:
 def problem_trials(trials: pd.DataFrame) -> pd.DataFrame:
     """Every trial that did not complete all its planned epochs, with a ``problem`` column.
 
-    A trial is listed when its recorded status is not ``"complete"`` (pruned,
-    diverged, oom, failed, or none recorded), when Optuna's state disagrees
+    A trial is listed when it was lost with its worker, when its recorded
+    status is not ``"complete"`` (pruned, diverged, oom, failed, or none
+    recorded), when Optuna's state disagrees
     with a complete status, or when it ran fewer epochs than its configuration
     planned (``epochs`` in the recorded ``config``).
     """
     _require(trials, ("number", "state", "status", "epochs_run", "config"))
     problems = []
-    for status, state, ran, config in zip(trials["status"], trials["state"], trials["epochs_run"], trials["config"]):
+    lost = _lost(trials)
+    for status, state, ran, config, was_lost in zip(trials["status"], trials["state"], trials["epochs_run"],
+                                                    trials["config"], lost):
         planned = planned_epochs(config)
-        if status is None or (isinstance(status, float) and np.isnan(status)):
+        if was_lost:
+            problems.append("lost with its worker (queued again as a new trial)")
+        elif status is None or (isinstance(status, float) and np.isnan(status)):
             problems.append(f"no status recorded (Optuna state {state})")
         elif status != "complete":
             problems.append(str(status))

@@ -66,11 +66,17 @@ def load_study_file_trials(study_file, storage=None) -> tuple:
     ``budgetsearch.study.open_storage`` (its default: the journal file
     ``runs/<name>/journal.log``).
     """
-    from ..study import load_study_config, open_storage
+    from ..study import load_study_config, open_storage, study_dir
 
     config = load_study_config(study_file)
-    opened = resolve_storage(storage) if storage is not None else open_storage(config.storage, config.name)
-    return config.name, load_trials(opened, config.name)
+    if storage is not None:
+        return config.name, load_trials(resolve_storage(storage), config.name)
+    url = getattr(config.storage, "url", config.storage)  # StorageSettings, or a plain URL / None
+    journal = study_dir(config.name) / "journal.log"
+    if url is None and not journal.is_file():  # don't let a read create an empty study folder
+        raise ConfigError(f"study {config.name!r} has no trials yet: {str(journal)!r} does not exist "
+                          f"(run `budgetsearch run {study_file}` first, or pass the storage)")
+    return config.name, load_trials(open_storage(url, config.name), config.name)
 
 
 def trials_frame(trials) -> pd.DataFrame:

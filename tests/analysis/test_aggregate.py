@@ -34,12 +34,33 @@ def test_mean_std_and_count_per_point(study):
 
 def test_one_seed_has_no_std_and_a_repeated_seed_counts_once():
     trials = trials_frame([frozen(attributes(seed=0, val_error=5.0)),
-                           frozen(attributes(seed=1, val_error=7.0)),
-                           frozen(attributes(seed=1, val_error=8.0))])  # seed 1 run again: the later one is kept
+                           frozen(attributes(seed=1, val_error=8.0, tuning_trial=0)),
+                           frozen(attributes(seed=1, val_error=7.0, tuning_trial=1)),  # seed 1's best tuning trial
+                           frozen(attributes(seed=1, val_error=7.5, tuning_trial=2))])
     row = aggregate_seeds(trials).iloc[0]
-    assert row["seeds"] == 2 and row["val_error_mean"] == pytest.approx(6.5)
+    assert row["seeds"] == 2 and row["trials"] == 4 and row["val_error_mean"] == pytest.approx(6.0)
     single = aggregate_seeds(trials_frame([frozen(attributes(val_error=5.0))])).iloc[0]
     assert single["seeds"] == 1 and np.isnan(single["val_error_std"])
+
+
+def test_selection_of_a_seed_uses_validation_not_test_error():
+    trials = trials_frame([frozen(attributes(val_error=7.0, test_error=1.0, tuning_trial=0)),
+                           frozen(attributes(val_error=6.0, test_error=9.0, tuning_trial=1))])
+    assert aggregate_seeds(trials)["test_error_mean"].tolist() == [9.0]
+
+
+def test_a_lost_trial_never_counts_and_is_listed():
+    import optuna
+
+    study = optuna.create_study()
+    lost = attributes(status=None, val_error=None, epochs_run=None, lost=True)
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, user_attrs=lost))
+    study.add_trial(frozen(attributes(val_error=6.0, lost=False)))  # its queued copy, completed
+    trials = load_trials(study)
+    assert aggregate_seeds(trials)["trials"].tolist() == [1]
+    assert problem_trials(trials)["problem"].tolist() == ["lost with its worker (queued again as a new trial)"]
+    counts = status_counts(trials).iloc[0]
+    assert (counts["complete"], counts["lost"], counts["total"]) == (1, 1, 2)
 
 
 def test_different_networks_are_never_averaged():

@@ -51,3 +51,29 @@ def test_missing_or_conflicting_arguments_exit_2(argv, message, capsys):
 def test_unknown_study_exits_2(journal, capsys):
     assert cli.main(["frontier", "--storage", str(journal), "--study", "nope"]) == 2
     assert "'nope'" in capsys.readouterr().err
+
+
+def test_from_a_study_file_with_its_default_journal(tmp_path, monkeypatch, capsys):
+    from conftest import journal_study
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.toml").write_text('name = "tomlstudy"\nmodel = "wrn-10-1"\ndataset = "digits"\n')
+    assert cli.main(["frontier", "s.toml", "--json"]) == 2
+    assert "has no trials yet" in capsys.readouterr().err and not (tmp_path / "runs").exists()
+    (tmp_path / "runs" / "tomlstudy").mkdir(parents=True)
+    journal_study(tmp_path / "runs" / "tomlstudy" / "journal.log", name="tomlstudy")
+    assert cli.main(["frontier", "s.toml", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 5
+    assert (tmp_path / "runs" / "tomlstudy" / "frontier.csv").is_file()
+
+
+def test_a_study_file_read_from_another_storage(tmp_path, capsys):
+    from conftest import journal_study
+
+    (tmp_path / "s.toml").write_text('name = "elsewhere"\n')
+    journal_study(tmp_path / "other.log", name="elsewhere")
+    out = tmp_path / "out"
+    argv = ["frontier", str(tmp_path / "s.toml"), "--storage", str(tmp_path / "other.log"), "--out", str(out)]
+    assert cli.main(argv) == 0
+    assert "synthetic" not in (out / "report.md").read_text() and "# Frontier report: elsewhere" in \
+        (out / "report.md").read_text()

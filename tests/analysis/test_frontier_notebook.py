@@ -13,10 +13,14 @@ def test_notebook_runs_without_a_cell_error(tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat", reason="notebook test extra: pip install -e .[test]")
     nbclient = pytest.importorskip("nbclient", reason="notebook test extra: pip install -e .[test]")
     pytest.importorskip("ipykernel", reason="notebook test extra: pip install -e .[test]")
+    # The notebook's default route: a study file (here one in tmp_path) read from a given storage.
+    study_file = tmp_path / "nb.toml"
+    study_file.write_text('name = "nb-study"\n')
     journal = tmp_path / "journal.log"
     journal_study(journal, name="nb-study")
+    monkeypatch.setenv("BUDGETSEARCH_STUDY_FILE", str(study_file))
     monkeypatch.setenv("BUDGETSEARCH_STORAGE", str(journal))
-    monkeypatch.setenv("BUDGETSEARCH_STUDY_NAME", "nb-study")
+    monkeypatch.delenv("BUDGETSEARCH_STUDY_NAME", raising=False)
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend (Agg-rendered PNGs)
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     client = nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
