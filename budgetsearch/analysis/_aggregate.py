@@ -24,6 +24,8 @@ POINT_KEYS = ("model", "dataset", "substitute", "budget", "setting", "params", "
 # Metrics averaged over seeds by default: errors in percent, wall time in seconds.
 DEFAULT_METRICS = ("val_error", "test_error", "train_error", "val_top5_error", "test_top5_error", "wall_time")
 STATUSES = ("complete", "pruned", "diverged", "oom", "failed", "lost")
+# What a trial without a recorded status is, by its Optuna state.
+UNRECORDED = {"WAITING": "waiting (queued, not started)", "RUNNING": "running (no result yet, or its worker died)"}
 
 
 def complete_trials(trials: pd.DataFrame, teachers: bool = False) -> pd.DataFrame:
@@ -97,13 +99,14 @@ def status_counts(trials: pd.DataFrame) -> pd.DataFrame:
     """Trials per status for each (role, substitute, budget), over every trial, with a ``total``.
 
     A trial lost with its worker counts as ``"lost"`` (its queued copy counts
-    on its own); one without a recorded status (e.g. still running) as ``"none"``.
+    on its own); one without a recorded status by its Optuna state in lower
+    case (``"waiting"``, ``"running"``, or ``"fail"`` for a crash before any record).
     """
-    _require(trials, ("role", "substitute", "budget", "budget_params", "status"))
-    keyed = trials.assign(status=trials["status"].where(~_lost(trials), "lost").fillna("none"))
+    _require(trials, ("role", "substitute", "budget", "budget_params"))
+    keyed = trials.assign(status=status_labels(trials))
     counts = pd.crosstab([keyed["role"].fillna("-"), keyed["substitute"].fillna("-"), keyed["budget"].fillna("-")],
                          keyed["status"])
-    order = [s for s in STATUSES + ("none",) if s in counts.columns]
+    order = [s for s in STATUSES + ("running", "waiting") if s in counts.columns]
     order += sorted(set(counts.columns) - set(order))
     counts = counts[order]
     counts["total"] = counts.sum(axis=1)
@@ -112,6 +115,13 @@ def status_counts(trials: pd.DataFrame) -> pd.DataFrame:
     sizes = keyed.groupby(keyed["budget"].fillna("-"))["budget_params"].min()
     counts["budget_params"] = counts["budget"].map(sizes).astype("Int64")
     return _order(counts)
+
+
+def status_labels(trials: pd.DataFrame) -> pd.Series:
+    """Each trial's recorded status; ``"lost"`` for a lost trial, its Optuna state (lower case) when none is recorded."""
+    _require(trials, ("status", "state"))
+    unrecorded = trials["state"].astype(object).map(lambda state: str(state).lower())
+    return trials["status"].astype(object).where(~_lost(trials), "lost").fillna(unrecorded)
 
 
 def problem_trials(trials: pd.DataFrame) -> pd.DataFrame:
@@ -132,7 +142,7 @@ def problem_trials(trials: pd.DataFrame) -> pd.DataFrame:
         if was_lost:
             problems.append("lost with its worker (queued again as a new trial)")
         elif status is None or (isinstance(status, float) and np.isnan(status)):
-            problems.append(f"no status recorded (Optuna state {state})")
+            problems.append(UNRECORDED.get(state, f"no status recorded (Optuna state {state})"))
         elif status != "complete":
             problems.append(str(status))
         elif state != "COMPLETE":

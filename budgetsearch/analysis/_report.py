@@ -12,7 +12,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from ._aggregate import aggregate_seeds, problem_trials, status_counts
+from ._aggregate import STATUSES, aggregate_seeds, problem_trials, status_counts, status_labels
 from ._pareto import COSTS
 from ._plot import COST_LABELS, METRIC_LABELS
 
@@ -23,7 +23,9 @@ def render_report(trials: pd.DataFrame, points: pd.DataFrame, metric: str = "val
     mean, std = f"{metric}_mean", f"{metric}_std"
     students = trials[~trials["role"].eq("teacher").fillna(False).astype(bool)]
     counts = status_counts(students)
-    totals = trials["status"].fillna("none").value_counts()
+    totals = status_labels(trials).value_counts()
+    known = [s for s in STATUSES + ("running", "waiting") if s in totals.index]
+    totals = totals[known + sorted(set(totals.index) - set(known))]
     lines = [f"# Frontier report: {title}" if title else "# Frontier report", ""]
     lines.append(f"{len(trials)} trial{'' if len(trials) == 1 else 's'}: " + ", ".join(f"{n} {s}" for s, n in totals.items()) + "." if len(trials)
                  else "No trials recorded yet.")
@@ -71,10 +73,14 @@ def render_report(trials: pd.DataFrame, points: pd.DataFrame, metric: str = "val
             lines.append("")
 
     problems = problem_trials(trials)
+    waiting = problems["state"].eq("WAITING") & problems["status"].isna()
     lines += [f"## Failed or incomplete trials ({len(problems)})", ""]
-    if len(problems) == 0:
+    if waiting.any():  # a queue, not a crash: one line for all of them
+        lines += [f"{int(waiting.sum())} trial(s) waiting in the queue (not started) are not listed one by one.", ""]
+        problems = problems[~waiting]
+    if len(problems) == 0 and not waiting.any():
         lines.append("None: every trial has status complete and ran all its planned epochs.")
-    else:
+    elif len(problems):
         lines += ["| trial | role | substitute | budget | seed | status | Optuna state | epochs run | problem | message |",
                   "|---:|---|---|---|---:|---|---|---:|---|---|"]
         for _, t in problems.iterrows():

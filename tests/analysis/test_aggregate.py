@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from budgetsearch.analysis import (aggregate_seeds, load_trials, planned_epochs, problem_trials, status_counts,
-                                   teacher_error, trials_frame)
+                                   status_labels, teacher_error, trials_frame)
 from budgetsearch.errors import ConfigError
 
 from conftest import FAILED_MESSAGE, attributes, frozen
@@ -113,3 +113,19 @@ def test_missing_column_names_it():
     trials = trials_frame([frozen(attributes())]).drop(columns=["seed"])
     with pytest.raises(ConfigError, match="seed"):
         aggregate_seeds(trials)
+
+
+def test_trials_without_a_record_are_labelled_by_their_optuna_state():
+    import optuna
+
+    study = optuna.create_study()
+    queued = attributes(status=None, val_error=None, epochs_run=None)
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.WAITING, user_attrs=queued))
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.RUNNING, user_attrs=queued))
+    study.add_trial(frozen(attributes(status="oom", val_error=None)))
+    trials = load_trials(study)
+    assert status_labels(trials).tolist() == ["waiting", "running", "oom"]
+    counts = status_counts(trials).iloc[0]
+    assert (counts["oom"], counts["running"], counts["waiting"], counts["total"]) == (1, 1, 1, 3)
+    assert problem_trials(trials)["problem"].tolist() == [
+        "waiting (queued, not started)", "running (no result yet, or its worker died)", "oom"]

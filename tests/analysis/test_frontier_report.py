@@ -53,3 +53,17 @@ def test_a_clean_study_says_so():
     report = _report(study)
     assert "1 trial: 1 complete." in report
     assert "None: every trial has status complete and ran all its planned epochs." in report
+
+
+def test_queued_trials_are_summarised_in_one_line():
+    study = build_study(None)
+    queued = attributes(substitute="tucker", budget="0.2M", budget_params=200_000, seed=4, status=None,
+                        val_error=None, epochs_run=None)
+    for _ in range(3):
+        study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.WAITING, user_attrs=queued))
+    report = _report(study)
+    problems = _section(report, "## Failed or incomplete trials (5)")
+    assert "3 trial(s) waiting in the queue (not started) are not listed one by one." in problems
+    assert problems.count("| student |") == 2  # the failed and the pruned trial
+    assert "3 complete, 1 pruned, 3 waiting |" in _section(report, "## Budget 0.2M")
+    assert "24 trials: 19 complete, 1 pruned, 1 failed, 3 waiting." in report
