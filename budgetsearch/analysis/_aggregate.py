@@ -95,6 +95,14 @@ def aggregate_seeds(trials: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRI
     return _order(frame)
 
 
+def teacher_error(trials: pd.DataFrame, metric: str = "val_error") -> Optional[float]:
+    """The mean ``metric`` of the complete teacher trials when they are one point (one network), else None."""
+    teachers = aggregate_seeds(trials, metrics=(metric,), teachers=True)
+    if len(teachers) != 1 or pd.isna(teachers[f"{metric}_mean"].iloc[0]):
+        return None
+    return float(teachers[f"{metric}_mean"].iloc[0])
+
+
 def status_counts(trials: pd.DataFrame) -> pd.DataFrame:
     """Trials per status for each (role, substitute, budget), over every trial, with a ``total``.
 
@@ -129,9 +137,9 @@ def problem_trials(trials: pd.DataFrame) -> pd.DataFrame:
 
     A trial is listed when it was lost with its worker, when its recorded
     status is not ``"complete"`` (pruned, diverged, oom, failed, or none
-    recorded), when Optuna's state disagrees
-    with a complete status, or when it ran fewer epochs than its configuration
-    planned (``epochs`` in the recorded ``config``).
+    recorded: waiting, running), when Optuna's state disagrees with a complete
+    status, or when it ran fewer epochs than its configuration planned
+    (``epochs`` in the recorded ``config``).
     """
     _require(trials, ("number", "state", "status", "epochs_run", "config"))
     problems = []
@@ -183,11 +191,3 @@ def _require(frame: pd.DataFrame, columns) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ConfigError(f"the trials table lacks column(s) {missing}; it has {list(frame.columns)}")
-
-
-def teacher_error(trials: pd.DataFrame, metric: str = "val_error") -> Optional[float]:
-    """The mean ``metric`` of the complete teacher trials when they are one point (one network), else None."""
-    teachers = aggregate_seeds(trials, metrics=(metric,), teachers=True)
-    if len(teachers) != 1 or pd.isna(teachers[f"{metric}_mean"].iloc[0]):
-        return None
-    return float(teachers[f"{metric}_mean"].iloc[0])

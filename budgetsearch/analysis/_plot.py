@@ -89,10 +89,12 @@ def plot_frontier(points: pd.DataFrame, ax, cost: str = "params", metric: str = 
 
 def frontier_figure(points: pd.DataFrame, cost: str = "params", metric: str = "val_error",
                     reference: Optional[float] = None, title: Optional[str] = None, colors: Optional[dict] = None):
-    """A new matplotlib ``Figure`` (no pyplot, no global state) holding one :func:`plot_frontier`."""
+    """A new matplotlib ``Figure`` on the Agg canvas (no pyplot, no global state) holding one :func:`plot_frontier`."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(7, 5), layout="constrained")
+    FigureCanvasAgg(figure)
     ax = figure.subplots()
     plot_frontier(points, ax, cost=cost, metric=metric, reference=reference, colors=colors)
     if title:
