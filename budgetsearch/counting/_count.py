@@ -8,11 +8,19 @@ with every parameter-only weight reconstruction (hash gather, tensor
 contraction, ACDC product, folded tilings) done once beforehand by
 :func:`~budgetsearch.substitutes.reconstructed_once`: those weights enter the
 trace as constants, so the count is the per-image cost as deployed.
+
+Modules a model lists in ``training_only_modules`` (DARTS's auxiliary head) do
+not run at inference and their parameters are not counted.
+
+``compat="deficient-efficient"`` counts with the original research code's
+convention instead (``budgetsearch.counting._compat`` holds its rule table:
+operator rules plus module rules that replace the traced count of a module).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Dict, Optional
@@ -21,8 +29,10 @@ import torch
 from fvcore.nn import FlopCountAnalysis, parameter_count
 from torch import nn
 
+from ..compat import check_mode
 from ..errors import ConfigError, CountingError
 from ..substitutes import reconstructed_once
+from . import _compat
 from ._rules import Handle, default_rules
 
 
@@ -35,7 +45,8 @@ class Convention:
     unit: str = "mult-adds (one fused multiply-add = 1; elementwise add/mul = 1 per element)"
     batch: int = 1
     mode: str = "inference (eval), weights reconstructed once"
-    parameters: str = "unique trainable parameters; buffers excluded"
+    parameters: str = "unique trainable parameters; buffers and training-only modules excluded"
+    compat: Optional[str] = None  # None: budgetsearch's rules; else the compatibility mode counted with
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self) | {"input_size": list(self.input_size)}
@@ -78,18 +89,28 @@ def check_input_size(input_size) -> tuple:
     return size
 
 
+def _training_only(model: nn.Module) -> set:
+    """Ids of the parameters of the modules ``model.training_only_modules`` names."""
+    names = getattr(model, "training_only_modules", ())
+    return {id(p) for name in names for p in model.get_submodule(name).parameters()}
+
+
 def count_parameters(model: nn.Module) -> int:
-    """Unique trainable parameters, checked against fvcore's count of all parameters."""
+    """Unique trainable parameters of the inference network, checked against fvcore's count."""
     unique = {id(p): p for p in model.parameters()}
     total = sum(p.numel() for p in unique.values())
-    fvcore_total = parameter_count(model)[""]
-    if total != fvcore_total:
-        raise CountingError(f"parameter counts disagree: unique parameters {total}, fvcore {fvcore_total}")
-    return sum(p.numel() for p in unique.values() if p.requires_grad)
+    fvcore_counts = parameter_count(model)
+    if total != fvcore_counts[""]:
+        raise CountingError(f"parameter counts disagree: unique parameters {total}, fvcore {fvcore_counts['']}")
+    excluded = _training_only(model)
+    if sum(p.numel() for i, p in unique.items() if i in excluded) != sum(
+            fvcore_counts[name] for name in getattr(model, "training_only_modules", ())):
+        raise CountingError("training-only modules share parameters with the inference network")
+    return sum(p.numel() for i, p in unique.items() if p.requires_grad and i not in excluded)
 
 
 def _own_parameters(model: nn.Module) -> Dict[str, int]:
-    seen, own = set(), {}
+    seen, own = _training_only(model), {}
     for name, module in model.named_modules():
         fresh = [p for p in module.parameters(recurse=False) if id(p) not in seen and p.requires_grad]
         seen.update(id(p) for p in module.parameters(recurse=False))
@@ -97,12 +118,63 @@ def _own_parameters(model: nn.Module) -> Dict[str, int]:
     return own
 
 
-def count(model: nn.Module, input_size=(3, 32, 32), *, rules: Optional[Dict[str, Handle]] = None) -> Count:
+def _module_shapes(model: nn.Module, example: torch.Tensor, types: tuple) -> dict:
+    """{name: (input shape, output shape)} of every module, from one forward pass, if any is of ``types``."""
+    if not any(isinstance(m, types) for m in model.modules()):
+        return {}
+    shapes, handles = {}, []
+    for name, module in model.named_modules():
+        def record(module, inputs, output, name=name):
+            if inputs and isinstance(inputs[0], torch.Tensor) and isinstance(output, torch.Tensor):
+                shapes[name] = (tuple(inputs[0].shape), tuple(output.shape))
+        handles.append(module.register_forward_hook(record))
+    try:
+        model(example)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return shapes
+
+
+def _apply_module_rules(model: nn.Module, totals: dict, shapes: dict, module_rules: dict) -> dict:
+    """Replace the traced count of every module a rule covers (its whole subtree) by the rule's value."""
+    totals = {name: float(value) for name, value in totals.items()}
+    covered = []
+    for name, module in model.named_modules():
+        rule = module_rules.get(type(module))
+        if rule is None or any(name.startswith(c + ".") for c in covered) or name not in shapes:
+            continue
+        covered.append(name)
+        delta = rule(module, name, model, shapes) - totals.get(name, 0.0)
+        for other in list(totals):
+            if other.startswith(name + "."):
+                totals[other] = 0.0
+        parts = name.split(".")
+        for ancestor in ["", *(".".join(parts[:i]) for i in range(1, len(parts) + 1))]:
+            totals[ancestor] = totals.get(ancestor, 0.0) + delta
+    return totals
+
+
+def _rounded_layers(values: list) -> list:
+    """Round per-layer floats to ints that sum to the rounded total (largest remainders first)."""
+    floors = [math.floor(v) for v in values]
+    missing = round(sum(values)) - sum(floors)
+    order = sorted(range(len(values)), key=lambda i: values[i] - floors[i], reverse=True)
+    for i in order[:missing]:
+        floors[i] += 1
+    return floors
+
+
+def count(model: nn.Module, input_size=(3, 32, 32), *, rules: Optional[Dict[str, Handle]] = None,
+          compat: Optional[str] = None) -> Count:
     """Parameters and per-image inference mult-adds of ``model`` at ``input_size`` (C, H, W).
 
-    ``rules`` replaces the operator table (default :func:`default_rules`); an
-    operator the model executes that has no rule raises :class:`CountingError`.
+    ``rules`` replaces the operator table (default :func:`default_rules`, or the
+    compatibility mode's); an operator the model executes that has no rule raises
+    :class:`CountingError`. ``compat`` is None (budgetsearch's convention) or a mode
+    of :data:`budgetsearch.compat.MODES`.
     """
+    mode = check_mode(compat)
     size = check_input_size(input_size)
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     if device.type == "meta":
@@ -110,16 +182,21 @@ def count(model: nn.Module, input_size=(3, 32, 32), *, rules: Optional[Dict[str,
     params = count_parameters(model)
     was_training = model.training
     model.eval()
+    if rules is None:
+        rules = default_rules() if mode is None else _compat.operator_rules()
+    module_rules = {} if mode is None else _compat.module_rules()
     try:
         with reconstructed_once(model), torch.no_grad():
-            analysis = FlopCountAnalysis(model, torch.zeros(1, *size, device=device))
+            example = torch.zeros(1, *size, device=device)
+            analysis = FlopCountAnalysis(model, example)
             # fvcore would silently skip its own list of ignored operators; here every operator needs a rule.
             analysis._ignored_ops = set()
-            analysis.set_op_handle(**(default_rules() if rules is None else rules))
+            analysis.set_op_handle(**rules)
             analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-            totals = analysis.by_module()
+            totals = dict(analysis.by_module())
             unsupported = analysis.unsupported_ops()
             by_operator = dict(analysis.by_operator())
+            shapes = _module_shapes(model, example, tuple(module_rules)) if module_rules else {}
     finally:
         model.train(was_training)
     if unsupported:
@@ -127,11 +204,22 @@ def count(model: nn.Module, input_size=(3, 32, 32), *, rules: Optional[Dict[str,
             f"operators without a counting rule: {dict(unsupported)}; register a handle for each "
             f"(budgetsearch.counting.default_rules() is the table)"
         )
+    if shapes:
+        totals = _apply_module_rules(model, totals, shapes, module_rules)
+        by_operator["module rules"] = round(totals[""]) - sum(by_operator.values())
     own_params = _own_parameters(model)
-    layers = []
+    names, own_ops = [], []
     for name, module in model.named_modules():
         children = sum(totals.get(f"{name}.{c}" if name else c, 0) for c, _ in module.named_children())
-        own_ops = totals.get(name, 0) - children
-        if own_params[name] or own_ops:
-            layers.append(LayerCount(name, type(module).__name__, own_params[name], int(own_ops)))
-    return Count(params, int(totals[""]), tuple(layers), by_operator, Convention(size))
+        names.append((name, type(module).__name__))
+        own_ops.append(totals.get(name, 0) - children)
+    layers = tuple(LayerCount(name, kind, own_params[name], ops)
+                   for (name, kind), ops in zip(names, _rounded_layers(own_ops)) if own_params[name] or ops)
+    return Count(params, round(totals[""]), layers, by_operator, _convention(size, mode))
+
+
+def _convention(size: tuple, mode: Optional[str]) -> Convention:
+    if mode is None:
+        return Convention(size)
+    return Convention(size, counter=f"{Convention.counter} ({_compat.DESCRIPTION['counter_suffix']})",
+                      unit=_compat.DESCRIPTION["unit"], compat=mode)

@@ -12,8 +12,8 @@ from typing import Callable, Optional
 
 from torch import nn
 
+from ..compat import compat_factory
 from ..errors import ConfigError, UnknownNameError
-from ..substitutes import as_factory
 
 
 @dataclass(frozen=True)
@@ -45,24 +45,30 @@ def list_models() -> list[str]:
 
 
 def find_model(name: str) -> tuple[ModelFamily, tuple]:
-    for family in _FAMILIES:
-        match = re.fullmatch(family.pattern, name)
-        if match:
-            return family, tuple(int(g) if g.isdigit() else g for g in match.groups())
+    """The family whose pattern matches ``name``; a more specific pattern (fewer groups) wins, so the
+    ImageNet ``wrn-50-2`` is not read as the CIFAR ``wrn-D-K`` with D = 50."""
+    matches = [(f, m) for f in _FAMILIES if (m := re.fullmatch(f.pattern, name))]
+    if matches:
+        family, match = min(matches, key=lambda found: len(found[1].groups()))
+        return family, tuple(int(g) if g.isdigit() else g for g in match.groups())
     raise UnknownNameError(
         f"unknown model {name!r}; registered families: "
         + ", ".join(f"{f.example} ({f.summary})" for f in _FAMILIES)
     )
 
 
-def create_model(name: str, num_classes: Optional[int] = None, substitute="conv", setting=None, **options) -> nn.Module:
+def create_model(name: str, num_classes: Optional[int] = None, substitute="conv", setting=None,
+                 compat: Optional[str] = None, **options) -> nn.Module:
     """Build a registered model with its substitution points built by ``substitute`` at ``setting``.
 
     ``substitute`` is a registered name (``"tucker"``, ``"Tucker_0.41"``), a
     :class:`~budgetsearch.substitutes.ConvFactory`, or any callable with ``nn.Conv2d``'s signature.
+    ``compat="deficient-efficient"`` builds the substitutes with the original code's quirks
+    and accepts its fixed setting strings (``HashedDecimate``, ``OriginalACDC``); see
+    :mod:`budgetsearch.compat`.
     """
     family, arguments = find_model(name)
-    factory = as_factory(substitute, setting)
+    factory = compat_factory(substitute, setting, compat)
     classes = family.num_classes if num_classes is None else num_classes
     return family.build(*arguments, num_classes=classes, conv=factory, **options)
 

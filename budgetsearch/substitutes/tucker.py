@@ -13,6 +13,12 @@ This is textbook Tucker. The original (tntorch's "TT-Tucker") stored the core as
 a TT with untruncated first bond and so had more parameters (e.g. 160→160 at
 h = 0.25: 2,490 against 1,046 here); reproducing that is a compatibility
 mode's job, not this layer's.
+
+Option for the compatibility mode (``budgetsearch.compat``): ``quirks=True``
+stores the core as the original did, as a 3-core tensor train with ranks
+r2' = min(min(d1·d2, d3), t3) and r1' = min(min(d1, d2·d3), t2·r2'), cores
+(1, t1, r1'), (r1', t2, r2'), (r2', t3, 1): parameters
+Σ_j d_j·t_j + t1·r1' + r1'·t2·r2' + r2'·t3 (REFERENCE §1.8).
 """
 
 import math
@@ -28,30 +34,48 @@ from ._tensor_shapes import dimensionize, tucker_ranks
 class TuckerPointwise(ReconstructedConv):
     """1×1 conv whose (C_o, C_i) weight is ``core`` ×_1 U_1 ×_2 U_2 ×_3 U_3, reshaped row-major."""
 
-    def __init__(self, in_channels, out_channels, rank_scale, stride=1, padding=0, dilation=1, bias=False):
+    def __init__(self, in_channels, out_channels, rank_scale, stride=1, padding=0, dilation=1, bias=False,
+                 quirks=False):
         super().__init__(in_channels, out_channels, 1, stride, padding, dilation, bias)
         self.shape = dimensionize(out_channels, in_channels)
         self.ranks = tucker_ranks(self.shape, rank_scale)
-        self.core = nn.Parameter(torch.empty(self.ranks))
         self.factors = nn.ParameterList(nn.Parameter(torch.empty(d, t)) for d, t in zip(self.shape, self.ranks))
-        # An entry sums t1·t2·t3 products of one core and three factor entries, so its
-        # variance is t1·t2·t3·σ_G²σ1²σ2²σ3²; equal σ for all four make it 2/C_o.
-        std = (2.0 / (out_channels * math.prod(self.ranks))) ** (1.0 / (2 * (1 + len(self.factors))))
-        for tensor in (self.core, *self.factors):
+        if quirks:
+            (d1, d2, d3), (t1, t2, t3) = self.shape, self.ranks
+            r2 = min(d1 * d2, d3, t3)
+            r1 = min(d1, d2 * d3, t2 * r2)
+            self.core = None
+            self.core_cores = nn.ParameterList(nn.Parameter(torch.empty(*shape))
+                                               for shape in ((1, t1, r1), (r1, t2, r2), (r2, t3, 1)))
+            core_tensors, inner = tuple(self.core_cores), r1 * r2
+        else:
+            self.core = nn.Parameter(torch.empty(self.ranks))
+            core_tensors, inner = (self.core,), 1
+        # An entry sums t1·t2·t3·(inner TT bonds) products of one entry of each tensor, so
+        # its variance is that count times the product of their σ²; equal σ make it 2/C_o.
+        tensors = (*core_tensors, *self.factors)
+        std = (2.0 / (out_channels * math.prod(self.ranks) * inner)) ** (1.0 / (2 * len(tensors)))
+        for tensor in tensors:
             nn.init.normal_(tensor, std=std)
-        self.calibrate_(self.core)
+        self.calibrate_(core_tensors[0])
+
+    def core_tensor(self) -> torch.Tensor:
+        if self.core is not None:
+            return self.core
+        return torch.einsum("xia,ajb,bky->ijk", *self.core_cores)
 
     def reconstruct_weight(self) -> torch.Tensor:
-        tensor = torch.einsum("abc,ia,jb,kc->ijk", self.core, *self.factors)
+        tensor = torch.einsum("abc,ia,jb,kc->ijk", self.core_tensor(), *self.factors)
         return tensor.reshape(self.weight_shape)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, shape={self.shape}, ranks={self.ranks}"
 
 
-def tucker_conv(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False, *, rank_scale):
+def tucker_conv(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False, *, rank_scale,
+                quirks=False):
     def pointwise(c_in, c_out, stride, padding, dilation, bias):
-        return TuckerPointwise(c_in, c_out, rank_scale, stride, padding, dilation, bias)
+        return TuckerPointwise(c_in, c_out, rank_scale, stride, padding, dilation, bias, quirks)
 
     return depthwise_then(pointwise, in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
 

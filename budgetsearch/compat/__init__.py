@@ -1,0 +1,111 @@
+"""Compatibility modes: reproduce another code base's counts to the integer.
+
+budgetsearch's own layers and counting rules are clean and documented. A
+compatibility mode switches to another code's conventions *without* a second
+copy of the library: it is
+
+* per-substitute keyword options (:data:`SUBSTITUTE_OPTIONS`) that the
+  substitute factories already accept (``quirks=True`` and the like), passed
+  through by :func:`compat_factory`, plus the original's setting strings that
+  have no budgetsearch grammar (:data:`ALIASES`, e.g. ``HashedDecimate``);
+* a counting rule table (``budgetsearch.counting._compat``), chosen by
+  ``count(model, input_size, compat=...)``.
+
+The one mode is ``"deficient-efficient"``: the research code of Gray, Crowley
+and Storkey (2019, arXiv 1906.00859), REFERENCE §1. What it changes, and why
+budgetsearch's default differs, is the table in README ("Compatibility mode").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ..errors import ConfigError
+from ..substitutes import ConvFactory, as_factory, get_substitute
+
+DEFICIENT_EFFICIENT = "deficient-efficient"
+MODES = (DEFICIENT_EFFICIENT,)
+
+# The original's parameter quirks, per registered substitute (REFERENCE §1.3-1.8):
+# hashed layers always carry a C_o bias and take B = int(h·size); ACDC_n builds n-1
+# factors; the Tucker core is stored as a tensor train. The other substitutes
+# already build the original's layers (TT/Tucker reshape and round-half-even ranks
+# are budgetsearch's default too), and CP raised "Deprecated" in the original, so
+# it keeps budgetsearch's definition.
+SUBSTITUTE_OPTIONS = {
+    DEFICIENT_EFFICIENT: {
+        "hashed": {"quirks": True},
+        "sep-hashed": {"quirks": True},
+        "acdc": {"quirks": True},
+        "tucker": {"quirks": True},
+    },
+}
+
+# The original's setting strings that are not NAME_SETTING: (substitute, setting, extra options).
+ALIASES = {
+    DEFICIENT_EFFICIENT: {
+        "hasheddecimate": ("hashed", 0.1, {}),  # B = size // 10 = int(0.1·size)
+        "sephasheddecimate": ("sep-hashed", 0.1, {"budget_of": "dense"}),  # 10 % of the dense k×k conv
+        "acdc": ("acdc", 12, {}),  # 11 factors, the last of 12 being discarded
+        "originalacdc": ("acdc", 12, {"inner_riffle": False}),
+    },
+}
+
+
+def check_mode(compat: Optional[str]) -> Optional[str]:
+    """``None`` (budgetsearch's own conventions) or a known mode; anything else is a ConfigError."""
+    if compat is None or compat in MODES:
+        return compat
+    raise ConfigError(f"compat must be None or one of {', '.join(repr(m) for m in MODES)}, but got compat={compat!r}")
+
+
+@dataclass(frozen=True)
+class CompatFactory:
+    """A substitute bound to a setting and to a mode's options; called like ``nn.Conv2d``."""
+
+    substitute: object  # the registered Substitute
+    setting: object
+    compat: str
+    options: dict = field(default_factory=dict)
+
+    def __call__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True, **options):
+        factory = ConvFactory(self.substitute, self.setting)
+        return factory(in_channels, out_channels, kernel_size, stride, padding, dilation, bias,
+                       **(self.options | options))
+
+    @property
+    def label(self) -> str:
+        return f"{ConvFactory(self.substitute, self.setting).label} [{self.compat}]"
+
+    def __hash__(self):
+        return hash((self.substitute.name, self.setting, self.compat, tuple(sorted(self.options.items()))))
+
+
+def compat_factory(substitute, setting=None, compat: Optional[str] = DEFICIENT_EFFICIENT):
+    """The conv factory for ``substitute`` at ``setting`` under mode ``compat``.
+
+    ``substitute`` is anything :func:`~budgetsearch.substitutes.as_factory` takes, or
+    one of the mode's :data:`ALIASES`. With ``compat=None`` this is ``as_factory``.
+    A plain callable is not a registered substitute: it is returned unchanged.
+    """
+    mode = check_mode(compat)
+    if mode is None:
+        return as_factory(substitute, setting)
+    alias = ALIASES[mode].get(substitute.strip().lower()) if isinstance(substitute, str) else None
+    if alias is not None:
+        if setting is not None:
+            raise ConfigError(f"{substitute!r} is a fixed setting of the original, but setting={setting!r} was also given")
+        name, setting, extra = alias
+        factory = get_substitute(name).factory(setting)
+    else:
+        factory = as_factory(substitute, setting)
+        extra = {}
+        if not isinstance(factory, ConvFactory):
+            return factory
+    options = SUBSTITUTE_OPTIONS[mode].get(factory.substitute.name, {}) | extra
+    return CompatFactory(factory.substitute, factory.setting, mode, options)
+
+
+__all__ = ["ALIASES", "CompatFactory", "DEFICIENT_EFFICIENT", "MODES", "SUBSTITUTE_OPTIONS", "check_mode",
+           "compat_factory"]
