@@ -25,11 +25,13 @@ TRIAL_ATTRIBUTES = (
     "model", "dataset", "substitute", "setting", "budget", "budget_params", "budget_mult_adds", "seed", "cell",
     "role", "params", "mult_adds", "dense_params", "dense_mult_adds", "convention", "val_error", "val_top5_error",
     "test_error", "test_top5_error", "train_error", "status", "message", "wall_time", "epochs_run", "config",
+    # the scheduler's own additions: which tuning trial of its cell; whether a dead worker lost it (then requeued)
+    "tuning_trial", "lost",
 )
 OPTUNA_COLUMNS = ("number", "state", "value", "datetime_start", "datetime_complete")
 # Whole numbers that may be missing: pandas' nullable integer keeps them exact (no float64 rounding of counts).
 INTEGER_COLUMNS = ("number", "budget_params", "budget_mult_adds", "seed", "params", "mult_adds", "dense_params",
-                   "dense_mult_adds", "epochs_run")
+                   "dense_mult_adds", "epochs_run", "tuning_trial")
 FLOAT_COLUMNS = ("value", "val_error", "val_top5_error", "test_error", "test_top5_error", "train_error", "wall_time")
 # Columns holding dicts; written to CSV as JSON text.
 DICT_COLUMNS = ("convention", "config")

@@ -34,7 +34,8 @@ def attributes(**overrides) -> dict:
         "convention": {"counter": "fvcore", "unit": "mult-adds", "input_size": [3, 8, 8]},
         "val_error": 9.0, "val_top5_error": 1.0, "test_error": 9.5, "test_top5_error": 1.5, "train_error": 3.0,
         "status": "complete", "message": None, "wall_time": 12.5, "epochs_run": EPOCHS,
-        "config": {"train": {"epochs": EPOCHS, "lr": 0.1}, "study": "synthetic"},
+        "config": {"study": "synthetic", "pruning": {"pruner": "none"}, "train": {"epochs": EPOCHS, "lr": 0.1}},
+        "tuning_trial": None, "lost": False,
     }
     attrs.update(overrides)
     if attrs["cell"] is None:
