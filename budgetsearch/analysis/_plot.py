@@ -75,6 +75,7 @@ def plot_frontier(points: pd.DataFrame, ax, cost: str = "params", metric: str = 
     decades = np.log10(sizes.max() / sizes.min()) if len(sizes) and sizes.min() > 0 else 0.0
     if decades < 1:  # log ticks would leave one label or none: round linear values instead
         ax.yaxis.set_major_locator(ticker.MaxNLocator(nbins=8))
+        ax.yaxis.set_minor_locator(ticker.NullLocator())  # unlabelled log minor ticks would only mislead
     else:
         ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades < 3 else (1.0,)))
     ax.yaxis.set_major_formatter(ticker.EngFormatter(sep=""))
