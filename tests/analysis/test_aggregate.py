@@ -9,7 +9,7 @@ from budgetsearch.analysis import (aggregate_seeds, load_trials, planned_epochs,
                                    status_labels, teacher_error, trials_frame)
 from budgetsearch.errors import ConfigError
 
-from conftest import FAILED_MESSAGE, attributes, frozen
+from synthetic_study import FAILED_MESSAGE, attributes, frozen
 
 
 def test_mean_std_and_count_per_point(study):

@@ -54,7 +54,7 @@ def test_unknown_study_exits_2(journal, capsys):
 
 
 def test_from_a_study_file_with_its_default_journal(tmp_path, monkeypatch, capsys):
-    from conftest import journal_study
+    from synthetic_study import journal_study
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "s.toml").write_text('name = "tomlstudy"\nmodel = "wrn-10-1"\ndataset = "digits"\n')
@@ -68,7 +68,7 @@ def test_from_a_study_file_with_its_default_journal(tmp_path, monkeypatch, capsy
 
 
 def test_a_study_file_read_from_another_storage(tmp_path, capsys):
-    from conftest import journal_study
+    from synthetic_study import journal_study
 
     (tmp_path / "s.toml").write_text('name = "elsewhere"\n')
     journal_study(tmp_path / "other.log", name="elsewhere")

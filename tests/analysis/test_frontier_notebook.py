@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import journal_study
+from synthetic_study import journal_study
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "frontier.ipynb"
 

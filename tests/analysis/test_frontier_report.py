@@ -4,7 +4,7 @@ import optuna
 
 from budgetsearch.analysis import aggregate_seeds, frontier_table, load_trials, render_report
 
-from conftest import attributes, build_study, frozen
+from synthetic_study import attributes, build_study, frozen
 
 
 def _report(study):

@@ -9,7 +9,7 @@ import pytest
 from budgetsearch.analysis import TRIAL_ATTRIBUTES, load_trials, trials_frame, trials_to_csv
 from budgetsearch.errors import ConfigError
 
-from conftest import attributes, build_study, frozen
+from synthetic_study import attributes, build_study, frozen
 
 
 def test_every_attribute_is_a_column_and_values_are_as_recorded(study):
