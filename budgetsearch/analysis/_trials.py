@@ -97,7 +97,8 @@ def trials_frame(trials) -> pd.DataFrame:
             data[column] = pd.array([_as_int(v, column, n) for v, n in zip(values[column], values["number"])],
                                     dtype="Int64")
         elif column in FLOAT_COLUMNS:
-            data[column] = pd.to_numeric(pd.Series(values[column], dtype=object), errors="coerce").astype("float64")
+            data[column] = pd.Series([_as_float(v, column, n) for v, n in zip(values[column], values["number"])],
+                                     dtype="float64")
         elif column.startswith("datetime_"):
             data[column] = pd.to_datetime(pd.Series(values[column], dtype=object))
         else:
@@ -144,3 +145,11 @@ def _as_int(value, column: str, number: int) -> Union[int, None]:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     raise ConfigError(f"trial {number} records {column}={value!r}, but {column} must be a whole number or None")
+
+
+def _as_float(value, column: str, number: int) -> float:
+    if value is None:
+        return math.nan
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise ConfigError(f"trial {number} records {column}={value!r}, but {column} must be a number or None")

@@ -31,9 +31,13 @@ def test_large_counts_stay_exact_and_missing_numbers_stay_missing():
     assert trials["mult_adds"][0] == big and trials["mult_adds"][1] is pd.NA and trials["params"][1] == 5
 
 
-def test_a_count_that_is_not_a_whole_number_is_an_error():
-    with pytest.raises(ConfigError, match="params"):
+def test_a_number_of_the_wrong_kind_is_an_error_not_a_silent_gap():
+    with pytest.raises(ConfigError, match="params='many'"):
         trials_frame([frozen(attributes(params="many"))])
+    with pytest.raises(ConfigError, match="params=1.5"):
+        trials_frame([frozen(attributes(params=1.5))])
+    with pytest.raises(ConfigError, match="val_error='low'"):
+        trials_frame([frozen(attributes(val_error="low", status="failed"))])
 
 
 def test_unknown_attributes_are_kept_after_the_agreed_ones():
