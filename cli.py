@@ -183,6 +183,102 @@ def run_frontier(args) -> int:
     return 0
 
 
+def _configure_train(parser):
+    parser.add_argument("--model", default="wrn-16-2", help="registered model name (default: wrn-16-2)")
+    parser.add_argument("--substitute", default="conv", help="NAME, NAME:SETTING or the original NAME_SETTING")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--setting", type=float, default=None, help="the substitute's hyperparameter value")
+    size.add_argument("--budget", default=None, help="parameter budget (1.2M, 0.1x of the reference network); "
+                      "the solver picks the setting")
+    parser.add_argument("--dataset", default="digits", help="digits (default), cifar10:PATH or cifar100:PATH")
+    parser.add_argument("--num-classes", type=int, default=None, help="classes of the head (default: the data set's)")
+    parser.add_argument("--preset", default="short", help="training preset the options below override "
+                        "(short, original, darts-original; default: short)")
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--lr", type=float, default=None)
+    parser.add_argument("--weight-decay", type=float, default=None)
+    parser.add_argument("--schedule", default=None, help="cosine or original-steps")
+    parser.add_argument("--no-crs-wd", action="store_true", help="same weight decay for every parameter")
+    parser.add_argument("--validation-size", type=float, default=None,
+                        help="held-out training images: a fraction < 1 or a count (default 0.1)")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--device", default=None, help="auto (default), cpu, cuda or cuda:N")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.add_argument("--teacher", default=None, help="checkpoint of a teacher (written with --save) to distil from")
+    parser.add_argument("--beta", type=float, default=1e3, help="attention-transfer weight (default 1e3)")
+    parser.add_argument("--alpha", type=float, default=0.0, help="KD weight (default 0: KD off)")
+    parser.add_argument("--temperature", type=float, default=4.0, help="KD temperature (default 4)")
+    parser.add_argument("--save", default=None, help="write a checkpoint of the trained model here")
+    parser.add_argument("--json", action="store_true", help="print the trial's result as one JSON object")
+
+
+def _train_config(args):
+    import dataclasses
+
+    from budgetsearch.training import PRESETS, DistillConfig
+
+    if args.preset not in PRESETS:
+        raise ConfigError(f"--preset must be one of {sorted(PRESETS)}, but got {args.preset!r}")
+    overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+                 "weight_decay": args.weight_decay, "schedule": args.schedule, "seed": args.seed,
+                 "device": args.device}
+    if args.validation_size is not None:
+        size = args.validation_size
+        overrides["validation_size"] = int(size) if size >= 1 and size == int(size) else size
+    if args.no_crs_wd:
+        overrides["crs_weight_decay"] = False
+    if args.compile:
+        overrides["compile"] = True
+    if args.teacher is not None:
+        overrides["distill"] = DistillConfig(args.teacher, beta=args.beta, alpha=args.alpha,
+                                             temperature=args.temperature)
+    return dataclasses.replace(PRESETS[args.preset], **{k: v for k, v in overrides.items() if v is not None})
+
+
+@command("train", "train one model with a substitute for a few epochs (a trial)", _configure_train)
+def run_train(args) -> int:
+    from tqdm import tqdm
+
+    from budgetsearch.data import load_dataset
+    from budgetsearch.training import train_trial
+
+    config = _train_config(args)
+    dataset = load_dataset(args.dataset, validation_size=config.validation_size, seed=config.seed)
+    substitute, setting, solution = args.substitute, args.setting, None
+    if args.budget is not None:
+        from budgetsearch.solver import solve_budget
+
+        solution = solve_budget(args.model, args.substitute, args.budget,
+                                num_classes=args.num_classes or dataset.num_classes, input_size=dataset.input_size)
+        substitute, setting = solution.substitute, solution.setting
+    bar = tqdm(total=config.epochs, desc=f"{args.model} {substitute}", unit="epoch", file=sys.stderr)
+
+    def on_epoch(epoch, metrics):
+        bar.set_postfix(loss=f"{metrics['train_loss']:.3f}", err=f"{metrics['train_error']:.1f}%",
+                        val=f"{metrics['val_error']:.1f}%" if metrics["val_error"] is not None else "-",
+                        img_s=f"{metrics['images_per_second']:.0f}")
+        bar.update(1)
+
+    try:
+        result = train_trial(args.model, substitute, setting, dataset, config, on_epoch=on_epoch,
+                             num_classes=args.num_classes, save=args.save)
+    finally:
+        bar.close()
+    summary = result.to_dict() | {"budget": solution.to_dict() if solution is not None else None,
+                                  "checkpoint": args.save if args.save and result.status == "complete" else None}
+    if args.json:
+        print_json(summary)
+    else:
+        columns = ["status", "val_error", "test_error", "train_error", "epochs_run", "params", "mult_adds",
+                   "images_per_second", "wall_time"]
+        print_table([summary], columns)
+        print(result.message)
+        if summary["checkpoint"]:
+            print(f"checkpoint written to {args.save}")
+    return 0 if result.status == "complete" else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="budgetsearch", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

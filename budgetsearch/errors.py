@@ -31,3 +31,7 @@ class InfeasibleBudgetError(BudgetSearchError, ValueError):
 
 class DataError(BudgetSearchError, OSError):
     """A data set is missing, truncated or corrupt."""
+
+
+class CheckpointError(BudgetSearchError, ValueError):
+    """A checkpoint is missing, unreadable, or its weights do not fit the architecture it records."""

@@ -1,0 +1,22 @@
+"""Short training trials: one (model, substitute, setting) trained for a few epochs.
+
+``train_trial(model, substitute, setting, dataset, config, on_epoch)`` returns a
+:class:`TrialResult`; the study scheduler calls it and reports ``on_epoch``
+metrics to its pruner. This package knows nothing of Optuna.
+"""
+
+from ._architecture import Architecture
+from ._checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from ._config import PRESETS, SCHEDULES, DistillConfig, TrainConfig
+from ._evaluate import Evaluation, evaluate
+from ._losses import attention_transfer_loss, distillation_kl, student_loss
+from ._param_groups import DecayGroup, reference_ratio, weight_decay_groups
+from ._result import STATUSES, TrialResult
+from ._schedule import learning_rate
+from ._trainer import train_trial
+
+__all__ = [
+    "Architecture", "Checkpoint", "DecayGroup", "DistillConfig", "Evaluation", "PRESETS", "SCHEDULES", "STATUSES",
+    "TrainConfig", "TrialResult", "attention_transfer_loss", "distillation_kl", "evaluate", "learning_rate",
+    "load_checkpoint", "reference_ratio", "save_checkpoint", "student_loss", "train_trial", "weight_decay_groups",
+]

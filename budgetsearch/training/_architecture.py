@@ -1,0 +1,78 @@
+"""What a trained network is, by name: enough to rebuild it (for a teacher, a checkpoint, a result)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple, Union
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from ..models import create_model, find_model
+from ..substitutes import ConvFactory, Substitute, parse_substitute
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A registered model with one registered substitute at one setting."""
+
+    model: str
+    substitute: str  # registry name
+    setting: Union[int, float, None]
+    num_classes: int
+    input_size: Tuple[int, int, int]
+
+    @property
+    def factory(self) -> ConvFactory:
+        return parse_substitute(self.substitute, self.setting)
+
+    def build(self, seed: int = 0) -> nn.Module:
+        """The network, initialised from ``seed`` without touching torch's global random state."""
+        # fork_rng restores the global CPU generator afterwards, so a worker running many
+        # trials sees the same global stream whatever it builds.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return create_model(self.model, num_classes=self.num_classes, substitute=self.factory,
+                                **self.build_options())
+
+    def build_options(self) -> dict:
+        """Extra constructor arguments: the input channels, when they differ from the family's (digits: 1)."""
+        channels = self.input_size[0]
+        if channels != find_model(self.model)[0].input_size[0]:
+            return {"in_channels": channels}
+        return {}
+
+    def label(self) -> str:
+        return f"{self.model} {self.factory.label}"
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "substitute": self.substitute, "setting": self.setting,
+                "num_classes": self.num_classes, "input_size": list(self.input_size)}
+
+    @classmethod
+    def from_dict(cls, record: dict) -> "Architecture":
+        try:
+            return cls(str(record["model"]), str(record["substitute"]), record["setting"],
+                       int(record["num_classes"]), tuple(int(s) for s in record["input_size"]))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ConfigError(f"an architecture record needs model, substitute, setting, num_classes and "
+                              f"input_size, but got {record!r} ({error})") from None
+
+
+def resolve_architecture(model: str, substitute: Union[str, Substitute, ConvFactory], setting,
+                         num_classes: int, input_size) -> Architecture:
+    """Normalise the names a caller passes (``"acdc"`` + 4, ``"acdc:4"``, ``"ACDC_4"``, a factory)."""
+    if not isinstance(model, str):
+        raise ConfigError(f"model must be a registered model name, but got {model!r}")
+    if isinstance(substitute, ConvFactory):
+        if setting is not None:
+            raise ConfigError(f"{substitute.label!r} is already bound to a setting, but setting={setting!r} was also given")
+        factory = substitute
+    elif isinstance(substitute, Substitute):
+        factory = substitute.factory(setting)
+    elif isinstance(substitute, str):
+        factory = parse_substitute(substitute, setting)
+    else:
+        raise ConfigError(f"substitute must be a registered name or factory, but got {substitute!r}")
+    return Architecture(model, factory.substitute.name, factory.setting, int(num_classes), tuple(input_size))

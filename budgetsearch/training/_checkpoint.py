@@ -1,0 +1,82 @@
+"""Checkpoints: the weights plus the architecture record that rebuilds the network by name.
+
+A checkpoint is a plain dict of tensors, strings and numbers, so it loads with
+``torch.load(..., weights_only=True)``: no pickled classes, no code run on load.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import torch
+from torch import nn
+
+from ..errors import BudgetSearchError, CheckpointError
+from ._architecture import Architecture
+
+FORMAT = "budgetsearch-checkpoint"
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A loaded checkpoint: the rebuilt model (eval mode), its architecture and the recorded summary."""
+
+    model: nn.Module
+    architecture: Architecture
+    summary: dict  # e.g. data set, val/test error of the trial that wrote it
+
+
+def save_checkpoint(path, model: nn.Module, architecture: Architecture, summary: Optional[dict] = None) -> Path:
+    """Write ``model``'s weights with ``architecture`` (and a JSON-able ``summary``) to ``path``."""
+    path = Path(path)
+    if path.parent and not path.parent.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
+    payload = {"format": FORMAT, "version": VERSION, "architecture": architecture.to_dict(),
+               "state_dict": state, "summary": dict(summary or {})}
+    temporary = path.with_name(path.name + ".partial")
+    torch.save(payload, temporary)
+    os.replace(temporary, path)  # never leave a half-written checkpoint under the real name
+    return path
+
+
+def _read(path: Path) -> dict:
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint file at {path}; write one with `budgetsearch train ... --save {path}`")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # truncated, not a torch file, or holds objects weights_only refuses
+        raise CheckpointError(f"cannot read checkpoint {path} ({type(error).__name__}: {str(error).splitlines()[0]}); "
+                              f"expected a file written by `budgetsearch train --save`") from error
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a budgetsearch checkpoint (no format={FORMAT!r} record); "
+                              f"expected a file written by `budgetsearch train --save`")
+    if payload.get("version") != VERSION:
+        raise CheckpointError(f"checkpoint {path} has format version {payload.get('version')!r}; "
+                              f"this budgetsearch reads version {VERSION}")
+    return payload
+
+
+def load_checkpoint(path, device="cpu") -> Checkpoint:
+    """Rebuild the recorded network and load its weights; raise CheckpointError if they do not fit."""
+    path = Path(path)
+    payload = _read(path)
+    try:
+        architecture = Architecture.from_dict(payload.get("architecture") or {})
+        model = architecture.build()
+    except BudgetSearchError as error:
+        raise CheckpointError(f"checkpoint {path} records an architecture that cannot be built: {error}") from error
+    try:
+        model.load_state_dict(payload["state_dict"], strict=True)
+    except (RuntimeError, KeyError, TypeError) as error:
+        detail = " ".join(str(error).split())
+        if len(detail) > 600:
+            detail = detail[:600] + " ..."
+        raise CheckpointError(f"the weights in checkpoint {path} do not fit the architecture it records "
+                              f"({architecture.label()}, {architecture.num_classes} classes): {detail}") from error
+    model.to(device).eval()
+    return Checkpoint(model, architecture, dict(payload.get("summary") or {}))

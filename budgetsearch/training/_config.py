@@ -1,0 +1,153 @@
+"""Configuration of one training trial: :class:`TrainConfig`, :class:`DistillConfig` and named presets.
+
+Both are frozen dataclasses validated on construction, so a bad value fails
+where it is written, naming the field, the value received and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass
+from typing import Optional, Tuple, Union
+
+from ..errors import ConfigError
+
+SCHEDULES = ("cosine", "original-steps")
+
+
+def _number(owner: str, name: str, value, *, low: float, low_open: bool = False, high: float = math.inf) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok:
+        ok = (value > low if low_open else value >= low) and value <= high
+    if not ok:
+        left = "(" if low_open else "["
+        right = "]" if math.isfinite(high) else ")"
+        raise ConfigError(f"{owner}.{name} must be a finite number in {left}{low:g}, {high:g}{right}, but got {value!r}")
+
+
+def _integer(owner: str, name: str, value, *, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"{owner}.{name} must be an int >= {low}, but got {value!r}")
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """Train the student against a frozen teacher (REFERENCE §3, "student" mode).
+
+    ``teacher``: a checkpoint written by this tool (``budgetsearch train --save``).
+    ``beta``: attention-transfer weight before the 3/M scaling (M = number of maps);
+    1e3 is the original's, which makes the three WRN maps weigh 1e3 in total.
+    ``alpha``: weight of the KD term, (1 - alpha) that of cross-entropy; 0 (KD off)
+    in every experiment of the original.
+    ``temperature``: KD softmax temperature, 4 as in the original.
+    """
+
+    teacher: Union[str, os.PathLike]
+    beta: float = 1e3
+    alpha: float = 0.0
+    temperature: float = 4.0
+
+    def __post_init__(self):
+        if not isinstance(self.teacher, (str, os.PathLike)) or not str(self.teacher):
+            raise ConfigError(f"DistillConfig.teacher must be the path of a checkpoint, but got {self.teacher!r}")
+        _number("DistillConfig", "beta", self.beta, low=0.0)
+        _number("DistillConfig", "alpha", self.alpha, low=0.0, high=1.0)
+        _number("DistillConfig", "temperature", self.temperature, low=0.0, low_open=True)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self) | {"teacher": str(self.teacher)}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How one trial is trained. The defaults are the short-trial recipe for CIFAR.
+
+    ``schedule``: ``"cosine"`` anneals the learning rate from ``lr`` to 0 over the
+    trial's steps (every step, so even a 2-epoch trial gets a smooth decay);
+    ``"original-steps"`` multiplies it by ``gamma`` at each epoch of
+    ``milestones``, changed at the *start* of the epoch as the original did
+    (REFERENCE §3: lr 0.1 for epochs 0-59, 0.02 for 60-119, ...).
+    ``crs_weight_decay``: the substitute's own parameters get ``weight_decay`` x
+    (network params / reference network params); False gives every parameter
+    ``weight_decay``.
+    ``validation_size``: images held out of the training set (int count or
+    fraction), chosen by ``seed``; used only when the trial loads the data set
+    from a spec string.
+    ``device``: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    ``compile``: wrap the model in ``torch.compile`` (first epoch pays the compile time).
+    """
+
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"
+    milestones: Tuple[int, ...] = (60, 120, 160)  # only used by "original-steps"
+    gamma: float = 0.2  # only used by "original-steps"
+    crs_weight_decay: bool = True
+    validation_size: Union[int, float] = 0.1
+    seed: int = 0
+    device: str = "auto"
+    distill: Optional[DistillConfig] = None
+    compile: bool = False
+    # Evaluation batches are larger than training ones: no gradients are kept, and the
+    # result does not depend on the size (BN uses running statistics in eval mode).
+    eval_batch_size: int = 500
+
+    def __post_init__(self):
+        owner = "TrainConfig"
+        _integer(owner, "epochs", self.epochs, low=1)
+        _integer(owner, "batch_size", self.batch_size, low=1)
+        _integer(owner, "eval_batch_size", self.eval_batch_size, low=1)
+        _integer(owner, "seed", self.seed, low=0)
+        _number(owner, "lr", self.lr, low=0.0, low_open=True)
+        _number(owner, "momentum", self.momentum, low=0.0, high=1.0)
+        _number(owner, "weight_decay", self.weight_decay, low=0.0)
+        _number(owner, "gamma", self.gamma, low=0.0, low_open=True)
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"TrainConfig.schedule must be one of {SCHEDULES}, but got {self.schedule!r}")
+        milestones = self.milestones
+        if (not isinstance(milestones, (tuple, list)) or any(isinstance(m, bool) or not isinstance(m, int) or m < 1
+                                                             for m in milestones)
+                or list(milestones) != sorted(set(milestones))):
+            raise ConfigError(f"TrainConfig.milestones must be strictly increasing ints >= 1, but got {milestones!r}")
+        object.__setattr__(self, "milestones", tuple(milestones))
+        for name in ("crs_weight_decay", "compile"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"TrainConfig.{name} must be a bool, but got {getattr(self, name)!r}")
+        size = self.validation_size
+        if (isinstance(size, bool) or not isinstance(size, (int, float))
+                or (isinstance(size, float) and not 0.0 <= size < 1.0) or (isinstance(size, int) and size < 0)):
+            raise ConfigError(f"TrainConfig.validation_size must be an int >= 0 or a float in [0, 1), "
+                              f"but got {size!r}")
+        if not isinstance(self.device, str) or not _valid_device(self.device):
+            raise ConfigError(f"TrainConfig.device must be 'auto', 'cpu', 'cuda' or 'cuda:N', but got {self.device!r}")
+        if self.distill is not None and not isinstance(self.distill, DistillConfig):
+            raise ConfigError(f"TrainConfig.distill must be None or a DistillConfig, but got {self.distill!r}")
+
+    def to_dict(self) -> dict:
+        """JSON-able fields (the teacher path as a string)."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        fields["milestones"] = list(self.milestones)
+        fields["distill"] = None if self.distill is None else self.distill.to_dict()
+        return fields
+
+
+def _valid_device(text: str) -> bool:
+    if text in ("auto", "cpu", "cuda"):
+        return True
+    kind, _, index = text.partition(":")
+    return kind == "cuda" and index.isdigit()
+
+
+PRESETS = {
+    # Short trials for search: the defaults.
+    "short": TrainConfig(),
+    # The original CIFAR WRN protocol (REFERENCE §3): 200 epochs, x0.2 at 60/120/160.
+    "original": TrainConfig(epochs=200, schedule="original-steps", milestones=(60, 120, 160), gamma=0.2),
+    # The original DARTS recipe (REFERENCE §3): 600 epochs, cosine, lr 0.025, wd 3e-4, batch 96.
+    "darts-original": TrainConfig(epochs=600, batch_size=96, lr=0.025, weight_decay=3e-4, schedule="cosine"),
+}

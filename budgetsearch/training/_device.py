@@ -1,0 +1,42 @@
+"""Where a trial runs and in which precision: bf16 autocast and channels_last on CUDA, float32 on CPU."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+from ..errors import ConfigError
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"TrainConfig.device is {name!r}, but this torch ({torch.__version__}) sees no CUDA "
+                              f"device; use 'cpu' or 'auto'")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ConfigError(f"TrainConfig.device is {name!r}, but only {torch.cuda.device_count()} CUDA "
+                              f"device(s) exist")
+    return device
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA (no loss scaling needed: bf16 has float32's exponent range); nothing on CPU."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def memory_format(device: torch.device) -> torch.memory_format:
+    """channels_last feeds cuDNN's NHWC tensor-core kernels; CPU keeps the default layout."""
+    return torch.channels_last if device.type == "cuda" else torch.contiguous_format
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """CUDA's OutOfMemoryError, or the CPU allocator failing to allocate."""
+    if isinstance(error, torch.OutOfMemoryError):
+        return True
+    return isinstance(error, RuntimeError) and "DefaultCPUAllocator: can't allocate memory" in str(error)

@@ -1,0 +1,96 @@
+"""Optimizer parameter groups with compression-ratio-scaled weight decay (CRS-wd, REFERENCE §3).
+
+The substitute's own compressed weights get ``weight_decay · ρ`` with
+ρ = (parameters of the network) / (parameters of the same network built with
+its family's reference substitute); every other parameter (BN, stem,
+shortcuts, classifier, depthwise convs) gets ``weight_decay``. The motivation
+in the original: keep the total variance of the Gaussian weight prior when the
+number of weights shrinks.
+
+Groups are chosen by module type, from the substitute's registered
+``compressed_types``, never by parameter names: the original's name matching
+silently missed four substitutes for weeks (REFERENCE §5 row 13).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Tuple
+
+import torch
+from torch import nn
+
+from ..models import create_model, find_model
+from ..substitutes import ConvFactory
+
+
+@dataclass(frozen=True)
+class DecayGroup:
+    """One optimizer group as recorded in a trial's result."""
+
+    name: str  # "compressed" or "base"
+    weight_decay: float
+    params: int  # number of scalar parameters
+    tensors: int
+    module_types: Tuple[str, ...]  # types of the modules owning these parameters
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "weight_decay": self.weight_decay, "params": self.params,
+                "tensors": self.tensors, "module_types": list(self.module_types)}
+
+
+def reference_ratio(model_name: str, factory: ConvFactory, num_classes: int, **options) -> Tuple[float, int, int]:
+    """``(ρ, params, reference params)``, both networks built on the meta device (no memory, no init).
+
+    ``options`` go to both constructors (e.g. ``in_channels``).
+    """
+    reference = find_model(model_name)[0].reference
+
+    def size(substitute) -> int:
+        with torch.device("meta"):
+            network = create_model(model_name, num_classes=num_classes, substitute=substitute, **options)
+        return sum(p.numel() for p in network.parameters())
+
+    params, dense = size(factory), size(reference)
+    return params / dense, params, dense
+
+
+def _owners(model: nn.Module, compressed_types: tuple):
+    """Map each parameter (by id) to the type of its owning module and whether it is compressed.
+
+    A parameter is compressed when any module on its path from the root is one of
+    ``compressed_types`` ("types whose parameters, recursively, are the compressed weights").
+    """
+    owners = {}
+
+    def visit(module: nn.Module, inside: bool):
+        inside = inside or (bool(compressed_types) and isinstance(module, compressed_types))
+        for parameter in module.parameters(recurse=False):
+            owners.setdefault(id(parameter), (type(module).__name__, inside))
+        for child in module.children():
+            visit(child, inside)
+
+    visit(model, False)
+    return owners
+
+
+def weight_decay_groups(model: nn.Module, factory: ConvFactory, ratio: float, weight_decay: float,
+                        crs: bool) -> Tuple[List[dict], List[DecayGroup]]:
+    """Optimizer groups for ``model`` and their records (always both; an empty one is left out of the optimizer)."""
+    owners = _owners(model, tuple(factory.substitute.compressed_types))
+    parts = {"compressed": [], "base": []}
+    types = {"compressed": set(), "base": set()}
+    for parameter in {id(p): p for p in model.parameters() if p.requires_grad}.values():
+        owner_type, compressed = owners[id(parameter)]
+        key = "compressed" if compressed else "base"
+        parts[key].append(parameter)
+        types[key].add(owner_type)
+    # With CRS off the split is still recorded, both groups at the base decay.
+    decays = {"compressed": weight_decay * ratio if crs else weight_decay, "base": weight_decay}
+    groups, records = [], []
+    for key in ("compressed", "base"):
+        records.append(DecayGroup(key, decays[key], sum(p.numel() for p in parts[key]), len(parts[key]),
+                                  tuple(sorted(types[key]))))
+        if parts[key]:
+            groups.append({"params": parts[key], "weight_decay": decays[key], "name": key})
+    return groups, records

@@ -1,0 +1,31 @@
+"""Learning rate at a given step, computed in closed form and written into the optimizer.
+
+The rate is a pure function of (epoch, step), so a trial resumed at any point
+gets the same rate, and the original's "scheduler stepped at the start of
+each epoch" convention is explicit rather than a side effect of when a
+PyTorch scheduler's ``step()`` is called.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+
+import torch
+
+from ._config import TrainConfig
+
+
+def learning_rate(config: TrainConfig, epoch: int, step: int, steps_per_epoch: int) -> float:
+    """Rate for ``step`` (0-based) of ``epoch`` (0-based) of a trial of ``config.epochs`` epochs."""
+    if config.schedule == "original-steps":
+        # Epochs at or past a milestone are decayed: with (60, 120, 160), epoch 60 runs at lr·γ.
+        return config.lr * config.gamma ** bisect.bisect_right(config.milestones, epoch)
+    # Cosine annealing to 0 over every step of the trial (Loshchilov & Hutter, SGDR, without restarts).
+    progress = (epoch * steps_per_epoch + step) / (config.epochs * steps_per_epoch)
+    return 0.5 * config.lr * (1.0 + math.cos(math.pi * progress))
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, rate: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = rate

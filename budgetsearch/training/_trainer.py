@@ -1,0 +1,275 @@
+"""``train_trial``: train one (model, substitute, setting) for a few epochs and return a TrialResult.
+
+The whole data set lives on the training device as uint8; each batch is
+augmented there in one batched call (budgetsearch.data.augment), so the hot
+loop has no per-image Python work and no DataLoader. Randomness comes from
+local generators seeded by ``config.seed`` (model init under a forked global
+RNG, data order and augmentation from a private ``torch.Generator``), so a
+trial leaves the process's random state and backend flags as it found them,
+and on CPU the same seed gives the same result.
+
+A diverging loss or running out of memory ends the trial with a status; any
+other exception propagates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import logging
+import math
+import time
+from typing import Callable, Optional, Union
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..counting import count
+from ..data import Dataset, augment, iterate_batches, load_dataset
+from ..errors import ConfigError
+from ._architecture import Architecture, resolve_architecture
+from ._checkpoint import load_checkpoint, save_checkpoint
+from ._config import TrainConfig
+from ._device import autocast, is_out_of_memory, memory_format, resolve_device
+from ._evaluate import evaluate
+from ._losses import student_loss
+from ._param_groups import reference_ratio, weight_decay_groups
+from ._result import TrialResult
+from ._schedule import learning_rate, set_learning_rate
+
+logger = logging.getLogger(__name__)
+
+EpochCallback = Callable[[int, dict], Optional[bool]]
+
+# On CUDA, reading the loss forces a device sync; NaN propagates into the running sum,
+# so checking it every few steps (and at every epoch's end) loses nothing but a few steps.
+CUDA_FINITE_CHECK_EVERY = 25
+
+
+class _Stop(Exception):
+    """Raised inside the loop to end the trial with a status."""
+
+    def __init__(self, status: str, message: str, epoch: int):
+        super().__init__(message)
+        self.status, self.message, self.epoch = status, message, epoch
+
+
+@dataclasses.dataclass
+class _Progress:
+    """What the loop has done so far; survives an exception thrown out of it."""
+
+    history: list = dataclasses.field(default_factory=list)
+    train_images: int = 0
+    train_seconds: float = 0.0
+    epoch: int = 0  # the epoch being run, 1-based
+    test: Optional[object] = None
+
+
+def build_model(architecture: Architecture, seed: int) -> nn.Module:
+    """The student network, initialised from ``seed`` (a separate function so tests can wrap it)."""
+    return architecture.build(seed)
+
+
+def _resolve_dataset(dataset: Union[str, Dataset], config: TrainConfig) -> Dataset:
+    if isinstance(dataset, Dataset):
+        return dataset
+    if isinstance(dataset, str):
+        return load_dataset(dataset, validation_size=config.validation_size, seed=config.seed)
+    raise ConfigError(f"dataset must be a spec string ('digits', 'cifar10:PATH', ...) or a loaded "
+                      f"budgetsearch.data.Dataset, but got {dataset!r}")
+
+
+def _split_output(output, with_maps: bool):
+    """``(logits, aux_logits or None, maps or None)`` from a model's forward.
+
+    WRNs return ``logits`` or ``(logits, maps)``; a network with an auxiliary
+    head (DARTS) may return ``(logits, aux)`` in place of ``logits``.
+    """
+    maps = None
+    if with_maps:
+        output, maps = output
+    aux = None
+    if isinstance(output, (tuple, list)):
+        output, aux = output
+    return output, aux, maps
+
+
+def _load_teacher(config: TrainConfig, data: Dataset, num_classes: int, device, fmt):
+    checkpoint = load_checkpoint(config.distill.teacher)
+    arch = checkpoint.architecture
+    if tuple(arch.input_size) != tuple(data.input_size) or arch.num_classes != num_classes:
+        raise ConfigError(f"teacher {config.distill.teacher} ({arch.label()}) takes inputs {arch.input_size} with "
+                          f"{arch.num_classes} classes, but this trial's data set has inputs {data.input_size} "
+                          f"with {num_classes} classes")
+    teacher = checkpoint.model.to(device=device, memory_format=fmt).eval()
+    for parameter in teacher.parameters():
+        parameter.requires_grad_(False)
+    return teacher, checkpoint
+
+
+def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, device, on_epoch,
+         progress: _Progress, teacher_info: dict, architecture: Architecture, save):
+    fmt = memory_format(device)
+    network = network.to(device=device, memory_format=fmt)
+    optimizer = torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=False)
+    teacher = None
+    if config.distill is not None:
+        teacher, checkpoint = _load_teacher(config, data, num_classes, device, fmt)
+        teacher_info.update(checkpoint.architecture.to_dict() | {"summary": checkpoint.summary})
+    runner = torch.compile(network) if config.compile else network
+
+    images, labels = data.train_images.to(device), data.train_labels.to(device)
+    val_images, val_labels = data.val_images.to(device), data.val_labels.to(device)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    drop_last = len(images) >= config.batch_size  # fixed batch shape (compile, BN); a fresh order every epoch
+    steps = len(images) // config.batch_size if drop_last else 1
+    check_every = 1 if device.type == "cpu" else CUDA_FINITE_CHECK_EVERY
+    distill = config.distill
+
+    for epoch in range(config.epochs):
+        progress.epoch = epoch + 1
+        network.train()
+        started = time.perf_counter()
+        sums = {name: torch.zeros((), device=device, dtype=torch.float64) for name in ("loss", "ce", "at", "kd")}
+        wrong = torch.zeros((), device=device, dtype=torch.int64)
+        seen = 0
+        rate = config.lr
+        batches = iterate_batches(images, labels, config.batch_size, shuffle=True, generator=generator,
+                                  drop_last=drop_last)
+        for step, (batch, targets) in enumerate(batches):
+            rate = learning_rate(config, epoch, step, steps)
+            set_learning_rate(optimizer, rate)
+            inputs = augment(batch, data.augmentation, data.mean, data.std, generator).contiguous(memory_format=fmt)
+            with autocast(device):
+                logits, aux, maps = _split_output(runner(inputs, return_attention=True) if teacher is not None
+                                                  else runner(inputs), teacher is not None)
+                if teacher is not None:
+                    with torch.no_grad():
+                        teacher_logits, _, teacher_maps = _split_output(teacher(inputs, return_attention=True), True)
+                    terms = student_loss(logits, maps, teacher_logits, teacher_maps, targets, distill)
+                else:
+                    terms = {"loss": F.cross_entropy(logits.float(), targets)}
+                if aux is not None:  # auxiliary head weighted as the main one (REFERENCE §3, DARTS)
+                    terms["loss"] = terms["loss"] + F.cross_entropy(aux.float(), targets)
+            loss = terms["loss"]
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            for name, value in terms.items():
+                sums[name] += value.detach().double() * len(targets)
+            wrong += (logits.detach().argmax(1) != targets).sum()
+            seen += len(targets)
+            if (step + 1) % check_every == 0 and not torch.isfinite(sums["loss"]):
+                raise _Stop("diverged", f"non-finite training loss in epoch {epoch + 1} (by step {step + 1} of "
+                                        f"{steps}) at lr {rate:.4g}", epoch + 1)
+        if not torch.isfinite(sums["loss"]):  # also syncs the device before the clock stops
+            raise _Stop("diverged", f"non-finite training loss in epoch {epoch + 1} at lr {rate:.4g}", epoch + 1)
+        seconds = time.perf_counter() - started
+        progress.train_images += seen
+        progress.train_seconds += seconds
+
+        val = evaluate(network, val_images, val_labels, data.mean, data.std, config.eval_batch_size, device, fmt)
+        metrics = {
+            "epoch": epoch + 1, "lr": rate,
+            "train_loss": float(sums["loss"]) / seen, "train_error": 100.0 * int(wrong) / seen,
+            "val_loss": val.loss, "val_error": val.top1_error, "val_top5_error": val.top5_error,
+            "images_per_second": seen / seconds, "epoch_time": seconds,
+        }
+        if teacher is not None:
+            metrics |= {f"train_{name}_loss": float(sums[name]) / seen for name in ("ce", "at", "kd")}
+        progress.history.append(metrics)
+        if on_epoch is not None and on_epoch(epoch + 1, dict(metrics)) is True:
+            raise _Stop("pruned", f"pruned by the epoch callback after epoch {epoch + 1}", epoch + 1)
+
+    test_images, test_labels = data.test_images.to(device), data.test_labels.to(device)
+    progress.test = evaluate(network, test_images, test_labels, data.mean, data.std, config.eval_batch_size, device,
+                             fmt)
+    if save is not None:
+        last = progress.history[-1]
+        save_checkpoint(save, network, architecture, {
+            "dataset": data.name, "dataset_source": data.source, "epochs": config.epochs,
+            "val_error": last["val_error"], "test_error": progress.test.top1_error})
+
+
+def train_trial(model: str, substitute="conv", setting=None, dataset: Union[str, Dataset] = "digits",
+                config: Optional[TrainConfig] = None, on_epoch: Optional[EpochCallback] = None,
+                num_classes: Optional[int] = None, save=None) -> TrialResult:
+    """Train ``model`` with ``substitute`` at ``setting`` on ``dataset`` and return the trial's result.
+
+    ``dataset``: a spec (``"digits"``, ``"cifar10:PATH"``) loaded with
+    ``config.validation_size`` and ``config.seed``, or a loaded Dataset used
+    as it is. ``on_epoch(epoch, metrics)`` is called after every epoch
+    (``epoch`` = epochs completed, from 1) with the keys of ``history``;
+    returning True stops the trial as ``"pruned"``. ``save``: write a
+    checkpoint there when the trial completes.
+    """
+    config = TrainConfig() if config is None else config
+    if not isinstance(config, TrainConfig):
+        raise ConfigError(f"config must be a TrainConfig, but got {type(config).__name__}")
+    if on_epoch is not None and not callable(on_epoch):
+        raise ConfigError(f"on_epoch must be callable or None, but got {on_epoch!r}")
+    started = time.perf_counter()
+    device = resolve_device(config.device)
+    data = _resolve_dataset(dataset, config)
+    classes = data.num_classes if num_classes is None else num_classes
+    if isinstance(classes, bool) or not isinstance(classes, int) or classes < data.num_classes:
+        raise ConfigError(f"num_classes must be an int >= the data set's {data.num_classes} classes, "
+                          f"but got {num_classes!r}")
+    architecture = resolve_architecture(model, substitute, setting, classes, data.input_size)
+
+    network = build_model(architecture, config.seed)
+    counted = count(network, data.input_size)  # on the CPU, before the model moves
+    ratio, params, reference_params = reference_ratio(architecture.model, architecture.factory, classes,
+                                                      **architecture.build_options())
+    groups, decay_records = weight_decay_groups(network, architecture.factory, ratio, config.weight_decay,
+                                                config.crs_weight_decay)
+    logger.info("%s: weight-decay groups %s", architecture.label(), [g.to_dict() for g in decay_records])
+
+    progress, teacher_info = _Progress(), {}
+    status, message, stopped = "complete", f"completed {config.epochs} epochs", None
+    out_of_memory = None
+    try:
+        _fit(network, groups, data, classes, config, device, on_epoch, progress, teacher_info, architecture, save)
+    except _Stop as stop:
+        status, message, stopped = stop.status, stop.message, stop.epoch
+    except Exception as error:
+        if not is_out_of_memory(error):
+            raise
+        out_of_memory = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+    if out_of_memory is not None:
+        # Outside the except block the traceback (and the tensors its frames hold) is gone.
+        del groups, network
+        gc.collect()
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        stopped = progress.epoch
+        status = "oom"
+        message = (f"out of memory at batch size {config.batch_size} in epoch {progress.epoch} "
+                   f"on {device}: {out_of_memory}")
+
+    last = progress.history[-1] if progress.history else {}
+    test = progress.test
+    resolved = config.to_dict() | {
+        "device": str(device), "device_requested": config.device,
+        "precision": "bf16 autocast" if device.type == "cuda" else "float32",
+        "memory_format": "channels_last" if device.type == "cuda" else "contiguous",
+        "architecture": architecture.to_dict(),
+        "dataset": dataset if isinstance(dataset, str) else data.name, "dataset_source": data.source,
+        "validation_seed": data.seed, "train_images": len(data.train_images), "val_images": len(data.val_images),
+        "test_images": len(data.test_images), "augmentation": dataclasses.asdict(data.augmentation),
+        "teacher": teacher_info or None, "stopped_epoch": stopped,
+    }
+    return TrialResult(
+        status=status, message=message,
+        val_error=last.get("val_error"), val_top5_error=last.get("val_top5_error"),
+        test_error=test.top1_error if test is not None else None,
+        test_top5_error=test.top5_error if test is not None else None,
+        train_error=last.get("train_error"), train_loss=last.get("train_loss"), val_loss=last.get("val_loss"),
+        test_loss=test.loss if test is not None else None,
+        epochs_run=len(progress.history), wall_time=time.perf_counter() - started,
+        images_per_second=(progress.train_images / progress.train_seconds) if progress.train_seconds > 0 else None,
+        params=counted.params, mult_adds=counted.mult_adds, reference_params=reference_params,
+        compression_ratio=ratio, convention=counted.convention.to_dict(), config=resolved,
+        weight_decay_groups=[g.to_dict() for g in decay_records], history=progress.history,
+    )

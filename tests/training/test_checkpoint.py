@@ -1,0 +1,69 @@
+"""Checkpoints round-trip by name, load with weights_only and refuse weights that do not fit."""
+
+import pickle
+
+import pytest
+import torch
+
+from budgetsearch.errors import CheckpointError
+from budgetsearch.training import Architecture, load_checkpoint, save_checkpoint
+
+ARCH = Architecture("wrn-10-1", "acdc", 3, 10, (3, 32, 32))
+
+
+def test_round_trip_rebuilds_the_same_function(tmp_path):
+    model = ARCH.build(seed=5)
+    with torch.no_grad():  # move the BN statistics away from their init, so buffers are checked too
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-1, 1)
+    path = save_checkpoint(tmp_path / "sub" / "m.pt", model, ARCH, {"val_error": 12.5})
+    loaded = load_checkpoint(path)
+    assert loaded.architecture == ARCH and loaded.summary == {"val_error": 12.5}
+    assert not loaded.model.training
+    x = torch.randn(2, 3, 32, 32)
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model(x), loaded.model(x))
+    # the file is plain data: weights_only loading accepts it
+    assert torch.load(path, weights_only=True)["architecture"]["substitute"] == "acdc"
+
+
+def test_building_twice_from_one_seed_gives_the_same_weights_and_keeps_global_rng():
+    state = torch.get_rng_state()
+    a, b, c = ARCH.build(seed=1), ARCH.build(seed=1), ARCH.build(seed=2)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), c.parameters()))
+
+
+def test_architecture_that_does_not_match_its_weights_is_a_clear_error(tmp_path):
+    path = save_checkpoint(tmp_path / "m.pt", ARCH.build(), ARCH)
+    payload = torch.load(path, weights_only=True)
+    payload["architecture"]["setting"] = 5  # five ACDC factors recorded, three stored
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match=r"do not fit the architecture it records \(wrn-10-1 acdc:5"):
+        load_checkpoint(path)
+
+
+def test_missing_corrupt_and_foreign_files(tmp_path):
+    with pytest.raises(CheckpointError, match="no checkpoint file"):
+        load_checkpoint(tmp_path / "absent.pt")
+    path = save_checkpoint(tmp_path / "m.pt", ARCH.build(), ARCH)
+    (tmp_path / "cut.pt").write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        load_checkpoint(tmp_path / "cut.pt")
+    torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="not a budgetsearch checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+
+
+class Payload:  # an arbitrary class: weights_only must refuse to unpickle it
+    pass
+
+
+def test_pickled_objects_are_refused(tmp_path):
+    with open(tmp_path / "evil.pt", "wb") as stream:
+        pickle.dump({"format": "budgetsearch-checkpoint", "obj": Payload()}, stream)
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        load_checkpoint(tmp_path / "evil.pt")

@@ -1,0 +1,66 @@
+"""`budgetsearch train` through cli.main."""
+
+import json
+
+import pytest
+import cli
+
+
+def _run_json(capsys, argv):
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    return code, json.loads(captured.out), captured.err
+
+
+def test_train_prints_json_saves_a_checkpoint_and_shows_progress(tmp_path, capsys):
+    out = tmp_path / "teacher.pt"
+    code, record, err = _run_json(capsys, [
+        "train", "--model", "wrn-10-1", "--substitute", "acdc", "--setting", "2", "--dataset", "digits",
+        "--epochs", "2", "--batch-size", "64", "--device", "cpu", "--save", str(out), "--json"])
+    assert code == 0 and record["status"] == "complete" and record["epochs_run"] == 2
+    assert record["config"]["architecture"] == {"model": "wrn-10-1", "substitute": "acdc", "setting": 2,
+                                                "num_classes": 10, "input_size": [1, 8, 8]}
+    assert record["checkpoint"] == str(out) and out.is_file()
+    assert "2/2" in err and "img_s" in err  # the tqdm bar, on stderr
+    # the saved model can teach
+    code, student, _ = _run_json(capsys, [
+        "train", "--model", "wrn-10-1", "--substitute", "tucker:0.5", "--epochs", "1", "--batch-size", "64",
+        "--device", "cpu", "--teacher", str(out), "--json"])
+    assert code == 0 and student["history"][0]["train_at_loss"] > 0
+    assert student["config"]["distill"]["teacher"] == str(out)
+
+
+def test_preset_and_overrides(capsys):
+    code, record, _ = _run_json(capsys, [
+        "train", "--model", "wrn-10-1", "--preset", "original", "--epochs", "1", "--batch-size", "256",
+        "--validation-size", "100", "--no-crs-wd", "--device", "cpu", "--json"])
+    assert code == 0
+    config = record["config"]
+    assert (config["schedule"], config["milestones"], config["crs_weight_decay"]) == ("original-steps", [60, 120, 160], False)
+    assert config["val_images"] == 100 and record["history"][0]["lr"] == 0.1
+
+
+def test_an_infeasible_budget_is_the_solvers_one_line_error(capsys, cifar_mini):
+    pytest.importorskip("budgetsearch.solver")
+    code = cli.main(["train", "--model", "wrn-10-1", "--substitute", "acdc", "--budget", "1000",
+                     "--dataset", f"cifar10:{cifar_mini}", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 2 and "acdc cannot meet budget" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_budget_goes_through_the_solver(capsys, cifar_mini):
+    # CIFAR, not digits: the solver builds 3-channel networks only (its contract has no in_channels).
+    pytest.importorskip("budgetsearch.solver")
+    code, record, _ = _run_json(capsys, [
+        "train", "--model", "wrn-10-1", "--substitute", "acdc", "--budget", "0.2x", "--dataset", f"cifar10:{cifar_mini}",
+        "--validation-size", "100", "--epochs", "1", "--batch-size", "128", "--device", "cpu", "--json"])
+    assert code == 0
+    budget = record["budget"]
+    assert record["config"]["architecture"]["setting"] == budget["setting"]
+    assert record["params"] == budget["params"] <= budget["budget_params"]
+
+
+def test_bad_option_is_one_line_error(capsys):
+    code = cli.main(["train", "--model", "wrn-10-1", "--epochs", "0", "--device", "cpu"])
+    assert code == 2 and "TrainConfig.epochs" in capsys.readouterr().err
