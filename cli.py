@@ -102,21 +102,23 @@ def _configure_count(parser):
     parser.add_argument("--substitute", default="conv", help="NAME, NAME:SETTING or the original NAME_SETTING")
     parser.add_argument("--setting", type=float, default=None, help="the substitute's hyperparameter value")
     parser.add_argument("--per-layer", action="store_true", help="also print each module's own count")
+    parser.add_argument("--compat", default=None, metavar="MODE",
+                        help="build and count with another code's conventions: deficient-efficient")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 @command("count", "count parameters and mult-adds of a model with a substitute", _configure_count)
 def run_count(args) -> int:
+    from budgetsearch.compat import compat_factory
     from budgetsearch.counting import count
     from budgetsearch.models import create_model, default_input_size
-    from budgetsearch.substitutes import parse_substitute
 
-    factory = parse_substitute(args.substitute, args.setting)
+    factory = compat_factory(args.substitute, args.setting, args.compat)
     model = create_model(args.model, num_classes=args.num_classes, substitute=factory)
     input_size = args.input_size or default_input_size(args.model)
-    result = count(model, input_size)
+    result = count(model, input_size, compat=args.compat)
     summary = {"model": args.model, "substitute": factory.substitute.name, "setting": factory.setting,
-               "params": result.params, "mult_adds": result.mult_adds}
+               "compat": args.compat, "params": result.params, "mult_adds": result.mult_adds}
     if args.json:
         print_json(summary | result.to_dict(per_layer=args.per_layer))
         return 0

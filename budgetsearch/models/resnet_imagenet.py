@@ -1,0 +1,94 @@
+"""WRN-50-2: the ImageNet wide ResNet-50 (bottlenecks with doubled widths, expansion 2).
+
+Zagoruyko & Komodakis, "Wide Residual Networks", BMVC 2016; the ResNet-50
+layout of He et al., "Deep Residual Learning for Image Recognition", CVPR 2016,
+in torchvision's post-activation form with the stride in the 3×3 (REFERENCE
+§2.2). Stage widths 128/256/512/1024 with outputs ×2 (256 … 2048); the same
+shapes as torchvision's ``wide_resnet50_2``.
+
+Substitution points, built by the conv factory: every bottleneck's 1×1 reduce,
+3×3 and 1×1 expand, and the 1×1 projection of each downsample. Dense: the 7×7
+stem, every BN and the FC. ``forward(x, return_attention=True)`` also returns
+the attention map after each of the four stages.
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch import nn
+
+from ..substitutes.conv import dense_conv
+from ._registry import ModelFamily, register_model
+from .wide_resnet import attention_map
+
+
+class Bottleneck(nn.Module):
+    def __init__(self, in_channels, width, stride, expansion, conv):
+        super().__init__()
+        out_channels = width * expansion
+        self.conv1 = conv(in_channels, width, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = conv(width, width, 3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = conv(width, out_channels, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = None
+        if stride != 1 or in_channels != out_channels:
+            self.downsample = nn.Sequential(conv(in_channels, out_channels, 1, stride=stride, bias=False),
+                                            nn.BatchNorm2d(out_channels))
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + identity)
+
+
+class ImageNetResNet(nn.Module):
+    """Bottleneck ResNet for 224×224 ImageNet; ``widen=2, expansion=2`` is WRN-50-2."""
+
+    def __init__(self, blocks=(3, 4, 6, 3), widen: int = 2, expansion: int = 2, num_classes: int = 1000,
+                 conv=dense_conv, in_channels: int = 3):
+        super().__init__()
+        self.stem = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
+        self.bn = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        channels, stages = 64, []
+        for index, count in enumerate(blocks):
+            width = 64 * widen * 2 ** index
+            stride = 1 if index == 0 else 2
+            stages.append(nn.Sequential(*(
+                Bottleneck(channels if b == 0 else width * expansion, width, stride if b == 0 else 1, expansion, conv)
+                for b in range(count)
+            )))
+            channels = width * expansion
+        self.stages = nn.ModuleList(stages)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(channels, num_classes)
+        # Kaiming-normal fan-out on the dense stem (the factory's convs carry their own init); BN 1/0 is the default.
+        nn.init.normal_(self.stem.weight, std=math.sqrt(2.0 / (self.stem.out_channels * 7 * 7)))
+
+    def forward(self, x, return_attention: bool = False):
+        x = self.maxpool(self.relu(self.bn(self.stem(x))))
+        maps = []
+        for stage in self.stages:
+            x = stage(x)
+            maps.append(x)
+        logits = self.fc(self.pool(x).flatten(1))
+        if return_attention:
+            return logits, [attention_map(m) for m in maps]
+        return logits
+
+
+register_model(ModelFamily(
+    pattern=r"wrn-50-2",
+    example="wrn-50-2",
+    build=lambda num_classes, conv, **options: ImageNetResNet(num_classes=num_classes, conv=conv, **options),
+    input_size=(3, 224, 224),
+    num_classes=1000,
+    summary="ImageNet WRN-50-2: ResNet-50 bottlenecks, doubled widths, expansion 2",
+))
