@@ -281,6 +281,203 @@ def run_train(args) -> int:
     return 0 if result.status == "complete" else 1
 
 
+def _quiet_optuna() -> None:
+    """Optuna logs every study creation and trial at INFO; the commands print their own progress."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _configure_run(parser):
+    parser.add_argument("study_file", metavar="STUDY.toml", help="the study file")
+    parser.add_argument("--storage", default=None,
+                        help="Optuna RDB URL (postgresql://...) or journal file (default: the study file's, "
+                             "else runs/<study>/journal.log)")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes on cpu (default: 1)")
+    parser.add_argument("--devices", default="cpu", help="'cpu' or 'cuda:0,cuda:1,...': one worker per GPU")
+    parser.add_argument("--dataset", default=None, help="override the study's data set, e.g. cifar10:PATH")
+    parser.add_argument("--runs-dir", default="runs", help="folder of study files and checkpoints (default: runs)")
+    parser.add_argument("--json", action="store_true", help="print the plan and summary as JSON (no progress bar)")
+
+
+def _print_plan(plan) -> None:
+    for cell in plan.skipped:
+        print(f"skipped {cell.substitute} at {cell.budget.label}: {cell.reason}")
+    rows = [{"substitute": c.substitute, "budget": c.budget.label, "setting": c.setting, "params": c.params,
+             "budget_params": c.budget_params, "mult_adds": c.mult_adds} for c in plan.solved]
+    if rows:
+        print_table(rows, list(rows[0]))
+
+
+def _study_summary_json(plan, report) -> dict:
+    from dataclasses import asdict
+
+    return {"solved": [asdict(c) for c in plan.solved], "skipped": [asdict(c) for c in plan.skipped],
+            "progress": asdict(report.progress), "summary": report.rows,
+            "worker_exit_codes": list(report.worker_exit_codes)}
+
+
+def _print_summary(rows, progress) -> None:
+    print_table(rows, ["role", "substitute", "budget", "setting", "params", "val_error", "test_error", "status"])
+    print(f"{progress.done}/{progress.total} trials recorded: "
+          + ", ".join(f"{n} {s}" for s, n in sorted(progress.statuses.items()))
+          + (f"; {progress.lost} lost with a dead worker and queued again" if progress.lost else ""))
+
+
+@command("run", "solve every cell of a study file and train its trials (run again to continue)", _configure_run)
+def run_run(args) -> int:
+    from budgetsearch.study import RunOptions, load_study_config, parse_devices, run_study
+
+    _quiet_optuna()
+    config = load_study_config(args.study_file)
+    if args.dataset is not None:
+        config = config.replace(dataset=args.dataset)
+    options = RunOptions(storage=args.storage, workers=args.workers, devices=parse_devices(args.devices),
+                         runs_dir=args.runs_dir)
+    bar = None
+
+    def on_plan(plan):
+        nonlocal bar
+        if args.json:
+            return
+        _print_plan(plan)
+        from tqdm import tqdm
+
+        bar = tqdm(total=0, unit="trial", desc=config.name, dynamic_ncols=True)
+
+    def on_progress(progress):
+        if bar is None:
+            return
+        bar.total = progress.total
+        bar.update(progress.done - bar.n)
+        bar.set_postfix(running=progress.running, **progress.statuses, refresh=True)
+
+    try:
+        report = run_study(config, options, on_plan=on_plan, on_progress=on_progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.json:
+        print_json(_study_summary_json(report.plan, report))
+    else:
+        _print_summary(report.rows, report.progress)
+    failed_workers = [code for code in report.worker_exit_codes if code != 0]
+    if failed_workers:
+        print(f"budgetsearch run: {len(failed_workers)} worker(s) exited with an error "
+              f"(codes {failed_workers}); run again to continue", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _configure_worker(parser):
+    parser.add_argument("--study", required=True, help="the study's name (the study file's `name`)")
+    parser.add_argument("--storage", default=None,
+                        help="the study's storage: an RDB URL or journal file (default: runs/<study>/journal.log)")
+    parser.add_argument("--device", default="cpu", help="'cpu' or 'cuda:N' (default: cpu)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--runs-dir", default="runs", help="folder of checkpoints (default: runs)")
+    parser.add_argument("--json", action="store_true", help="print one JSON line per trial")
+
+
+@command("worker", "join a study started by `run` and train its trials until none is left", _configure_worker)
+def run_worker_command(args) -> int:
+    from budgetsearch.study import WorkerOptions, parse_devices, run_worker
+
+    _quiet_optuna()
+    device = parse_devices(args.device)
+    if len(device) != 1:
+        raise ConfigError(f"--device must be one device ('cpu' or 'cuda:N'), but got {args.device!r}")
+
+    def on_trial(event, attrs):
+        line = {"event": event, "cell": attrs.get("cell"), "role": attrs.get("role"),
+                "val_error": attrs.get("val_error"), "message": attrs.get("message")}
+        if args.json:
+            print(json.dumps(line), flush=True)
+        elif event == "start":
+            print(f"training {attrs.get('cell')} ({attrs.get('role')})", flush=True)
+        else:
+            error = attrs.get("val_error")
+            print(f"  {attrs.get('cell')}: {event}" + (f", val error {error:.2f}%" if error is not None else "")
+                  + (f" ({attrs.get('message')})" if attrs.get("message") else ""), flush=True)
+
+    trained = run_worker(WorkerOptions(study_name=args.study, storage=args.storage, device=device[0],
+                                       runs_dir=args.runs_dir, threads=args.threads), on_trial=on_trial)
+    if not args.json:
+        print(f"no trial left in study {args.study!r}; this worker trained {trained}")
+    return 0
+
+
+def _configure_status(parser):
+    parser.add_argument("study_file", metavar="STUDY.toml", help="the study file")
+    parser.add_argument("--storage", default=None, help="the study's storage (default: the study file's)")
+    parser.add_argument("--runs-dir", default="runs", help="folder of the default journal file (default: runs)")
+    parser.add_argument("--json", action="store_true", help="print progress and summary as JSON")
+
+
+@command("status", "show how far a study has got, without training anything", _configure_status)
+def run_status(args) -> int:
+    from dataclasses import asdict
+
+    from budgetsearch.study import load_study_config, read_study_trials, study_progress, summary_rows
+
+    _quiet_optuna()
+    config = load_study_config(args.study_file)
+    trials = read_study_trials(config, args.storage, args.runs_dir)
+    progress, rows = study_progress(trials), summary_rows(trials)
+    if args.json:
+        print_json({"progress": asdict(progress), "summary": rows})
+    else:
+        _print_summary(rows, progress)
+    return 0
+
+
+def _configure_solve(parser):
+    add_model_options(parser)
+    parser.add_argument("--budget", required=True, help="parameters: a count (1.2M, 600K, 1200000) or a fraction "
+                                                        "of the dense model (0.1x)")
+    parser.add_argument("--mult-adds", default=None, help="also cap mult-adds (6e8, 600M or 0.1x)")
+    parser.add_argument("--substitute", nargs="+", default=["all"], help="names, or all (default)")
+    parser.add_argument("--json", action="store_true", help="print a JSON list, one object per substitute")
+
+
+@command("solve", "turn a parameter budget into each substitute's setting", _configure_solve)
+def run_solve(args) -> int:
+    from budgetsearch.errors import InfeasibleBudgetError
+    from budgetsearch.solver import parse_budget, solve_budget
+    from budgetsearch.substitutes import get_substitute, list_substitutes
+
+    budget = parse_budget(args.budget)
+    names = list_substitutes() if args.substitute == ["all"] else [get_substitute(n).name for n in args.substitute]
+    rows = []
+    for name in names:
+        try:
+            solution = solve_budget(args.model, name, budget, mult_adds=args.mult_adds, num_classes=args.num_classes,
+                                    input_size=args.input_size)
+        except InfeasibleBudgetError as error:
+            rows.append({"substitute": name, "budget": budget.label, "feasible": False, "reason": str(error)})
+            continue
+        rows.append(solution.to_dict())
+    if args.json:
+        print_json(rows)
+        return 0
+    feasible = [r for r in rows if r["feasible"]]
+    if feasible:
+        # The exact setting (repr): a rounded one may fall on a lower plateau and count less.
+        shown = [r | {"setting": "-" if r["setting"] is None else repr(r["setting"])} for r in feasible]
+        print_table(shown, ["substitute", "hyperparameter", "setting", "params", "mult_adds", "ratio", "slack"])
+        first = feasible[0]
+        cap = f"budget {first['budget']} = {first['budget_params']:,} params"
+        if first["budget_mult_adds"] is not None:
+            cap += f", {first['budget_mult_adds']:,} mult-adds"
+        print(f"\n{cap}; dense {args.model} ({first['reference']}): {first['dense_params']:,} params, "
+              f"{first['dense_mult_adds']:,} mult-adds; counted with {first['convention']['counter']}, "
+              f"input {','.join(map(str, first['input_size']))}, batch 1")
+    for row in rows:
+        if not row["feasible"]:
+            print(f"infeasible: {row['reason']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="budgetsearch", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

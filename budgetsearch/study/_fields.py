@@ -48,7 +48,7 @@ class Table:
             return default
         value = self.values[name]
         kinds = kind if isinstance(kind, tuple) else (kind,)
-        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+        if float in kinds and int not in kinds and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         type_ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
         if not type_ok or (check is not None and not check(value)):

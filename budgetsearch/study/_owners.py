@@ -20,13 +20,18 @@ from pathlib import Path
 OWNER_ATTR = "budgetsearch:owner"  # trial system attribute: the owning worker's token
 
 
+def new_token() -> str:
+    """A worker's name on the trials it claims: host, process id and a random part (process ids are reused)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+
 class OwnerLock:
     """This process's ownership token, held alive by an exclusive lock on ``folder/<token>.lock``."""
 
     def __init__(self, folder):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.token = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self.token = new_token()
         self._handle = open(self.folder / f"{self.token}.lock", "w")
         fcntl.flock(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
 

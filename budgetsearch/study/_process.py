@@ -28,6 +28,9 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 def main(argv: list) -> int:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the parent reports progress; workers stay quiet
     message = json.loads(argv[0])
     _die_with_parent(message.pop("parent_pid"))
     run_worker(WorkerOptions(**message))

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from optuna.trial import TrialState
 
 from ._cells import trial_key
+from ..errors import ConfigError
 from ._queue import is_recorded
+from ._storage import DEFAULT_RUNS_DIR, is_journal, journal_path, open_storage
 
 
 @dataclass(frozen=True)
@@ -74,3 +76,17 @@ def summary_rows(trials) -> list[dict]:
             "status": ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()) if n),
         })
     return rows
+
+
+def read_study_trials(config, storage=None, runs_dir=DEFAULT_RUNS_DIR) -> list:
+    """The trials of a started study (``storage``: an override of the study file's), creating nothing."""
+    url = storage if storage is not None else config.storage.url
+    if is_journal(url) and not journal_path(url, config.name, runs_dir).is_file():
+        raise ConfigError(f"study {config.name!r} has not been started: no journal file "
+                          f"{str(journal_path(url, config.name, runs_dir))!r}")
+    opened = open_storage(url, config.name, runs_dir=runs_dir)
+    try:
+        study_id = opened.get_study_id_from_name(config.name)
+    except KeyError:
+        raise ConfigError(f"study {config.name!r} has not been started in storage {url!r}") from None
+    return opened.get_all_trials(study_id, deepcopy=False)

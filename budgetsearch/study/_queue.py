@@ -73,7 +73,7 @@ def claimable(trials: list[FrozenTrial]) -> list[FrozenTrial]:
             and (teacher_done or t.user_attrs.get("role") == "teacher")]
 
 
-def claim(storage, trials: list[FrozenTrial], token: Optional[str]) -> Optional[FrozenTrial]:
+def claim(storage, trials: list[FrozenTrial], token: str) -> Optional[FrozenTrial]:
     """Move the first claimable trial to RUNNING and name ``token`` as its owner; None if none could be taken."""
     for trial in claimable(trials):
         try:
@@ -81,33 +81,49 @@ def claim(storage, trials: list[FrozenTrial], token: Optional[str]) -> Optional[
                 continue  # another worker took it first
         except UpdateFinishedTrialError:
             continue
-        if token is not None:
-            storage.set_trial_system_attr(trial._trial_id, OWNER_ATTR, token)
+        storage.set_trial_system_attr(trial._trial_id, OWNER_ATTR, token)
         return storage.get_trial(trial._trial_id)
     return None
 
 
-def requeue_lost(study: optuna.Study, trial: FrozenTrial, reason: str) -> None:
-    """Record a failed-by-death trial as lost and queue a fresh copy of it (the trial must already be FAIL)."""
+def fail_lost(study: optuna.Study, trial: FrozenTrial, reason: str) -> bool:
+    """Record a RUNNING trial whose worker is gone as lost, fail it and queue a fresh copy.
+
+    The record is written before the trial is failed (a finished trial takes no
+    more attributes); failing it is the atomic step, so of several workers that
+    find the same lost trial exactly one queues the copy. Returns whether this call did.
+    """
     storage = study._storage
-    storage.set_trial_user_attr(trial._trial_id, "status", "failed")
-    storage.set_trial_user_attr(trial._trial_id, "message", reason)
-    storage.set_trial_user_attr(trial._trial_id, "lost", True)
+    try:
+        for key, value in (("status", "failed"), ("message", reason), ("lost", True)):
+            storage.set_trial_user_attr(trial._trial_id, key, value)
+        if not storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
+            return False
+    except UpdateFinishedTrialError:
+        return False
     attrs = {k: v for k, v in trial.user_attrs.items() if k in ATTRIBUTE_KEYS} | dict.fromkeys(RESULT_KEYS)
     attrs["lost"] = False
     study.add_trial(optuna.trial.create_trial(state=TrialState.WAITING, user_attrs=attrs))
     logger.info("trial %d (%s) lost: %s; queued again", trial.number, trial.user_attrs.get("cell"), reason)
-
-
-def fail_lost(study: optuna.Study, trial: FrozenTrial, reason: str) -> bool:
-    """Fail a RUNNING trial whose owner is gone and re-queue it; False if another worker got there first."""
-    try:
-        if not study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
-            return False
-    except UpdateFinishedTrialError:
-        return False
-    requeue_lost(study, trial, reason)
     return True
+
+
+class HeartbeatCheck:
+    """Finds RUNNING trials on RDB storage whose last heartbeat is older than ``grace_period`` seconds.
+
+    Optuna's public ``fail_stale_trials`` fails such trials before any callback
+    runs, when they can no longer take the lost record; the storage's own
+    stale-trial query (the one that function uses) lets the record be written first.
+    """
+
+    def __init__(self, grace_period: int):
+        self.grace_period = grace_period
+
+    def recover(self, study: optuna.Study, trials: list[FrozenTrial]) -> int:
+        stale = set(study._storage._get_stale_trial_ids(study._study_id))
+        return sum(fail_lost(study, t, f"worker lost: trial {t.number} had no heartbeat for {self.grace_period} s "
+                                       f"(owner {t.system_attrs.get(OWNER_ATTR)})")
+                   for t in trials if t._trial_id in stale)
 
 
 class JournalOwnerCheck:

@@ -25,7 +25,7 @@ from ._cells import StudyPlan, plan_study
 from ._config import StudyConfig, parse_study
 from ._progress import Progress, study_progress, summary_rows
 from ._queue import enqueue_missing
-from ._storage import DEFAULT_RUNS_DIR, is_journal, open_storage, study_dir
+from ._storage import DEFAULT_RUNS_DIR, is_journal, journal_dir, open_storage
 from ._worker import CONFIG_ATTR
 
 
@@ -128,7 +128,7 @@ def _queue_lock(storage_url, study_name: str, runs_dir):
     if not is_journal(storage_url):
         yield
         return
-    with open(study_dir(study_name, runs_dir) / "queue.lock", "w") as handle:
+    with open(journal_dir(storage_url, study_name, runs_dir) / "queue.lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

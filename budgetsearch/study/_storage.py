@@ -10,8 +10,9 @@ trials there send heartbeats so that a dead worker's trial is noticed.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import optuna
 
@@ -29,31 +30,48 @@ def study_dir(study_name: str, runs_dir=DEFAULT_RUNS_DIR) -> Path:
 
 
 def is_journal(url: Optional[str]) -> bool:
-    return url is None
+    """Whether ``url`` names a journal file (None: the default one, or a path) rather than an RDB URL."""
+    return url is None or "://" not in str(url)
 
 
-def open_storage(url: Optional[str], study_name: str, *, runs_dir=DEFAULT_RUNS_DIR,
-                 heartbeat_interval: Optional[int] = None, grace_period: Optional[int] = None,
-                 on_stale_trial: Optional[Callable] = None) -> optuna.storages.BaseStorage:
-    """An Optuna storage: ``None`` -> a JournalStorage at ``runs_dir/<study_name>/journal.log``; else an RDB URL.
+def journal_path(url: Optional[str], study_name: str, runs_dir=DEFAULT_RUNS_DIR) -> Path:
+    return study_dir(study_name, runs_dir) / JOURNAL_FILE if url is None else Path(url)
 
-    ``heartbeat_interval``/``grace_period``/``on_stale_trial`` configure the RDB
-    heartbeat (ignored for the journal file, whose workers are checked by lock
-    files instead, see :mod:`._owners`).
+
+def journal_dir(url: Optional[str], study_name: str, runs_dir=DEFAULT_RUNS_DIR) -> Path:
+    """The folder beside a journal file where its workers keep their lock files."""
+    return journal_path(url, study_name, runs_dir).parent
+
+
+def open_storage(url, study_name: str, *, runs_dir=DEFAULT_RUNS_DIR, heartbeat_interval: Optional[int] = None,
+                 grace_period: Optional[int] = None) -> optuna.storages.BaseStorage:
+    """An Optuna storage for ``url``: None -> a JournalStorage at ``runs_dir/<study_name>/journal.log``.
+
+    ``url`` may also be a journal file path, an RDB URL (``postgresql://...``,
+    ``sqlite:///...``) or a study file's :class:`StorageSettings` (its URL and
+    heartbeat settings). ``heartbeat_interval``/``grace_period`` configure RDB
+    heartbeats (a journal file's workers are checked by lock files
+    instead, see :mod:`._owners`).
     """
-    if url is None:
-        folder = study_dir(study_name, runs_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        backend = optuna.storages.journal.JournalFileBackend(str(folder / JOURNAL_FILE))
-        return optuna.storages.JournalStorage(backend)
-    if not isinstance(url, str) or "://" not in url:
-        raise ConfigError(f"storage must be an Optuna RDB URL such as 'postgresql://user@host/db' or "
-                          f"'sqlite:///study.db' (or none for the default journal file), but got {url!r}")
-    try:
-        return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-                                          heartbeat_stale_trial_callback=on_stale_trial)
-    except ImportError as error:
-        raise ConfigError(f"storage {url!r} needs a database driver that is not installed "
-                          f"(for PostgreSQL: pip install psycopg2-binary): {error}") from None
-    except Exception as error:  # sqlalchemy's connection errors: report them as a bad setting, one line
-        raise ConfigError(f"cannot open storage {url!r}: {type(error).__name__}: {str(error).splitlines()[0]}") from None
+    if hasattr(url, "url") and hasattr(url, "heartbeat_interval"):  # StorageSettings
+        settings, url = url, url.url
+        heartbeat_interval = heartbeat_interval or settings.heartbeat_interval
+        grace_period = grace_period or settings.grace_period
+    if url is not None and (not isinstance(url, (str, Path)) or not str(url)):
+        raise ConfigError(f"storage must be an Optuna RDB URL such as 'postgresql://user@host/db', a journal file "
+                          f"path, or none for the default journal file, but got {url!r}")
+    if is_journal(url):
+        path = journal_path(url, study_name, runs_dir)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna, and used deliberately here
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        try:
+            return optuna.storages.RDBStorage(str(url), heartbeat_interval=heartbeat_interval,
+                                              grace_period=grace_period)
+        except ImportError as error:
+            raise ConfigError(f"storage {url!r} needs a database driver that is not installed "
+                              f"(for PostgreSQL: pip install 'psycopg[binary]'): {error}") from None
+        except Exception as error:  # sqlalchemy's connection errors: a bad setting, reported in one line
+            raise ConfigError(f"cannot open storage {url!r}: {type(error).__name__}: "
+                              f"{str(error).splitlines()[0]}") from None

@@ -91,7 +91,7 @@ def run_trial(study: optuna.Study, config: StudyConfig, trial_id: int, *, device
         except UpdateFinishedTrialError:
             raise TrialLost(f"trial {frozen.number} was failed by another worker") from None
         reported.append(float(value))
-        return prune and trial.should_prune()
+        return bool(prune and trial.should_prune())
 
     tc = train_config(config, attrs, tuned, device, runs_dir)
     resolved = {"study": config.name, "model": config.model, "dataset": config.dataset,
@@ -119,6 +119,7 @@ def run_trial(study: optuna.Study, config: StudyConfig, trial_id: int, *, device
             record = {"status": "failed", "message": f"{type(error).__name__}: {error}"}
     record["wall_time"] = time.perf_counter() - started if record.get("wall_time") is None else record["wall_time"]
     record["config"] = resolved
+    record["lost"] = False  # written last-but-state: a recoverer that thought this worker dead is overruled
     _finish(storage, frozen, record, reported)
     return record["status"]
 

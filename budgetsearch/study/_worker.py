@@ -11,9 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import warnings
 from dataclasses import dataclass
-from functools import partial
 from typing import Callable, Optional
 
 import optuna
@@ -21,9 +19,9 @@ from optuna.trial import TrialState
 
 from ..errors import ConfigError
 from ._config import StudyConfig, parse_study
-from ._owners import OwnerLock
-from ._queue import JournalOwnerCheck, claim, is_recorded, requeue_lost
-from ._storage import DEFAULT_RUNS_DIR, is_journal, open_storage, study_dir
+from ._owners import OwnerLock, new_token
+from ._queue import HeartbeatCheck, JournalOwnerCheck, claim, is_recorded
+from ._storage import DEFAULT_RUNS_DIR, is_journal, journal_dir, open_storage
 from ._trial import TrialLost, run_trial
 
 logger = logging.getLogger("budgetsearch.study")
@@ -34,7 +32,7 @@ CONFIG_ATTR = "budgetsearch:study"  # study user attribute: the study file's res
 @dataclass(frozen=True)
 class WorkerOptions:
     study_name: str
-    storage: Optional[str] = None  # None: the journal file runs_dir/<study>/journal.log
+    storage: Optional[str] = None  # an RDB URL or a journal file path; None: runs_dir/<study>/journal.log
     device: str = "cpu"
     runs_dir: str = DEFAULT_RUNS_DIR
     threads: Optional[int] = None  # torch CPU threads; None: torch's default
@@ -65,24 +63,24 @@ def run_worker(options: WorkerOptions, on_trial: Optional[Callable[[str, dict], 
         torch.set_num_threads(options.threads)
     config = load_stored_config(open_storage(options.storage, options.study_name, runs_dir=options.runs_dir),
                                 options.study_name)
-    reason = "worker lost: no heartbeat within the grace period"
-    # The storage calls back with a study; requeue_lost needs the real one, which the callback receives.
     storage = open_storage(options.storage, options.study_name, runs_dir=options.runs_dir,
                            heartbeat_interval=config.storage.heartbeat_interval,
-                           grace_period=config.storage.grace_period,
-                           on_stale_trial=partial(_on_stale, reason=reason))
+                           grace_period=config.storage.grace_period)
     study = optuna.load_study(study_name=options.study_name, storage=storage)
+    storage = study._storage  # Optuna's cached wrapper of an RDB storage: every read and write goes through it
     journal = is_journal(options.storage)
-    owners = OwnerLock(study_dir(options.study_name, options.runs_dir) / "owners") if journal else None
-    check = JournalOwnerCheck(owners.folder) if journal else None
+    owners = OwnerLock(journal_dir(options.storage, options.study_name, options.runs_dir) / "owners") if journal else None
+    grace = config.storage.grace_period or 2 * config.storage.heartbeat_interval  # Optuna's default grace
+    check = JournalOwnerCheck(owners.folder) if journal else HeartbeatCheck(grace)
+    token = owners.token if journal else new_token()  # on RDB only a record of who trained what
     trained = 0
     try:
         while True:
             trials = storage.get_all_trials(study._study_id, deepcopy=False)
-            recovered = check.recover(study, trials) if journal else _fail_stale(study)
+            recovered = check.recover(study, trials)
             if recovered:
                 trials = storage.get_all_trials(study._study_id, deepcopy=False)
-            trial = claim(storage, trials, owners.token if journal else None)
+            trial = claim(storage, trials, token)
             if trial is None:
                 if not any(t.state in (TrialState.WAITING, TrialState.RUNNING) for t in trials):
                     return trained
@@ -121,21 +119,6 @@ def _teacher_failure(trials, trial) -> Optional[str]:
         t = teachers[0]
         return f"teacher trial {t.number} ended {t.user_attrs.get('status')}: {t.user_attrs.get('message')}"
     return None
-
-
-def _on_stale(study, trial, reason: str) -> None:
-    requeue_lost(study, trial, reason)
-
-
-def _fail_stale(study) -> int:
-    before = sum(1 for t in study._storage.get_all_trials(study._study_id, deepcopy=False)
-                 if t.state == TrialState.RUNNING)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        optuna.storages.fail_stale_trials(study)
-    after = sum(1 for t in study._storage.get_all_trials(study._study_id, deepcopy=False)
-                if t.state == TrialState.RUNNING)
-    return before - after
 
 
 class _Heartbeat:
