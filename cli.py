@@ -70,6 +70,11 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-classes", type=int, default=None, help="classes of the head (default: the model's)")
 
 
+def add_compat_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--compat", default=None, metavar="MODE",
+                        help="build and count with another code's conventions: deficient-efficient")
+
+
 def _configure_substitutes(parser):
     parser.add_argument("--json", action="store_true", help="print JSON")
 
@@ -102,8 +107,7 @@ def _configure_count(parser):
     parser.add_argument("--substitute", default="conv", help="NAME, NAME:SETTING or the original NAME_SETTING")
     parser.add_argument("--setting", type=float, default=None, help="the substitute's hyperparameter value")
     parser.add_argument("--per-layer", action="store_true", help="also print each module's own count")
-    parser.add_argument("--compat", default=None, metavar="MODE",
-                        help="build and count with another code's conventions: deficient-efficient")
+    add_compat_option(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -437,6 +441,7 @@ def _configure_solve(parser):
                                                         "of the dense model (0.1x)")
     parser.add_argument("--mult-adds", default=None, help="also cap mult-adds (6e8, 600M or 0.1x)")
     parser.add_argument("--substitute", nargs="+", default=["all"], help="names, or all (default)")
+    add_compat_option(parser)
     parser.add_argument("--json", action="store_true", help="print a JSON list, one object per substitute")
 
 
@@ -452,7 +457,7 @@ def run_solve(args) -> int:
     for name in names:
         try:
             solution = solve_budget(args.model, name, budget, mult_adds=args.mult_adds, num_classes=args.num_classes,
-                                    input_size=args.input_size)
+                                    input_size=args.input_size, compat=args.compat)
         except InfeasibleBudgetError as error:
             rows.append({"substitute": name, "budget": budget.label, "feasible": False, "reason": str(error)})
             continue

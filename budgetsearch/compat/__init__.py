@@ -18,11 +18,12 @@ budgetsearch's default differs, is the table in README ("Compatibility mode").
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Optional
 
 from ..errors import ConfigError
-from ..substitutes import ConvFactory, as_factory, get_substitute
+from ..substitutes import ConvFactory, Hyperparameter, Substitute, as_factory, get_substitute
 
 DEFICIENT_EFFICIENT = "deficient-efficient"
 MODES = (DEFICIENT_EFFICIENT,)
@@ -51,6 +52,21 @@ ALIASES = {
         "originalacdc": ("acdc", 12, {"inner_riffle": False}),
     },
 }
+
+
+# Settings a mode's layers cannot take: the original's ACDC_1 built no factor at all.
+LOWEST_SETTINGS = {
+    DEFICIENT_EFFICIENT: {"acdc": 2},
+}
+
+
+def hyperparameter(substitute: Substitute, compat: Optional[str]) -> Optional[Hyperparameter]:
+    """The substitute's declared hyperparameter, its domain narrowed to what mode ``compat`` can build."""
+    hp = substitute.hyperparameter
+    low = LOWEST_SETTINGS.get(check_mode(compat), {}).get(substitute.name)
+    if hp is None or low is None:
+        return hp
+    return dataclasses.replace(hp, low=max(hp.low, low))
 
 
 def check_mode(compat: Optional[str]) -> Optional[str]:
@@ -107,5 +123,5 @@ def compat_factory(substitute, setting=None, compat: Optional[str] = DEFICIENT_E
     return CompatFactory(factory.substitute, factory.setting, mode, options)
 
 
-__all__ = ["ALIASES", "CompatFactory", "DEFICIENT_EFFICIENT", "MODES", "SUBSTITUTE_OPTIONS", "check_mode",
-           "compat_factory"]
+__all__ = ["ALIASES", "CompatFactory", "DEFICIENT_EFFICIENT", "LOWEST_SETTINGS", "MODES", "SUBSTITUTE_OPTIONS",
+           "check_mode", "compat_factory", "hyperparameter"]

@@ -67,6 +67,9 @@ class Count:
     layers: tuple  # of LayerCount: each module's own parameters and own ops; they sum to the totals
     by_operator: Dict[str, int]
     convention: Convention
+    # The total before rounding: a rule may cost fractions (the original's ACDC transform),
+    # and a sum of counts must round once, at the end, to equal the count of the whole.
+    exact_mult_adds: float = 0.0
 
     def per_layer(self):
         """The per-layer breakdown as a pandas DataFrame."""
@@ -136,22 +139,36 @@ def _module_shapes(model: nn.Module, example: torch.Tensor, types: tuple) -> dic
     return shapes
 
 
-def _apply_module_rules(model: nn.Module, totals: dict, shapes: dict, module_rules: dict) -> dict:
-    """Replace the traced count of every module a rule covers (its whole subtree) by the rule's value."""
+def _apply_module_rules(model: nn.Module, totals: dict, shapes: dict, module_rules: dict, by_operator: dict,
+                        traced_by_operator: dict) -> dict:
+    """Replace the traced count of every module a rule covers (its whole subtree) by the rule's value.
+
+    ``by_operator`` is updated in place: the covered modules' traced operators come
+    out, and each rule's total goes in under ``"<ModuleType> (module rule)"``.
+    """
     totals = {name: float(value) for name, value in totals.items()}
+    by_rule: Dict[str, float] = {}
     covered = []
     for name, module in model.named_modules():
         rule = module_rules.get(type(module))
         if rule is None or any(name.startswith(c + ".") for c in covered) or name not in shapes:
             continue
         covered.append(name)
-        delta = rule(module, name, model, shapes) - totals.get(name, 0.0)
+        value = rule(module, name, model, shapes)
+        key = f"{type(module).__name__} (module rule)"
+        by_rule[key] = by_rule.get(key, 0.0) + value
+        for operator, traced in traced_by_operator.get(name, {}).items():
+            by_operator[operator] -= traced
+        delta = value - totals.get(name, 0.0)
         for other in list(totals):
             if other.startswith(name + "."):
                 totals[other] = 0.0
         parts = name.split(".")
         for ancestor in ["", *(".".join(parts[:i]) for i in range(1, len(parts) + 1))]:
             totals[ancestor] = totals.get(ancestor, 0.0) + delta
+    by_operator.update({key: round(value) for key, value in by_rule.items()})
+    for operator in [op for op, value in by_operator.items() if value == 0]:
+        del by_operator[operator]
     return totals
 
 
@@ -197,6 +214,7 @@ def count(model: nn.Module, input_size=(3, 32, 32), *, rules: Optional[Dict[str,
             unsupported = analysis.unsupported_ops()
             by_operator = dict(analysis.by_operator())
             shapes = _module_shapes(model, example, tuple(module_rules)) if module_rules else {}
+            traced_by_operator = analysis.by_module_and_operator() if shapes else {}
     finally:
         model.train(was_training)
     if unsupported:
@@ -205,8 +223,7 @@ def count(model: nn.Module, input_size=(3, 32, 32), *, rules: Optional[Dict[str,
             f"(budgetsearch.counting.default_rules() is the table)"
         )
     if shapes:
-        totals = _apply_module_rules(model, totals, shapes, module_rules)
-        by_operator["module rules"] = round(totals[""]) - sum(by_operator.values())
+        totals = _apply_module_rules(model, totals, shapes, module_rules, by_operator, traced_by_operator)
     own_params = _own_parameters(model)
     names, own_ops = [], []
     for name, module in model.named_modules():
@@ -215,7 +232,7 @@ def count(model: nn.Module, input_size=(3, 32, 32), *, rules: Optional[Dict[str,
         own_ops.append(totals.get(name, 0) - children)
     layers = tuple(LayerCount(name, kind, own_params[name], ops)
                    for (name, kind), ops in zip(names, _rounded_layers(own_ops)) if own_params[name] or ops)
-    return Count(params, round(totals[""]), layers, by_operator, _convention(size, mode))
+    return Count(params, round(totals[""]), layers, by_operator, _convention(size, mode), float(totals[""]))
 
 
 def _convention(size: tuple, mode: Optional[str]) -> Convention:

@@ -66,6 +66,11 @@ class ReconstructedModule(nn.Module):
     def reconstructed(self):
         return self._cached if self._cached is not None else self.reconstruct()
 
+    def reconstructed_shapes(self) -> tuple:
+        """Shapes of what :meth:`reconstruct` returns: at inference, all the forward computes with."""
+        value = self.reconstruct()
+        return tuple(tuple(v.shape) for v in value) if isinstance(value, tuple) else (tuple(value.shape),)
+
 
 class ReconstructedConv(ReconstructedModule):
     """Conv2d whose full weight is rebuilt from parameters by :meth:`reconstruct_weight`."""
@@ -100,6 +105,9 @@ class ReconstructedConv(ReconstructedModule):
 
     def reconstruct(self):
         return self.reconstruct_weight()
+
+    def reconstructed_shapes(self) -> tuple:
+        return (self.weight_shape,)
 
     def forward(self, x):
         return F.conv2d(x, self.reconstructed(), self.bias, self.stride, self.padding, self.dilation)

@@ -1,0 +1,204 @@
+"""Count a network with any substitute by counting each distinct substitution site once.
+
+A network's count with substitute S is its fixed part (everything the factory
+does not build) plus, for every substitution site, the count of S's layer at
+that site's geometry and input size. Counting is additive because fvcore
+counts the operators executed, and a layer executes the same operators alone
+as inside the network. So the network is traced once (with the cheap
+depthwise-separable substitute in every site, to find the fixed part), and
+after that a probe costs one layer per distinct site geometry, cached by what
+the setting resolves to there (:meth:`Substitute.resolve`): parameters from a
+layer built on the meta device, mult-adds from fvcore on a real layer, only
+when asked.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from dataclasses import dataclass
+from typing import Dict, Optional, Tuple
+
+import torch
+from torch import nn
+
+from ..compat import check_mode, compat_factory
+from ..compat import hyperparameter as compat_hyperparameter
+from ..counting import count
+from ..models import create_model, default_input_size, find_model
+from ..substitutes import ReconstructedModule, Substitute, get_substitute
+from ..substitutes.conv import dense_conv
+from ._meta import shape_only
+from ._search import highest, lowest
+
+# Built in every site to trace the fixed part: no hyperparameter, and cheap to build and run.
+_PROBE_SUBSTITUTE = "separable"
+
+
+@dataclass(frozen=True)
+class Site:
+    """One substitution point: the ``nn.Conv2d`` arguments the model passed, and its input size."""
+
+    in_channels: int
+    out_channels: int
+    kernel_size: Tuple[int, int]
+    stride: Tuple[int, int]
+    padding: Tuple[int, int]
+    dilation: Tuple[int, int]
+    bias: bool
+    input_hw: Tuple[int, int]
+
+    def build(self, substitute: Substitute, setting, compat: Optional[str] = None) -> nn.Module:
+        factory = compat_factory(substitute, setting, compat)
+        return factory(self.in_channels, self.out_channels, self.kernel_size, stride=self.stride,
+                       padding=self.padding, dilation=self.dilation, bias=self.bias)
+
+
+@dataclass(frozen=True)
+class Totals:
+    params: int
+    mult_adds: Optional[float] = None  # unrounded: sums of counts round once, at the end
+
+
+def _trainable(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def inference_signature(layer: nn.Module) -> tuple:
+    """Everything a layer's per-image mult-adds depend on, read off a meta-device build.
+
+    Each module contributes its type, and either the shapes of its reconstructed
+    tensors (a :class:`ReconstructedModule` computes with nothing else at
+    inference) or its ``extra_repr`` and the shapes of its own parameters and
+    buffers. Layers with equal signatures at the same site cost the same, so an
+    ACDC stack of 113 factors is counted from one of a single factor.
+    """
+    signature = []
+    for name, module in layer.named_modules():
+        if isinstance(module, ReconstructedModule):
+            signature.append((name, type(module).__name__, module.reconstructed_shapes()))
+            continue
+        if any(isinstance(parent, ReconstructedModule) for parent in _ancestors(layer, name)):
+            continue
+        tensors = [(n, tuple(t.shape)) for n, t in (*module.named_parameters(recurse=False),
+                                                    *module.named_buffers(recurse=False)) if t is not None]
+        signature.append((name, type(module).__name__, module.extra_repr(), tuple(tensors)))
+    return tuple(signature)
+
+
+def _ancestors(root: nn.Module, name: str):
+    parts = name.split(".") if name else []
+    return [root.get_submodule(".".join(parts[:i])) for i in range(len(parts))]
+
+
+def discover_sites(model: str, num_classes: int, input_size: tuple) -> Counter:
+    """The substitution sites of ``model`` with their multiplicities, from one meta-device forward."""
+    recorded: Dict[nn.Module, tuple] = {}
+    shapes: Dict[nn.Module, tuple] = {}
+
+    def recording_factory(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True):
+        layer = dense_conv(in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
+        recorded[layer] = (in_channels, out_channels, layer.kernel_size, layer.stride, layer.padding, layer.dilation,
+                           bias)
+        layer.register_forward_pre_hook(lambda module, args: shapes.__setitem__(module, tuple(args[0].shape[2:])))
+        return layer
+
+    with shape_only():
+        network = create_model(model, num_classes=num_classes, substitute=recording_factory).eval()
+        with torch.no_grad():
+            network(torch.zeros(1, *input_size))
+    return Counter(Site(*geometry, input_hw=shapes[layer]) for layer, geometry in recorded.items() if layer in shapes)
+
+
+class NetworkCounter:
+    """Exact counts of ``model`` built with any substitute at any setting, without building the network.
+
+    Its numbers equal ``count(create_model(model, ..., substitute, setting, compat=compat), input_size,
+    compat=compat)``.
+    """
+
+    def __init__(self, model: str, num_classes: Optional[int] = None, input_size: Optional[tuple] = None,
+                 compat: Optional[str] = None):
+        family, _ = find_model(model)
+        self.model = model
+        self.compat = check_mode(compat)
+        self.num_classes = family.num_classes if num_classes is None else num_classes
+        self.input_size = tuple(input_size or default_input_size(model))
+        self.reference = family.reference
+        self.sites = discover_sites(model, self.num_classes, self.input_size)
+        self._params: Dict[tuple, int] = {}
+        self._signatures: Dict[tuple, tuple] = {}
+        self._mult_adds: Dict[tuple, float] = {}
+        probe = get_substitute(_PROBE_SUBSTITUTE)
+        with torch.random.fork_rng(devices=[]):
+            network = create_model(model, num_classes=self.num_classes, substitute=probe.factory(), compat=compat)
+        whole = count(network, self.input_size, compat=compat)
+        self.convention = whole.convention
+        in_sites = self._sum(probe, None, with_mult_adds=True)
+        self.fixed = Totals(whole.params - in_sites.params, whole.exact_mult_adds - in_sites.mult_adds)
+
+    def _site_params(self, site: Site, substitute: Substitute, setting) -> int:
+        key = (site, substitute.name, substitute.resolve(site.in_channels, site.out_channels, site.kernel_size, setting))
+        if key not in self._params:
+            with shape_only():
+                self._params[key] = _trainable(site.build(substitute, setting, self.compat))
+        return self._params[key]
+
+    def _signature(self, site: Site, substitute: Substitute, setting) -> tuple:
+        key = (site, substitute.name, substitute.resolve(site.in_channels, site.out_channels, site.kernel_size, setting))
+        if self.compat is not None:
+            # A mode's rules may read a layer's hyperparameters (the original's ACDC cost
+            # grows with its factors), not just the shapes it computes with.
+            return key
+        if key not in self._signatures:
+            with shape_only():
+                self._signatures[key] = (site, substitute.name, inference_signature(site.build(substitute, setting)))
+        return self._signatures[key]
+
+    def _site_mult_adds(self, site: Site, substitute: Substitute, setting) -> float:
+        signature = self._signature(site, substitute, setting)
+        if signature not in self._mult_adds:
+            # Any setting with this signature costs the same: count the cheapest one to build.
+            hp = compat_hyperparameter(substitute, self.compat)
+            cheapest = None if hp is None else lowest(hp) if hp.grows else highest(hp)
+            if cheapest is not None and self._signature(site, substitute, cheapest) == signature:
+                setting = cheapest
+            # A real layer consumes random numbers: keep the caller's RNG stream untouched.
+            with torch.random.fork_rng(devices=[]):
+                layer = site.build(substitute, setting, self.compat)
+            self._mult_adds[signature] = count(layer, (site.in_channels, *site.input_hw),
+                                               compat=self.compat).exact_mult_adds
+        return self._mult_adds[signature]
+
+    def _sum(self, substitute: Substitute, setting, with_mult_adds: bool) -> Totals:
+        params = sum(n * self._site_params(site, substitute, setting) for site, n in self.sites.items())
+        if not with_mult_adds:
+            return Totals(params)
+        return Totals(params, sum(n * self._site_mult_adds(site, substitute, setting) for site, n in self.sites.items()))
+
+    def params(self, substitute: Substitute, setting) -> int:
+        """Trainable parameters of the network with ``substitute`` at ``setting``."""
+        return self.fixed.params + self._sum(substitute, setting, with_mult_adds=False).params
+
+    def totals(self, substitute: Substitute, setting) -> Totals:
+        """Parameters and per-image mult-adds (rounded as ``count`` rounds) with ``substitute`` at ``setting``."""
+        in_sites = self._sum(substitute, setting, with_mult_adds=True)
+        return Totals(self.fixed.params + in_sites.params, round(self.fixed.mult_adds + in_sites.mult_adds))
+
+    @functools.cached_property
+    def dense(self) -> Totals:
+        """The network as its authors built it (the family's reference substitute)."""
+        return self.totals(get_substitute(self.reference), None)
+
+
+def network_counter(model: str, num_classes: Optional[int] = None, input_size: Optional[tuple] = None,
+                    compat: Optional[str] = None) -> NetworkCounter:
+    """A shared :class:`NetworkCounter`: its traces and per-site counts are reused across solves."""
+    family, _ = find_model(model)
+    classes = family.num_classes if num_classes is None else num_classes
+    return _shared_counter(model, classes, tuple(input_size or default_input_size(model)), check_mode(compat))
+
+
+@functools.lru_cache(maxsize=16)
+def _shared_counter(model: str, num_classes: int, input_size: tuple, compat: Optional[str]) -> NetworkCounter:
+    return NetworkCounter(model, num_classes, input_size, compat)

@@ -1,0 +1,61 @@
+"""Bisection over a declared hyperparameter domain, exact for integers and for floats.
+
+The count of every substitute is a monotone step function of its setting (the
+registry declares the direction). A float search halves the interval until its
+ends are adjacent floats, so a plateau edge is found exactly, not to a
+tolerance; with the counter's caches most probes cost no layer build.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Union
+
+from ..substitutes import Hyperparameter
+
+Number = Union[int, float]
+
+
+def lowest(hp: Hyperparameter) -> Number:
+    """The smallest setting the domain admits (the next float above an open lower bound)."""
+    if hp.type is int:
+        return int(math.ceil(hp.low + 1)) if hp.low_open else int(math.ceil(hp.low))
+    return math.nextafter(hp.low, math.inf) if hp.low_open else float(hp.low)
+
+
+def highest(hp: Hyperparameter) -> Number:
+    return int(math.floor(hp.high)) if hp.type is int else float(hp.high)
+
+
+def _midpoint(hp: Hyperparameter, low: Number, high: Number) -> Number:
+    return (low + high) // 2 if hp.type is int else low + (high - low) / 2
+
+
+def last_true(hp: Hyperparameter, low: Number, high: Number, predicate: Callable[[Number], bool]) -> Number:
+    """The largest setting in [low, high] where ``predicate`` holds, given it holds at ``low`` and then
+    turns false at most once."""
+    if predicate(high):
+        return high
+    while True:
+        middle = _midpoint(hp, low, high)
+        if middle in (low, high):
+            return low
+        if predicate(middle):
+            low = middle
+        else:
+            high = middle
+
+
+def first_true(hp: Hyperparameter, low: Number, high: Number, predicate: Callable[[Number], bool]) -> Number:
+    """The smallest setting in [low, high] where ``predicate`` holds, given it holds at ``high`` and
+    stays true once it turned true."""
+    if predicate(low):
+        return low
+    while True:
+        middle = _midpoint(hp, low, high)
+        if middle in (low, high):
+            return high
+        if predicate(middle):
+            high = middle
+        else:
+            low = middle

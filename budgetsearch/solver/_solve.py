@@ -1,0 +1,151 @@
+"""Turn a parameter budget (and optionally a mult-adds cap) into a substitute's setting.
+
+The answer is the setting whose parameter count is the largest that does not
+exceed the budget, with the mult-adds cap holding too; among settings with
+that count, the smallest. Both counts move monotonically with the setting in
+the direction the registry declares, so the settings that fit form one end of
+the domain, and two bisections find its edge and then the left edge of the
+winning count's plateau.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Optional, Tuple, Union
+
+from torch import nn
+
+from ..compat import hyperparameter as compat_hyperparameter
+from ..errors import InfeasibleBudgetError
+from ..models import create_model
+from ..substitutes import ConvFactory, Substitute, get_substitute
+from ._budget import Budget, parse_budget
+from ._network import NetworkCounter, network_counter
+from ._search import first_true, highest, last_true, lowest
+
+Setting = Union[int, float, None]
+
+
+@dataclass(frozen=True)
+class Solution:
+    """A substitute's setting for a budget on a model, with the counts it achieves.
+
+    ``params_range`` is the smallest and largest parameter count the substitute
+    reaches on this model over its whole domain. ``ratio`` and the ``dense_*``
+    counts are relative to the model family's reference substitute (dense convs
+    for WideResNets). ``convention`` records how every count was made.
+    """
+
+    model: str
+    substitute: str
+    hyperparameter: Optional[str]
+    setting: Setting
+    params: int
+    mult_adds: int
+    budget: str
+    budget_params: int
+    budget_mult_adds: Optional[int]
+    dense_params: int
+    dense_mult_adds: int
+    reference: str
+    params_range: Tuple[int, int]
+    num_classes: int
+    input_size: Tuple[int, int, int]
+    compat: Optional[str]
+    convention: dict
+
+    @property
+    def ratio(self) -> float:
+        return self.params / self.dense_params
+
+    @property
+    def slack(self) -> int:
+        """Parameters left unused under the budget."""
+        return self.budget_params - self.params
+
+    def factory(self) -> ConvFactory:
+        return get_substitute(self.substitute).factory(self.setting)
+
+    def build(self) -> nn.Module:
+        """The model at this setting; counting it gives exactly ``params`` and ``mult_adds``."""
+        return create_model(self.model, num_classes=self.num_classes, substitute=self.factory(), compat=self.compat)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self) | {"ratio": self.ratio, "slack": self.slack, "feasible": True}
+
+
+def _infeasible(counter: NetworkCounter, substitute: Substitute, budget: str, reason: str) -> InfeasibleBudgetError:
+    return InfeasibleBudgetError(f"{substitute.name} cannot meet budget {budget} on {counter.model}: {reason}")
+
+
+def _solution(counter, substitute, setting, budget: Budget, cap: int, mult_adds_cap, params_range) -> Solution:
+    totals = counter.totals(substitute, setting)
+    dense = counter.dense
+    hp = substitute.hyperparameter
+    return Solution(
+        model=counter.model, substitute=substitute.name, hyperparameter=hp.name if hp else None, setting=setting,
+        params=totals.params, mult_adds=totals.mult_adds, budget=budget.label, budget_params=cap,
+        budget_mult_adds=mult_adds_cap, dense_params=dense.params, dense_mult_adds=dense.mult_adds,
+        reference=counter.reference, params_range=params_range, num_classes=counter.num_classes,
+        input_size=counter.input_size, compat=counter.compat, convention=counter.convention.to_dict(),
+    )
+
+
+def solve_budget(model: str, substitute: Union[str, Substitute], budget, *, mult_adds=None,
+                 num_classes: Optional[int] = None, input_size: Optional[tuple] = None,
+                 compat: Optional[str] = None) -> Solution:
+    """The setting of ``substitute`` on ``model`` that best uses ``budget`` parameters.
+
+    ``budget`` and ``mult_adds`` are absolute counts (``1200000``, ``"1.2M"``) or
+    fractions of the dense model (``"0.1x"``). Raises
+    :class:`~budgetsearch.errors.InfeasibleBudgetError` when no setting fits, and
+    when every setting fits with room to spare (the budget is above the largest
+    count the substitute reaches, so it cannot be compared at that budget).
+    ``compat`` builds and counts as :func:`~budgetsearch.models.create_model` and
+    :func:`~budgetsearch.counting.count` do under that mode.
+    """
+    substitute = substitute if isinstance(substitute, Substitute) else get_substitute(substitute)
+    budget = parse_budget(budget)
+    mult_adds_budget = None if mult_adds is None else parse_budget(mult_adds, what="mult-adds cap")
+    counter = network_counter(model, num_classes, None if input_size is None else tuple(input_size), compat)
+    cap = budget.resolve(counter.dense.params)
+    mult_adds_cap = None if mult_adds_budget is None else mult_adds_budget.resolve(counter.dense.mult_adds)
+    caps = f"{cap:,} params" + ("" if mult_adds_cap is None else f" and {mult_adds_cap:,} mult-adds")
+
+    def fits(setting) -> bool:
+        if counter.params(substitute, setting) > cap:
+            return False
+        return mult_adds_cap is None or counter.totals(substitute, setting).mult_adds <= mult_adds_cap
+
+    hp = compat_hyperparameter(substitute, counter.compat)
+    if hp is None:
+        totals = counter.totals(substitute, None)
+        if not fits(None):
+            raise _infeasible(counter, substitute, budget.label,
+                              f"it has no setting and counts {totals.params:,} params and {totals.mult_adds:,} "
+                              f"mult-adds, over the caps of {caps}")
+        return _solution(counter, substitute, None, budget, cap, mult_adds_cap, (totals.params, totals.params))
+
+    # Orient the domain so that the count grows from `small` to `large`.
+    small, large = (lowest(hp), highest(hp)) if hp.grows else (highest(hp), lowest(hp))
+    params_range = (counter.params(substitute, small), counter.params(substitute, large))
+    if not fits(small):
+        totals = counter.totals(substitute, small)
+        raise _infeasible(counter, substitute, budget.label,
+                          f"the caps are {caps}, but its smallest reachable count is {totals.params:,} params and "
+                          f"{totals.mult_adds:,} mult-adds ({hp.name}={small})")
+    if fits(large) and params_range[1] < cap and (
+            mult_adds_cap is None or counter.totals(substitute, large).mult_adds < mult_adds_cap):
+        raise _infeasible(counter, substitute, budget.label,
+                          f"the budget is {cap:,} params, above its largest reachable count of "
+                          f"{params_range[1]:,} params ({hp.name}={large}); choose a budget it can reach")
+    if hp.grows:
+        edge = last_true(hp, small, large, fits)
+        best = counter.params(substitute, edge)
+        setting = first_true(hp, small, edge, lambda s: counter.params(substitute, s) >= best)
+    else:
+        # The count falls as the setting grows: the fitting settings are the upper end of the
+        # domain, and the smallest of them has the largest count.
+        setting = first_true(hp, large, small, fits)
+    return _solution(counter, substitute, setting, budget, cap, mult_adds_cap, params_range)
