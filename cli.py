@@ -341,17 +341,18 @@ def run_run(args) -> int:
     bar = None
 
     def on_plan(plan):
+        if not args.json:
+            _print_plan(plan)
+
+    def on_progress(progress):
         nonlocal bar
         if args.json:
             return
-        _print_plan(plan)
-        from tqdm import tqdm
+        if bar is None:  # trials recorded by an earlier run are the bar's start, not part of its rate and ETA
+            from tqdm import tqdm
 
-        bar = tqdm(total=0, unit="trial", desc=config.name, dynamic_ncols=True)
-
-    def on_progress(progress):
-        if bar is None:
-            return
+            bar = tqdm(total=progress.total, initial=progress.done, unit="trial", desc=config.name,
+                       dynamic_ncols=True)
         bar.total = progress.total
         bar.update(progress.done - bar.n)
         bar.set_postfix(running=progress.running, **progress.statuses, refresh=True)
@@ -480,6 +481,50 @@ def run_solve(args) -> int:
     for row in rows:
         if not row["feasible"]:
             print(f"infeasible: {row['reason']}")
+    return 0
+
+
+def _configure_curves(parser):
+    add_model_options(parser)
+    parser.add_argument("--substitute", nargs="+", default=None, help="names (default: every one with a setting)")
+    parser.add_argument("--points", type=int, default=40, help="settings per substitute (default: 40)")
+    parser.add_argument("--out", default="curves", help="folder for curves.csv and curves.png (default: curves)")
+    add_compat_option(parser)
+    parser.add_argument("--json", action="store_true", help="print the table as JSON")
+
+
+@command("curves", "sweep every substitute's setting and plot the network's counts against it", _configure_curves)
+def run_curves(args) -> int:
+    from pathlib import Path
+
+    import matplotlib
+    from tqdm import tqdm
+
+    from budgetsearch.solver import draw_settings_curves, network_counter, settings_curve
+    from budgetsearch.substitutes import get_substitute
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if args.points < 2:
+        raise ConfigError(f"--points must be >= 2, but got {args.points}")
+    names = None if args.substitute is None else [get_substitute(n).name for n in args.substitute]
+    with tqdm(desc="sweeping", unit="substitute", disable=args.json) as bar:
+        curves = settings_curve(args.model, names, args.points, args.num_classes, args.input_size, args.compat,
+                                progress=lambda name: (bar.set_postfix_str(name), bar.update()))
+    dense = network_counter(args.model, args.num_classes, args.input_size, args.compat).dense
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    curves.to_csv(out / "curves.csv", index=False)
+    figure, (ax_params, ax_mult_adds) = plt.subplots(1, 2, figsize=(13, 5), constrained_layout=True)
+    draw_settings_curves(curves, ax_params, ax_mult_adds, dense=(dense.params, dense.mult_adds))
+    figure.suptitle(f"{args.model}: network size over each substitute's setting")
+    figure.savefig(out / "curves.png", dpi=120)
+    plt.close(figure)
+    if args.json:
+        print_json(curves.to_dict("records"))
+    else:
+        print(f"wrote {out / 'curves.csv'} ({len(curves)} rows) and {out / 'curves.png'}")
     return 0
 
 

@@ -6,7 +6,9 @@ range" view of the original study).
 """
 
 from ._budget import Budget, parse_budget
+from ._curves import draw_settings_curves, settings_curve
 from ._network import NetworkCounter, Site, network_counter
 from ._solve import Solution, solve_budget
 
-__all__ = ["Budget", "NetworkCounter", "Site", "Solution", "network_counter", "parse_budget", "solve_budget"]
+__all__ = ["Budget", "NetworkCounter", "Site", "Solution", "draw_settings_curves", "network_counter", "parse_budget",
+           "settings_curve", "solve_budget"]

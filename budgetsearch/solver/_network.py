@@ -91,6 +91,12 @@ def _ancestors(root: nn.Module, name: str):
     return [root.get_submodule(".".join(parts[:i])) for i in range(len(parts))]
 
 
+def input_options(model: str, input_size: tuple) -> dict:
+    """Constructor arguments for an input whose channels differ from the family's (digits: 1), as the trainer builds."""
+    channels = input_size[0]
+    return {"in_channels": channels} if channels != find_model(model)[0].input_size[0] else {}
+
+
 def discover_sites(model: str, num_classes: int, input_size: tuple) -> Counter:
     """The substitution sites of ``model`` with their multiplicities, from one meta-device forward."""
     recorded: Dict[nn.Module, tuple] = {}
@@ -104,7 +110,8 @@ def discover_sites(model: str, num_classes: int, input_size: tuple) -> Counter:
         return layer
 
     with shape_only():
-        network = create_model(model, num_classes=num_classes, substitute=recording_factory).eval()
+        network = create_model(model, num_classes=num_classes, substitute=recording_factory,
+                               **input_options(model, input_size)).eval()
         with torch.no_grad():
             network(torch.zeros(1, *input_size))
     return Counter(Site(*geometry, input_hw=shapes[layer]) for layer, geometry in recorded.items() if layer in shapes)
@@ -131,7 +138,8 @@ class NetworkCounter:
         self._mult_adds: Dict[tuple, float] = {}
         probe = get_substitute(_PROBE_SUBSTITUTE)
         with torch.random.fork_rng(devices=[]):
-            network = create_model(model, num_classes=self.num_classes, substitute=probe.factory(), compat=compat)
+            network = create_model(model, num_classes=self.num_classes, substitute=probe.factory(), compat=compat,
+                                   **input_options(model, self.input_size))
         whole = count(network, self.input_size, compat=compat)
         self.convention = whole.convention
         in_sites = self._sum(probe, None, with_mult_adds=True)

@@ -21,7 +21,7 @@ from ..errors import InfeasibleBudgetError
 from ..models import create_model
 from ..substitutes import ConvFactory, Substitute, get_substitute
 from ._budget import Budget, parse_budget
-from ._network import NetworkCounter, network_counter
+from ._network import NetworkCounter, input_options, network_counter
 from ._search import first_true, highest, last_true, lowest
 
 Setting = Union[int, float, None]
@@ -69,7 +69,8 @@ class Solution:
 
     def build(self) -> nn.Module:
         """The model at this setting; counting it gives exactly ``params`` and ``mult_adds``."""
-        return create_model(self.model, num_classes=self.num_classes, substitute=self.factory(), compat=self.compat)
+        return create_model(self.model, num_classes=self.num_classes, substitute=self.factory(), compat=self.compat,
+                            **input_options(self.model, self.input_size))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self) | {"ratio": self.ratio, "slack": self.slack, "feasible": True}

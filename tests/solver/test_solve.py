@@ -18,17 +18,31 @@ from budgetsearch.counting import count
 from budgetsearch.errors import ConfigError, InfeasibleBudgetError
 from budgetsearch.models import create_model
 from budgetsearch.solver import network_counter, parse_budget, solve_budget
+from budgetsearch.solver._meta import shape_only
 from budgetsearch.substitutes import get_substitute, list_substitutes
 from budgetsearch.substitutes._tensor_shapes import dimensionize
 
 TUNABLE = [n for n in list_substitutes() if get_substitute(n).hyperparameter is not None]
 
 
-@functools.lru_cache(maxsize=None)
 def network_params(model: str, substitute: str, setting) -> int:
-    with torch.device("meta"):
-        network = create_model(model, substitute=get_substitute(substitute).factory(setting))
-    return sum(p.numel() for p in network.parameters())
+    """The whole network's parameters, built on the meta device.
+
+    Settings that resolve to the same sizes at every layer build the same network
+    (the registry's promise, checked in the substitute conformance tests), so one
+    build serves them all.
+    """
+    sizes = tuple(get_substitute(substitute).resolve(s.in_channels, s.out_channels, s.kernel_size, setting)
+                  for s in network_counter(model).sites)
+    key = (model, substitute, sizes)
+    if key not in _BUILT:
+        with shape_only():  # initialisation skipped: meta tensors hold no values
+            network = create_model(model, substitute=get_substitute(substitute).factory(setting))
+        _BUILT[key] = sum(p.numel() for p in network.parameters())
+    return _BUILT[key]
+
+
+_BUILT: dict = {}
 
 
 def plateau_edges(model: str, substitute: str) -> set:
@@ -64,8 +78,8 @@ def brute_force(model: str, substitute: str, cap: int):
     return best, min(s for n, s in fitting if n == best)
 
 
-def spread_of_budgets(model: str, substitute: str) -> list:
-    low, high = sorted(network_counter(model).params(get_substitute(substitute), s)
+def spread_of_budgets(model: str, substitute: str, num_classes=None) -> list:
+    low, high = sorted(network_counter(model, num_classes).params(get_substitute(substitute), s)
                        for s in (candidates(model, substitute)[0], candidates(model, substitute)[-1]))
     return [int(low + (high - low) * f) for f in (0.02, 0.1, 0.3, 0.55, 0.8, 0.97)]
 
@@ -100,8 +114,12 @@ def test_solver_matches_brute_force_on_wrn_28_10(substitute):
             assert solution.setting <= smallest
 
 
-@pytest.mark.parametrize("substitute,budget", [("generic", "1.2M"), ("shuffle", "0.6M"), ("acdc", "1.2M"),
-                                               ("tensor-train", "0.6M")])
+@pytest.mark.parametrize("substitute,budget", [
+    ("shuffle", "0.6M"),
+    pytest.param("generic", "1.2M", marks=pytest.mark.slow),
+    pytest.param("acdc", "1.2M", marks=pytest.mark.slow),
+    pytest.param("tensor-train", "0.6M", marks=pytest.mark.slow),
+])
 def test_brute_force_on_wrn_28_10_at_the_papers_budgets(substitute, budget):
     cap = parse_budget(budget).resolve(36_479_194)
     solution = solve_budget("wrn-28-10", substitute, budget)
@@ -112,7 +130,9 @@ def test_brute_force_on_wrn_28_10_at_the_papers_budgets(substitute, budget):
 
 @pytest.mark.parametrize("substitute", list_substitutes())
 def test_the_solution_builds_a_model_the_counter_counts_exactly(substitute):
-    budget = "0.3x" if get_substitute(substitute).hyperparameter else "1x"
+    counter = network_counter("wrn-10-2", num_classes=7)
+    budget = counter.params(get_substitute(substitute), None) if substitute in ("conv", "separable") else (
+        sum(spread_of_budgets("wrn-10-2", substitute, num_classes=7)[2:4]) // 2)
     solution = solve_budget("wrn-10-2", substitute, budget, num_classes=7)
     counted = count(solution.build(), solution.input_size)
     assert (counted.params, counted.mult_adds) == (solution.params, solution.mult_adds)
@@ -137,8 +157,8 @@ def test_groups_that_divide_nothing_are_never_returned():
 
 
 def test_a_mult_adds_cap_holds_together_with_the_parameter_budget():
-    loose = solve_budget("wrn-16-4", "generic", "0.5x")
-    capped = solve_budget("wrn-16-4", "generic", "0.5x", mult_adds=loose.mult_adds // 2)
+    loose = solve_budget("wrn-16-4", "generic", "0.2x")
+    capped = solve_budget("wrn-16-4", "generic", "0.2x", mult_adds=loose.mult_adds // 2)
     assert capped.mult_adds <= loose.mult_adds // 2 < loose.mult_adds
     assert capped.params < loose.params
     nudged = math.nextafter(capped.setting, 2)

@@ -1,0 +1,66 @@
+"""The solve and curves commands, called as a user would through cli.main."""
+
+import json
+
+import pandas as pd
+import torch
+
+from budgetsearch.models import create_model
+from budgetsearch.solver._meta import shape_only
+from budgetsearch.substitutes import list_substitutes
+from cli import main
+
+
+def meta_params(model, substitute, setting):
+    with shape_only():
+        return sum(p.numel() for p in create_model(model, substitute=substitute, setting=setting).parameters())
+
+
+def test_solve_json_has_one_object_per_substitute(capsys):
+    assert main(["solve", "--model", "wrn-16-4", "--budget", "0.1x", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["substitute"] for r in rows] == list_substitutes()
+    cap = int(0.1 * 2_748_890)
+    for row in rows:
+        assert {"substitute", "budget", "feasible"} <= set(row)
+        if row["feasible"]:
+            assert {"setting", "params", "mult_adds", "ratio", "slack", "convention"} <= set(row)
+            assert row["params"] == meta_params("wrn-16-4", row["substitute"], row["setting"]) <= cap
+        else:
+            assert row["substitute"] in row["reason"] and "0.1x" in row["reason"]
+    assert {r["substitute"] for r in rows if not r["feasible"]} >= {"conv"}
+
+
+def test_solve_table_prints_exact_settings_and_reasons(capsys):
+    assert main(["solve", "--model", "wrn-16-4", "--budget", "300K", "--substitute", "tucker", "conv"]) == 0
+    out = capsys.readouterr().out
+    assert "tucker" in out and "infeasible: conv cannot meet budget 300K" in out and "counted with fvcore" in out
+
+
+def test_solve_with_a_mult_adds_cap(capsys):
+    assert main(["solve", "--model", "wrn-16-4", "--budget", "0.2x", "--mult-adds", "0.1x", "--substitute", "generic",
+                 "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["mult_adds"] <= row["budget_mult_adds"] == int(0.1 * row["dense_mult_adds"])
+
+
+def test_a_bad_budget_is_one_clear_line(capsys):
+    assert main(["solve", "--model", "wrn-16-4", "--budget", "lots"]) == 2
+    err = capsys.readouterr().err
+    assert "'lots'" in err and "0.1x" in err and "Traceback" not in err
+
+
+def test_curves_writes_the_table_and_the_plot(tmp_path, capsys):
+    assert main(["curves", "--model", "wrn-10-1", "--substitute", "generic", "shuffle", "--points", "6",
+                 "--out", str(tmp_path)]) == 0
+    table = pd.read_csv(tmp_path / "curves.csv")
+    assert list(table.columns) == ["model", "substitute", "hyperparameter", "setting", "normalised_setting", "params",
+                                   "mult_adds"]
+    assert table["normalised_setting"].between(0, 1).all()
+    for row in table.itertuples():
+        setting = int(row.setting) if row.substitute == "shuffle" else row.setting
+        assert row.params == meta_params("wrn-10-1", row.substitute, setting)
+    shuffle = table[table.substitute == "shuffle"]["params"]
+    assert shuffle.is_monotonic_decreasing and shuffle.iloc[0] > shuffle.iloc[-1]
+    png = (tmp_path / "curves.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
