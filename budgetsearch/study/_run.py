@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import optuna
+from optuna.trial import TrialState
 
 from ..errors import BudgetSearchError, ConfigError
 from ._cells import StudyPlan, plan_study
@@ -97,7 +98,10 @@ def run_study(config: StudyConfig, options: RunOptions = RunOptions(), *, on_cel
     if on_plan is not None:
         on_plan(plan)
     threads = max(1, (os.cpu_count() or 1) // len(devices)) if devices[0] == "cpu" else None
-    processes = [_start_worker(config.name, storage_url, device, runs_dir, threads) for device in devices]
+    trials = study.get_trials(deepcopy=False)
+    pending = any(t.state in (TrialState.WAITING, TrialState.RUNNING) for t in trials)
+    processes = [_start_worker(config.name, storage_url, device, runs_dir, threads) for device in devices] \
+        if pending else []  # a finished study needs no workers
     try:
         while any(p.poll() is None for p in processes):
             if on_progress is not None:
