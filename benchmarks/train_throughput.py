@@ -6,12 +6,12 @@ images, each image augmented on the CPU in its own Python call (random crop
 with 4 px zero padding, horizontal flip, normalisation, Cutout 16, i.e. the
 same recipe), float32, default memory layout, batches copied to the device.
 The trainer keeps the data set on the device and augments whole batches
-there; on CUDA it also trains in bf16 autocast with channels_last.
+there, trains in the channels_last layout, and on CUDA in bf16 autocast.
 
 Both see the same model init, optimizer and batch size. Each repetition runs
 the trainer for ``--epochs`` epochs and the reference for as many, alternately,
-so load from other processes hits both alike; the first epoch of each
-is a warm-up and not timed. Prints images/s of each and the ratio of medians.
+in alternating order, so load from other processes hits both alike; the
+first epoch of each is a warm-up and not timed. Prints images/s of each and the ratio of medians.
 
     python benchmarks/train_throughput.py [--data PATH] [--images 1024] [--repeats 3] [--device auto]
 """
@@ -81,7 +81,7 @@ def reference_epochs(dataset, config: TrainConfig, device, epochs: int, workers:
             loss.backward()
             optimizer.step()
             seen += len(labels)
-        float(loss)  # wait for the device
+        float(loss.detach())  # wait for the device
         if epoch > 0:
             timed_images += seen
             timed_seconds += time.perf_counter() - started
@@ -122,8 +122,12 @@ def main(argv=None) -> int:
           flush=True)
     ours, theirs = [], []
     for repeat in range(args.repeats):
-        ours.append(trainer_epochs(dataset, config))
-        theirs.append(reference_epochs(dataset, config, device, args.epochs, args.workers))
+        if repeat % 2:  # alternate which goes first, so drifting load does not favour one
+            theirs.append(reference_epochs(dataset, config, device, args.epochs, args.workers))
+            ours.append(trainer_epochs(dataset, config))
+        else:
+            ours.append(trainer_epochs(dataset, config))
+            theirs.append(reference_epochs(dataset, config, device, args.epochs, args.workers))
         print(f"  repeat {repeat + 1}: trainer {ours[-1]:8.1f} img/s   reference {theirs[-1]:8.1f} img/s   "
               f"ratio {ours[-1] / theirs[-1]:.2f}", flush=True)
     ratio = statistics.median(ours) / statistics.median(theirs)

@@ -77,6 +77,7 @@ class TrainConfig:
     from a spec string.
     ``device``: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     ``compile``: wrap the model in ``torch.compile`` (first epoch pays the compile time).
+    ``channels_last``: train in the NHWC memory layout (same numbers, other kernels).
     """
 
     epochs: int = 10
@@ -93,6 +94,9 @@ class TrainConfig:
     device: str = "auto"
     distill: Optional[DistillConfig] = None
     compile: bool = False
+    # NHWC layout for the network and its inputs: cuDNN's tensor-core kernels want it on CUDA,
+    # and on CPU (oneDNN) it trained wrn-16-4 1.1-1.7x faster than NCHW in our measurements.
+    channels_last: bool = True
     # Evaluation batches are larger than training ones: no gradients are kept, and the
     # result does not depend on the size (BN uses running statistics in eval mode).
     eval_batch_size: int = 500
@@ -115,7 +119,7 @@ class TrainConfig:
                 or list(milestones) != sorted(set(milestones))):
             raise ConfigError(f"TrainConfig.milestones must be strictly increasing ints >= 1, but got {milestones!r}")
         object.__setattr__(self, "milestones", tuple(milestones))
-        for name in ("crs_weight_decay", "compile"):
+        for name in ("crs_weight_decay", "compile", "channels_last"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"TrainConfig.{name} must be a bool, but got {getattr(self, name)!r}")
         size = self.validation_size

@@ -1,4 +1,4 @@
-"""Where a trial runs and in which precision: bf16 autocast and channels_last on CUDA, float32 on CPU."""
+"""Where a trial runs, in which precision (bf16 autocast on CUDA, float32 on CPU) and memory layout."""
 
 from __future__ import annotations
 
@@ -30,9 +30,9 @@ def autocast(device: torch.device):
     return contextlib.nullcontext()
 
 
-def memory_format(device: torch.device) -> torch.memory_format:
-    """channels_last feeds cuDNN's NHWC tensor-core kernels; CPU keeps the default layout."""
-    return torch.channels_last if device.type == "cuda" else torch.contiguous_format
+def memory_format(channels_last: bool) -> torch.memory_format:
+    """NHWC (channels_last) or the default NCHW layout for the network's weights and inputs."""
+    return torch.channels_last if channels_last else torch.contiguous_format
 
 
 def is_out_of_memory(error: BaseException) -> bool:

@@ -84,7 +84,8 @@ def _split_output(output, with_maps: bool):
     """``(logits, aux_logits or None, maps or None)`` from a model's forward.
 
     WRNs return ``logits`` or ``(logits, maps)``; a network with an auxiliary
-    head (DARTS) may return ``(logits, aux)`` in place of ``logits``.
+    head (DARTS, in training mode) returns a ``(logits, auxiliary)`` named tuple
+    in place of ``logits``.
     """
     maps = None
     if with_maps:
@@ -110,7 +111,7 @@ def _load_teacher(config: TrainConfig, data: Dataset, num_classes: int, device, 
 
 def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, device, on_epoch,
          progress: _Progress, teacher_info: dict, architecture: Architecture, save):
-    fmt = memory_format(device)
+    fmt = memory_format(config.channels_last)
     network = network.to(device=device, memory_format=fmt)
     optimizer = torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=False)
     teacher = None
@@ -126,10 +127,16 @@ def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, 
     steps = len(images) // config.batch_size if drop_last else 1
     check_every = 1 if device.type == "cpu" else CUDA_FINITE_CHECK_EVERY
     distill = config.distill
+    aux_weight = float(getattr(network, "auxiliary_weight", 1.0))
+    # A network with drop-path (DARTS) declares its final rate; the DARTS recipe raises
+    # it linearly from 0 over the epochs (REFERENCE §3).
+    final_drop_path = getattr(network, "drop_path_prob", None)
 
     for epoch in range(config.epochs):
         progress.epoch = epoch + 1
         network.train()
+        if final_drop_path is not None:
+            network.drop_path_prob = final_drop_path * epoch / config.epochs
         started = time.perf_counter()
         sums = {name: torch.zeros((), device=device, dtype=torch.float64) for name in ("loss", "ce", "at", "kd")}
         wrong = torch.zeros((), device=device, dtype=torch.int64)
@@ -150,8 +157,8 @@ def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, 
                     terms = student_loss(logits, maps, teacher_logits, teacher_maps, targets, distill)
                 else:
                     terms = {"loss": F.cross_entropy(logits.float(), targets)}
-                if aux is not None:  # auxiliary head weighted as the main one (REFERENCE §3, DARTS)
-                    terms["loss"] = terms["loss"] + F.cross_entropy(aux.float(), targets)
+                if aux is not None:  # the network declares the head's weight (DARTS: 0.4)
+                    terms["loss"] = terms["loss"] + aux_weight * F.cross_entropy(aux.float(), targets)
             loss = terms["loss"]
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -176,6 +183,8 @@ def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, 
             "val_loss": val.loss, "val_error": val.top1_error, "val_top5_error": val.top5_error,
             "images_per_second": seen / seconds, "epoch_time": seconds,
         }
+        if final_drop_path is not None:
+            metrics["drop_path_prob"] = network.drop_path_prob
         if teacher is not None:
             metrics |= {f"train_{name}_loss": float(sums[name]) / seen for name in ("ce", "at", "kd")}
         progress.history.append(metrics)
@@ -253,7 +262,7 @@ def train_trial(model: str, substitute="conv", setting=None, dataset: Union[str,
     resolved = config.to_dict() | {
         "device": str(device), "device_requested": config.device,
         "precision": "bf16 autocast" if device.type == "cuda" else "float32",
-        "memory_format": "channels_last" if device.type == "cuda" else "contiguous",
+        "memory_format": "channels_last" if config.channels_last else "contiguous",
         "architecture": architecture.to_dict(),
         "dataset": dataset if isinstance(dataset, str) else data.name, "dataset_source": data.source,
         "validation_seed": data.seed, "train_images": len(data.train_images), "val_images": len(data.val_images),
