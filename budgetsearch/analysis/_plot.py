@@ -21,6 +21,7 @@ METRIC_LABELS = {"val_error": "top-1 validation error (%)", "test_error": "top-1
                  "test_top5_error": "top-5 test error (%)"}
 COST_LABELS = {"params": "parameters", "mult_adds": "mult-adds"}
 FADED = 0.3  # alpha of dominated points: visible, but clearly behind the front
+MIN_SPAN = 2.0  # the size axis spans at least this factor, so a few percent never looks like a gap
 
 
 def substitute_colors(names: Iterable[str]) -> dict:
@@ -73,6 +74,11 @@ def plot_frontier(points: pd.DataFrame, ax, cost: str = "params", metric: str = 
     # Engineering notation (80k, 200k, 5M) and denser ticks on a short range: studies often span under a decade.
     sizes = drawn[cost].to_numpy(float)
     decades = np.log10(sizes.max() / sizes.min()) if len(sizes) and sizes.min() > 0 else 0.0
+    if len(sizes) and sizes.min() > 0 and sizes.max() / sizes.min() < MIN_SPAN:
+        # Sizes within a few percent (e.g. one budget) would fill the axis and look far apart: widen it.
+        middle = np.sqrt(sizes.min() * sizes.max())
+        ax.set_ylim(middle / np.sqrt(MIN_SPAN), middle * np.sqrt(MIN_SPAN))
+        decades = np.log10(MIN_SPAN)
     if decades < 1:  # log ticks would leave one label or none: round linear values instead
         ax.yaxis.set_major_locator(ticker.MaxNLocator(nbins=8))
         ax.yaxis.set_minor_locator(ticker.NullLocator())  # unlabelled log minor ticks would only mislead

@@ -79,3 +79,12 @@ def test_figure_saves_a_png(points, tmp_path):
     figure.savefig(tmp_path / "f.png")
     assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
     assert figure.axes[0].get_title() == "synthetic"
+
+
+def test_sizes_a_few_percent_apart_do_not_fill_the_axis(points):
+    close = points[points["budget"] == "0.1M"].assign(params=[96_000, 97_000, 98_000])
+    ax = plot_frontier(close, Figure().subplots())
+    low, high = ax.get_ylim()
+    assert high / low == pytest.approx(2.0) and low < 96_000 and high > 98_000
+    wide = plot_frontier(points, Figure().subplots())
+    assert wide.get_ylim()[0] < 80_000 and wide.get_ylim()[1] / wide.get_ylim()[0] < 3  # data range 80k-190k kept
