@@ -63,3 +63,13 @@ def test_forward_and_attention_maps_at_the_end_of_each_resolution():
     logits, maps = model(torch.randn(2, 3, 64, 64), return_attention=True)
     assert logits.shape == (2, 7)
     assert [m.shape[1] for m in maps] == [16 * 16, 8 * 8, 4 * 4, 2 * 2]
+
+
+def test_the_budget_solver_works_on_it_unchanged():
+    from budgetsearch.solver import solve_budget
+
+    solution = solve_budget("mobilenetv2", "tucker", "0.5x")
+    assert solution.dense_params == 3_504_872
+    assert solution.params <= 3_504_872 // 2
+    built = count(create_model("mobilenetv2", substitute="tucker", setting=solution.setting), (3, 224, 224))
+    assert (built.params, built.mult_adds) == (solution.params, solution.mult_adds)
