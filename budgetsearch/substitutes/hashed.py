@@ -76,6 +76,12 @@ def separable_hashed_budget(in_channels, out_channels, kernel, budget_scale) -> 
     return hash_budget(out_channels * in_channels, budget_scale)
 
 
+def _check_budget(budget, budget_scale, in_channels, out_channels):
+    if budget < 1:
+        raise ConfigError(f"budget_scale={budget_scale!r} leaves no hashed weights ({budget}) for a {in_channels}→"
+                          f"{out_channels} conv; the original's int(h·size) needs a larger h here")
+
+
 def hashed_conv(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False, *,
                 budget_scale, seed=0, quirks=False):
     kernel = nn.modules.utils._pair(kernel_size)
@@ -83,6 +89,7 @@ def hashed_conv(in_channels, out_channels, kernel_size, stride=1, padding=0, dil
         budget, bias = int(budget_scale * (out_channels * in_channels * kernel[0] * kernel[1])), True
     else:
         budget = hashed_budget(in_channels, out_channels, kernel, budget_scale)
+    _check_budget(budget, budget_scale, in_channels, out_channels)
     return HashedConv(in_channels, out_channels, kernel, stride, padding, dilation, bias, budget=budget, seed=seed)
 
 
@@ -98,6 +105,7 @@ def separable_hashed_conv(in_channels, out_channels, kernel_size, stride=1, padd
     else:
         raise ConfigError(f"budget_of must be 'pointwise' or 'dense', but got budget_of={budget_of!r}")
     bias = bias or quirks
+    _check_budget(budget, budget_scale, in_channels, out_channels)
 
     def pointwise(c_in, c_out, stride, padding, dilation, bias):
         return HashedConv(c_in, c_out, 1, stride, padding, dilation, bias, budget=budget, seed=seed)

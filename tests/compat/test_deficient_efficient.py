@@ -190,3 +190,12 @@ def test_fixed_original_settings_take_no_extra_setting():
         compat_factory("HashedDecimate", 0.2, compat=MODE)
     with pytest.raises(ConfigError, match="layers must be >= 2"):
         compat_factory("ACDC_1", compat=MODE)(16, 16, 3, padding=1)
+
+
+def test_a_quirked_hashed_budget_of_zero_is_a_config_error():
+    # int(h·size) has no floor at 1 in the original: 0.001·(4·4·1·1) = 0 shared values.
+    with pytest.raises(ConfigError, match="no hashed weights"):
+        compat_factory("Hashed_0.001", compat=MODE)(4, 4, 1)
+    with pytest.raises(ConfigError, match="no hashed weights"):
+        compat_factory("SepHashedDecimate", compat=MODE)(4, 4, 3, padding=1)  # 14 < the depthwise's 36
+    assert compat_factory("Hashed_0.001", compat=None)(4, 4, 1).bank.numel() == 1
