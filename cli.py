@@ -104,7 +104,9 @@ def run_substitutes(args) -> int:
 
 def _configure_count(parser):
     add_model_options(parser)
-    parser.add_argument("--substitute", default="conv", help="NAME, NAME:SETTING or the original NAME_SETTING")
+    parser.add_argument("--substitute", default=None, help="NAME, NAME:SETTING or the original NAME_SETTING "
+                                                          "(default: the network as published, e.g. dense for WRNs, "
+                                                          "separable for DARTS)")
     parser.add_argument("--setting", type=float, default=None, help="the substitute's hyperparameter value")
     parser.add_argument("--per-layer", action="store_true", help="also print each module's own count")
     add_compat_option(parser)
@@ -115,9 +117,10 @@ def _configure_count(parser):
 def run_count(args) -> int:
     from budgetsearch.compat import compat_factory
     from budgetsearch.counting import count
-    from budgetsearch.models import create_model, default_input_size
+    from budgetsearch.models import create_model, default_input_size, find_model
 
-    factory = compat_factory(args.substitute, args.setting, args.compat)
+    substitute = args.substitute or find_model(args.model)[0].reference
+    factory = compat_factory(substitute, args.setting, args.compat)
     model = create_model(args.model, num_classes=args.num_classes, substitute=factory)
     input_size = args.input_size or default_input_size(args.model)
     result = count(model, input_size, compat=args.compat)

@@ -59,3 +59,14 @@ def test_frozen_parameters_are_not_counted_as_trainable():
 def test_bad_input_size_is_a_clear_error():
     with pytest.raises(ValueError, match="input_size"):
         count(nn.Conv2d(1, 1, 1), (1, 4))
+
+
+def test_count_cli_defaults_to_the_network_as_published(capsys):
+    import json
+
+    from cli import main
+
+    # "Dense" DARTS is its depthwise-separable reference, as REFERENCE §2.3 describes it.
+    assert main(["count", "--model", "darts", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["substitute"] == "separable" and result["params"] == 3_349_342
