@@ -9,9 +9,10 @@ The trainer keeps the data set on the device and augments whole batches
 there, trains in the channels_last layout, and on CUDA in bf16 autocast.
 
 Both see the same model init, optimizer and batch size. Each repetition runs
-the trainer for ``--epochs`` epochs and the reference for as many, alternately,
-in alternating order, so load from other processes hits both alike; the
-first epoch of each is a warm-up and not timed. Prints images/s of each and the ratio of medians.
+the trainer for ``--epochs`` epochs and the reference for as many, which one
+first alternating, so load from other processes hits both alike; the first
+epoch of each is a warm-up and not timed. Prints images/s of each and the
+ratio of the medians and of the best repeats.
 
     python benchmarks/train_throughput.py [--data PATH] [--images 1024] [--repeats 3] [--device auto]
 """
@@ -130,9 +131,11 @@ def main(argv=None) -> int:
             theirs.append(reference_epochs(dataset, config, device, args.epochs, args.workers))
         print(f"  repeat {repeat + 1}: trainer {ours[-1]:8.1f} img/s   reference {theirs[-1]:8.1f} img/s   "
               f"ratio {ours[-1] / theirs[-1]:.2f}", flush=True)
-    ratio = statistics.median(ours) / statistics.median(theirs)
-    print(f"median: trainer {statistics.median(ours):.1f} img/s, reference {statistics.median(theirs):.1f} img/s, "
-          f"ratio {ratio:.2f}x")
+    # On a shared machine other processes only ever slow a run down: the best repeat is the
+    # closest to each loop's own speed, the median the typical one. Both are printed.
+    for label, pick in (("median", statistics.median), ("best", max)):
+        print(f"{label}: trainer {pick(ours):.1f} img/s, reference {pick(theirs):.1f} img/s, "
+              f"ratio {pick(ours) / pick(theirs):.2f}x")
     return 0
 
 
