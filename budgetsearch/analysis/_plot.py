@@ -2,7 +2,7 @@
 
 The layout follows the original paper's figures ("Size vs. Validation Top-1
 Error"): top-1 error in percent on x, parameters (or mult-adds) on a log y
-axis, one colour and one line per substitute. Seed spread is a horizontal
+axis, one colour and one line per substitute (its budgets in order). Seed spread is a horizontal
 error bar (one sample standard deviation), the front over all substitutes
 is a black staircase with its points outlined, dominated points are faded.
 """
@@ -52,7 +52,8 @@ def plot_frontier(points: pd.DataFrame, ax, cost: str = "params", metric: str = 
     drawn = points[points[mean].notna() & points[cost].notna()]
     colors = colors or substitute_colors(drawn["substitute"])
     for name, group in drawn.groupby("substitute", sort=True):
-        group = group.sort_values(cost)
+        # joined in budget order (then size): the substitute's path as its budget grows, also where sizes tie
+        group = group.sort_values([c for c in ("budget_params", cost) if c in group.columns], kind="stable")
         x = group[mean].to_numpy(float)
         y = group[cost].to_numpy(float)
         xerr = group[std].fillna(0.0).to_numpy(float)

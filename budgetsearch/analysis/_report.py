@@ -107,7 +107,7 @@ def _number(value) -> str:
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return f"{int(value):,}"
     if isinstance(value, (float, np.floating)):
-        return f"{float(value):g}"
+        return repr(float(value))  # shortest exact form: a setting such as 0.1015625 is shown whole
     return _text(value)
 
 

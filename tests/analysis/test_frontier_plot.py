@@ -88,3 +88,11 @@ def test_sizes_a_few_percent_apart_do_not_fill_the_axis(points):
     assert high / low == pytest.approx(2.0) and low < 96_000 and high > 98_000
     wide = plot_frontier(points, Figure().subplots())
     assert wide.get_ylim()[0] < 80_000 and wide.get_ylim()[1] / wide.get_ylim()[0] < 3  # data range 80k-190k kept
+
+
+def test_a_substitute_is_joined_in_budget_order_when_sizes_tie(points):
+    tied = points.assign(mult_adds=30_000_000).iloc[::-1]  # every point the same cost, rows reversed
+    ax = plot_frontier(tied, Figure().subplots(), cost="mult_adds")
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines["tucker"].get_xdata()) == [9.0, 6.5]  # 0.1M, then 0.2M
+    assert list(lines["acdc"].get_xdata()) == [11.0, 7.5]

@@ -67,3 +67,9 @@ def test_queued_trials_are_summarised_in_one_line():
     assert problems.count("| student |") == 2  # the failed and the pruned trial
     assert "3 complete, 1 pruned, 3 waiting |" in _section(report, "## Budget 0.2M")
     assert "24 trials: 19 complete, 1 pruned, 1 failed, 3 waiting." in report
+
+
+def test_settings_are_shown_whole():
+    study = optuna.create_study()
+    study.add_trial(frozen(attributes(setting=0.1015625)))
+    assert "| tucker | 0.1015625 | 96,000 |" in _report(study)
