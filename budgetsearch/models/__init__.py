@@ -1,6 +1,7 @@
 """Models by name, and substitution of conv layers in any model."""
 
-from ._registry import ModelFamily, create_model, default_input_size, find_model, list_models, register_model
+from ._registry import (ModelFamily, create_model, default_input_size, find_model, input_options, list_models,
+                        register_model)
 from .substitute import Replacement, SubstitutionReport, spatial_convs, substitute
 from . import wide_resnet, resnet_imagenet, darts, mobilenetv2  # noqa: E402,F401,I001  (register, in listing order)
 from .darts import DARTS, AuxiliaryOutput
@@ -10,5 +11,5 @@ from .wide_resnet import WideResNet, attention_map
 
 __all__ = [
     "AuxiliaryOutput", "DARTS", "ImageNetResNet", "MobileNetV2", "ModelFamily", "Replacement", "SubstitutionReport", "WideResNet", "attention_map", "create_model",
-    "default_input_size", "find_model", "list_models", "register_model", "spatial_convs", "substitute",
+    "default_input_size", "find_model", "input_options", "list_models", "register_model", "spatial_convs", "substitute",
 ]

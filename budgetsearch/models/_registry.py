@@ -75,3 +75,9 @@ def create_model(name: str, num_classes: Optional[int] = None, substitute="conv"
 
 def default_input_size(name: str) -> tuple:
     return find_model(name)[0].input_size
+
+
+def input_options(name: str, input_size) -> dict:
+    """Constructor arguments for inputs whose channels differ from the family's (digits: 1 channel)."""
+    channels = tuple(input_size)[0]
+    return {"in_channels": channels} if channels != default_input_size(name)[0] else {}

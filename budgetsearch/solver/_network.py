@@ -25,7 +25,7 @@ from torch import nn
 from ..compat import check_mode, compat_factory
 from ..compat import hyperparameter as compat_hyperparameter
 from ..counting import count
-from ..models import create_model, default_input_size, find_model
+from ..models import create_model, default_input_size, find_model, input_options
 from ..substitutes import ReconstructedModule, Substitute, get_substitute
 from ..substitutes.conv import dense_conv
 from ._meta import shape_only
@@ -89,12 +89,6 @@ def inference_signature(layer: nn.Module) -> tuple:
 def _ancestors(root: nn.Module, name: str):
     parts = name.split(".") if name else []
     return [root.get_submodule(".".join(parts[:i])) for i in range(len(parts))]
-
-
-def input_options(model: str, input_size: tuple) -> dict:
-    """Constructor arguments for an input whose channels differ from the family's (digits: 1), as the trainer builds."""
-    channels = input_size[0]
-    return {"in_channels": channels} if channels != find_model(model)[0].input_size[0] else {}
 
 
 def discover_sites(model: str, num_classes: int, input_size: tuple) -> Counter:

@@ -18,10 +18,10 @@ from torch import nn
 
 from ..compat import hyperparameter as compat_hyperparameter
 from ..errors import InfeasibleBudgetError
-from ..models import create_model
+from ..models import create_model, input_options
 from ..substitutes import ConvFactory, Substitute, get_substitute
 from ._budget import Budget, parse_budget
-from ._network import NetworkCounter, input_options, network_counter
+from ._network import NetworkCounter, network_counter
 from ._search import first_true, highest, last_true, lowest
 
 Setting = Union[int, float, None]

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from ..models import create_model, find_model
+from ..models import create_model, input_options
 from ..substitutes import ConvFactory, Substitute, parse_substitute
 
 
@@ -38,10 +38,7 @@ class Architecture:
 
     def build_options(self) -> dict:
         """Extra constructor arguments: the input channels, when they differ from the family's (digits: 1)."""
-        channels = self.input_size[0]
-        if channels != find_model(self.model)[0].input_size[0]:
-            return {"in_channels": channels}
-        return {}
+        return input_options(self.model, self.input_size)
 
     def label(self) -> str:
         return f"{self.model} {self.factory.label}"

@@ -206,3 +206,10 @@ def test_solving_leaves_the_global_random_stream_alone():
     torch.manual_seed(123)
     solve_budget("wrn-10-1", "hashed", "0.2x")
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_solutions_for_one_channel_inputs_build_and_count_exactly():
+    # digits: 1×8×8 images; the stem takes the input's channels.
+    solution = solve_budget("wrn-10-2", "tucker", "0.1x", num_classes=10, input_size=(1, 8, 8))
+    counted = count(solution.build(), (1, 8, 8))
+    assert (counted.params, counted.mult_adds) == (solution.params, solution.mult_adds)
