@@ -241,3 +241,13 @@ def test_auxiliary_head_and_drop_path_of_a_darts_network(monkeypatch):
     # drop-path rises linearly from 0: 0.2 * epoch / epochs at the start of each epoch
     assert [m["drop_path_prob"] for m in result.history] == [0.0, 0.1]
     assert {p for _, p in training} == {0.0, 0.1}
+
+
+@pytest.mark.slow
+def test_compiled_trial_trains_like_the_eager_one(small_digits):
+    # torch.compile on CPU needs a C++ compiler and about a minute here; the numbers may differ
+    # from eager in the last bits (fused kernels), so they are compared loosely.
+    eager = train_trial("wrn-10-1", "acdc", 2, small_digits, quick(epochs=2))
+    compiled = train_trial("wrn-10-1", "acdc", 2, small_digits, quick(epochs=2, compile=True))
+    assert compiled.status == "complete" and compiled.config["compile"] is True
+    assert compiled.history[0]["train_loss"] == pytest.approx(eager.history[0]["train_loss"], rel=1e-3)
