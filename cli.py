@@ -303,6 +303,7 @@ def _configure_run(parser):
     parser.add_argument("--workers", type=int, default=None, help="worker processes on cpu (default: 1)")
     parser.add_argument("--devices", default="cpu", help="'cpu' or 'cuda:0,cuda:1,...': one worker per GPU")
     parser.add_argument("--dataset", default=None, help="override the study's data set, e.g. cifar10:PATH")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads per worker (default: 1)")
     parser.add_argument("--runs-dir", default="runs", help="folder of study files and checkpoints (default: runs)")
     parser.add_argument("--json", action="store_true", help="print the plan and summary as JSON (no progress bar)")
 
@@ -340,7 +341,7 @@ def run_run(args) -> int:
     if args.dataset is not None:
         config = config.replace(dataset=args.dataset)
     options = RunOptions(storage=args.storage, workers=args.workers, devices=parse_devices(args.devices),
-                         runs_dir=args.runs_dir)
+                         runs_dir=args.runs_dir, threads=args.threads)
     bar = None
 
     def on_plan(plan):
@@ -382,7 +383,7 @@ def _configure_worker(parser):
     parser.add_argument("--storage", default=None,
                         help="the study's storage: an RDB URL or journal file (default: runs/<study>/journal.log)")
     parser.add_argument("--device", default="cpu", help="'cpu' or 'cuda:N' (default: cpu)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
     parser.add_argument("--runs-dir", default="runs", help="folder of checkpoints (default: runs)")
     parser.add_argument("--json", action="store_true", help="print one JSON line per trial")
 

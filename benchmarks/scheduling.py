@@ -7,7 +7,7 @@ overhead: time a trial spends in the scheduler rather than in the trainer
 (process start-up, solving, queueing, polling), each as a fraction of the
 trainer's own time.
 
-    python benchmarks/scheduling.py [--epochs 1] [--json]
+    python benchmarks/scheduling.py [--epochs 5] [--repeats 2] [--json]
 """
 
 from __future__ import annotations
@@ -61,25 +61,32 @@ def measure(study_file: Path, workers: int, runs_dir: Path) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=5, help="epochs per trial (default 5: a few seconds each)")
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="alternate 1- and 2-worker runs this many times; the fastest of each counts "
+                             "(the machine is shared: the minimum is the least disturbed run)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    rows = []
     with tempfile.TemporaryDirectory() as folder:
         study_file = Path(folder) / "bench.toml"
         study_file.write_text(STUDY.format(epochs=args.epochs))
-        rows = [measure(study_file, workers, Path(folder) / f"runs-{workers}") for workers in (1, 2)]
-    baseline, parallel = rows
-    result = {"cpus": os.cpu_count(), "runs": rows, "speedup_2_over_1": baseline["wall_s"] / parallel["wall_s"]}
+        for repeat in range(args.repeats):
+            for workers in (1, 2):
+                rows.append(measure(study_file, workers, Path(folder) / f"runs-{repeat}-{workers}") | {"repeat": repeat})
+    best = {w: min((r for r in rows if r["workers"] == w), key=lambda r: r["wall_s"]) for w in (1, 2)}
+    result = {"cpus": os.cpu_count(), "runs": rows, "speedup_2_over_1": best[1]["wall_s"] / best[2]["wall_s"]}
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"{'workers':>7} {'trials':>6} {'wall s':>8} {'train s':>8} {'mean trial s':>12} "
+    print(f"{'repeat':>6} {'workers':>7} {'trials':>6} {'wall s':>8} {'train s':>8} {'mean trial s':>12} "
           f"{'sched/trial':>11} {'run overhead':>12}")
     for r in rows:
-        print(f"{r['workers']:>7} {r['trials']:>6} {r['wall_s']:>8.1f} {r['training_s']:>8.1f} "
+        print(f"{r['repeat']:>6} {r['workers']:>7} {r['trials']:>6} {r['wall_s']:>8.1f} {r['training_s']:>8.1f} "
               f"{r['mean_trial_s']:>12.2f} {r['scheduler_overhead_per_trial']:>11.1%} {r['run_overhead']:>12.1%}")
-    print(f"speed-up of 2 workers over 1 (baseline): {result['speedup_2_over_1']:.2f}x on {os.cpu_count()} CPUs")
+    print(f"speed-up of 2 workers over 1 (baseline), fastest run of each: {result['speedup_2_over_1']:.2f}x "
+          f"on {os.cpu_count()} CPUs")
     return 0
 
 

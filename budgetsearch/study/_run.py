@@ -37,6 +37,9 @@ class RunOptions:
     devices: tuple = ("cpu",)  # "cpu" or CUDA devices, each worker process owning one
     runs_dir: str = DEFAULT_RUNS_DIR
     poll_interval: float = 1.0  # seconds between progress reads
+    # torch CPU threads per worker. 1: on a shared 2-core machine one thread per worker trained digits
+    # trials 4-6x faster than two (benchmarks/scheduling.py); parallelism comes from --workers instead.
+    threads: int = 1
 
 
 @dataclass(frozen=True)
@@ -97,10 +100,11 @@ def run_study(config: StudyConfig, options: RunOptions = RunOptions(), *, on_cel
     study, plan, queued = prepare_study(config, storage_url, runs_dir, on_cell=on_cell)
     if on_plan is not None:
         on_plan(plan)
-    threads = max(1, (os.cpu_count() or 1) // len(devices)) if devices[0] == "cpu" else None
+    if isinstance(options.threads, bool) or not isinstance(options.threads, int) or options.threads < 1:
+        raise ConfigError(f"--threads must be an integer >= 1, but got {options.threads!r}")
     trials = study.get_trials(deepcopy=False)
     pending = any(t.state in (TrialState.WAITING, TrialState.RUNNING) for t in trials)
-    processes = [_start_worker(config.name, storage_url, device, runs_dir, threads) for device in devices] \
+    processes = [_start_worker(config.name, storage_url, device, runs_dir, options.threads) for device in devices] \
         if pending else []  # a finished study needs no workers
     try:
         while any(p.poll() is None for p in processes):

@@ -31,6 +31,10 @@ class TrialLost(Exception):
     """This worker's trial was declared lost (failed and re-queued) by another worker while it ran."""
 
 
+class _NotTrained(Exception):
+    """A trial that cannot start (its teacher failed); recorded as failed with this message."""
+
+
 def teacher_checkpoint(config: StudyConfig, runs_dir) -> Path:
     """Where the dense teacher's weights live: runs/<study>/teacher.pt, or the study's checkpoint path."""
     teacher = config.distillation.teacher
@@ -76,9 +80,7 @@ def run_trial(study: optuna.Study, config: StudyConfig, trial_id: int, *, device
     frozen = storage.get_trial(trial_id)
     attrs = frozen.user_attrs
     started = time.perf_counter()
-    tuned = _suggest(study, config, frozen)
-    peers = budget_peers(storage, study.study_name, frozen, make_pruner(config))
-    trial = optuna.Trial(peers, trial_id)
+    trial = optuna.Trial(budget_peers(storage, study.study_name, frozen, make_pruner(config)), trial_id)
     prune = attrs.get("role") == "student" and config.pruning.pruner != "none"
     reported: list[float] = []
 
@@ -93,33 +95,37 @@ def run_trial(study: optuna.Study, config: StudyConfig, trial_id: int, *, device
         reported.append(float(value))
         return bool(prune and trial.should_prune())
 
-    tc = train_config(config, attrs, tuned, device, runs_dir)
     resolved = {"study": config.name, "model": config.model, "dataset": config.dataset,
                 "input_size": list(config.input_size), "num_classes": config.num_classes,
                 "substitute": attrs["substitute"], "setting": attrs["setting"], "role": attrs["role"],
-                "tuned": tuned, "pruning": dataclasses.asdict(config.pruning), "train": tc.to_dict()}
-    if teacher_failure is not None:
-        record = {"status": "failed", "message": teacher_failure}
-    else:
+                "pruning": dataclasses.asdict(config.pruning), "tuned": None, "train": None}
+    try:
+        if teacher_failure is not None:
+            raise _NotTrained(teacher_failure)
+        resolved["tuned"] = tuned = _suggest(study, config, frozen)
+        tc = train_config(config, attrs, tuned, device, runs_dir)
+        resolved["train"] = tc.to_dict()
         save = teacher_checkpoint(config, runs_dir) if attrs.get("role") == "teacher" else None
         if save is not None:
             save.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            result = train_trial(model=config.model, substitute=attrs["substitute"], setting=attrs["setting"],
-                                 dataset=config.dataset, config=tc, on_epoch=on_epoch,
-                                 num_classes=config.num_classes, save=None if save is None else str(save))
-            record = _result_record(result.to_dict())
-            if result.params is not None and result.params != attrs.get("params"):
-                logger.warning("trial %d (%s): the trainer counted %s params, the solver %s", frozen.number,
-                               attrs.get("cell"), result.params, attrs.get("params"))
-        except TrialLost:
-            raise
-        except Exception as error:  # noqa: BLE001  (any trainer failure is recorded, and the worker goes on)
-            logger.exception("trial %d (%s) failed", frozen.number, attrs.get("cell"))
-            record = {"status": "failed", "message": f"{type(error).__name__}: {error}"}
-    record["wall_time"] = time.perf_counter() - started if record.get("wall_time") is None else record["wall_time"]
+        result = train_trial(model=config.model, substitute=attrs["substitute"], setting=attrs["setting"],
+                             dataset=config.dataset, config=tc, on_epoch=on_epoch,
+                             num_classes=config.num_classes, save=None if save is None else str(save))
+        record = _result_record(result.to_dict())
+        if result.params is not None and result.params != attrs.get("params"):
+            logger.warning("trial %d (%s): the trainer counted %s params, the solver %s", frozen.number,
+                           attrs.get("cell"), result.params, attrs.get("params"))
+    except TrialLost:
+        raise
+    except _NotTrained as reason:
+        record = {"status": "failed", "message": str(reason)}
+    except Exception as error:  # noqa: BLE001  (any failure is recorded, and the worker goes on)
+        logger.warning("trial %d (%s) failed: %s: %s", frozen.number, attrs.get("cell"), type(error).__name__, error)
+        record = {"status": "failed", "message": f"{type(error).__name__}: {error}"}
+    if record.get("wall_time") is None:
+        record["wall_time"] = time.perf_counter() - started
     record["config"] = resolved
-    record["lost"] = False  # written last-but-state: a recoverer that thought this worker dead is overruled
+    record["lost"] = False  # written last but the state: a recoverer that thought this worker dead is overruled
     _finish(storage, frozen, record, reported)
     return record["status"]
 

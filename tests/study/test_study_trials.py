@@ -59,3 +59,16 @@ def test_tuning_samples_each_trial_within_its_bounds(write_study, runs_dir):
         train = t.user_attrs["config"]["train"]
         assert train["lr"] == lr and abs(train["weight_decay"] - 5e-4 * scale) < 1e-12
     assert trials[0].params != trials[1].params
+
+
+def test_students_of_a_failed_teacher_fail_with_its_reason(write_study, runs_dir, tmp_path):
+    path = write_study(name="orphans", substitutes=("generic",), budgets=("0.1x",),
+                       extra="[distillation]\nteacher = \"train\"\n")
+    missing = tmp_path / "no-such-cifar"
+    assert cli.main(["run", str(path), "--runs-dir", str(runs_dir), "--dataset", f"cifar10:{missing}",
+                     "--json"]) == 0
+    teacher, student = trials_of("orphans", runs_dir)
+    assert teacher.user_attrs["role"] == "teacher" and teacher.user_attrs["status"] == "failed"
+    assert student.user_attrs["status"] == "failed" and student.state == TrialState.FAIL
+    assert student.user_attrs["message"].startswith(f"teacher trial {teacher.number} ended failed: ")
+    assert str(missing) in student.user_attrs["message"]
