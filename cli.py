@@ -321,7 +321,7 @@ def _study_summary_json(plan, report) -> dict:
     from dataclasses import asdict
 
     return {"solved": [asdict(c) for c in plan.solved], "skipped": [asdict(c) for c in plan.skipped],
-            "progress": asdict(report.progress), "summary": report.rows,
+            "queued": report.queued, "progress": asdict(report.progress), "summary": report.rows,
             "worker_exit_codes": list(report.worker_exit_codes)}
 
 

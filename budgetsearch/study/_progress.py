@@ -22,10 +22,6 @@ class Progress:
     lost: int  # trials lost with a dead worker (each has a queued or recorded copy)
     statuses: dict = field(default_factory=dict)  # status -> count of recorded trials
 
-    @property
-    def finished(self) -> bool:
-        return self.total > 0 and self.done == self.total
-
 
 def final_trials(trials) -> dict:
     """For each trial key, the trial that stands for it: the first recorded one, else a live one, else the last."""

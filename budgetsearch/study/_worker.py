@@ -63,6 +63,7 @@ def run_worker(options: WorkerOptions, on_trial: Optional[Callable[[str, dict], 
         torch.set_num_threads(options.threads)
     config = load_stored_config(open_storage(options.storage, options.study_name, runs_dir=options.runs_dir),
                                 options.study_name)
+    # Opened again with the heartbeat settings, which travel with the stored study.
     storage = open_storage(options.storage, options.study_name, runs_dir=options.runs_dir,
                            heartbeat_interval=config.storage.heartbeat_interval,
                            grace_period=config.storage.grace_period)

@@ -32,7 +32,7 @@ def test_four_cells_two_workers_every_attribute_once(write_study, runs_dir, dens
     path = write_study(name="four")
     assert cli.main(["run", str(path), "--workers", "2", "--runs-dir", str(runs_dir), "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed["skipped"] == [] and printed["worker_exit_codes"] == [0, 0]
+    assert printed["skipped"] == [] and printed["worker_exit_codes"] == [0, 0] and printed["queued"] == 4
 
     trials = trials_of("four", runs_dir)
     assert (runs_dir / "four" / "journal.log").is_file()
@@ -63,8 +63,9 @@ def test_four_cells_two_workers_every_attribute_once(write_study, runs_dir, dens
 
     # Running the same command again trains nothing: every cell is recorded.
     assert cli.main(["run", str(path), "--runs-dir", str(runs_dir), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["queued"] == 0 and again["worker_exit_codes"] == []  # a finished study starts no workers
     assert len(trials_of("four", runs_dir)) == 4
-    capsys.readouterr()
     assert cli.main(["status", str(path), "--runs-dir", str(runs_dir), "--json"]) == 0
     progress = json.loads(capsys.readouterr().out)["progress"]
     assert (progress["total"], progress["done"], progress["statuses"]) == (4, 4, {"complete": 4})
