@@ -21,7 +21,7 @@ from ..errors import ConfigError
 from ._config import StudyConfig, parse_study
 from ._owners import OwnerLock, new_token
 from ._queue import HeartbeatCheck, JournalOwnerCheck, claim, is_recorded
-from ._storage import DEFAULT_RUNS_DIR, is_journal, journal_dir, open_storage
+from ._storage import DEFAULT_RUNS_DIR, is_journal, journal_dir, journal_path, open_storage
 from ._trial import TrialLost, run_trial
 
 logger = logging.getLogger("budgetsearch.study")
@@ -61,6 +61,10 @@ def run_worker(options: WorkerOptions, on_trial: Optional[Callable[[str, dict], 
         import torch
 
         torch.set_num_threads(options.threads)
+    if is_journal(options.storage) and not journal_path(options.storage, options.study_name, options.runs_dir).is_file():
+        raise ConfigError(f"study {options.study_name!r} has not been started: no journal file "
+                          f"{str(journal_path(options.storage, options.study_name, options.runs_dir))!r}; start it "
+                          f"with `budgetsearch run STUDY.toml`")
     config = load_stored_config(open_storage(options.storage, options.study_name, runs_dir=options.runs_dir),
                                 options.study_name)
     # Opened again with the heartbeat settings, which travel with the stored study.

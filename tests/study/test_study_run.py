@@ -77,6 +77,12 @@ def test_status_of_a_study_never_run(write_study, runs_dir, capsys):
     assert "has not been started" in capsys.readouterr().err
 
 
+def test_a_worker_for_a_study_never_run(runs_dir, capsys):
+    assert cli.main(["worker", "--study", "nowhere", "--runs-dir", str(runs_dir)]) == 2
+    assert "has not been started" in capsys.readouterr().err
+    assert not (runs_dir / "nowhere").exists()  # nothing created on the way
+
+
 def test_infeasible_cells_are_skipped_before_training(write_study, runs_dir, capsys):
     # shuffle cannot grow to 90 % of a dense wrn-10-1 (a grouped 1x1 plus depthwise is far smaller than a 3x3 conv).
     path = write_study(name="skip", substitutes=("shuffle",), budgets=("0.9x",))
