@@ -55,7 +55,8 @@ def start_worker(url, name, runs_dir):
 
 
 def test_two_workers_share_a_study_and_retry_a_killed_workers_trial(database, write_study, runs_dir):
-    path = write_study(name="pg", substitutes=("generic",), budgets=("0.1x", "0.2x", "0.3x"), epochs=2,
+    # Epochs enough that both workers are surely mid-trial together (an epoch takes a fraction of a second).
+    path = write_study(name="pg", substitutes=("generic",), budgets=("0.1x", "0.2x", "0.3x"), epochs=10,
                        extra="[storage]\nheartbeat_interval = 1\ngrace_period = 4\n")
     config = load_study_config(path)
     prepare_study(config, database, runs_dir)
@@ -66,7 +67,8 @@ def test_two_workers_share_a_study_and_retry_a_killed_workers_trial(database, wr
         victim = None
         deadline = time.monotonic() + 240
         while victim is None and time.monotonic() < deadline:  # both workers busy, one trial past its first epoch
-            time.sleep(0.5)
+            time.sleep(0.1)
+            assert all(w.poll() is None for w in workers), "a worker ended before both were busy"
             running = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.RUNNING]
             if len({t.system_attrs.get(OWNER_ATTR) for t in running}) == 2:
                 victim = next((t for t in running if t.intermediate_values), None)

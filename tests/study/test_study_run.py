@@ -29,7 +29,7 @@ def recorded_per_cell(trials):
 
 
 def test_four_cells_two_workers_every_attribute_once(write_study, runs_dir, dense_wrn_10_1_digits, capsys):
-    path = write_study(name="four")
+    path = write_study(name="four", epochs=3)  # trials long enough that the second worker's start-up overlaps them
     assert cli.main(["run", str(path), "--workers", "2", "--runs-dir", str(runs_dir), "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["skipped"] == [] and printed["worker_exit_codes"] == [0, 0] and printed["queued"] == 4
@@ -56,10 +56,10 @@ def test_four_cells_two_workers_every_attribute_once(write_study, runs_dir, dens
         assert 0 <= a["val_error"] <= 100 and 0 <= a["test_error"] <= 100 and a["train_error"] is not None
         assert a["val_top5_error"] <= a["val_error"] and a["test_top5_error"] <= a["test_error"]
         assert t.value == a["val_error"]  # the objective
-        assert a["epochs_run"] == 1 and a["wall_time"] > 0 and isinstance(a["message"], str) and a["lost"] is False
-        assert a["config"]["train"]["epochs"] == 1 and a["config"]["train"]["validation_size"] == 60
+        assert a["epochs_run"] == 3 and a["wall_time"] > 0 and isinstance(a["message"], str) and a["lost"] is False
+        assert a["config"]["train"]["epochs"] == 3 and a["config"]["train"]["validation_size"] == 60
         assert a["config"]["substitute"] == a["substitute"] and a["config"]["setting"] == a["setting"]
-        assert list(t.intermediate_values) == [1]  # the per-epoch validation error was reported
+        assert list(t.intermediate_values) == [1, 2, 3]  # the per-epoch validation error was reported
 
     # Running the same command again trains nothing: every cell is recorded.
     assert cli.main(["run", str(path), "--runs-dir", str(runs_dir), "--json"]) == 0
@@ -93,13 +93,15 @@ def test_infeasible_cells_are_skipped_before_training(write_study, runs_dir, cap
 
 
 def test_killed_run_resumes_with_every_cell_once(write_study, runs_dir):
-    path = write_study(name="killed", substitutes=("generic",), budgets=("0.1x", "0.2x"), epochs=2)
+    # Epochs enough to catch the first trial between two of them (an epoch takes a fraction of a second).
+    path = write_study(name="killed", substitutes=("generic",), budgets=("0.1x", "0.2x"), epochs=8)
     command = [sys.executable, "-m", "cli", "run", str(path), "--runs-dir", str(runs_dir), "--json"]
     run = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 240
     try:
         while time.monotonic() < deadline:  # wait until a trial is mid-way: running, one epoch reported
-            time.sleep(0.5)
+            time.sleep(0.1)
+            assert run.poll() is None, "the run ended before it could be killed mid-trial"
             if not (runs_dir / "killed" / "journal.log").is_file():
                 continue
             running = [t for t in trials_of("killed", runs_dir) if t.state == TrialState.RUNNING]
