@@ -9,6 +9,7 @@ tolerance; with the counter's caches most probes cost no layer build.
 from __future__ import annotations
 
 import math
+from decimal import ROUND_CEILING, Decimal
 from typing import Callable, Union
 
 from ..substitutes import Hyperparameter
@@ -59,3 +60,19 @@ def first_true(hp: Hyperparameter, low: Number, high: Number, predicate: Callabl
             high = middle
         else:
             low = middle
+
+
+def shortest_decimal_from(edge: float, predicate: Callable[[float], bool]) -> float:
+    """The first of edge rounded up to 1, 2, 3, ... decimals where ``predicate`` holds (else ``edge``).
+
+    Used with "is on the plateau that starts at ``edge``": it turns the exact
+    plateau edge 0.22999999999999998 into 0.23 and the edge of a plateau that
+    starts at the domain's open bound, 5e-324, into 0.01, without leaving the
+    plateau.
+    """
+    exact = Decimal(repr(edge))
+    for places in range(1, 18):
+        candidate = float(exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_CEILING))
+        if predicate(candidate):
+            return candidate
+    return edge

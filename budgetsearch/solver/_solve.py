@@ -5,7 +5,9 @@ exceed the budget, with the mult-adds cap holding too; among settings with
 that count, the smallest. Both counts move monotonically with the setting in
 the direction the registry declares, so the settings that fit form one end of
 the domain, and two bisections find its edge and then the left edge of the
-winning count's plateau.
+winning count's plateau. A float setting is then written with as few decimals
+as that plateau allows (0.23, not its exact edge 0.22999999999999998), and the
+exact edge is kept as ``smallest_setting``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from ..models import create_model, input_options
 from ..substitutes import ConvFactory, Substitute, get_substitute
 from ._budget import Budget, parse_budget
 from ._network import NetworkCounter, network_counter
-from ._search import first_true, highest, last_true, lowest
+from ._search import first_true, highest, last_true, lowest, shortest_decimal_from
 
 Setting = Union[int, float, None]
 
@@ -32,7 +34,9 @@ class Solution:
     """A substitute's setting for a budget on a model, with the counts it achieves.
 
     ``params_range`` is the smallest and largest parameter count the substitute
-    reaches on this model over its whole domain. ``ratio`` and the ``dense_*``
+    reaches on this model over its whole domain. ``setting`` is the shortest
+    decimal on the winning plateau; ``smallest_setting`` the plateau's exact
+    left edge (the same for integer settings); both build the same network. ``ratio`` and the ``dense_*``
     counts are relative to the model family's reference substitute (dense convs
     for WideResNets). ``convention`` records how every count was made.
     """
@@ -41,6 +45,7 @@ class Solution:
     substitute: str
     hyperparameter: Optional[str]
     setting: Setting
+    smallest_setting: Setting
     params: int
     mult_adds: int
     budget: str
@@ -80,12 +85,14 @@ def _infeasible(counter: NetworkCounter, substitute: Substitute, budget: str, re
     return InfeasibleBudgetError(f"{substitute.name} cannot meet budget {budget} on {counter.model}: {reason}")
 
 
-def _solution(counter, substitute, setting, budget: Budget, cap: int, mult_adds_cap, params_range) -> Solution:
+def _solution(counter, substitute, setting, budget: Budget, cap: int, mult_adds_cap, params_range,
+              smallest_setting=None) -> Solution:
     totals = counter.totals(substitute, setting)
     dense = counter.dense
     hp = substitute.hyperparameter
     return Solution(
         model=counter.model, substitute=substitute.name, hyperparameter=hp.name if hp else None, setting=setting,
+        smallest_setting=setting if smallest_setting is None else smallest_setting,
         params=totals.params, mult_adds=totals.mult_adds, budget=budget.label, budget_params=cap,
         budget_mult_adds=mult_adds_cap, dense_params=dense.params, dense_mult_adds=dense.mult_adds,
         reference=counter.reference, params_range=params_range, num_classes=counter.num_classes,
@@ -145,6 +152,9 @@ def solve_budget(model: str, substitute: Union[str, Substitute], budget, *, mult
         edge = last_true(hp, small, large, fits)
         best = counter.params(substitute, edge)
         setting = first_true(hp, small, edge, lambda s: counter.params(substitute, s) >= best)
+        if hp.type is float:
+            shortest = shortest_decimal_from(setting, lambda s: counter.params(substitute, s) == best and fits(s))
+            return _solution(counter, substitute, shortest, budget, cap, mult_adds_cap, params_range, setting)
     else:
         # The count falls as the setting grows: the fitting settings are the upper end of the
         # domain, and the smallest of them has the largest count.

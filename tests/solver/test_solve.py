@@ -94,12 +94,15 @@ def test_solver_matches_brute_force_on_wrn_16_4(substitute):
         if get_substitute(substitute).hyperparameter.type is int:
             assert (solution.params, solution.setting) == (best, smallest)
         else:
-            # Float settings: never worse than any candidate, and at the left edge of the plateau.
+            # Float settings: never worse than any candidate; smallest_setting is the plateau's exact
+            # left edge, and setting a shorter decimal on the same plateau.
             assert solution.params >= best
             if solution.params == best:
-                assert solution.setting <= smallest
-            below = math.nextafter(solution.setting, 0)
+                assert solution.smallest_setting <= smallest
+            below = math.nextafter(solution.smallest_setting, 0)
             assert below <= 0 or network_params("wrn-16-4", substitute, below) < solution.params
+            assert network_params("wrn-16-4", substitute, solution.smallest_setting) == solution.params
+            assert solution.smallest_setting <= solution.setting
 
 
 @pytest.mark.slow
@@ -111,7 +114,7 @@ def test_solver_matches_brute_force_on_wrn_28_10(substitute):
         assert solution.params <= cap and solution.params >= best
         assert solution.params == network_params("wrn-28-10", substitute, solution.setting)
         if solution.params == best:
-            assert solution.setting <= smallest
+            assert solution.smallest_setting <= smallest
 
 
 @pytest.mark.parametrize("substitute,budget", [
@@ -124,7 +127,7 @@ def test_brute_force_on_wrn_28_10_at_the_papers_budgets(substitute, budget):
     cap = parse_budget(budget).resolve(36_479_194)
     solution = solve_budget("wrn-28-10", substitute, budget)
     best, smallest = brute_force("wrn-28-10", substitute, cap)
-    assert (solution.params, solution.setting) == (best, smallest) or (
+    assert (solution.params, solution.smallest_setting) == (best, smallest) or (
         get_substitute(substitute).hyperparameter.type is float and solution.params >= best)
 
 
@@ -213,3 +216,14 @@ def test_solutions_for_one_channel_inputs_build_and_count_exactly():
     solution = solve_budget("wrn-10-2", "tucker", "0.1x", num_classes=10, input_size=(1, 8, 8))
     counted = count(solution.build(), (1, 8, 8))
     assert (counted.params, counted.mult_adds) == (solution.params, solution.mult_adds)
+
+
+def test_float_settings_are_written_with_the_fewest_decimals_their_plateau_allows():
+    # REFERENCE §4.2's hand-picked TensorTrain_0.23 (598,200 params) is what a 598,200 budget gives.
+    solution = solve_budget("wrn-28-10", "tensor-train", 598_200)
+    assert (solution.setting, solution.params) == (0.23, 598_200)
+    assert solution.smallest_setting == 0.22999999999999998
+    # A plateau that starts at the open bound 0 gets a readable setting, not 5e-324.
+    floor = solve_budget("wrn-10-1", "generic", "0.08x")
+    assert floor.setting == 0.01 and floor.smallest_setting < 1e-300
+    assert network_params("wrn-10-1", "generic", 0.01) == floor.params
