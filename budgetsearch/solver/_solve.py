@@ -24,7 +24,7 @@ from ..models import create_model, input_options
 from ..substitutes import ConvFactory, Substitute, get_substitute
 from ._budget import Budget, parse_budget
 from ._network import NetworkCounter, network_counter
-from ._search import first_true, highest, last_true, lowest, shortest_decimal_from
+from ._search import first_at_least, first_true, highest, last_at_most, last_true, lowest, shortest_decimal_from
 
 Setting = Union[int, float, None]
 
@@ -149,9 +149,13 @@ def solve_budget(model: str, substitute: Union[str, Substitute], budget, *, mult
                           f"the budget is {cap:,} params, above its largest reachable count of "
                           f"{params_range[1]:,} params ({hp.name}={large}); choose a budget it can reach")
     if hp.grows:
-        edge = last_true(hp, small, large, fits)
-        best = counter.params(substitute, edge)
-        setting = first_true(hp, small, edge, lambda s: counter.params(substitute, s) >= best)
+        def params(setting) -> int:
+            return counter.params(substitute, setting)
+
+        edge = last_at_most(hp, small, large, params, cap) if mult_adds_cap is None else last_true(
+            hp, small, large, fits)
+        best = params(edge)
+        setting = first_at_least(hp, small, edge, params, best)
         if hp.type is float:
             shortest = shortest_decimal_from(setting, lambda s: counter.params(substitute, s) == best and fits(s))
             return _solution(counter, substitute, shortest, budget, cap, mult_adds_cap, params_range, setting)
