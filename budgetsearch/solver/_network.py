@@ -4,8 +4,9 @@ A network's count with substitute S is its fixed part (everything the factory
 does not build) plus, for every substitution site, the count of S's layer at
 that site's geometry and input size. Counting is additive because fvcore
 counts the operators executed, and a layer executes the same operators alone
-as inside the network. So the network is traced once (with the cheap
-depthwise-separable substitute in every site, to find the fixed part), and
+as inside the network. So the network is built and traced once, with the
+cheap depthwise-separable substitute in every site (one forward finds the
+sites and their input sizes, the trace the fixed part), and
 after that a probe costs one layer per distinct site geometry, cached by what
 the setting resolves to there (:meth:`Substitute.resolve`): parameters from a
 layer built on the meta device, mult-adds from fvcore on a real layer, only
@@ -21,17 +22,17 @@ from typing import Dict, Optional, Tuple
 
 import torch
 from torch import nn
+from torch.nn.modules.utils import _pair
 
 from ..compat import check_mode, compat_factory
 from ..compat import hyperparameter as compat_hyperparameter
 from ..counting import count
 from ..models import create_model, default_input_size, find_model, input_options
 from ..substitutes import ReconstructedModule, Substitute, get_substitute
-from ..substitutes.conv import dense_conv
 from ._meta import shape_only
 from ._search import highest, lowest
 
-# Built in every site to trace the fixed part: no hyperparameter, and cheap to build and run.
+# Built in every site to find the sites and trace the fixed part: no hyperparameter, cheap to build and run.
 _PROBE_SUBSTITUTE = "separable"
 
 
@@ -91,24 +92,38 @@ def _ancestors(root: nn.Module, name: str):
     return [root.get_submodule(".".join(parts[:i])) for i in range(len(parts))]
 
 
-def discover_sites(model: str, num_classes: int, input_size: tuple) -> Counter:
-    """The substitution sites of ``model`` with their multiplicities, from one meta-device forward."""
+def build_recording_sites(model: str, num_classes: int, input_size: tuple, factory) -> Tuple[nn.Module, Counter]:
+    """``model`` built with ``factory`` in every substitution point, and its sites with their multiplicities.
+
+    One real forward of a batch of one image reads each site's input size; with a
+    cheap ``factory`` it costs far less than tracing the network.
+    """
     recorded: Dict[nn.Module, tuple] = {}
     shapes: Dict[nn.Module, tuple] = {}
 
     def recording_factory(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True):
-        layer = dense_conv(in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
-        recorded[layer] = (in_channels, out_channels, layer.kernel_size, layer.stride, layer.padding, layer.dilation,
+        layer = factory(in_channels, out_channels, kernel_size, stride=stride, padding=padding, dilation=dilation,
+                        bias=bias)
+        recorded[layer] = (in_channels, out_channels, *(_pair(v) for v in (kernel_size, stride, padding, dilation)),
                            bias)
-        layer.register_forward_pre_hook(lambda module, args: shapes.__setitem__(module, tuple(args[0].shape[2:])))
         return layer
 
-    with shape_only():
+    with torch.random.fork_rng(devices=[]):
         network = create_model(model, num_classes=num_classes, substitute=recording_factory,
-                               **input_options(model, input_size)).eval()
+                               **input_options(model, input_size))
+    hooks = [layer.register_forward_pre_hook(lambda module, args: shapes.__setitem__(module, tuple(args[0].shape[2:])))
+             for layer in recorded]
+    was_training = network.training
+    try:
         with torch.no_grad():
-            network(torch.zeros(1, *input_size))
-    return Counter(Site(*geometry, input_hw=shapes[layer]) for layer, geometry in recorded.items() if layer in shapes)
+            network.eval()(torch.zeros(1, *input_size))
+    finally:
+        network.train(was_training)
+        for hook in hooks:
+            hook.remove()
+    # A site the forward never reaches (a training-only head) is not part of the count.
+    sites = Counter(Site(*geometry, input_hw=shapes[layer]) for layer, geometry in recorded.items() if layer in shapes)
+    return network, sites
 
 
 class NetworkCounter:
@@ -126,14 +141,12 @@ class NetworkCounter:
         self.num_classes = family.num_classes if num_classes is None else num_classes
         self.input_size = tuple(input_size or default_input_size(model))
         self.reference = family.reference
-        self.sites = discover_sites(model, self.num_classes, self.input_size)
         self._params: Dict[tuple, int] = {}
         self._signatures: Dict[tuple, tuple] = {}
         self._mult_adds: Dict[tuple, float] = {}
         probe = get_substitute(_PROBE_SUBSTITUTE)
-        with torch.random.fork_rng(devices=[]):
-            network = create_model(model, num_classes=self.num_classes, substitute=probe.factory(), compat=compat,
-                                   **input_options(model, self.input_size))
+        network, self.sites = build_recording_sites(model, self.num_classes, self.input_size,
+                                                    compat_factory(probe, None, self.compat))
         whole = count(network, self.input_size, compat=compat)
         self.convention = whole.convention
         in_sites = self._sum(probe, None, with_mult_adds=True)
