@@ -54,7 +54,7 @@ class HashedConv(ReconstructedConv):
             raise ValueError(f"budget must be in [1, {size}] for weight shape {self.weight_shape}, but got {budget}")
         # He fan-out std: signs and sharing leave each output's variance as for a dense conv.
         fan_out = out_channels * self.kernel_size[0] * self.kernel_size[1]
-        self.bank = nn.Parameter(torch.randn(budget) * math.sqrt(2.0 / fan_out))
+        self.bank = nn.Parameter(torch.empty(budget).normal_(0.0, math.sqrt(2.0 / fan_out)))
         key = ("hashed", seed, *self.weight_shape, budget)
         self.register_buffer("signed_index", hash_table(size, budget, key, self.bank.device), persistent=False)
 
