@@ -33,6 +33,7 @@ riffles between factors).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -70,6 +71,24 @@ def contraction_groups(in_channels: int, out_channels: int) -> torch.Tensor:
     return torch.arange(in_channels) * out_channels // in_channels
 
 
+@functools.lru_cache(maxsize=64)
+def _tables(in_channels: int, out_channels: int, inner_riffle: bool, dtype: torch.dtype) -> tuple:
+    """(C·R or C, Cᵀ·R, channel map) on the CPU, computed once per shape for every layer that needs them.
+
+    M_l·R = diag(a_l)·(C·R)·diag(d_l)·(Cᵀ·R): only the two riffled DCT matrices are
+    needed; without the inner riffle (OriginalACDC) M_l·R = diag(a_l)·C·diag(d_l)·(Cᵀ·R).
+    """
+    c = max(in_channels, out_channels)
+    with torch.device("cpu"):
+        dct, order = orthonormal_dct(c, dtype), riffle_order(c)
+        channel_map = None
+        if out_channels > in_channels:
+            channel_map = expansion_sources(in_channels, out_channels)
+        elif out_channels < in_channels:
+            channel_map = contraction_groups(in_channels, out_channels)
+        return (dct[:, order] if inner_riffle else dct).contiguous(), dct.t()[:, order].contiguous(), channel_map
+
+
 class ACDCPointwise(ReconstructedConv):
     """1×1 conv with weight ``W = (M_1·R)…(M_n·R)``, widened or summed to (C_o, C_i).
 
@@ -85,20 +104,15 @@ class ACDCPointwise(ReconstructedConv):
             raise ConfigError(f"factors must be an int >= 1, but got factors={factors!r}")
         self.factors = factors
         self.channels = c = max(in_channels, out_channels)
-        dct, order = orthonormal_dct(c), riffle_order(c)
-        # M_l·R = diag(a_l)·(C·R)·diag(d_l)·(Cᵀ·R): only the two riffled DCT matrices are needed.
-        # Without the inner riffle (OriginalACDC): M_l·R = diag(a_l)·C·diag(d_l)·(Cᵀ·R).
-        self.register_buffer("dct_riffled", (dct[:, order] if inner_riffle else dct).contiguous(), persistent=False)
-        self.register_buffer("idct_riffled", dct.t()[:, order].contiguous(), persistent=False)
-        if out_channels > in_channels:
-            self.register_buffer("channel_map", expansion_sources(in_channels, out_channels), persistent=False)
-        elif out_channels < in_channels:
-            self.register_buffer("channel_map", contraction_groups(in_channels, out_channels), persistent=False)
-        else:
-            self.register_buffer("channel_map", None, persistent=False)
         # Mean 1, std 1e-2 as in the original ACDC code: each factor starts near orthogonal.
         self.a = nn.Parameter(torch.empty(factors, c).normal_(1.0, 0.01))
         self.d = nn.Parameter(torch.empty(factors, c).normal_(1.0, 0.01))
+        left, right, channel_map = _tables(in_channels, out_channels, inner_riffle, self.a.dtype)
+        # Copies: each layer owns its buffers, whatever is later done to them.
+        self.register_buffer("dct_riffled", left.to(self.a.device, copy=True), persistent=False)
+        self.register_buffer("idct_riffled", right.to(self.a.device, copy=True), persistent=False)
+        self.register_buffer("channel_map", None if channel_map is None else channel_map.to(self.a.device, copy=True),
+                             persistent=False)
         # Near-orthogonal factors keep the norm; the first factor's a carries He's gain.
         self.calibrate_(self.a[0])
 

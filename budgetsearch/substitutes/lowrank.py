@@ -34,8 +34,11 @@ class TiedLowRank(ReconstructedModule):
         self.V = nn.Parameter(torch.empty(rank, width))
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         # Tiled input channel j reads input j mod C_i; output j lands in adjacent block j·C_o // c.
-        self.register_buffer("input_of", torch.arange(width) % in_channels, persistent=False)
-        self.register_buffer("output_of", torch.arange(width) * out_channels // width, persistent=False)
+        # Small index tables, computed on the CPU (cheaper than any device's kernels) and moved.
+        with torch.device("cpu"):
+            input_of, output_of = torch.arange(width) % in_channels, torch.arange(width) * out_channels // width
+        self.register_buffer("input_of", input_of.to(self.V.device), persistent=False)
+        self.register_buffer("output_of", output_of.to(self.V.device), persistent=False)
         self.in_channels, self.out_channels = in_channels, out_channels
         # For unit input, Var(y_o) ≈ r·m·(c + r)·σ⁴ with m = c/C_o outputs merged per channel:
         # r·m·c from the cross terms and r²·m from the diagonal of VᵀV. Solve for He's 2·C_i/C_o.
