@@ -81,6 +81,13 @@ class Solution:
         return dataclasses.asdict(self) | {"ratio": self.ratio, "slack": self.slack, "feasible": True}
 
 
+def _at(hp, setting) -> str:
+    """``name=value``, or ``name → bound`` for the float just inside an open bound (not 5e-324)."""
+    if hp.low_open and setting == lowest(hp):
+        return f"{hp.name} → {hp.low:g}"
+    return f"{hp.name}={setting}"
+
+
 def _infeasible(counter: NetworkCounter, substitute: Substitute, budget: str, reason: str) -> InfeasibleBudgetError:
     return InfeasibleBudgetError(f"{substitute.name} cannot meet budget {budget} on {counter.model}: {reason}")
 
@@ -142,12 +149,12 @@ def solve_budget(model: str, substitute: Union[str, Substitute], budget, *, mult
         totals = counter.totals(substitute, small)
         raise _infeasible(counter, substitute, budget.label,
                           f"the caps are {caps}, but its smallest reachable count is {totals.params:,} params and "
-                          f"{totals.mult_adds:,} mult-adds ({hp.name}={small})")
+                          f"{totals.mult_adds:,} mult-adds ({_at(hp, small)})")
     if fits(large) and params_range[1] < cap and (
             mult_adds_cap is None or counter.totals(substitute, large).mult_adds < mult_adds_cap):
         raise _infeasible(counter, substitute, budget.label,
                           f"the budget is {cap:,} params, above its largest reachable count of "
-                          f"{params_range[1]:,} params ({hp.name}={large}); choose a budget it can reach")
+                          f"{params_range[1]:,} params ({_at(hp, large)}); choose a budget it can reach")
     if hp.grows:
         def params(setting) -> int:
             return counter.params(substitute, setting)

@@ -227,3 +227,9 @@ def test_float_settings_are_written_with_the_fewest_decimals_their_plateau_allow
     floor = solve_budget("wrn-10-1", "generic", "0.08x")
     assert floor.setting == 0.01 and floor.smallest_setting < 1e-300
     assert network_params("wrn-10-1", "generic", 0.01) == floor.params
+
+
+def test_an_open_lower_bound_is_named_as_a_limit_not_as_the_smallest_float():
+    with pytest.raises(InfeasibleBudgetError, match="rank_scale → 0") as error:
+        solve_budget("wrn-16-4", "tucker", 1000)
+    assert "e-324" not in str(error.value)
