@@ -17,7 +17,6 @@ respected the budget; then both totals and their ratio.
 from __future__ import annotations
 
 import argparse
-import math
 import time
 
 import torch

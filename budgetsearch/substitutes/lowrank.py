@@ -9,7 +9,6 @@ channels are summed down to C_o. Both are folded into the two 1×1 weights
 C_i→r→C_o. Params: [k>1]·C_i·k² + r·c.
 """
 
-import math
 
 import torch
 import torch.nn.functional as F

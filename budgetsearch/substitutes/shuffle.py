@@ -11,7 +11,6 @@ Params: C_i·b/g + b·k² + b·C_o/g (the count falls as g grows).
 
 import math
 
-import torch.nn.functional as F
 from torch import nn
 
 from ._blocks import check_geometry

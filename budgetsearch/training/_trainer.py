@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import gc
 import logging
-import math
 import time
 from typing import Callable, Optional, Union
 

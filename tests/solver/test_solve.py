@@ -8,7 +8,6 @@ layer's rank or budget formula, worked out here from the documented formulas.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import pytest

@@ -3,7 +3,6 @@
 import json
 
 import pandas as pd
-import torch
 
 from budgetsearch.models import create_model
 from budgetsearch.solver._meta import shape_only

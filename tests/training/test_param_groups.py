@@ -1,7 +1,6 @@
 """Compression-ratio-scaled weight decay: groups by module type, sizes from the architecture's formulas."""
 
 import pytest
-import torch
 from torch import nn
 
 from budgetsearch.models import create_model

@@ -9,7 +9,7 @@ import torch
 
 from budgetsearch.data import AugmentRecipe, Dataset, load_dataset
 from budgetsearch.errors import CheckpointError, ConfigError, DataError
-from budgetsearch.training import DistillConfig, TrainConfig, TrialResult, train_trial
+from budgetsearch.training import DistillConfig, TrainConfig, train_trial
 from budgetsearch.training import _trainer
 
 CONTRACT_KEYS = {"status", "message", "val_error", "val_top5_error", "test_error", "test_top5_error", "train_error",
