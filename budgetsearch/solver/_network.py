@@ -141,6 +141,7 @@ class NetworkCounter:
         self.num_classes = family.num_classes if num_classes is None else num_classes
         self.input_size = tuple(input_size or default_input_size(model))
         self.reference = family.reference
+        self._meta_layers: Dict[tuple, nn.Module] = {}
         self._params: Dict[tuple, int] = {}
         self._signatures: Dict[tuple, tuple] = {}
         self._mult_adds: Dict[tuple, float] = {}
@@ -152,22 +153,31 @@ class NetworkCounter:
         in_sites = self._sum(probe, None, with_mult_adds=True)
         self.fixed = Totals(whole.params - in_sites.params, whole.exact_mult_adds - in_sites.mult_adds)
 
-    def _site_params(self, site: Site, substitute: Substitute, setting) -> int:
-        key = (site, substitute.name, substitute.resolve(site.in_channels, site.out_channels, site.kernel_size, setting))
-        if key not in self._params:
+    def _key(self, site: Site, substitute: Substitute, setting) -> tuple:
+        return site, substitute.name, substitute.resolve(site.in_channels, site.out_channels, site.kernel_size, setting)
+
+    def _meta_layer(self, site: Site, substitute: Substitute, setting) -> nn.Module:
+        """The layer at ``setting``, built once per resolved size on the meta device (it holds no memory)."""
+        key = self._key(site, substitute, setting)
+        if key not in self._meta_layers:
             with shape_only():
-                self._params[key] = _trainable(site.build(substitute, setting, self.compat))
+                self._meta_layers[key] = site.build(substitute, setting, self.compat)
+        return self._meta_layers[key]
+
+    def _site_params(self, site: Site, substitute: Substitute, setting) -> int:
+        key = self._key(site, substitute, setting)
+        if key not in self._params:
+            self._params[key] = _trainable(self._meta_layer(site, substitute, setting))
         return self._params[key]
 
     def _signature(self, site: Site, substitute: Substitute, setting) -> tuple:
-        key = (site, substitute.name, substitute.resolve(site.in_channels, site.out_channels, site.kernel_size, setting))
         if self.compat is not None:
             # A mode's rules may read a layer's hyperparameters (the original's ACDC cost
             # grows with its factors), not just the shapes it computes with.
-            return key
+            return self._key(site, substitute, setting)
+        key = self._key(site, substitute, setting)
         if key not in self._signatures:
-            with shape_only():
-                self._signatures[key] = (site, substitute.name, inference_signature(site.build(substitute, setting)))
+            self._signatures[key] = site, substitute.name, inference_signature(self._meta_layer(site, substitute, setting))
         return self._signatures[key]
 
     def _site_mult_adds(self, site: Site, substitute: Substitute, setting) -> float:
