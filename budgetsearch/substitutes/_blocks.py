@@ -50,6 +50,21 @@ def check_geometry(in_channels, out_channels, kernel_size, stride, padding, dila
     return kernel, stride, padding, dilation
 
 
+def _full_precision(module: nn.Module):
+    """Autocast switched off on the module's device while its tensors are rebuilt.
+
+    Under bf16 autocast every product of a reconstruction chain would be rounded
+    to bf16: ACDC's 2n - 1 matmuls compound to a 10 % relative weight error at
+    n = 128 and c = 640, against 0.16 % for one rounding. Built in the parameters'
+    precision, the result is cast once by the op that consumes it.
+    """
+    parameter = next(module.parameters(), None)
+    device_type = None if parameter is None else parameter.device.type
+    if device_type in ("cpu", "cuda") and torch.is_autocast_enabled(device_type):
+        return torch.autocast(device_type, enabled=False)
+    return contextlib.nullcontext()
+
+
 class ReconstructedModule(nn.Module):
     """A module whose forward uses tensors computed from its parameters alone.
 
@@ -64,7 +79,10 @@ class ReconstructedModule(nn.Module):
         raise NotImplementedError
 
     def reconstructed(self):
-        return self._cached if self._cached is not None else self.reconstruct()
+        if self._cached is not None:
+            return self._cached
+        with _full_precision(self):
+            return self.reconstruct()
 
     def reconstructed_shapes(self) -> tuple:
         """Shapes of what :meth:`reconstruct` returns: at inference, all the forward computes with."""

@@ -214,3 +214,14 @@ def test_reconstructed_once_gives_the_same_output():
 def test_bad_factor_count_is_an_error(factors):
     with pytest.raises(ConfigError, match="factors"):
         ACDCPointwise(4, 4, factors)
+
+
+def test_a_long_stack_under_bf16_autocast_is_rounded_once():
+    # Rounding each of the 2n - 1 products to bf16 compounds: 6.6 % output error here.
+    layer = ACDCPointwise(256, 256, factors=64)
+    x = torch.randn(8, 256, 4, 4)
+    with torch.no_grad():
+        exact = layer(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mixed = layer(x).float()
+    assert ((mixed - exact).norm() / exact.norm()).item() < 0.01

@@ -13,6 +13,7 @@ from torch import nn
 
 from budgetsearch.counting import count
 from budgetsearch.substitutes import get_substitute, list_substitutes, reconstructed_once
+from budgetsearch.substitutes._blocks import ReconstructedModule
 from budgetsearch.substitutes._tensor_shapes import dimensionize
 from budgetsearch.substitutes.shuffle import valid_groups
 
@@ -185,3 +186,16 @@ def test_settings_that_resolve_alike_build_layers_of_equal_size(name, geometry):
         by_sizes.setdefault(sizes, set()).add(params)
     assert all(len(counts) == 1 for counts in by_sizes.values()), by_sizes
     assert len(by_sizes) > 1
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n != "conv"])
+def test_autocast_leaves_the_reconstruction_in_float32(name):
+    # bf16 autocast casts once, where the rebuilt weight is used; the chain that builds it stays float32.
+    layer = build(name, (16, 32, 3, 1, 1, 1))
+    structured = [m for m in layer.modules() if isinstance(m, ReconstructedModule)]
+    for module in structured:
+        expected = module.reconstruct()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            rebuilt = module.reconstructed()
+        for want, got in zip(*(v if isinstance(v, tuple) else (v,) for v in (expected, rebuilt))):
+            assert got.dtype == want.dtype and torch.equal(got, want)
