@@ -14,7 +14,7 @@ first alternating, so load from other processes hits both alike; the first
 epoch of each is a warm-up and not timed. Prints images/s of each and the
 ratio of the medians and of the best repeats.
 
-    python benchmarks/train_throughput.py [--data PATH] [--images 1024] [--repeats 3] [--device auto]
+    python benchmarks/train_throughput.py [--data PATH] [--images 1024] [--repeats 3] [--device auto] [--compile]
 """
 
 from __future__ import annotations
@@ -105,6 +105,7 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers of the reference (default 0)")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--compile", action="store_true", help="the trainer with TrainConfig(compile=True)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -117,10 +118,11 @@ def main(argv=None) -> int:
                                   val_labels=dataset.test_labels[:args.batch_size],
                                   test_images=dataset.test_images[:args.batch_size],
                                   test_labels=dataset.test_labels[:args.batch_size])
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, device=str(device), schedule="cosine")
-    print(f"{MODEL} on {len(dataset.train_images)} CIFAR-10 images, batch {args.batch_size}, device {device}, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads, reference workers {args.workers}",
-          flush=True)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, device=str(device), schedule="cosine",
+                         compile=args.compile)
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} CPU threads"
+    print(f"{MODEL} on {len(dataset.train_images)} CIFAR-10 images, batch {args.batch_size}, device {device} ({where}), "
+          f"torch {torch.__version__}, trainer compile={args.compile}, reference workers {args.workers}", flush=True)
     ours, theirs = [], []
     for repeat in range(args.repeats):
         if repeat % 2:  # alternate which goes first, so drifting load does not favour one

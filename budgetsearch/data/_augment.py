@@ -57,7 +57,12 @@ def _per_channel(values: Sequence[float], like: Tensor) -> Tensor:
 
 
 def normalize(images_uint8: Tensor, mean: Sequence[float], std: Sequence[float]) -> Tensor:
-    """Map uint8 images to float32 ``(x / 255 - mean) / std`` per channel (ToTensor + Normalize)."""
+    """Map uint8 images to float32 ``(x / 255 - mean) / std`` per channel (ToTensor + Normalize).
+
+    ``mean`` and ``std`` are sequences or 1-D float32 tensors. Pass tensors already on
+    the images' device in a loop: building them from a sequence copies from the host,
+    and on CUDA that copy waits for the GPU to finish its queue, every batch.
+    """
     _check_images(images_uint8, len(mean))
     if len(std) != len(mean):
         raise ConfigError(f"mean and std need one value per channel, but got {len(mean)} and {len(std)} values")

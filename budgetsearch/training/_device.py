@@ -30,6 +30,24 @@ def autocast(device: torch.device):
     return contextlib.nullcontext()
 
 
+@contextlib.contextmanager
+def tuned_convolutions(device: torch.device):
+    """On CUDA, let cuDNN time its algorithms per convolution shape and keep the fastest.
+
+    A trial's batch shape is fixed (drop_last), so each shape is timed once. The
+    process's setting is restored afterwards.
+    """
+    if device.type != "cuda":
+        yield
+        return
+    previous = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = True
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = previous
+
+
 def memory_format(channels_last: bool) -> torch.memory_format:
     """NHWC (channels_last) or the default NCHW layout for the network's weights and inputs."""
     return torch.channels_last if channels_last else torch.contiguous_format

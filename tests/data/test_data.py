@@ -211,6 +211,12 @@ def test_normalize_is_totensor_then_normalize():
     assert torch.allclose(result.double(), expected, atol=1e-5)
 
 
+def test_normalize_takes_per_channel_tensors_as_it_takes_sequences():
+    images = cifar_like_batch()
+    as_tensors = normalize(images, torch.tensor(MEAN), torch.tensor(STD))
+    assert torch.equal(as_tensors, normalize(images, MEAN, STD))
+
+
 def test_augment_without_any_step_equals_normalize():
     images = cifar_like_batch()
     result = augment(images, AugmentRecipe(), MEAN, STD, torch.Generator().manual_seed(0))
