@@ -76,7 +76,7 @@ class TrainConfig:
     fraction), chosen by ``seed``; used only when the trial loads the data set
     from a spec string.
     ``device``: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-    ``compile``: wrap the model in ``torch.compile`` (first epoch pays the compile time).
+    ``compile``: wrap the model in ``torch.compile``, on CUDA with CUDA graphs (first epoch pays the compile time).
     ``channels_last``: train in the NHWC memory layout (same numbers, other kernels).
     """
 

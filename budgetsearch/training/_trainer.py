@@ -30,7 +30,7 @@ from ..errors import ConfigError
 from ._architecture import Architecture, resolve_architecture
 from ._checkpoint import load_checkpoint, save_checkpoint
 from ._config import TrainConfig
-from ._device import autocast, is_out_of_memory, memory_format, resolve_device, tuned_convolutions
+from ._device import autocast, compiled, is_out_of_memory, memory_format, resolve_device, tuned_convolutions
 from ._evaluate import evaluate
 from ._losses import student_loss
 from ._param_groups import reference_ratio, weight_decay_groups
@@ -119,7 +119,8 @@ def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, 
     if config.distill is not None:
         teacher, checkpoint = _load_teacher(config, data, num_classes, device, fmt)
         teacher_info.update(checkpoint.architecture.to_dict() | {"summary": checkpoint.summary})
-    runner = torch.compile(network) if config.compile else network
+    runner = compiled(network, device) if config.compile else network
+    graphed = config.compile and device.type == "cuda"
 
     images, labels = data.train_images.to(device), data.train_labels.to(device)
     val_images, val_labels = data.val_images.to(device), data.val_labels.to(device)
@@ -147,6 +148,8 @@ def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, 
         batches = iterate_batches(images, labels, config.batch_size, shuffle=True, generator=generator,
                                   drop_last=drop_last)
         for step, (batch, targets) in enumerate(batches):
+            if graphed:  # the previous step's graph outputs may be overwritten from here on
+                torch.compiler.cudagraph_mark_step_begin()
             rate = learning_rate(config, epoch, step, steps)
             set_learning_rate(optimizer, rate)
             inputs = augment(batch, data.augmentation, mean, std, generator).contiguous(memory_format=fmt)
@@ -267,6 +270,7 @@ def train_trial(model: str, substitute="conv", setting=None, dataset: Union[str,
         "precision": "bf16 autocast" if device.type == "cuda" else "float32",
         "memory_format": "channels_last" if config.channels_last else "contiguous",
         "cudnn_benchmark": device.type == "cuda", "fused_sgd": device.type == "cuda",
+        "cuda_graphs": config.compile and device.type == "cuda",
         "architecture": architecture.to_dict(),
         "dataset": dataset if isinstance(dataset, str) else data.name, "dataset_source": data.source,
         "validation_seed": data.seed, "train_images": len(data.train_images), "val_images": len(data.val_images),
