@@ -213,7 +213,7 @@ def _configure_train(parser):
                         help="held-out training images: a fraction < 1 or a count (default 0.1)")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--device", default=None, help="auto (default), cpu, cuda or cuda:N")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model (on CUDA with CUDA graphs)")
     parser.add_argument("--teacher", default=None, help="checkpoint of a teacher (written with --save) to distil from")
     parser.add_argument("--beta", type=float, default=1e3, help="attention-transfer weight (default 1e3)")
     parser.add_argument("--alpha", type=float, default=0.0, help="KD weight (default 0: KD off)")
