@@ -7,8 +7,6 @@ workers (see :mod:`._queue`).
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import subprocess
@@ -26,7 +24,7 @@ from ._cells import StudyPlan, plan_study
 from ._config import StudyConfig, parse_study
 from ._progress import Progress, study_progress, summary_rows
 from ._queue import enqueue_missing
-from ._storage import DEFAULT_RUNS_DIR, is_journal, journal_dir, open_storage
+from ._storage import DEFAULT_RUNS_DIR, open_storage, queue_lock
 from ._worker import CONFIG_ATTR
 
 
@@ -79,7 +77,7 @@ def prepare_study(config: StudyConfig, storage_url: Optional[str], runs_dir=DEFA
     plan = plan_study(config, on_cell=on_cell)
     storage = open_storage(storage_url, config.name, runs_dir=runs_dir)
     study = optuna.create_study(study_name=config.name, storage=storage, direction="minimize", load_if_exists=True)
-    with _queue_lock(storage_url, config.name, runs_dir):
+    with queue_lock(storage_url, config.name, runs_dir):
         _check_same_study(study, config)
         queued = enqueue_missing(study, plan.trials(config))
     return study, plan, queued
@@ -128,20 +126,6 @@ def _start_worker(study_name: str, storage_url, device: str, runs_dir: str, thre
     message = {"study_name": study_name, "storage": storage_url, "device": device, "runs_dir": runs_dir,
                "threads": threads, "parent_pid": os.getpid()}
     return subprocess.Popen([sys.executable, "-m", "budgetsearch.study._process", json.dumps(message)])
-
-
-@contextlib.contextmanager
-def _queue_lock(storage_url, study_name: str, runs_dir):
-    """Two `run`s of one journal-file study queue one after the other (RDB: run one `run`, join with `worker`)."""
-    if not is_journal(storage_url):
-        yield
-        return
-    with open(journal_dir(storage_url, study_name, runs_dir) / "queue.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _comparable(data: dict) -> dict:

@@ -9,12 +9,16 @@ trials there send heartbeats so that a dead worker's trial is noticed.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import logging
 import warnings
 from pathlib import Path
 from typing import Optional
 
 import optuna
+import sqlalchemy
 
 from ..errors import ConfigError
 
@@ -75,3 +79,57 @@ def open_storage(url, study_name: str, *, runs_dir=DEFAULT_RUNS_DIR, heartbeat_i
         except Exception as error:  # sqlalchemy's connection errors: a bad setting, reported in one line
             raise ConfigError(f"cannot open storage {url!r}: {type(error).__name__}: "
                               f"{str(error).splitlines()[0]}") from None
+
+
+@contextlib.contextmanager
+def queue_lock(url, study_name: str, runs_dir=DEFAULT_RUNS_DIR):
+    """Held while a ``run`` reads which trials exist and queues the missing ones.
+
+    Two ``run``s of one study started together would otherwise both find a cell
+    missing and both queue it. Journal files and SQLite: an exclusive lock on a
+    file beside the data. PostgreSQL: an advisory lock named after the study,
+    held by a connection of its own (released by the server if the process dies).
+    Other databases are not locked: start one ``run`` and join it with ``worker``s.
+    """
+    if is_journal(url):
+        with _file_lock(journal_dir(url, study_name, runs_dir) / "queue.lock"):
+            yield
+        return
+    parsed = sqlalchemy.engine.make_url(str(url))
+    backend = parsed.get_backend_name()
+    if backend == "postgresql":
+        with _advisory_lock(str(url), study_name):
+            yield
+    elif backend == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        with _file_lock(Path(f"{parsed.database}.queue.lock")):
+            yield
+    else:
+        logger.warning("storage %s (%s): concurrent `run`s of study %r are not serialised; start one `run` and "
+                       "join it with `worker`s", parsed.render_as_string(hide_password=True), backend, study_name)
+        yield
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path):
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _advisory_lock(url: str, study_name: str):
+    digest = hashlib.sha256(f"budgetsearch queue {study_name}".encode()).digest()
+    key = int.from_bytes(digest[:8], "big", signed=True)  # PostgreSQL's lock keys are bigint
+    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            try:
+                yield
+            finally:
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+    finally:
+        engine.dispose()

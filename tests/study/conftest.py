@@ -1,8 +1,16 @@
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import optuna
 import pytest
 
 from budgetsearch.models import create_model
+from budgetsearch.study import open_storage
+from budgetsearch.study._cells import trial_key
+from budgetsearch.study._queue import enqueue_missing
+from budgetsearch.study._storage import queue_lock
 
 # Tiny trials: wrn-10-1 on digits, few validation images (seconds per epoch on a free core).
 TINY = """
@@ -47,3 +55,31 @@ def dense_wrn_10_1_digits() -> int:
     """Dense wrn-10-1 parameters on 1-channel digits, counted directly (not by the solver)."""
     model = create_model("wrn-10-1", num_classes=10, in_channels=1)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+@pytest.fixture
+def race_to_queue(runs_dir):
+    """``race(url, study_name, cells, runs)``: ``runs`` threads open one study and queue the same ``cells``
+    rows at the same moment, each under queue_lock as `run` does. Returns how many trials each queued
+    and how many trials each key has in the end."""
+
+    def race(url, study_name: str, cells: int = 40, runs: int = 2):
+        rows = [{"cell": f"cell-{i}", "tuning_trial": 0} for i in range(cells)]
+        start = threading.Barrier(runs, timeout=60)  # a thread that fails before it breaks the barrier
+
+        # The study exists first (two processes creating a fresh database's tables at once is Optuna's race).
+        optuna.create_study(study_name=study_name, storage=open_storage(url, study_name, runs_dir=runs_dir))
+
+        def one_run(_):
+            storage = open_storage(url, study_name, runs_dir=runs_dir)
+            study = optuna.load_study(study_name=study_name, storage=storage)
+            start.wait()
+            with queue_lock(url, study_name, runs_dir):
+                return enqueue_missing(study, rows)
+
+        with ThreadPoolExecutor(runs) as pool:
+            queued = list(pool.map(one_run, range(runs)))
+        study = optuna.load_study(study_name=study_name, storage=open_storage(url, study_name, runs_dir=runs_dir))
+        return queued, Counter(trial_key(t.user_attrs) for t in study.get_trials(deepcopy=False))
+
+    return race

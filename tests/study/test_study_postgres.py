@@ -94,3 +94,9 @@ def test_two_workers_share_a_study_and_retry_a_killed_workers_trial(database, wr
     retry = [t for t in trials if t.user_attrs["cell"] == victim.user_attrs["cell"] and not t.user_attrs["lost"]]
     assert len(retry) == 1 and retry[0].system_attrs[OWNER_ATTR] != victim.system_attrs[OWNER_ATTR]  # the survivor
     assert len(trials) == 4  # three cells and one retry
+
+
+def test_two_runs_queueing_at_once_queue_each_cell_once(database, race_to_queue):
+    queued, per_key = race_to_queue(database, "race", cells=40, runs=3)
+    assert sorted(queued) == [0, 0, 40]
+    assert len(per_key) == 40 and set(per_key.values()) == {1}

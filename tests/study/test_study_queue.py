@@ -114,3 +114,11 @@ def test_one_worker_per_device(devices, workers, expected):
 def test_bad_devices_or_workers(devices, workers):
     with pytest.raises(ConfigError, match="--devices|--workers"):
         worker_devices(RunOptions(workers=workers, devices=parse_devices(devices)))
+
+
+@pytest.mark.parametrize("storage", ["journal", "sqlite"])
+def test_two_runs_queueing_at_once_queue_each_cell_once(storage, race_to_queue, tmp_path):
+    url = None if storage == "journal" else f"sqlite:///{tmp_path / 'study.db'}"
+    queued, per_key = race_to_queue(url, "race", cells=40, runs=2)
+    assert sorted(queued) == [0, 40]
+    assert len(per_key) == 40 and set(per_key.values()) == {1}
