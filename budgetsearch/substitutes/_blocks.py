@@ -186,13 +186,17 @@ def depthwise_then(pointwise: PointwiseFactory, in_channels, out_channels, kerne
     """REFERENCE §1.0: for k > 1 a depthwise conv carries stride, padding and dilation and the
     1×1 runs at stride 1; for k = 1 the 1×1 carries them itself.
 
-    ``pointwise(in_channels, out_channels, stride, padding, dilation, bias)`` builds the 1×1.
+    ``pointwise(in_channels, out_channels, stride=, padding=, dilation=, bias=)`` builds the 1×1
+    (a layer class with its size fixed by ``functools.partial``, say).
     """
     kernel, stride, padding, dilation = check_geometry(in_channels, out_channels, kernel_size, stride, padding, dilation)
-    if kernel == (1, 1):
-        return DepthwiseSeparable(None, pointwise(in_channels, out_channels, stride, padding, dilation, bias))
-    depthwise = depthwise_conv(in_channels, kernel, stride, padding, dilation)
-    return DepthwiseSeparable(depthwise, pointwise(in_channels, out_channels, (1, 1), (0, 0), (1, 1), bias))
+    if kernel != (1, 1):
+        depthwise = depthwise_conv(in_channels, kernel, stride, padding, dilation)
+        stride, padding, dilation = (1, 1), (0, 0), (1, 1)
+    else:
+        depthwise = None
+    return DepthwiseSeparable(depthwise, pointwise(in_channels, out_channels, stride=stride, padding=padding,
+                                                   dilation=dilation, bias=bias))
 
 
 def he_fan_out_(conv: nn.Conv2d) -> nn.Conv2d:

@@ -149,10 +149,7 @@ def acdc_conv(in_channels, out_channels, kernel_size, stride=1, padding=0, dilat
     factors = layers - 1 if quirks else layers
     if quirks and factors < 1:
         raise ConfigError(f"the original's ACDC_n builds n - 1 factors, so layers must be >= 2, but got layers={layers!r}")
-
-    def pointwise(c_in, c_out, stride, padding, dilation, bias):
-        return ACDCPointwise(c_in, c_out, factors, stride, padding, dilation, bias, inner_riffle)
-
+    pointwise = functools.partial(ACDCPointwise, factors=factors, inner_riffle=inner_riffle)
     return depthwise_then(pointwise, in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
 
 

@@ -16,6 +16,8 @@ tenth of the dense count even at h = 1 (160→160: 2,225 of 25,600) and was
 deprecated at HEAD.
 """
 
+import functools
+
 import torch
 from torch import nn
 
@@ -48,9 +50,7 @@ class CPPointwise(ReconstructedConv):
 
 
 def cp_conv(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False, *, rank_scale):
-    def pointwise(c_in, c_out, stride, padding, dilation, bias):
-        return CPPointwise(c_in, c_out, rank_scale, stride, padding, dilation, bias)
-
+    pointwise = functools.partial(CPPointwise, rank_scale=rank_scale)
     return depthwise_then(pointwise, in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
 
 

@@ -4,6 +4,7 @@ A linear bottleneck as in Sandler et al., "MobileNetV2: Inverted Residuals and
 Linear Bottlenecks", CVPR 2018; REFERENCE §1.6.
 """
 
+import functools
 import math
 
 from torch import nn
@@ -36,10 +37,7 @@ class LowRankPointwise(nn.Module):
 
 def generic_low_rank(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False, *, rank_scale):
     rank = bottleneck_rank(rank_scale, in_channels, out_channels)
-
-    def pointwise(c_in, c_out, stride, padding, dilation, bias):
-        return LowRankPointwise(c_in, c_out, rank, stride, padding, dilation, bias)
-
+    pointwise = functools.partial(LowRankPointwise, rank=rank)
     return depthwise_then(pointwise, in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
 
 

@@ -21,6 +21,7 @@ the original's SepHashedDecimate) takes B = int(h·C_o·C_i·k²) of the *dense 
 weights, the depthwise conv's C_i·k² inside it, and gives the rest to the 1×1.
 """
 
+import functools
 import math
 import zlib
 
@@ -106,10 +107,7 @@ def separable_hashed_conv(in_channels, out_channels, kernel_size, stride=1, padd
         raise ConfigError(f"budget_of must be 'pointwise' or 'dense', but got budget_of={budget_of!r}")
     bias = bias or quirks
     _check_budget(budget, budget_scale, in_channels, out_channels)
-
-    def pointwise(c_in, c_out, stride, padding, dilation, bias):
-        return HashedConv(c_in, c_out, 1, stride, padding, dilation, bias, budget=budget, seed=seed)
-
+    pointwise = functools.partial(HashedConv, kernel_size=1, budget=budget, seed=seed)
     return depthwise_then(pointwise, in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
 
 

@@ -10,6 +10,8 @@ C_i→r→C_o. Params: [k>1]·C_i·k² + r·c.
 """
 
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -58,10 +60,7 @@ class TiedLowRank(ReconstructedModule):
 
 def tied_low_rank(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False, *, rank_scale):
     rank = bottleneck_rank(rank_scale, in_channels, out_channels)
-
-    def pointwise(c_in, c_out, stride, padding, dilation, bias):
-        return TiedLowRank(c_in, c_out, rank, stride, padding, dilation, bias)
-
+    pointwise = functools.partial(TiedLowRank, rank=rank)
     return depthwise_then(pointwise, in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
 
 

@@ -15,6 +15,7 @@ The weight is rebuilt from the cores on every training forward, so training
 costs a dense 1×1; at inference it is rebuilt once (``reconstructed_once``).
 """
 
+import functools
 import math
 
 import torch
@@ -54,9 +55,7 @@ class TensorTrainPointwise(ReconstructedConv):
 
 def tensor_train_conv(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False, *,
                       rank_scale):
-    def pointwise(c_in, c_out, stride, padding, dilation, bias):
-        return TensorTrainPointwise(c_in, c_out, rank_scale, stride, padding, dilation, bias)
-
+    pointwise = functools.partial(TensorTrainPointwise, rank_scale=rank_scale)
     return depthwise_then(pointwise, in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
 
 

@@ -21,6 +21,7 @@ r2' = min(min(d1·d2, d3), t3) and r1' = min(min(d1, d2·d3), t2·r2'), cores
 Σ_j d_j·t_j + t1·r1' + r1'·t2·r2' + r2'·t3 (REFERENCE §1.8).
 """
 
+import functools
 import math
 
 import torch
@@ -74,9 +75,7 @@ class TuckerPointwise(ReconstructedConv):
 
 def tucker_conv(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False, *, rank_scale,
                 quirks=False):
-    def pointwise(c_in, c_out, stride, padding, dilation, bias):
-        return TuckerPointwise(c_in, c_out, rank_scale, stride, padding, dilation, bias, quirks)
-
+    pointwise = functools.partial(TuckerPointwise, rank_scale=rank_scale, quirks=quirks)
     return depthwise_then(pointwise, in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
 
 
