@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from budgetsearch.data import AugmentRecipe, Dataset, load_dataset
+from budgetsearch.data import load_dataset
 from budgetsearch.training import TrainConfig, train_trial
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -17,14 +17,6 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 
 def on_cuda(**fields) -> TrainConfig:
     return TrainConfig(**({"epochs": 1, "batch_size": 128, "device": "cuda"} | fields))
-
-
-def random_cifar_shaped(count: int) -> Dataset:
-    generator = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (count, 3, 32, 32), dtype=torch.uint8, generator=generator)
-    labels = torch.randint(0, 10, (count,), generator=generator)
-    return Dataset("random", "torch.randint", images, labels, images[:256], labels[:256], images[:256], labels[:256],
-                   10, tuple("0123456789"), (3, 32, 32), (0.5,) * 3, (0.25,) * 3, AugmentRecipe(4, True, 16), 0)
 
 
 def test_bf16_trial_learns_the_cifar_subset_far_below_chance(cifar_mini):
@@ -51,15 +43,15 @@ def test_structured_layers_train_in_bf16(cifar_mini, substitute, setting):
     assert result.val_error < 85
 
 
-def test_real_out_of_memory_is_a_status_and_frees_what_it_took():
-    small = random_cifar_shaped(512)
+def test_real_out_of_memory_is_a_status_and_frees_what_it_took(random_cifar):
+    small = random_cifar(512)
     assert train_trial("wrn-10-1", "conv", None, small, on_cuda()).status == "complete"  # CUDA libraries loaded
     torch.cuda.empty_cache()
     before = torch.cuda.memory_allocated()
     capped = 1 << 30  # a wrn-16-4 step on 4,096 images needs several GiB
     torch.cuda.set_per_process_memory_fraction(capped / torch.cuda.get_device_properties(0).total_memory)
     try:
-        result = train_trial("wrn-16-4", "conv", None, random_cifar_shaped(4096), on_cuda(batch_size=4096))
+        result = train_trial("wrn-16-4", "conv", None, random_cifar(4096), on_cuda(batch_size=4096))
     finally:
         torch.cuda.set_per_process_memory_fraction(1.0)
     assert result.status == "oom" and "batch size 4096" in result.message and "cuda" in result.message
@@ -69,8 +61,8 @@ def test_real_out_of_memory_is_a_status_and_frees_what_it_took():
     assert after.status == "complete", after.message
 
 
-def test_compiled_cuda_trial_trains_like_the_eager_one():
-    data = random_cifar_shaped(1024)
+def test_compiled_cuda_trial_trains_like_the_eager_one(random_cifar):
+    data = random_cifar(1024)
     eager = train_trial("wrn-10-1", "conv", None, data, on_cuda(epochs=2))
     compiled = train_trial("wrn-10-1", "conv", None, data, on_cuda(epochs=2, compile=True))
     assert compiled.status == "complete" and compiled.config["compile"] and compiled.config["cuda_graphs"]

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from budgetsearch.data import AugmentRecipe, Dataset, load_dataset
+from budgetsearch.data import AugmentRecipe, load_dataset
 from budgetsearch.errors import CheckpointError, ConfigError, DataError
 from budgetsearch.training import DistillConfig, TrainConfig, train_trial
 from budgetsearch.training import _trainer
@@ -203,15 +203,7 @@ def test_wrn_10_2_learns_the_cifar_subset_with_the_full_recipe(cifar_mini):
     assert result.val_error < 75 and result.test_error < 75
 
 
-def _random_cifar_shaped(count: int):
-    generator = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (count, 3, 32, 32), dtype=torch.uint8, generator=generator)
-    labels = torch.randint(0, 10, (count,), generator=generator)
-    return Dataset("random", "torch.randint", images, labels, images[:32], labels[:32], images[:32], labels[:32],
-                   10, tuple("0123456789"), (3, 32, 32), (0.5,) * 3, (0.25,) * 3, AugmentRecipe(4, True, 16), 0)
-
-
-def test_auxiliary_head_and_drop_path_of_a_darts_network(monkeypatch):
+def test_auxiliary_head_and_drop_path_of_a_darts_network(monkeypatch, random_cifar):
     darts = pytest.importorskip("budgetsearch.models.darts")
     seen, built = [], []
 
@@ -231,7 +223,7 @@ def test_auxiliary_head_and_drop_path_of_a_darts_network(monkeypatch):
         return model
 
     monkeypatch.setattr(_trainer, "build_model", tiny_darts)
-    result = train_trial("wrn-10-1", "conv", None, _random_cifar_shaped(128), quick(epochs=2, batch_size=32))
+    result = train_trial("wrn-10-1", "conv", None, random_cifar(128), quick(epochs=2, batch_size=32))
     assert result.status == "complete"
     training = [(aux, p) for is_training, aux, p in seen if is_training]
     assert training and all(aux for aux, _ in training)  # the head ran...
