@@ -3,21 +3,14 @@
 Chollet, "Xception: Deep Learning with Depthwise Separable Convolutions", CVPR 2017.
 """
 
-import math
-
-from torch import nn
+import functools
 
 from ._blocks import depthwise_then
 from ._registry import Substitute, register_substitute
+from .conv import dense_conv
 
-
-def dense_pointwise(in_channels, out_channels, stride, padding, dilation, bias) -> nn.Conv2d:
-    """1×1 conv with He fan-out init: entry variance 2/C_o."""
-    conv = nn.Conv2d(in_channels, out_channels, 1, stride, padding, dilation, bias=bias)
-    nn.init.normal_(conv.weight, std=math.sqrt(2.0 / out_channels))
-    if bias:
-        nn.init.zeros_(conv.bias)
-    return conv
+# A dense 1×1 under He fan-out init: entry variance 2/C_o.
+dense_pointwise = functools.partial(dense_conv, kernel_size=1)
 
 
 def separable_conv(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False):
