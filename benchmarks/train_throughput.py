@@ -6,7 +6,9 @@ images, each image augmented on the CPU in its own Python call (random crop
 with 4 px zero padding, horizontal flip, normalisation, Cutout 16, i.e. the
 same recipe), float32, default memory layout, batches copied to the device.
 The trainer keeps the data set on the device and augments whole batches
-there, trains in the channels_last layout, and on CUDA in bf16 autocast.
+there, trains in the channels_last layout, and on CUDA in bf16 autocast with
+cuDNN autotuning and a fused SGD; ``--compile`` adds torch.compile (with CUDA
+graphs on CUDA).
 
 Both see the same model init, optimizer and batch size. Each repetition runs
 the trainer for ``--epochs`` epochs and the reference for as many, which one
