@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 
 import torch
 
@@ -30,31 +31,38 @@ def autocast(device: torch.device):
     return contextlib.nullcontext()
 
 
-@contextlib.contextmanager
-def tuned_convolutions(device: torch.device):
-    """On CUDA, let cuDNN time its algorithms per convolution shape and keep the fastest.
+@dataclass(frozen=True)
+class Kernels:
+    """Which kernels a trial uses beyond the defaults; decided once per trial and recorded in its result.
 
-    A trial's batch shape is fixed (drop_last), so each shape is timed once. The
-    process's setting is restored afterwards.
+    On CUDA: cuDNN times its algorithms per convolution shape and keeps the fastest
+    (a trial's batch shape is fixed, so each shape is timed once); SGD runs one fused
+    kernel per parameter group; with ``compile``, each step replays as a CUDA graph,
+    since a CIFAR network's step at batch 128 waits on launching a few hundred short
+    kernels rather than on running them.
     """
-    if device.type != "cuda":
-        yield
-        return
-    previous = torch.backends.cudnn.benchmark
-    torch.backends.cudnn.benchmark = True
-    try:
-        yield
-    finally:
-        torch.backends.cudnn.benchmark = previous
 
+    cudnn_benchmark: bool
+    fused_sgd: bool
+    cuda_graphs: bool
 
-def compiled(network: torch.nn.Module, device: torch.device) -> torch.nn.Module:
-    """``torch.compile``; on CUDA in "reduce-overhead" mode, which replays each step as a CUDA graph.
+    @classmethod
+    def choose(cls, device: torch.device, compile: bool) -> "Kernels":
+        on_cuda = device.type == "cuda"
+        return cls(cudnn_benchmark=on_cuda, fused_sgd=on_cuda, cuda_graphs=compile and on_cuda)
 
-    A CIFAR network's step at batch 128 launches a few hundred short kernels, and
-    launching them, not running them, is what the GPU waits for.
-    """
-    return torch.compile(network, mode="reduce-overhead" if device.type == "cuda" else None)
+    @contextlib.contextmanager
+    def tuned(self):
+        """cuDNN autotuning while the trial runs, when chosen; the process's setting is restored afterwards."""
+        previous = torch.backends.cudnn.benchmark
+        torch.backends.cudnn.benchmark = previous or self.cudnn_benchmark
+        try:
+            yield
+        finally:
+            torch.backends.cudnn.benchmark = previous
+
+    def compiled(self, network: torch.nn.Module) -> torch.nn.Module:
+        return torch.compile(network, mode="reduce-overhead" if self.cuda_graphs else None)
 
 
 def memory_format(channels_last: bool) -> torch.memory_format:

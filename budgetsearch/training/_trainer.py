@@ -30,7 +30,7 @@ from ..errors import ConfigError
 from ._architecture import Architecture, resolve_architecture
 from ._checkpoint import load_checkpoint, save_checkpoint
 from ._config import TrainConfig
-from ._device import autocast, compiled, is_out_of_memory, memory_format, resolve_device, tuned_convolutions
+from ._device import Kernels, autocast, is_out_of_memory, memory_format, resolve_device
 from ._evaluate import evaluate
 from ._losses import student_loss
 from ._param_groups import reference_ratio, weight_decay_groups
@@ -108,19 +108,17 @@ def _load_teacher(config: TrainConfig, data: Dataset, num_classes: int, device, 
     return teacher, checkpoint
 
 
-def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, device, on_epoch,
+def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, device, kernels: Kernels, on_epoch,
          progress: _Progress, teacher_info: dict, architecture: Architecture, save):
     fmt = memory_format(config.channels_last)
     network = network.to(device=device, memory_format=fmt)
-    # One fused kernel per parameter group on CUDA instead of a launch per foreach op.
     optimizer = torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=False,
-                                fused=device.type == "cuda")
+                                fused=kernels.fused_sgd)
     teacher = None
     if config.distill is not None:
         teacher, checkpoint = _load_teacher(config, data, num_classes, device, fmt)
         teacher_info.update(checkpoint.architecture.to_dict() | {"summary": checkpoint.summary})
-    runner = compiled(network, device) if config.compile else network
-    graphed = config.compile and device.type == "cuda"
+    runner = kernels.compiled(network) if config.compile else network
 
     images, labels = data.train_images.to(device), data.train_labels.to(device)
     val_images, val_labels = data.val_images.to(device), data.val_labels.to(device)
@@ -148,7 +146,7 @@ def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, 
         batches = iterate_batches(images, labels, config.batch_size, shuffle=True, generator=generator,
                                   drop_last=drop_last)
         for step, (batch, targets) in enumerate(batches):
-            if graphed:  # the previous step's graph outputs may be overwritten from here on
+            if kernels.cuda_graphs:  # the previous step's graph outputs may be overwritten from here on
                 torch.compiler.cudagraph_mark_step_begin()
             rate = learning_rate(config, epoch, step, steps)
             set_learning_rate(optimizer, rate)
@@ -242,10 +240,11 @@ def train_trial(model: str, substitute="conv", setting=None, dataset: Union[str,
     progress, teacher_info = _Progress(), {}
     status, message, stopped = "complete", f"completed {config.epochs} epochs", None
     out_of_memory = None
+    kernels = Kernels.choose(device, config.compile)
     try:
-        with tuned_convolutions(device):
-            _fit(network, groups, data, classes, config, device, on_epoch, progress, teacher_info, architecture,
-                 save)
+        with kernels.tuned():
+            _fit(network, groups, data, classes, config, device, kernels, on_epoch, progress, teacher_info,
+                 architecture, save)
     except _Stop as stop:
         status, message, stopped = stop.status, stop.message, stop.epoch
     except Exception as error:
@@ -269,8 +268,7 @@ def train_trial(model: str, substitute="conv", setting=None, dataset: Union[str,
         "device": str(device), "device_requested": config.device,
         "precision": "bf16 autocast" if device.type == "cuda" else "float32",
         "memory_format": "channels_last" if config.channels_last else "contiguous",
-        "cudnn_benchmark": device.type == "cuda", "fused_sgd": device.type == "cuda",
-        "cuda_graphs": config.compile and device.type == "cuda",
+        **dataclasses.asdict(kernels),
         "architecture": architecture.to_dict(),
         "dataset": dataset if isinstance(dataset, str) else data.name, "dataset_source": data.source,
         "validation_seed": data.seed, "train_images": len(data.train_images), "val_images": len(data.val_images),

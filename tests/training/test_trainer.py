@@ -65,6 +65,9 @@ def test_result_records_everything_the_contract_names(digits_run, digits):
     assert record["config"]["train_images"] == len(digits.train_images)
     assert record["images_per_second"] > 0 and record["wall_time"] > 0
     assert record["config"]["architecture"]["input_size"] == [1, 8, 8]
+    # CUDA's kernel choices are recorded, and none applies on the CPU
+    assert {k: record["config"][k] for k in ("cudnn_benchmark", "fused_sgd", "cuda_graphs")} == dict.fromkeys(
+        ("cudnn_benchmark", "fused_sgd", "cuda_graphs"), False)
 
 
 def test_same_seed_same_result_and_global_rng_untouched(small_digits):
