@@ -14,7 +14,12 @@ Both see the same model init, optimizer and batch size. Each repetition runs
 the trainer for ``--epochs`` epochs and the reference for as many, which one
 first alternating, so load from other processes hits both alike; the first
 epoch of each is a warm-up and not timed. Prints images/s of each and the
-ratio of the medians and of the best repeats.
+ratio of the medians and of the best repeats, and each loop's arithmetic rate:
+a training step costs about three forward passes (forward, input gradient,
+weight gradient), so 2 × 3 × fvcore's mult-adds flops per image. On CPU, where
+both loops compute in float32, it also times a large float32 matmul on the same
+threads: the rate no convolution kernel is expected to beat, and so a ceiling
+on what any trainer of this model can reach on this machine.
 
     python benchmarks/train_throughput.py [--data PATH] [--images 1024] [--repeats 3] [--device auto] [--compile]
 """
@@ -31,12 +36,14 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from budgetsearch.counting import count
 from budgetsearch.data import load_dataset
 from budgetsearch.training import Architecture, TrainConfig, train_trial
 from budgetsearch.training._device import resolve_device
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar-10-mini" / "cifar-10-batches-py"
 MODEL = "wrn-16-4"
+MATMUL_SIZE = 4096
 
 
 class PerImageCifar(torch.utils.data.Dataset):
@@ -97,6 +104,18 @@ def trainer_epochs(dataset, config: TrainConfig) -> float:
     return sum(m["images_per_second"] * m["epoch_time"] for m in timed) / sum(m["epoch_time"] for m in timed)
 
 
+def matmul_gflops(device, repeats: int = 5) -> float:
+    """Best float32 GFLOP/s of a MATMUL_SIZE³ matmul on ``device``."""
+    a, b = (torch.randn(MATMUL_SIZE, MATMUL_SIZE, device=device) for _ in range(2))
+    a @ b  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        float((a @ b)[0, 0])  # wait for the device
+        best = min(best, time.perf_counter() - started)
+    return 2 * MATMUL_SIZE ** 3 / best / 1e9
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="CIFAR-10 python folder (default: the shared subset)")
@@ -125,6 +144,12 @@ def main(argv=None) -> int:
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} CPU threads"
     print(f"{MODEL} on {len(dataset.train_images)} CIFAR-10 images, batch {args.batch_size}, device {device} ({where}), "
           f"torch {torch.__version__}, trainer compile={args.compile}, reference workers {args.workers}", flush=True)
+    mult_adds = count(Architecture(MODEL, "conv", None, dataset.num_classes, dataset.input_size).build(0),
+                      dataset.input_size).mult_adds
+    train_flops = 2 * 3 * mult_adds  # per image: forward, input gradient and weight gradient
+    ceiling = matmul_gflops(device) if device.type == "cpu" else None
+    if ceiling is not None:
+        print(f"float32 {MATMUL_SIZE}³ matmul on the same threads: {ceiling:.1f} GFLOP/s", flush=True)
     ours, theirs = [], []
     for repeat in range(args.repeats):
         if repeat % 2:  # alternate which goes first, so drifting load does not favour one
@@ -137,9 +162,14 @@ def main(argv=None) -> int:
               f"ratio {ours[-1] / theirs[-1]:.2f}", flush=True)
     # On a shared machine other processes only ever slow a run down: the best repeat is the
     # closest to each loop's own speed, the median the typical one. Both are printed.
+    def rate(images_per_second: float) -> str:
+        gflops = images_per_second * train_flops / 1e9
+        return f"{gflops:.1f} GFLOP/s" + (f", {gflops / ceiling:.0%} of the matmul's" if ceiling else "")
+
     for label, pick in (("median", statistics.median), ("best", max)):
-        print(f"{label}: trainer {pick(ours):.1f} img/s, reference {pick(theirs):.1f} img/s, "
-              f"ratio {pick(ours) / pick(theirs):.2f}x")
+        print(f"{label}: trainer {pick(ours):.1f} img/s ({rate(pick(ours))}), reference {pick(theirs):.1f} img/s "
+              f"({rate(pick(theirs))}), ratio {pick(ours) / pick(theirs):.2f}x")
+    print(f"GFLOP/s counted as 2 x 3 x {mult_adds:,} fvcore mult-adds per training image")
     return 0
 
 
