@@ -219,6 +219,7 @@ def _configure_train(parser):
     parser.add_argument("--alpha", type=float, default=0.0, help="KD weight (default 0: KD off)")
     parser.add_argument("--temperature", type=float, default=4.0, help="KD temperature (default 4)")
     parser.add_argument("--save", default=None, help="write a checkpoint of the trained model here")
+    parser.add_argument("--overwrite", action="store_true", help="let --save replace an existing file")
     parser.add_argument("--json", action="store_true", help="print the trial's result as one JSON object")
 
 
@@ -250,9 +251,11 @@ def run_train(args) -> int:
     from tqdm import tqdm
 
     from budgetsearch.data import load_dataset
-    from budgetsearch.training import train_trial
+    from budgetsearch.training import check_checkpoint_path, train_trial
 
     config = _train_config(args)
+    if args.save is not None:
+        check_checkpoint_path(args.save, overwrite=args.overwrite)
     dataset = load_dataset(args.dataset, validation_size=config.validation_size, seed=config.seed)
     substitute, setting, solution = args.substitute, args.setting, None
     if args.budget is not None:

@@ -106,8 +106,6 @@ def run_trial(study: optuna.Study, config: StudyConfig, trial_id: int, *, device
         tc = train_config(config, attrs, tuned, device, runs_dir)
         resolved["train"] = tc.to_dict()
         save = teacher_checkpoint(config, runs_dir) if attrs.get("role") == "teacher" else None
-        if save is not None:
-            save.parent.mkdir(parents=True, exist_ok=True)
         result = train_trial(model=config.model, substitute=attrs["substitute"], setting=attrs["setting"],
                              dataset=config.dataset, config=tc, on_epoch=on_epoch,
                              num_classes=config.num_classes, save=None if save is None else str(save))

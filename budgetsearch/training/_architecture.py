@@ -29,10 +29,11 @@ class Architecture:
 
     def build(self, seed: int = 0) -> nn.Module:
         """The network, initialised from ``seed`` without touching torch's global random state."""
-        # fork_rng restores the global CPU generator afterwards, so a worker running many
-        # trials sees the same global stream whatever it builds.
+        # The model is built on the CPU: seed (and afterwards restore) only the CPU generator.
+        # torch.manual_seed would also reseed every CUDA generator, which fork_rng(devices=[])
+        # does not restore.
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+            torch.default_generator.manual_seed(seed)
             return create_model(self.model, num_classes=self.num_classes, substitute=self.factory,
                                 **self.build_options())
 

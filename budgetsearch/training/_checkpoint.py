@@ -30,17 +30,40 @@ class Checkpoint:
     summary: dict  # e.g. data set, val/test error of the trial that wrote it
 
 
+def check_checkpoint_path(path, overwrite: bool) -> Path:
+    """Raise CheckpointError now if a checkpoint could not be written to ``path`` later.
+
+    Called before a trial trains, so a typo in the path does not cost the training.
+    ``overwrite=False`` also refuses a file that already exists.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint path {path} is a directory; give a file name, e.g. {path / 'model.pt'}")
+    if path.exists() and not overwrite:
+        raise CheckpointError(f"checkpoint {path} already exists; choose another path or allow overwriting it")
+    existing = next(parent for parent in path.absolute().parents if parent.exists())
+    if not existing.is_dir():
+        raise CheckpointError(f"cannot write checkpoint {path}: {existing} is a file, not a directory")
+    if not os.access(existing, os.W_OK):
+        raise CheckpointError(f"cannot write checkpoint {path}: directory {existing} is not writable")
+    return path
+
+
 def save_checkpoint(path, model: nn.Module, architecture: Architecture, summary: Optional[dict] = None) -> Path:
     """Write ``model``'s weights with ``architecture`` (and a JSON-able ``summary``) to ``path``."""
     path = Path(path)
-    if path.parent and not path.parent.is_dir():
-        path.parent.mkdir(parents=True, exist_ok=True)
     state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
     payload = {"format": FORMAT, "version": VERSION, "architecture": architecture.to_dict(),
                "state_dict": state, "summary": dict(summary or {})}
     temporary = path.with_name(path.name + ".partial")
-    torch.save(payload, temporary)
-    os.replace(temporary, path)  # never leave a half-written checkpoint under the real name
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(payload, temporary)
+        os.replace(temporary, path)  # never leave a half-written checkpoint under the real name
+    except OSError as error:
+        raise CheckpointError(f"cannot write checkpoint {path}: {error}") from error
+    finally:
+        temporary.unlink(missing_ok=True)
     return path
 
 

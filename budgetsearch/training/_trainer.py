@@ -3,10 +3,10 @@
 The whole data set lives on the training device as uint8; each batch is
 augmented there in one batched call (budgetsearch.data.augment), so the hot
 loop has no per-image Python work and no DataLoader. Randomness comes from
-local generators seeded by ``config.seed`` (model init under a forked global
-RNG, data order and augmentation from a private ``torch.Generator``), so a
-trial leaves the process's random state and backend flags as it found them,
-and on CPU the same seed gives the same result.
+generators seeded by ``config.seed`` (model init and dropout or drop-path
+under a forked global RNG, data order and augmentation from a private
+``torch.Generator``), so a trial leaves the process's random state and
+backend flags as it found them, and on CPU the same seed gives the same result.
 
 A diverging loss or running out of memory ends the trial with a status; any
 other exception propagates.
@@ -14,6 +14,7 @@ other exception propagates.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import logging
@@ -28,7 +29,7 @@ from ..counting import count
 from ..data import Dataset, augment, iterate_batches, load_dataset
 from ..errors import ConfigError
 from ._architecture import Architecture, resolve_architecture
-from ._checkpoint import load_checkpoint, save_checkpoint
+from ._checkpoint import check_checkpoint_path, load_checkpoint, save_checkpoint
 from ._config import TrainConfig
 from ._device import Kernels, autocast, is_out_of_memory, memory_format, resolve_device
 from ._evaluate import evaluate
@@ -63,6 +64,23 @@ class _Progress:
     train_seconds: float = 0.0
     epoch: int = 0  # the epoch being run, 1-based
     test: Optional[object] = None
+
+
+@contextlib.contextmanager
+def _seeded_global_rng(device: torch.device, seed: int):
+    """Seed torch's global generator of ``device`` for the trial and restore it afterwards.
+
+    Dropout and drop-path draw from the global generator, not the trial's own, so
+    without this their masks depend on whatever drew from it before the trial.
+    """
+    cuda = device.type == "cuda"
+    with torch.random.fork_rng(devices=[device] if cuda else []):
+        if cuda:
+            with torch.cuda.device(device):
+                torch.cuda.manual_seed(seed)
+        else:
+            torch.default_generator.manual_seed(seed)
+        yield
 
 
 def build_model(architecture: Architecture, seed: int) -> nn.Module:
@@ -213,13 +231,16 @@ def train_trial(model: str, substitute="conv", setting=None, dataset: Union[str,
     as it is. ``on_epoch(epoch, metrics)`` is called after every epoch
     (``epoch`` = epochs completed, from 1) with the keys of ``history``;
     returning True stops the trial as ``"pruned"``. ``save``: write a
-    checkpoint there when the trial completes.
+    checkpoint there when the trial completes (replacing a file already
+    there); a path that cannot be written is refused before training.
     """
     config = TrainConfig() if config is None else config
     if not isinstance(config, TrainConfig):
         raise ConfigError(f"config must be a TrainConfig, but got {type(config).__name__}")
     if on_epoch is not None and not callable(on_epoch):
         raise ConfigError(f"on_epoch must be callable or None, but got {on_epoch!r}")
+    if save is not None:
+        check_checkpoint_path(save, overwrite=True)
     started = time.perf_counter()
     device = resolve_device(config.device)
     data = _resolve_dataset(dataset, config)
@@ -242,7 +263,7 @@ def train_trial(model: str, substitute="conv", setting=None, dataset: Union[str,
     out_of_memory = None
     kernels = Kernels.choose(device, config.compile)
     try:
-        with kernels.tuned():
+        with kernels.tuned(), _seeded_global_rng(device, config.seed):
             _fit(network, groups, data, classes, config, device, kernels, on_epoch, progress, teacher_info,
                  architecture, save)
     except _Stop as stop:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from budgetsearch.errors import CheckpointError
-from budgetsearch.training import Architecture, load_checkpoint, save_checkpoint
+from budgetsearch.training import Architecture, check_checkpoint_path, load_checkpoint, save_checkpoint
 
 ARCH = Architecture("wrn-10-1", "acdc", 3, 10, (3, 32, 32))
 
@@ -29,10 +29,13 @@ def test_round_trip_rebuilds_the_same_function(tmp_path):
     assert torch.load(path, weights_only=True)["architecture"]["substitute"] == "acdc"
 
 
-def test_building_twice_from_one_seed_gives_the_same_weights_and_keeps_global_rng():
+def test_building_twice_from_one_seed_gives_the_same_weights_and_keeps_global_rng(monkeypatch):
+    # CUDA generators are not restored by the CPU-only fork: building must not reseed them
+    reseeded = []
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", reseeded.append)
     state = torch.get_rng_state()
     a, b, c = ARCH.build(seed=1), ARCH.build(seed=1), ARCH.build(seed=2)
-    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.equal(torch.get_rng_state(), state) and reseeded == []
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
     assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), c.parameters()))
 
@@ -67,3 +70,23 @@ def test_pickled_objects_are_refused(tmp_path):
         pickle.dump({"format": "budgetsearch-checkpoint", "obj": Payload()}, stream)
     with pytest.raises(CheckpointError, match="cannot read checkpoint"):
         load_checkpoint(tmp_path / "evil.pt")
+
+
+def test_paths_a_checkpoint_cannot_be_written_to_are_refused_up_front(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(CheckpointError, match=r"is a directory; give a file name"):
+        check_checkpoint_path(tmp_path, overwrite=True)
+    with pytest.raises(CheckpointError, match=r"file is a file, not a directory"):
+        check_checkpoint_path(tmp_path / "file" / "deeper" / "m.pt", overwrite=True)
+    with pytest.raises(CheckpointError, match=r"already exists"):
+        check_checkpoint_path(tmp_path / "file", overwrite=False)
+    assert check_checkpoint_path(tmp_path / "file", overwrite=True) == tmp_path / "file"
+    assert check_checkpoint_path(tmp_path / "new" / "m.pt", overwrite=False) == tmp_path / "new" / "m.pt"
+
+
+def test_a_failed_write_is_a_checkpoint_error_and_leaves_no_partial_file(tmp_path):
+    target = tmp_path / "taken"
+    target.mkdir()  # the final rename onto a directory fails after the data was written
+    with pytest.raises(CheckpointError, match=r"cannot write checkpoint .*taken"):
+        save_checkpoint(target, ARCH.build(), ARCH)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]

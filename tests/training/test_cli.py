@@ -4,6 +4,7 @@ import json
 
 import pytest
 import cli
+from budgetsearch.training import load_checkpoint
 
 
 def _run_json(capsys, argv):
@@ -64,3 +65,16 @@ def test_budget_goes_through_the_solver(capsys):
 def test_bad_option_is_one_line_error(capsys):
     code = cli.main(["train", "--model", "wrn-10-1", "--epochs", "0", "--device", "cpu"])
     assert code == 2 and "TrainConfig.epochs" in capsys.readouterr().err
+
+
+def test_save_refuses_an_existing_file_before_training_unless_told_to_overwrite(tmp_path, capsys):
+    out = tmp_path / "model.pt"
+    out.write_text("an earlier run's checkpoint")
+    argv = ["train", "--model", "wrn-10-1", "--epochs", "1", "--batch-size", "256", "--device", "cpu",
+            "--save", str(out)]
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    assert code == 2 and "already exists" in captured.err and len(captured.err.strip().splitlines()) == 1
+    assert "epoch" not in captured.err and out.read_text() == "an earlier run's checkpoint"
+    assert cli.main(argv + ["--overwrite"]) == 0
+    assert load_checkpoint(out).architecture.model == "wrn-10-1"

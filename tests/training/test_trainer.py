@@ -9,6 +9,7 @@ import torch
 
 from budgetsearch.data import AugmentRecipe, load_dataset
 from budgetsearch.errors import CheckpointError, ConfigError, DataError
+from budgetsearch.models import darts
 from budgetsearch.training import DistillConfig, TrainConfig, train_trial
 from budgetsearch.training import _trainer
 
@@ -206,14 +207,18 @@ def test_wrn_10_2_learns_the_cifar_subset_with_the_full_recipe(cifar_mini):
     assert result.val_error < 75 and result.test_error < 75
 
 
+def _tiny_darts(architecture, seed):
+    """A 3-cell DARTS with drop-path in place of the trial's network: the full DARTS is too slow here."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return darts.DARTS(channels=4, layers=3, num_classes=10, drop_path_prob=0.2)
+
+
 def test_auxiliary_head_and_drop_path_of_a_darts_network(monkeypatch, random_cifar):
-    darts = pytest.importorskip("budgetsearch.models.darts")
     seen, built = [], []
 
-    def tiny_darts(architecture, seed):  # the loop is what is tested; the full DARTS is too slow here
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = darts.DARTS(channels=4, layers=3, num_classes=10, drop_path_prob=0.2)
+    def tiny_darts(architecture, seed):
+        model = _tiny_darts(architecture, seed)
         original = model.forward
 
         def forward(x, return_attention=False):
@@ -236,6 +241,26 @@ def test_auxiliary_head_and_drop_path_of_a_darts_network(monkeypatch, random_cif
     # drop-path rises linearly from 0: 0.2 * epoch / epochs at the start of each epoch
     assert [m["drop_path_prob"] for m in result.history] == [0.0, 0.1]
     assert {p for _, p in training} == {0.0, 0.1}
+
+
+def test_a_save_path_that_cannot_be_written_fails_before_training(monkeypatch, tmp_path, small_digits):
+    monkeypatch.setattr(_trainer, "build_model", lambda *_: pytest.fail("trained before checking --save"))
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(CheckpointError, match="is a file, not a directory"):
+        train_trial("wrn-10-1", "conv", None, small_digits, quick(), save=tmp_path / "file" / "m.pt")
+
+
+def test_drop_path_masks_come_from_the_seed_not_from_the_global_rng(monkeypatch, random_cifar):
+    monkeypatch.setattr(_trainer, "build_model", _tiny_darts)
+    data, config = random_cifar(64), quick(epochs=2, batch_size=32)
+    histories = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)  # what earlier work in the process left behind
+        state = torch.get_rng_state()
+        result = train_trial("wrn-10-1", "conv", None, data, config)
+        assert torch.equal(torch.get_rng_state(), state)
+        histories.append([(m["train_loss"], m["val_loss"]) for m in result.history])
+    assert histories[0] == histories[1]
 
 
 @pytest.mark.slow
