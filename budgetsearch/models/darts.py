@@ -21,6 +21,7 @@ from typing import NamedTuple, Optional
 import torch
 from torch import nn
 
+from ..errors import ConfigError
 from ._registry import ModelFamily, register_model
 from .wide_resnet import attention_map
 
@@ -128,6 +129,8 @@ class Cell(nn.Module):
 class AuxiliaryHead(nn.Module):
     """The auxiliary classifier on the 8×8 output of cell 2·layers//3 (dense)."""
 
+    min_size = 8  # its 5×5 pooling (stride 3) then 2×2 conv need 8×8: what 32×32 inputs give
+
     def __init__(self, channels, num_classes):
         super().__init__()
         self.features = nn.Sequential(
@@ -138,6 +141,11 @@ class AuxiliaryHead(nn.Module):
         self.classifier = nn.Linear(768, num_classes)
 
     def forward(self, x):
+        height, width = x.shape[-2:]
+        if min(height, width) < self.min_size:
+            raise ConfigError(f"the DARTS auxiliary head needs a feature map of at least {self.min_size}×{self.min_size} "
+                              f"where it branches off (32×32 inputs give 8×8), but got {height}×{width}; "
+                              f"train DARTS on 32×32 images such as CIFAR's")
         return self.classifier(self.features(x).flatten(1))
 
 

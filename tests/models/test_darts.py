@@ -6,6 +6,7 @@ from fvcore.nn import parameter_count
 from torch import nn
 
 from budgetsearch.counting import count
+from budgetsearch.errors import ConfigError
 from budgetsearch.models import DARTS, AuxiliaryOutput, create_model, find_model
 from budgetsearch.substitutes import get_substitute, list_substitutes
 
@@ -95,6 +96,14 @@ def test_training_mode_returns_auxiliary_logits_and_eval_mode_does_not():
     assert isinstance(logits, torch.Tensor) and logits.shape == (2, 3)
     without = DARTS(channels=8, layers=5, num_classes=3, auxiliary=False)
     assert isinstance(without(torch.randn(2, 3, 32, 32)), torch.Tensor)
+
+
+def test_inputs_too_small_for_the_auxiliary_head_are_a_clear_error():
+    model = DARTS(channels=4, layers=3, num_classes=3, in_channels=1)
+    with pytest.raises(ConfigError, match=r"at least 8×8 .* but got 2×2"):
+        model(torch.randn(2, 1, 8, 8))  # digits: the head branches off at 2×2
+    model.eval()  # the head does not run in eval mode, so inference on small inputs still works
+    assert model(torch.randn(2, 1, 8, 8)).shape == (2, 3)
 
 
 def test_drop_path_acts_only_in_training():
