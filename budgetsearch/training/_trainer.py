@@ -113,16 +113,37 @@ def _split_output(output, with_maps: bool):
     return output, aux, maps
 
 
-def _load_teacher(config: TrainConfig, data: Dataset, num_classes: int, device, fmt):
-    checkpoint = load_checkpoint(config.distill.teacher)
+def _attention_sizes(network: nn.Module, example) -> list:
+    """Positions of each attention map ``network`` returns for ``example`` (in eval mode, without gradients)."""
+    was_training = network.training
+    network.eval()
+    try:
+        with torch.no_grad():
+            _, maps = network(example, return_attention=True)
+    finally:
+        network.train(was_training)
+    return [m.shape[1] for m in maps]
+
+
+def _load_teacher(config: TrainConfig, data: Dataset, num_classes: int, device, fmt, student: nn.Module,
+                  architecture: Architecture):
+    path = config.distill.teacher
+    checkpoint = load_checkpoint(path)
     arch = checkpoint.architecture
     if tuple(arch.input_size) != tuple(data.input_size) or arch.num_classes != num_classes:
-        raise ConfigError(f"teacher {config.distill.teacher} ({arch.label()}) takes inputs {arch.input_size} with "
+        raise ConfigError(f"teacher {path} ({arch.label()}) takes inputs {arch.input_size} with "
                           f"{arch.num_classes} classes, but this trial's data set has inputs {data.input_size} "
                           f"with {num_classes} classes")
     teacher = checkpoint.model.to(device=device, memory_format=fmt).eval()
     for parameter in teacher.parameters():
         parameter.requires_grad_(False)
+    # Attention transfer pairs the maps one to one: check before training, not at its first step.
+    example = torch.zeros(2, *data.input_size, device=device).contiguous(memory_format=fmt)
+    theirs, ours = _attention_sizes(teacher, example), _attention_sizes(student, example)
+    if theirs != ours or not ours:
+        raise ConfigError(f"teacher {path} ({arch.label()}) cannot teach {architecture.label()} by attention "
+                          f"transfer: its attention maps have {theirs} positions, the student's {ours}; "
+                          f"use a teacher of the student's model family")
     return teacher, checkpoint
 
 
@@ -134,7 +155,7 @@ def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, 
                                 fused=kernels.fused_sgd)
     teacher = None
     if config.distill is not None:
-        teacher, checkpoint = _load_teacher(config, data, num_classes, device, fmt)
+        teacher, checkpoint = _load_teacher(config, data, num_classes, device, fmt, network, architecture)
         teacher_info.update(checkpoint.architecture.to_dict() | {"summary": checkpoint.summary})
     runner = kernels.compiled(network) if config.compile else network
 

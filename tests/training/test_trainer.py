@@ -10,7 +10,7 @@ import torch
 from budgetsearch.data import AugmentRecipe, load_dataset
 from budgetsearch.errors import CheckpointError, ConfigError, DataError
 from budgetsearch.models import darts
-from budgetsearch.training import DistillConfig, TrainConfig, train_trial
+from budgetsearch.training import Architecture, DistillConfig, TrainConfig, save_checkpoint, train_trial
 from budgetsearch.training import _trainer
 
 CONTRACT_KEYS = {"status", "message", "val_error", "val_top5_error", "test_error", "test_top5_error", "train_error",
@@ -163,6 +163,18 @@ def test_teacher_whose_weights_do_not_fit_is_a_clear_error(tmp_path, small_digit
     payload["architecture"]["model"] = "wrn-16-1"
     torch.save(payload, path)
     with pytest.raises(CheckpointError, match="wrn-16-1"):
+        train_trial("wrn-10-1", "conv", None, small_digits, quick(distill=DistillConfig(str(path))))
+
+
+def test_teacher_of_another_family_is_refused_before_training(monkeypatch, tmp_path, small_digits):
+    path = tmp_path / "teacher.pt"
+    teacher = Architecture("mobilenetv2", "conv", None, 10, (1, 8, 8))
+    save_checkpoint(path, teacher.build(), teacher)
+    steps = []
+    monkeypatch.setattr(_trainer, "augment", lambda *a: steps.append(1) or pytest.fail("a training step ran"))
+    with pytest.raises(ConfigError, match=r"teacher .*teacher.pt \(mobilenetv2 conv\) cannot teach wrn-10-1 conv "
+                                          r"by attention transfer: its attention maps have \[.*\] positions, "
+                                          r"the student's \[64, 16, 4\]"):  # groups at 8×8, 4×4, 2×2
         train_trial("wrn-10-1", "conv", None, small_digits, quick(distill=DistillConfig(str(path))))
 
 
