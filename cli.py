@@ -215,9 +215,9 @@ def _configure_train(parser):
     parser.add_argument("--device", default=None, help="auto (default), cpu, cuda or cuda:N")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (on CUDA with CUDA graphs)")
     parser.add_argument("--teacher", default=None, help="checkpoint of a teacher (written with --save) to distil from")
-    parser.add_argument("--beta", type=float, default=1e3, help="attention-transfer weight (default 1e3)")
-    parser.add_argument("--alpha", type=float, default=0.0, help="KD weight (default 0: KD off)")
-    parser.add_argument("--temperature", type=float, default=4.0, help="KD temperature (default 4)")
+    parser.add_argument("--beta", type=float, default=None, help="attention-transfer weight (default 1e3)")
+    parser.add_argument("--alpha", type=float, default=None, help="KD weight (default 0: KD off)")
+    parser.add_argument("--temperature", type=float, default=None, help="KD temperature (default 4)")
     parser.add_argument("--save", default=None, help="write a checkpoint of the trained model here")
     parser.add_argument("--overwrite", action="store_true", help="let --save replace an existing file")
     parser.add_argument("--json", action="store_true", help="print the trial's result as one JSON object")
@@ -235,14 +235,20 @@ def _train_config(args):
                  "device": args.device}
     if args.validation_size is not None:
         size = args.validation_size
-        overrides["validation_size"] = int(size) if size >= 1 and size == int(size) else size
+        # "--validation-size 500" is a count; a non-integral or non-finite value goes to TrainConfig to be refused
+        overrides["validation_size"] = int(size) if size >= 1 and size.is_integer() else size
     if args.no_crs_wd:
         overrides["crs_weight_decay"] = False
     if args.compile:
         overrides["compile"] = True
+    distill = {name: getattr(args, name) for name in ("beta", "alpha", "temperature")
+               if getattr(args, name) is not None}
     if args.teacher is not None:
-        overrides["distill"] = DistillConfig(args.teacher, beta=args.beta, alpha=args.alpha,
-                                             temperature=args.temperature)
+        overrides["distill"] = DistillConfig(args.teacher, **distill)
+    elif distill:
+        given = " ".join(f"--{name} {value:g}" for name, value in distill.items())
+        raise ConfigError(f"--alpha, --beta and --temperature weigh distillation from a --teacher, "
+                          f"but got {given} without --teacher")
     return dataclasses.replace(PRESETS[args.preset], **{k: v for k, v in overrides.items() if v is not None})
 
 

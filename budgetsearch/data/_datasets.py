@@ -51,19 +51,21 @@ class Dataset:
     seed: int
 
 
+def check_validation_size(validation_size, name: str = "validation_size") -> None:
+    """Raise ConfigError unless ``validation_size`` is a count (int >= 0) or a fraction (float in [0, 1))."""
+    size = validation_size
+    if (isinstance(size, bool) or not isinstance(size, (int, float))
+            or (isinstance(size, float) and not 0.0 <= size < 1.0) or (isinstance(size, int) and size < 0)):
+        raise ConfigError(f"{name} must be an int >= 0 (a count) or a float in [0, 1) (a fraction), "
+                          f"but got {size!r}")
+
+
 def validation_count(validation_size: Union[int, float], pool_size: int) -> int:
     """Number of images to hold out: an int is a count, a float a fraction of ``pool_size`` (rounded)."""
-    allowed = f"an int in [0, {pool_size - 1}] or a float in [0, 1)"
-    if isinstance(validation_size, bool) or not isinstance(validation_size, (int, float)):
-        raise ConfigError(f"validation_size must be {allowed}, but got {validation_size!r}")
-    if isinstance(validation_size, float):
-        if not 0.0 <= validation_size < 1.0:
-            raise ConfigError(f"validation_size must be {allowed}, but got {validation_size!r}")
-        count = int(round(validation_size * pool_size))
-    else:
-        count = validation_size
-    if not 0 <= count < pool_size:  # at least one training image must remain
-        raise ConfigError(f"validation_size must be {allowed} for {pool_size} training images, "
+    check_validation_size(validation_size)
+    count = int(round(validation_size * pool_size)) if isinstance(validation_size, float) else validation_size
+    if count >= pool_size:  # at least one training image must remain
+        raise ConfigError(f"validation_size must leave at least one of the {pool_size} training images, "
                           f"but got {validation_size!r} ({count} images)")
     return count
 

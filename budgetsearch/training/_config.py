@@ -12,9 +12,11 @@ import os
 from dataclasses import dataclass
 from typing import Optional, Tuple, Union
 
+from ..data import DEFAULT_VALIDATION_SIZE, check_validation_size
 from ..errors import ConfigError
 
 SCHEDULES = ("cosine", "original-steps")
+MAX_SEED = 2 ** 64 - 1  # the largest seed torch.Generator.manual_seed takes
 
 
 def _number(owner: str, name: str, value, *, low: float, low_open: bool = False, high: float = math.inf) -> None:
@@ -27,9 +29,10 @@ def _number(owner: str, name: str, value, *, low: float, low_open: bool = False,
         raise ConfigError(f"{owner}.{name} must be a finite number in {left}{low:g}, {high:g}{right}, but got {value!r}")
 
 
-def _integer(owner: str, name: str, value, *, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"{owner}.{name} must be an int >= {low}, but got {value!r}")
+def _integer(owner: str, name: str, value, *, low: int, high: Optional[int] = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        allowed = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ConfigError(f"{owner}.{name} must be an int {allowed}, but got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ class TrainConfig:
     milestones: Tuple[int, ...] = (60, 120, 160)  # only used by "original-steps"
     gamma: float = 0.2  # only used by "original-steps"
     crs_weight_decay: bool = True
-    validation_size: Union[int, float] = 0.1
+    validation_size: Union[int, float] = DEFAULT_VALIDATION_SIZE
     seed: int = 0
     device: str = "auto"
     distill: Optional[DistillConfig] = None
@@ -106,7 +109,7 @@ class TrainConfig:
         _integer(owner, "epochs", self.epochs, low=1)
         _integer(owner, "batch_size", self.batch_size, low=1)
         _integer(owner, "eval_batch_size", self.eval_batch_size, low=1)
-        _integer(owner, "seed", self.seed, low=0)
+        _integer(owner, "seed", self.seed, low=0, high=MAX_SEED)
         _number(owner, "lr", self.lr, low=0.0, low_open=True)
         _number(owner, "momentum", self.momentum, low=0.0, high=1.0)
         _number(owner, "weight_decay", self.weight_decay, low=0.0)
@@ -122,11 +125,7 @@ class TrainConfig:
         for name in ("crs_weight_decay", "compile", "channels_last"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"TrainConfig.{name} must be a bool, but got {getattr(self, name)!r}")
-        size = self.validation_size
-        if (isinstance(size, bool) or not isinstance(size, (int, float))
-                or (isinstance(size, float) and not 0.0 <= size < 1.0) or (isinstance(size, int) and size < 0)):
-            raise ConfigError(f"TrainConfig.validation_size must be an int >= 0 or a float in [0, 1), "
-                              f"but got {size!r}")
+        check_validation_size(self.validation_size, f"{owner}.validation_size")
         if not isinstance(self.device, str) or not _valid_device(self.device):
             raise ConfigError(f"TrainConfig.device must be 'auto', 'cpu', 'cuda' or 'cuda:N', but got {self.device!r}")
         if self.distill is not None and not isinstance(self.distill, DistillConfig):

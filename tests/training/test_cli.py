@@ -62,9 +62,14 @@ def test_budget_goes_through_the_solver(capsys):
     assert budget["budget_params"] == int(0.2 * record["reference_params"])
 
 
-def test_bad_option_is_one_line_error(capsys):
-    code = cli.main(["train", "--model", "wrn-10-1", "--epochs", "0", "--device", "cpu"])
-    assert code == 2 and "TrainConfig.epochs" in capsys.readouterr().err
+@pytest.mark.parametrize("option, value, named", [
+    ("--epochs", "0", "TrainConfig.epochs"), ("--validation-size", "inf", "TrainConfig.validation_size"),
+    ("--validation-size", "1.5", "TrainConfig.validation_size"), ("--seed", str(10 ** 30), "TrainConfig.seed"),
+])
+def test_bad_option_is_one_line_error(capsys, option, value, named):
+    code = cli.main(["train", "--model", "wrn-10-1", option, value, "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 2 and named in err and value in err and len(err.strip().splitlines()) == 1
 
 
 def test_save_refuses_an_existing_file_before_training_unless_told_to_overwrite(tmp_path, capsys):

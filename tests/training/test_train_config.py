@@ -11,7 +11,8 @@ from budgetsearch.training import PRESETS, DistillConfig, TrainConfig, learning_
 @pytest.mark.parametrize("field, value", [
     ("epochs", 0), ("epochs", 2.0), ("batch_size", 0), ("lr", 0.0), ("lr", math.nan), ("momentum", 1.5),
     ("weight_decay", -1e-4), ("schedule", "step"), ("milestones", (120, 60)), ("validation_size", 1.0),
-    ("validation_size", -1), ("seed", -1), ("device", "gpu"), ("crs_weight_decay", 1), ("distill", "t.pt"),
+    ("validation_size", -1), ("validation_size", math.inf), ("seed", -1), ("seed", 2 ** 64), ("device", "gpu"),
+    ("crs_weight_decay", 1), ("distill", "t.pt"),
 ])
 def test_bad_values_are_refused_naming_field_and_value(field, value):
     with pytest.raises(ConfigError) as info:
