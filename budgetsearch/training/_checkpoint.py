@@ -7,6 +7,7 @@ A checkpoint is a plain dict of tensors, strings and numbers, so it loads with
 from __future__ import annotations
 
 import os
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -72,15 +73,25 @@ def _read(path: Path) -> dict:
         raise CheckpointError(f"no checkpoint file at {path}; write one with `budgetsearch train ... --save {path}`")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # truncated, not a torch file, or holds objects weights_only refuses
-        raise CheckpointError(f"cannot read checkpoint {path} ({type(error).__name__}: {str(error).splitlines()[0]}); "
-                              f"expected a file written by `budgetsearch train --save`") from error
+    except pickle.UnpicklingError as error:
+        # torch's own message suggests weights_only=False: advice to run the file's code, not repeated here.
+        raise CheckpointError(f"cannot read checkpoint {path}: it is not a file of tensors and plain data "
+                              f"(torch.load with weights_only=True refused it, as it refuses any file whose loading "
+                              f"could run code); expected a file written by `budgetsearch train --save`") from error
+    except Exception as error:
+        raise CheckpointError(f"cannot read checkpoint {path}: it is truncated or not a file written by torch.save "
+                              f"({type(error).__name__}: {str(error).splitlines()[0]}); expected a file written by "
+                              f"`budgetsearch train --save`") from error
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a budgetsearch checkpoint (no format={FORMAT!r} record); "
                               f"expected a file written by `budgetsearch train --save`")
     if payload.get("version") != VERSION:
         raise CheckpointError(f"checkpoint {path} has format version {payload.get('version')!r}; "
                               f"this budgetsearch reads version {VERSION}")
+    for key in ("architecture", "state_dict", "summary"):
+        if not isinstance(payload.get(key), dict):
+            raise CheckpointError(f"checkpoint {path} is damaged: its {key!r} record should be a dict, but is "
+                                  f"{type(payload.get(key)).__name__}")
     return payload
 
 
@@ -89,17 +100,17 @@ def load_checkpoint(path, device="cpu") -> Checkpoint:
     path = Path(path)
     payload = _read(path)
     try:
-        architecture = Architecture.from_dict(payload.get("architecture") or {})
+        architecture = Architecture.from_dict(payload["architecture"])
         model = architecture.build()
     except BudgetSearchError as error:
         raise CheckpointError(f"checkpoint {path} records an architecture that cannot be built: {error}") from error
     try:
         model.load_state_dict(payload["state_dict"], strict=True)
-    except (RuntimeError, KeyError, TypeError) as error:
+    except (RuntimeError, TypeError) as error:
         detail = " ".join(str(error).split())
         if len(detail) > 600:
             detail = detail[:600] + " ..."
         raise CheckpointError(f"the weights in checkpoint {path} do not fit the architecture it records "
                               f"({architecture.label()}, {architecture.num_classes} classes): {detail}") from error
     model.to(device).eval()
-    return Checkpoint(model, architecture, dict(payload.get("summary") or {}))
+    return Checkpoint(model, architecture, payload["summary"])

@@ -44,10 +44,6 @@ class TrialResult:
     def __post_init__(self):
         assert self.status in STATUSES, self.status
 
-    @property
-    def finished(self) -> bool:
-        return self.status == "complete"
-
     def to_dict(self) -> dict:
         """A JSON-able dict (non-finite floats become None, as JSON has no NaN)."""
         return _json_safe({name: getattr(self, name) for name in self.__dataclass_fields__})

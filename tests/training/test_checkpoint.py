@@ -54,8 +54,13 @@ def test_missing_corrupt_and_foreign_files(tmp_path):
         load_checkpoint(tmp_path / "absent.pt")
     path = save_checkpoint(tmp_path / "m.pt", ARCH.build(), ARCH)
     (tmp_path / "cut.pt").write_bytes(path.read_bytes()[:1000])
-    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+    with pytest.raises(CheckpointError, match="cut.pt: it is truncated or not a file written by torch.save"):
         load_checkpoint(tmp_path / "cut.pt")
+    payload = torch.load(path, weights_only=True)
+    payload["summary"] = ["not", "a", "dict"]
+    torch.save(payload, tmp_path / "damaged.pt")
+    with pytest.raises(CheckpointError, match="damaged: its 'summary' record should be a dict, but is list"):
+        load_checkpoint(tmp_path / "damaged.pt")
     torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="not a budgetsearch checkpoint"):
         load_checkpoint(tmp_path / "other.pt")
@@ -68,8 +73,9 @@ class Payload:  # an arbitrary class: weights_only must refuse to unpickle it
 def test_pickled_objects_are_refused(tmp_path):
     with open(tmp_path / "evil.pt", "wb") as stream:
         pickle.dump({"format": "budgetsearch-checkpoint", "obj": Payload()}, stream)
-    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+    with pytest.raises(CheckpointError, match="not a file of tensors and plain data") as refused:
         load_checkpoint(tmp_path / "evil.pt")
+    assert "weights_only=False" not in str(refused.value)  # torch's advice to run the file's code
 
 
 def test_paths_a_checkpoint_cannot_be_written_to_are_refused_up_front(tmp_path):
