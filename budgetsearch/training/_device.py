@@ -70,8 +70,17 @@ def memory_format(channels_last: bool) -> torch.memory_format:
     return torch.channels_last if channels_last else torch.contiguous_format
 
 
+# Allocation failures torch reports as a plain RuntimeError: the CPU allocator's, and cuBLAS's or
+# cuDNN's when they cannot get workspace memory.
+_ALLOCATION_FAILURES = ("DefaultCPUAllocator: can't allocate memory", "CUBLAS_STATUS_ALLOC_FAILED",
+                        "CUDNN_STATUS_ALLOC_FAILED")
+
+
 def is_out_of_memory(error: BaseException) -> bool:
-    """CUDA's OutOfMemoryError, or the CPU allocator failing to allocate."""
-    if isinstance(error, torch.OutOfMemoryError):
-        return True
-    return isinstance(error, RuntimeError) and "DefaultCPUAllocator: can't allocate memory" in str(error)
+    """An allocation failure, or an error raised from one (torch.compile wraps what fails inside it)."""
+    while error is not None:
+        if isinstance(error, torch.OutOfMemoryError) or (
+                isinstance(error, RuntimeError) and any(failure in str(error) for failure in _ALLOCATION_FAILURES)):
+            return True
+        error = error.__cause__
+    return False

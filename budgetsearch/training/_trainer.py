@@ -63,6 +63,7 @@ class _Progress:
     train_images: int = 0
     train_seconds: float = 0.0
     epoch: int = 0  # the epoch being run, 1-based
+    stage: str = "training"  # or "validation", "testing": where an out-of-memory happened
     test: Optional[object] = None
 
 
@@ -173,7 +174,7 @@ def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, 
     final_drop_path = getattr(network, "drop_path_prob", None)
 
     for epoch in range(config.epochs):
-        progress.epoch = epoch + 1
+        progress.epoch, progress.stage = epoch + 1, "training"
         network.train()
         if final_drop_path is not None:
             network.drop_path_prob = final_drop_path * epoch / config.epochs
@@ -218,6 +219,7 @@ def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, 
         progress.train_images += seen
         progress.train_seconds += seconds
 
+        progress.stage = "validation"
         val = evaluate(network, val_images, val_labels, mean, std, config.eval_batch_size, device, fmt)
         metrics = {
             "epoch": epoch + 1, "lr": rate,
@@ -234,6 +236,7 @@ def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, 
             raise _Stop("pruned", f"pruned by the epoch callback after epoch {epoch + 1}", epoch + 1)
 
     test_images, test_labels = data.test_images.to(device), data.test_labels.to(device)
+    progress.stage = "testing"
     progress.test = evaluate(network, test_images, test_labels, mean, std, config.eval_batch_size, device, fmt)
     if save is not None:
         last = progress.history[-1]
@@ -301,7 +304,8 @@ def train_trial(model: str, substitute="conv", setting=None, dataset: Union[str,
             torch.cuda.empty_cache()
         stopped = progress.epoch
         status = "oom"
-        message = (f"out of memory at batch size {config.batch_size} in epoch {progress.epoch} "
+        batch_size = config.batch_size if progress.stage == "training" else config.eval_batch_size
+        message = (f"out of memory in {progress.stage} at batch size {batch_size} in epoch {progress.epoch} "
                    f"on {device}: {out_of_memory}")
 
     last = progress.history[-1] if progress.history else {}

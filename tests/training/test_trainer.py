@@ -12,6 +12,7 @@ from budgetsearch.errors import CheckpointError, ConfigError, DataError
 from budgetsearch.models import darts
 from budgetsearch.training import Architecture, DistillConfig, TrainConfig, save_checkpoint, train_trial
 from budgetsearch.training import _trainer
+from budgetsearch.training._device import is_out_of_memory
 
 CONTRACT_KEYS = {"status", "message", "val_error", "val_top5_error", "test_error", "test_top5_error", "train_error",
                  "train_loss", "val_loss", "epochs_run", "wall_time", "images_per_second", "params", "mult_adds",
@@ -122,6 +123,30 @@ def test_out_of_memory_is_a_status_with_the_batch_size(monkeypatch, small_digits
     result = train_trial("wrn-10-1", "conv", None, small_digits, quick())
     assert result.status == "oom" and "batch size 64" in result.message and "Tried to allocate" in result.message
     assert result.epochs_run == 0 and result.val_error is None and result.config["stopped_epoch"] == 1
+
+
+def test_out_of_memory_in_evaluation_names_the_evaluation_batch_size(monkeypatch, small_digits):
+    def evaluate(*args):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 3.00 GiB")
+
+    monkeypatch.setattr(_trainer, "evaluate", evaluate)
+    result = train_trial("wrn-10-1", "conv", None, small_digits, quick(eval_batch_size=300))
+    assert result.status == "oom" and "in validation at batch size 300 in epoch 1" in result.message
+
+
+@pytest.mark.parametrize("error, expected", [
+    (torch.OutOfMemoryError("CUDA out of memory"), True),
+    (RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`"), True),
+    (RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory"), True),
+    (RuntimeError("shapes cannot be multiplied"), False),
+    (ValueError("CUBLAS_STATUS_ALLOC_FAILED"), False),
+])
+def test_what_counts_as_out_of_memory(error, expected):
+    assert is_out_of_memory(error) is expected
+    try:  # as torch.compile reports a failure inside the compiled code
+        raise RuntimeError("backend compiler failed") from error
+    except RuntimeError as wrapped:
+        assert is_out_of_memory(wrapped) is expected
 
 
 def test_other_exceptions_propagate(monkeypatch, small_digits):
