@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import pickle
 import shutil
 import tarfile
@@ -102,7 +103,8 @@ def _unpickle(path: Path, layout: CifarLayout) -> dict:
     if not isinstance(content, dict):
         raise DataError(f"{layout.name} file {path} holds a {type(content).__name__}, expected a dict; "
                         f"{_how_to_get(layout)}")
-    return content
+    # The official files have bytes keys; a copy re-saved from Python 3 has the same keys as str.
+    return {key.encode() if isinstance(key, str) else key: value for key, value in content.items()}
 
 
 def _read_batch(path: Path, layout: CifarLayout) -> Tuple[np.ndarray, np.ndarray]:
@@ -135,6 +137,9 @@ def read_cifar(root: Path, layout: CifarLayout):
     root = Path(root).expanduser()
     if (root / layout.folder).is_dir():  # accept the folder the archive was extracted into, too
         root = root / layout.folder
+    if root.is_file():
+        raise DataError(f"{layout.name} path {root} is a file; expected the directory that holds "
+                        f"{layout.meta_file!r}, {layout.test_file!r} and the training files; {_how_to_get(layout)}")
     if not root.is_dir():
         raise DataError(f"{layout.name} directory {root} does not exist; {_how_to_get(layout)}")
     meta = _unpickle(root / layout.meta_file, layout)
@@ -196,5 +201,11 @@ def download_cifar(root, name: str) -> Path:
         except OSError as error:
             raise DataError(f"cannot download {layout.archive_url} ({error}); get it by hand from {CIFAR_HOME}") from error
         verify_md5(archive, layout.archive_md5)
-        _safe_extract(archive, root)
+        # Extract beside the archive and rename into place, so an interrupted extraction
+        # never leaves a folder that a later call would take for a complete one.
+        _safe_extract(archive, Path(scratch))
+        if not (Path(scratch) / layout.folder).is_dir():
+            raise DataError(f"{layout.archive_url} did not extract to {layout.folder!r}; get it by hand from "
+                            f"{CIFAR_HOME}")
+        os.replace(Path(scratch) / layout.folder, folder)
     return folder

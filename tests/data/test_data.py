@@ -6,9 +6,12 @@ The real-image tests read the CIFAR-10 subset shipped beside the project
 """
 
 import collections
+import dataclasses
 import hashlib
+import io
 import os
 import pickle
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +21,7 @@ import torch
 from budgetsearch.data import (
     AugmentRecipe, augment, download_cifar, iterate_batches, load_dataset, normalize, verify_md5,
 )
+from budgetsearch.data import _cifar
 from budgetsearch.errors import ConfigError, DataError
 
 CIFAR_MINI = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "cifar-10-mini" / "cifar-10-batches-py"
@@ -99,6 +103,20 @@ def test_missing_directory_names_it_and_the_source(tmp_path):
     with pytest.raises(DataError) as caught:
         load_dataset(f"cifar10:{tmp_path / 'nowhere'}")
     assert "nowhere" in str(caught.value) and "cs.toronto.edu/~kriz/cifar.html" in str(caught.value)
+    (tmp_path / "data_batch_1").write_bytes(b"")
+    with pytest.raises(DataError, match=r"path .*data_batch_1 is a file; expected the directory"):
+        load_dataset(f"cifar10:{tmp_path / 'data_batch_1'}")
+
+
+@needs_cifar
+def test_files_re_saved_from_python_3_with_str_keys_load_the_same(cifar_copy):
+    for name in CIFAR_FILES:
+        content = raw_batch(name)
+        (cifar_copy / name).unlink()
+        (cifar_copy / name).write_bytes(pickle.dumps({key.decode(): value for key, value in content.items()}))
+    resaved, official = load_dataset(f"cifar10:{cifar_copy}"), load_dataset(f"cifar10:{CIFAR_MINI}")
+    assert torch.equal(resaved.train_images, official.train_images)
+    assert torch.equal(resaved.test_labels, official.test_labels) and resaved.class_names == official.class_names
 
 
 @needs_cifar
@@ -346,6 +364,34 @@ def test_verify_md5_accepts_the_right_digest_and_names_the_file_otherwise(tmp_pa
     assert hashlib.md5(b"hello").hexdigest() == "5d41402abc4b2a76b9719d911017c592"
     with pytest.raises(DataError, match="archive.tar.gz"):
         verify_md5(archive, "c58f30108f718f92721af3b95e74349a")
+
+
+@needs_cifar
+def test_download_verifies_then_extracts_and_an_interrupted_extraction_leaves_nothing(monkeypatch, tmp_path):
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, "w:gz", compresslevel=1) as tar:
+        for name in CIFAR_FILES:
+            tar.add(CIFAR_MINI / name, arcname=f"cifar-10-batches-py/{name}")
+    layout = dataclasses.replace(_cifar.CIFAR_LAYOUTS["cifar10"],
+                                 archive_md5=hashlib.md5(archive.read_bytes()).hexdigest())
+    monkeypatch.setitem(_cifar.CIFAR_LAYOUTS, "cifar10", layout)
+    monkeypatch.setattr(_cifar.urllib.request, "urlopen", lambda url: io.BytesIO(archive.read_bytes()))
+    root = tmp_path / "data"
+    extract = _cifar._safe_extract
+
+    def interrupted(archive, destination):
+        extract(archive, destination)
+        (destination / "cifar-10-batches-py" / "test_batch").unlink()  # as if stopped half-way
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_cifar, "_safe_extract", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        download_cifar(root, "cifar10")
+    assert list(root.iterdir()) == []  # no half folder that the next call would take as complete
+    monkeypatch.setattr(_cifar, "_safe_extract", extract)
+    folder = download_cifar(root, "cifar10")
+    assert folder == root / "cifar-10-batches-py" and sorted(p.name for p in root.iterdir()) == [folder.name]
+    assert torch.equal(load_dataset(f"cifar10:{folder}").test_images, load_dataset(f"cifar10:{CIFAR_MINI}").test_images)
 
 
 def test_download_cifar_checks_its_name_and_reuses_an_extracted_folder(tmp_path):
