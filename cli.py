@@ -208,6 +208,9 @@ def _configure_train(parser):
     parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--weight-decay", type=float, default=None)
     parser.add_argument("--schedule", default=None, help="cosine or original-steps")
+    parser.add_argument("--milestones", default=None,
+                        help="original-steps: epochs at which the lr is multiplied by --gamma (default 60,120,160)")
+    parser.add_argument("--gamma", type=float, default=None, help="original-steps: the lr factor (default 0.2)")
     parser.add_argument("--no-crs-wd", action="store_true", help="same weight decay for every parameter")
     parser.add_argument("--validation-size", type=float, default=None,
                         help="held-out training images: a fraction < 1 or a count (default 0.1)")
@@ -232,7 +235,13 @@ def _train_config(args):
         raise ConfigError(f"--preset must be one of {sorted(PRESETS)}, but got {args.preset!r}")
     overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
                  "weight_decay": args.weight_decay, "schedule": args.schedule, "seed": args.seed,
-                 "device": args.device}
+                 "device": args.device, "gamma": args.gamma}
+    if args.milestones is not None:
+        try:
+            overrides["milestones"] = tuple(int(epoch) for epoch in args.milestones.split(","))
+        except ValueError:
+            raise ConfigError(f"--milestones must be comma-separated epochs such as 60,120,160, "
+                              f"but got {args.milestones!r}") from None
     if args.validation_size is not None:
         size = args.validation_size
         # "--validation-size 500" is a count; a non-integral or non-finite value goes to TrainConfig to be refused

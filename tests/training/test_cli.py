@@ -40,6 +40,11 @@ def test_preset_and_overrides(capsys):
     assert (config["schedule"], config["milestones"], config["crs_weight_decay"]) == ("original-steps", [60, 120, 160], False)
     assert config["val_images"] == 100 and record["history"][0]["lr"] == 0.1
 
+    code, record, _ = _run_json(capsys, [
+        "train", "--model", "wrn-10-1", "--preset", "original", "--epochs", "3", "--milestones", "1,2",
+        "--gamma", "0.5", "--batch-size", "256", "--device", "cpu", "--json"])
+    assert code == 0 and [m["lr"] for m in record["history"]] == [0.1, 0.05, 0.025]
+
 
 def test_an_infeasible_budget_is_the_solvers_one_line_error(capsys, cifar_mini):
     pytest.importorskip("budgetsearch.solver")
@@ -62,14 +67,19 @@ def test_budget_goes_through_the_solver(capsys):
     assert budget["budget_params"] == int(0.2 * record["reference_params"])
 
 
-@pytest.mark.parametrize("option, value, named", [
-    ("--epochs", "0", "TrainConfig.epochs"), ("--validation-size", "inf", "TrainConfig.validation_size"),
-    ("--validation-size", "1.5", "TrainConfig.validation_size"), ("--seed", str(10 ** 30), "TrainConfig.seed"),
+@pytest.mark.parametrize("option, value, message", [
+    ("--epochs", "0", "TrainConfig.epochs must be an int >= 1, but got 0"),
+    ("--validation-size", "inf", "TrainConfig.validation_size must be an int >= 0 (a count) or a float in [0, 1)"),
+    ("--validation-size", "1.5", "a float in [0, 1) (a fraction), but got 1.5"),
+    ("--seed", str(10 ** 30), f"TrainConfig.seed must be an int in [0, {2 ** 64 - 1}], but got {10 ** 30}"),
+    ("--alpha", "0.5", "got --alpha 0.5 without --teacher"),
+    ("--milestones", "60;120", "--milestones must be comma-separated epochs such as 60,120,160, but got '60;120'"),
+    ("--milestones", "120,60", "TrainConfig.milestones must be strictly increasing ints >= 1, but got (120, 60)"),
 ])
-def test_bad_option_is_one_line_error(capsys, option, value, named):
+def test_bad_option_is_one_line_error(capsys, option, value, message):
     code = cli.main(["train", "--model", "wrn-10-1", option, value, "--device", "cpu"])
     err = capsys.readouterr().err
-    assert code == 2 and named in err and value in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
 def test_save_refuses_an_existing_file_before_training_unless_told_to_overwrite(tmp_path, capsys):
