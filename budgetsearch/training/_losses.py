@@ -44,7 +44,9 @@ def distillation_kl(student_logits: Tensor, teacher_logits: Tensor, temperature:
     """
     log_student = F.log_softmax(student_logits.float() / temperature, dim=1)
     teacher = F.softmax(teacher_logits.float() / temperature, dim=1)
-    return 2.0 * temperature ** 2 * F.kl_div(log_student, teacher, reduction="mean")
+    # The element-wise mean written out: torch has announced that reduction="mean" will become "batchmean".
+    kl = F.kl_div(log_student, teacher, reduction="sum") / teacher.numel()
+    return 2.0 * temperature ** 2 * kl
 
 
 def student_loss(student_logits: Tensor, student_maps: Sequence[Tensor], teacher_logits: Tensor,
