@@ -12,6 +12,6 @@ from ._datasets import (DEFAULT_VALIDATION_SIZE, SPEC_FORMS, Dataset, check_vali
 
 __all__ = [
     "AugmentRecipe", "CIFAR_LAYOUTS", "CifarLayout", "DEFAULT_VALIDATION_SIZE", "Dataset", "SPEC_FORMS", "augment",
-    "check_validation_size", "download_cifar", "iterate_batches", "load_dataset", "normalize", "split_validation", "validation_count",
-    "verify_md5",
+    "check_validation_size", "download_cifar", "iterate_batches", "load_dataset", "normalize", "split_validation",
+    "validation_count", "verify_md5",
 ]

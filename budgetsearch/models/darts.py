@@ -143,8 +143,9 @@ class AuxiliaryHead(nn.Module):
     def forward(self, x):
         height, width = x.shape[-2:]
         if min(height, width) < self.min_size:
-            raise ConfigError(f"the DARTS auxiliary head needs a feature map of at least {self.min_size}×{self.min_size} "
-                              f"where it branches off (32×32 inputs give 8×8), but got {height}×{width}; "
+            size = f"{self.min_size}×{self.min_size}"
+            raise ConfigError(f"the DARTS auxiliary head needs a feature map of at least {size} where it "
+                              f"branches off (32×32 inputs give 8×8), but got {height}×{width}; "
                               f"train DARTS on 32×32 images such as CIFAR's")
         return self.classifier(self.features(x).flatten(1))
 

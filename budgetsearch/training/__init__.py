@@ -18,6 +18,6 @@ from ._trainer import train_trial
 __all__ = [
     "Architecture", "Checkpoint", "DecayGroup", "DistillConfig", "Evaluation", "PRESETS", "SCHEDULES", "STATUSES",
     "TrainConfig", "TrialResult", "attention_transfer_loss", "check_checkpoint_path", "distillation_kl", "evaluate",
-    "learning_rate",
-    "load_checkpoint", "reference_ratio", "save_checkpoint", "student_loss", "train_trial", "weight_decay_groups",
+    "learning_rate", "load_checkpoint", "reference_ratio", "save_checkpoint", "student_loss", "train_trial",
+    "weight_decay_groups",
 ]
