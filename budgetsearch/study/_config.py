@@ -14,7 +14,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 from ..errors import BudgetSearchError, ConfigError
 from ._fields import Table
@@ -51,6 +51,8 @@ class TrainingSettings:
     momentum: float = 0.9
     weight_decay: float = 5e-4  # the original WRN protocol's
     schedule: str = "cosine"  # fits any epoch count; "original-steps" is the 200-epoch 60/120/160 schedule
+    milestones: Tuple[int, ...] = (60, 120, 160)  # "original-steps": epochs at which the lr is multiplied by gamma
+    gamma: float = 0.2  # "original-steps": that factor
     crs_weight_decay: bool = True  # compression-ratio-scaled decay, on in the original study
     validation_size: float = 0.1  # fraction (or int count) of the training set held out for model selection
     compile: bool = False  # torch.compile: worth it only for long GPU trials
@@ -128,6 +130,7 @@ class StudyConfig:
         data["input_size"] = list(self.input_size)
         data["substitutes"] = list(self.substitutes)
         data["seeds"] = list(self.seeds)
+        data["training"]["milestones"] = list(self.training.milestones)
         data["budgets"] = [b["params"] if b["mult_adds"] is None else b for b in data["budgets"]]
         tuning = data["tuning"]
         for p in tuning.pop("params"):
@@ -295,6 +298,9 @@ def _training(top: Table) -> TrainingSettings:
                                allowed="a number >= 0"),
         schedule=table.get("schedule", str, base.schedule, check=lambda v: v in SCHEDULES,
                            allowed=" or ".join(map(repr, SCHEDULES))),
+        milestones=table.get("milestones", list, base.milestones, check=_increasing_epochs, convert=tuple,
+                             allowed="a list of strictly increasing epochs >= 1"),
+        gamma=table.get("gamma", float, base.gamma, **positive),
         crs_weight_decay=table.get("crs_weight_decay", bool, base.crs_weight_decay, allowed="true or false"),
         validation_size=table.get("validation_size", (int, float), base.validation_size,
                                   check=lambda v: (0 < v < 1) if isinstance(v, float) else v >= 1,
@@ -303,6 +309,11 @@ def _training(top: Table) -> TrainingSettings:
     )
     table.finish()
     return settings
+
+
+def _increasing_epochs(values: list) -> bool:
+    epochs_ok = all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values)
+    return epochs_ok and values == sorted(set(values))
 
 
 def _preset_values(table: Table, preset: str) -> dict:

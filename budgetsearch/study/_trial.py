@@ -60,6 +60,7 @@ def train_config(config: StudyConfig, attrs: dict, tuned: dict, device: str, run
     return dataclasses.replace(
         base, epochs=epochs, batch_size=t.batch_size, lr=tuned.get("lr", t.lr), momentum=tuned.get("momentum", t.momentum),
         weight_decay=t.weight_decay * tuned.get("weight_decay_scale", 1.0), schedule=t.schedule,
+        milestones=t.milestones, gamma=t.gamma,
         crs_weight_decay=t.crs_weight_decay, validation_size=t.validation_size, seed=attrs["seed"], device=device,
         distill=distill, compile=t.compile,
     )

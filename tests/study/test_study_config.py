@@ -25,6 +25,8 @@ batch_size = 64
 lr = 0.05
 weight_decay = 1e-4
 schedule = "original-steps"
+milestones = [1, 2]
+gamma = 0.5
 crs_weight_decay = false
 
 [pruning]
@@ -73,6 +75,7 @@ def test_every_field_is_read_as_written(tmp_path):
     t = config.training
     assert (t.epochs, t.batch_size, t.lr, t.weight_decay, t.schedule, t.crs_weight_decay) == \
         (3, 64, 0.05, 1e-4, "original-steps", False)
+    assert (t.milestones, t.gamma) == ((1, 2), 0.5)
     assert t.momentum == 0.9  # not given: the default
     assert config.pruning.pruner == "hyperband" and config.pruning.reduction_factor == 2
     assert config.tuning.trials == 4 and config.tuning.sampler == "random"
@@ -100,6 +103,7 @@ def test_seeds_count_and_preset(tmp_path):
     assert config.seeds == (0, 1, 2)
     # The original protocol: 200 epochs on the 60/120/160 step schedule; the file's lr overrides the preset's.
     assert (config.training.epochs, config.training.schedule, config.training.lr) == (200, "original-steps", 0.05)
+    assert (config.training.milestones, config.training.gamma) == ((60, 120, 160), 0.2)
 
 
 def test_replace_follows_a_new_dataset(tmp_path):
@@ -116,6 +120,8 @@ def test_replace_follows_a_new_dataset(tmp_path):
     ("[training]\nlr = -0.1", "training.lr", "-0.1", "a number > 0"),
     ("[training]\ncrs_weight_decay = 1", "training.crs_weight_decay", "1", "true or false"),
     ('[training]\nschedule = "linear"', "training.schedule", "'linear'", "'cosine' or 'original-steps'"),
+    ("[training]\nmilestones = [120, 60]", "training.milestones", "[120, 60]", "strictly increasing epochs >= 1"),
+    ("[training]\ngamma = 0", "training.gamma", "0", "a number > 0"),
     ('[training]\npreset = "fast"', "training.preset", "'fast'", "'original'"),
     ('model = "resnet-9"', "model", "'resnet-9'", "wrn-28-10"),
     ('dataset = "mnist"', "dataset", "'mnist'", "'digits', 'cifar10:PATH' or 'cifar100:PATH'"),
@@ -153,3 +159,12 @@ def test_unreadable_files(tmp_path):
         load_study_config(tmp_path / "missing.toml")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_study_config(write(tmp_path, "epochs = = 3"))
+
+
+def test_the_trainer_gets_the_files_training_settings(tmp_path):
+    from budgetsearch.study._trial import train_config
+
+    config = load_study_config(write(tmp_path, FULL))
+    trainer = train_config(config, {"role": "student", "seed": 3}, {}, "cpu", tmp_path)
+    assert (trainer.epochs, trainer.batch_size, trainer.schedule, trainer.milestones, trainer.gamma, trainer.seed) == \
+        (3, 64, "original-steps", (1, 2), 0.5, 3)
