@@ -6,6 +6,7 @@ import pytest
 
 from budgetsearch.errors import ConfigError
 from budgetsearch.study import BudgetSpec, StudyConfig, TunedParam, load_study_config, parse_study
+from budgetsearch.study._trial import train_config
 from budgetsearch.substitutes import list_substitutes
 
 STUDIES = sorted((Path(__file__).resolve().parents[2] / "studies").glob("*.toml"))
@@ -162,8 +163,6 @@ def test_unreadable_files(tmp_path):
 
 
 def test_the_trainer_gets_the_files_training_settings(tmp_path):
-    from budgetsearch.study._trial import train_config
-
     config = load_study_config(write(tmp_path, FULL))
     trainer = train_config(config, {"role": "student", "seed": 3}, {}, "cpu", tmp_path)
     assert (trainer.epochs, trainer.batch_size, trainer.schedule, trainer.milestones, trainer.gamma, trainer.seed) == \
