@@ -16,6 +16,7 @@ from ._registry import (
     Substitute,
     as_factory,
     get_substitute,
+    linear_substitutes,
     list_substitutes,
     parse_substitute,
     register_substitute,
@@ -26,6 +27,6 @@ from . import conv, separable, hashed, generic, lowrank, shuffle, acdc, tensor_t
 
 __all__ = [
     "ConvFactory", "DepthwiseSeparable", "Hyperparameter", "ReconstructedConv", "ReconstructedModule", "Substitute", "as_factory",
-    "dense_output_variance", "get_substitute", "list_substitutes", "parse_substitute", "reconstructed_once",
+    "dense_output_variance", "get_substitute", "linear_substitutes", "list_substitutes", "parse_substitute", "reconstructed_once",
     "register_substitute",
 ]

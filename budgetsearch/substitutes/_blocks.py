@@ -199,6 +199,36 @@ def depthwise_then(pointwise: PointwiseFactory, in_channels, out_channels, kerne
                                                    dilation=dilation, bias=bias))
 
 
+class ChannelsLastPointwise(nn.Module):
+    """A 1×1 conv computed by ``mixing``, a module that maps the last dimension (``(..., C_i) -> (..., C_o)``).
+
+    Structured linear maps (Monarch, butterfly, Kronecker products) are written for
+    features last; this moves the channels last, mixes them and moves them back.
+    Zero padding and the stride of a 1×1 conv are a pad and a subsampling of the input.
+    """
+
+    def __init__(self, mixing: nn.Module, in_channels: int, out_channels: int, stride=1, padding=0, dilation=1):
+        super().__init__()
+        self.mixing = mixing
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.stride, self.padding, self.dilation = _pair(stride), _pair(padding), _pair(dilation)
+
+    def forward(self, x):
+        if any(self.padding):
+            x = F.pad(x, (self.padding[1], self.padding[1], self.padding[0], self.padding[0]))
+        if self.stride != (1, 1):
+            x = x[:, :, ::self.stride[0], ::self.stride[1]]
+        return self.mixing(x.movedim(1, -1)).movedim(-1, 1)
+
+
+def channels_last_pointwise(linear: Callable[..., nn.Module]) -> PointwiseFactory:
+    """A ``depthwise_then`` pointwise factory from ``linear(in_features, out_features, bias=)``."""
+    def pointwise(in_channels, out_channels, stride=1, padding=0, dilation=1, bias=False):
+        return ChannelsLastPointwise(linear(in_channels, out_channels, bias=bias), in_channels, out_channels,
+                                     stride, padding, dilation)
+    return pointwise
+
+
 def he_fan_out_(conv: nn.Conv2d) -> nn.Conv2d:
     """The WideResNet init: N(0, 2/(k_h·k_w·out_channels)); bias zero."""
     fan_out = conv.weight.shape[2] * conv.weight.shape[3] * conv.out_channels

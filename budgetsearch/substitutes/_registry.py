@@ -79,6 +79,10 @@ class Substitute:
     sizes build layers of equal size. It is how the budget solver crosses the
     plateaus that ``int()`` and ``round()`` create without building a layer per
     probe. Without it, every setting counts as its own size.
+
+    ``linear(in_features, out_features, bias, **{hyperparameter.name: value})``, where
+    given, builds the substitute's form for ``nn.Linear``: a module applied to inputs of
+    shape ``(..., in_features)``. A substitute without it replaces convolutions only.
     """
 
     name: str
@@ -89,6 +93,12 @@ class Substitute:
     paper: str = ""
     compressed_types: tuple = field(default_factory=tuple)
     sizes: Optional[Callable[[int, int, tuple, Setting], Hashable]] = None
+    linear: Optional[Callable[..., nn.Module]] = None
+
+    @property
+    def layer_kinds(self) -> tuple:
+        """The layer types this substitute can replace: ``"conv"`` always, ``"linear"`` where it has a linear form."""
+        return ("conv", "linear") if self.linear is not None else ("conv",)
 
     def resolve(self, in_channels: int, out_channels: int, kernel_size, setting: Setting) -> Hashable:
         """What ``setting`` builds at this geometry (see ``sizes``); the setting itself if undeclared."""
@@ -120,13 +130,21 @@ class ConvFactory:
     substitute: Substitute
     setting: Setting
 
+    def _sized(self, options: dict) -> dict:
+        if self.substitute.hyperparameter is None:
+            return dict(options)
+        return dict(options) | {self.substitute.hyperparameter.name: self.setting}
+
     def __call__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True, **options):
-        kwargs = dict(options)
-        if self.substitute.hyperparameter is not None:
-            kwargs[self.substitute.hyperparameter.name] = self.setting
-        return self.substitute.build(
-            in_channels, out_channels, kernel_size, stride=stride, padding=padding, dilation=dilation, bias=bias, **kwargs
-        )
+        return self.substitute.build(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
+                                     dilation=dilation, bias=bias, **self._sized(options))
+
+    def linear(self, in_features, out_features, bias=True, **options) -> nn.Module:
+        """The substitute in place of ``nn.Linear(in_features, out_features, bias)``."""
+        if self.substitute.linear is None:
+            raise ConfigError(f"substitute {self.substitute.name!r} replaces convolutions only, not nn.Linear "
+                              f"(substitutes with a linear form: {', '.join(linear_substitutes())})")
+        return self.substitute.linear(in_features, out_features, bias=bias, **self._sized(options))
 
     @property
     def label(self) -> str:
@@ -150,6 +168,11 @@ def register_substitute(substitute: Substitute) -> Substitute:
 def list_substitutes(pattern: str = "*") -> list[str]:
     """Registered names matching a shell-style pattern, in registration order."""
     return [name for name in _SUBSTITUTES if fnmatch.fnmatch(name, pattern)]
+
+
+def linear_substitutes() -> list[str]:
+    """Registered names that also replace ``nn.Linear``."""
+    return [name for name, s in _SUBSTITUTES.items() if s.linear is not None]
 
 
 def get_substitute(name: str) -> Substitute:
