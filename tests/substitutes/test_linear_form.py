@@ -5,9 +5,9 @@ import torch
 from torch import nn
 
 from budgetsearch.errors import ConfigError
-from budgetsearch.substitutes import get_substitute, linear_substitutes
+from budgetsearch.substitutes import Substitute, get_substitute, linear_substitutes
 from budgetsearch.substitutes._blocks import channels_last_pointwise
-from budgetsearch.substitutes.conv import dense_linear
+from budgetsearch.substitutes.conv import dense_conv, dense_linear
 
 
 def test_dense_has_a_linear_form_with_he_fan_out_init():
@@ -20,10 +20,11 @@ def test_dense_has_a_linear_form_with_he_fan_out_init():
 
 
 def test_a_substitute_without_linear_form_says_so():
-    conv_only = [name for name, s in [(n, get_substitute(n)) for n in ("conv", "shuffle")] if s.linear is None]
-    for name in conv_only:
-        with pytest.raises(ConfigError, match="replaces convolutions only"):
-            get_substitute(name).factory(2 if get_substitute(name).hyperparameter else None).linear(8, 8)
+    conv_only = Substitute(name="conv-only", build=dense_conv, hyperparameter=None, original_name="ConvOnly",
+                           summary="test")
+    assert conv_only.layer_kinds == ("conv",)
+    with pytest.raises(ConfigError, match="'conv-only' replaces convolutions only"):
+        conv_only.factory().linear(8, 8)
 
 
 @pytest.mark.parametrize("stride, padding", [(1, 0), (2, 0), (2, 1), ((1, 2), (0, 1))])
