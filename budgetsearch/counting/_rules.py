@@ -128,7 +128,7 @@ def scaled_dot_product_attention(inputs, outputs) -> int:
 
 
 def normalisation(inputs, outputs) -> int:
-    """``aten::layer_norm(input, shape, weight, bias, ...)`` and ``aten::group_norm(input, groups, weight, bias, ...)``."""
+    """``aten::layer_norm``/``aten::group_norm(input, shape or groups, weight, bias, eps, ...)``."""
     affine = any(get_shape(v) is not None for v in inputs[2:4])
     return (4 if affine else 3) * _numel(inputs[0])
 
