@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import Callable, Optional
 
@@ -279,6 +280,8 @@ def run_train(args) -> int:
         solution = solve_budget(args.model, args.substitute, args.budget,
                                 num_classes=args.num_classes or dataset.num_classes, input_size=dataset.input_size)
         substitute, setting = solution.substitute, solution.setting
+        if not args.json:
+            print(_solved_line(solution))
     bar = tqdm(total=config.epochs, desc=f"{args.model} {substitute}", unit="epoch", file=sys.stderr)
 
     def on_epoch(epoch, metrics):
@@ -299,11 +302,20 @@ def run_train(args) -> int:
     else:
         columns = ["status", "val_error", "test_error", "train_error", "epochs_run", "params", "mult_adds",
                    "images_per_second", "wall_time"]
+        if solution is not None:
+            summary["fill"], columns = solution.fill, columns[:7] + ["fill"] + columns[7:]
         print_table([summary], columns)
         print(result.message)
         if summary["checkpoint"]:
             print(f"checkpoint written to {args.save}")
     return 0 if result.status == "complete" else 1
+
+
+def _solved_line(solution) -> str:
+    setting = "" if solution.hyperparameter is None else f" {solution.hyperparameter}={solution.setting!r}"
+    saturated = " (saturated: the substitute's largest network)" if solution.saturated else ""
+    return (f"budget {solution.budget} = {solution.budget_params:,} params: {solution.substitute}{setting}, "
+            f"{solution.params:,} params, fill {solution.fill:.4f}{saturated}")
 
 
 def _quiet_optuna() -> None:
@@ -458,14 +470,22 @@ def run_status(args) -> int:
     return 0
 
 
+# solve's exit status when a requested substitute cannot meet the budget (2 is a bad input, as everywhere).
+BUDGET_NOT_MET = 3
+
+
 def _configure_solve(parser):
     add_model_options(parser)
     parser.add_argument("--budget", required=True, help="parameters: a count (1.2M, 600K, 1200000) or a fraction "
                                                         "of the dense model (0.1x)")
     parser.add_argument("--mult-adds", default=None, help="also cap mult-adds (6e8, 600M or 0.1x)")
-    parser.add_argument("--substitute", nargs="+", default=["all"], help="names, or all (default)")
+    parser.add_argument("--substitute", nargs="+", default=["all"],
+                        help=f"names, or all (default). Exit status {BUDGET_NOT_MET} if a substitute cannot meet the "
+                             f"budget: no setting fits, or even its largest network is below it (saturated); with "
+                             f"all, the substitutes without a setting (conv, separable) are not held to it")
     add_compat_option(parser)
     parser.add_argument("--json", action="store_true", help="print a JSON list, one object per substitute")
+
 
 
 @command("solve", "turn a parameter budget into each substitute's setting", _configure_solve)
@@ -485,14 +505,21 @@ def run_solve(args) -> int:
             rows.append({"substitute": name, "budget": budget.label, "feasible": False, "reason": str(error)})
             continue
         rows.append(solution.to_dict())
+    # With "all", a substitute of one fixed size (conv, separable) is listed but not held to the budget.
+    held = [r for r in rows if args.substitute != ["all"] or get_substitute(r["substitute"]).hyperparameter]
+    status = BUDGET_NOT_MET if any(not r["feasible"] or r["saturated"] for r in held) else 0
     if args.json:
         print_json(rows)
-        return 0
+        return status
     feasible = [r for r in rows if r["feasible"]]
     if feasible:
         # The exact setting (repr): a rounded one may fall on a lower plateau and count less.
-        shown = [r | {"setting": "-" if r["setting"] is None else repr(r["setting"])} for r in feasible]
-        print_table(shown, ["substitute", "hyperparameter", "setting", "params", "mult_adds", "ratio", "slack"])
+        # The fill rounded down: a budget missed by one parameter must not read 1.0000.
+        shown = [r | {"setting": "-" if r["setting"] is None else repr(r["setting"]),
+                      "fill": f"{math.floor(r['fill'] * 1e4) / 1e4:.4f}",
+                      "saturated": "saturated" if r["saturated"] else ""} for r in feasible]
+        print_table(shown, ["substitute", "hyperparameter", "setting", "params", "mult_adds", "ratio", "fill", "slack",
+                            "saturated"])
         first = feasible[0]
         cap = f"budget {first['budget']} = {first['budget_params']:,} params"
         if first["budget_mult_adds"] is not None:
@@ -503,7 +530,9 @@ def run_solve(args) -> int:
     for row in rows:
         if not row["feasible"]:
             print(f"infeasible: {row['reason']}")
-    return 0
+    if any(r["saturated"] for r in feasible):
+        print("saturated: the budget is above the substitute's largest network, which is shown (fill < 1)")
+    return status
 
 
 def _configure_curves(parser):

@@ -7,12 +7,12 @@ arguments), so ``wrn-D-K`` covers every valid depth and width.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from torch import nn
 
-from ..compat import compat_factory
+from ..compat import check_mode, compat_factory
 from ..errors import ConfigError, UnknownNameError
 
 
@@ -27,6 +27,9 @@ class ModelFamily:
     # The substitute a compression ratio is relative to: the network as its authors built it
     # (dense for WRNs, depthwise-separable for DARTS).
     reference: str = "conv"
+    # Constructor options a compatibility mode builds the family with, {mode: options}: the
+    # original's networks differ from budgetsearch's in ways its counts see (a pooling module).
+    compat_options: dict = field(default_factory=dict)
 
 
 _FAMILIES: list[ModelFamily] = []
@@ -99,7 +102,8 @@ def create_model(name: str, num_classes: Optional[int] = None, substitute="conv"
     family, arguments = find_model(name)
     factory = _RecordingFactory(compat_factory(substitute, setting, compat))
     classes = family.num_classes if num_classes is None else num_classes
-    model = family.build(*arguments, num_classes=classes, conv=factory, **options)
+    model = family.build(*arguments, num_classes=classes, conv=factory,
+                         **family.compat_options.get(check_mode(compat), {}), **options)
     model.substitution_points = factory.points(model)
     return model
 

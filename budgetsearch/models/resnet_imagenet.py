@@ -10,6 +10,12 @@ Substitution points, built by the conv factory: every bottleneck's 1×1 reduce,
 3×3 and 1×1 expand, and the 1×1 projection of each downsample. Dense: the 7×7
 stem, every BN and the FC. ``forward(x, return_attention=True)`` also returns
 the attention map after each of the four stages.
+
+The head averages the last stage globally (``nn.AdaptiveAvgPool2d(1)``, any
+input size). ``fixed_pool=True`` uses the ``nn.AvgPool2d(7, stride=1)`` of
+torchvision's ResNet of 2019 instead, which the original study built and whose
+count.py counted as a pooling module (N·C·H_out·W_out·k²); it needs the 7×7
+last stage of a 224×224 input. The compatibility mode builds it that way.
 """
 
 from __future__ import annotations
@@ -51,7 +57,7 @@ class ImageNetResNet(nn.Module):
     """Bottleneck ResNet for 224×224 ImageNet; ``widen=2, expansion=2`` is WRN-50-2."""
 
     def __init__(self, blocks=(3, 4, 6, 3), widen: int = 2, expansion: int = 2, num_classes: int = 1000,
-                 conv=dense_conv, in_channels: int = 3):
+                 conv=dense_conv, in_channels: int = 3, fixed_pool: bool = False):
         super().__init__()
         self.stem = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
         self.bn = nn.BatchNorm2d(64)
@@ -67,7 +73,7 @@ class ImageNetResNet(nn.Module):
             )))
             channels = width * expansion
         self.stages = nn.ModuleList(stages)
-        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.pool = nn.AvgPool2d(7, stride=1) if fixed_pool else nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(channels, num_classes)
         # Kaiming-normal fan-out on the dense stem (the factory's convs carry their own init); BN 1/0 is the default.
         nn.init.normal_(self.stem.weight, std=math.sqrt(2.0 / (self.stem.out_channels * 7 * 7)))
@@ -91,4 +97,5 @@ register_model(ModelFamily(
     input_size=(3, 224, 224),
     num_classes=1000,
     summary="ImageNet WRN-50-2: ResNet-50 bottlenecks, doubled widths, expansion 2",
+    compat_options={"deficient-efficient": {"fixed_pool": True}},
 ))

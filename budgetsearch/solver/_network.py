@@ -92,8 +92,10 @@ def _ancestors(root: nn.Module, name: str):
     return [root.get_submodule(".".join(parts[:i])) for i in range(len(parts))]
 
 
-def build_recording_sites(model: str, num_classes: int, input_size: tuple, factory) -> Tuple[nn.Module, Counter]:
-    """``model`` built with ``factory`` in every substitution point, and its sites with their multiplicities.
+def build_recording_sites(model: str, num_classes: int, input_size: tuple, factory,
+                          compat: Optional[str] = None) -> Tuple[nn.Module, Counter]:
+    """``model`` built with ``factory`` in every substitution point (and as mode ``compat`` builds the rest),
+    and its sites with their multiplicities.
 
     One real forward of a batch of one image reads each site's input size; with a
     cheap ``factory`` it costs far less than tracing the network.
@@ -109,7 +111,7 @@ def build_recording_sites(model: str, num_classes: int, input_size: tuple, facto
         return layer
 
     with torch.random.fork_rng(devices=[]):
-        network = create_model(model, num_classes=num_classes, substitute=recording_factory,
+        network = create_model(model, num_classes=num_classes, substitute=recording_factory, compat=compat,
                                **input_options(model, input_size))
     hooks = [layer.register_forward_pre_hook(lambda module, args: shapes.__setitem__(module, tuple(args[0].shape[2:])))
              for layer in recorded]
@@ -147,7 +149,7 @@ class NetworkCounter:
         self._mult_adds: Dict[tuple, float] = {}
         probe = get_substitute(_PROBE_SUBSTITUTE)
         network, self.sites = build_recording_sites(model, self.num_classes, self.input_size,
-                                                    compat_factory(probe, None, self.compat))
+                                                    compat_factory(probe, None, self.compat), self.compat)
         whole = count(network, self.input_size, compat=compat)
         self.convention = whole.convention
         in_sites = self._sum(probe, None, with_mult_adds=True)

@@ -8,6 +8,10 @@ the domain, and two bisections find its edge and then the left edge of the
 winning count's plateau. A float setting is then written with as few decimals
 as that plateau allows (0.23, not its exact edge 0.22999999999999998), and the
 exact edge is kept as ``smallest_setting``.
+
+A budget above everything the substitute reaches gets its largest network
+(the best setting not above the budget), marked ``saturated``: compared at
+that budget, it is smaller than asked for, and ``fill`` says by how much.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ class Solution:
     left edge (the same for integer settings); both build the same network. ``ratio`` and the ``dense_*``
     counts are relative to the model family's reference substitute (dense convs
     for WideResNets). ``convention`` records how every count was made.
+    ``saturated``: the budget is above the largest count the substitute reaches
+    (a substitute without a setting: above its one count), so ``params`` falls
+    short of it; ``fill`` is the fraction of the budget used.
     """
 
     model: str
@@ -59,10 +66,16 @@ class Solution:
     input_size: Tuple[int, int, int]
     compat: Optional[str]
     convention: dict
+    saturated: bool
 
     @property
     def ratio(self) -> float:
         return self.params / self.dense_params
+
+    @property
+    def fill(self) -> float:
+        """The fraction of the parameter budget the solution uses (1 when it is met exactly)."""
+        return self.params / self.budget_params
 
     @property
     def slack(self) -> int:
@@ -78,7 +91,8 @@ class Solution:
                             **input_options(self.model, self.input_size))
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self) | {"ratio": self.ratio, "slack": self.slack, "feasible": True}
+        return dataclasses.asdict(self) | {"ratio": self.ratio, "fill": self.fill, "slack": self.slack,
+                                           "feasible": True}
 
 
 def _at(hp, setting) -> str:
@@ -93,7 +107,7 @@ def _infeasible(counter: NetworkCounter, substitute: Substitute, budget: str, re
 
 
 def _solution(counter, substitute, setting, budget: Budget, cap: int, mult_adds_cap, params_range,
-              smallest_setting=None) -> Solution:
+              smallest_setting=None, saturated=False) -> Solution:
     totals = counter.totals(substitute, setting)
     dense = counter.dense
     hp = substitute.hyperparameter
@@ -104,6 +118,7 @@ def _solution(counter, substitute, setting, budget: Budget, cap: int, mult_adds_
         budget_mult_adds=mult_adds_cap, dense_params=dense.params, dense_mult_adds=dense.mult_adds,
         reference=counter.reference, params_range=params_range, num_classes=counter.num_classes,
         input_size=counter.input_size, compat=counter.compat, convention=counter.convention.to_dict(),
+        saturated=saturated,
     )
 
 
@@ -114,9 +129,9 @@ def solve_budget(model: str, substitute: Union[str, Substitute], budget, *, mult
 
     ``budget`` and ``mult_adds`` are absolute counts (``1200000``, ``"1.2M"``) or
     fractions of the dense model (``"0.1x"``). Raises
-    :class:`~budgetsearch.errors.InfeasibleBudgetError` when no setting fits, and
-    when every setting fits with room to spare (the budget is above the largest
-    count the substitute reaches, so it cannot be compared at that budget).
+    :class:`~budgetsearch.errors.InfeasibleBudgetError` when no setting fits. When
+    the budget is above the largest count the substitute reaches, the answer is
+    that largest network, marked ``saturated``.
     ``compat`` builds and counts as :func:`~budgetsearch.models.create_model` and
     :func:`~budgetsearch.counting.count` do under that mode.
     """
@@ -140,7 +155,8 @@ def solve_budget(model: str, substitute: Union[str, Substitute], budget, *, mult
             raise _infeasible(counter, substitute, budget.label,
                               f"it has no setting and counts {totals.params:,} params and {totals.mult_adds:,} "
                               f"mult-adds, over the caps of {caps}")
-        return _solution(counter, substitute, None, budget, cap, mult_adds_cap, (totals.params, totals.params))
+        return _solution(counter, substitute, None, budget, cap, mult_adds_cap, (totals.params, totals.params),
+                         saturated=totals.params < cap)
 
     # Orient the domain so that the count grows from `small` to `large`.
     small, large = (lowest(hp), highest(hp)) if hp.grows else (highest(hp), lowest(hp))
@@ -150,11 +166,8 @@ def solve_budget(model: str, substitute: Union[str, Substitute], budget, *, mult
         raise _infeasible(counter, substitute, budget.label,
                           f"the caps are {caps}, but its smallest reachable count is {totals.params:,} params and "
                           f"{totals.mult_adds:,} mult-adds ({_at(hp, small)})")
-    if fits(large) and params_range[1] < cap and (
-            mult_adds_cap is None or counter.totals(substitute, large).mult_adds < mult_adds_cap):
-        raise _infeasible(counter, substitute, budget.label,
-                          f"the budget is {cap:,} params, above its largest reachable count of "
-                          f"{params_range[1]:,} params ({_at(hp, large)}); choose a budget it can reach")
+    # Every setting fits and none reaches the budget: the searches below end at `large`.
+    saturated = params_range[1] < cap and fits(large)
     if hp.grows:
         def params(setting) -> int:
             return counter.params(substitute, setting)
@@ -165,9 +178,10 @@ def solve_budget(model: str, substitute: Union[str, Substitute], budget, *, mult
         setting = first_at_least(hp, small, edge, params, best)
         if hp.type is float:
             shortest = shortest_decimal_from(setting, lambda s: counter.params(substitute, s) == best and fits(s))
-            return _solution(counter, substitute, shortest, budget, cap, mult_adds_cap, params_range, setting)
+            return _solution(counter, substitute, shortest, budget, cap, mult_adds_cap, params_range, setting,
+                             saturated)
     else:
         # The count falls as the setting grows: the fitting settings are the upper end of the
         # domain, and the smallest of them has the largest count.
         setting = first_true(hp, large, small, fits)
-    return _solution(counter, substitute, setting, budget, cap, mult_adds_cap, params_range)
+    return _solution(counter, substitute, setting, budget, cap, mult_adds_cap, params_range, saturated=saturated)

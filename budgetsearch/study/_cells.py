@@ -87,6 +87,9 @@ def plan_study(config: StudyConfig, on_cell=None) -> StudyPlan:
             try:
                 solution = solve_budget(config.model, substitute, budget.params, mult_adds=budget.mult_adds,
                                         num_classes=config.num_classes, input_size=tuple(config.input_size))
+                if solution.saturated:
+                    # Its largest network is below the budget: not a point of the frontier at that budget.
+                    raise InfeasibleBudgetError(_saturated_reason(solution))
             except InfeasibleBudgetError as error:
                 result = SkippedCell(substitute, budget, str(error))
                 skipped.append(result)
@@ -104,6 +107,11 @@ def plan_study(config: StudyConfig, on_cell=None) -> StudyPlan:
             if on_cell is not None:
                 on_cell(substitute, budget.label, result)
     return StudyPlan(tuple(solved), tuple(skipped))
+
+
+def _saturated_reason(solution) -> str:
+    return (f"{solution.substitute} cannot meet budget {solution.budget} on {solution.model}: its largest network "
+            f"has {solution.params:,} params, {solution.fill:.1%} of the {solution.budget_params:,} budget (saturated)")
 
 
 def _empty() -> dict:

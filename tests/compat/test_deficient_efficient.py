@@ -91,6 +91,34 @@ def test_dense_wrn_28_10_decomposition_under_the_original_convention():
     assert result.mult_adds == 5_243_322_368 + 2_310_144 + 6_410
 
 
+def wrn_50_2_original_mult_adds(separable: bool) -> int:
+    """WRN-50-2 at 224² under the original's count.py (REFERENCE §1.0, §2.2), written out block by block.
+
+    Convs C_i·C_o·k²·A_out (a separable 3×3 is a depthwise C_i·9·A_out plus a 1×1), ReLU one per element,
+    the stem's 3×3 max pool and torchvision's final ``nn.AvgPool2d(7, stride=1)`` N·C·H_out·W_out·k²,
+    the FC its weights and biases.
+    """
+    total = 3 * 64 * 49 * 112 ** 2 + 64 * 112 ** 2 + 64 * 56 ** 2 * 9 + 2048 * 7 ** 2 + 2048 * 1000 + 1000
+    channels, size = 64, 56
+    for width, blocks, stride in [(128, 3, 1), (256, 4, 2), (512, 6, 2), (1024, 3, 2)]:
+        for b in range(blocks):
+            out = size // (stride if b == 0 else 1)
+            three_by_three = (width * 9 + width * width) if separable else 9 * width * width
+            total += channels * width * size ** 2 + three_by_three * out ** 2 + 2 * width * width * out ** 2
+            total += width * size ** 2 + width * out ** 2 + 2 * width * out ** 2  # three ReLUs
+            if b == 0:
+                total += channels * 2 * width * out ** 2  # the 1×1 downsample
+            channels, size = 2 * width, out
+    return total
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("setting, separable", [("Conv", False), ("Sep", True), ("SepHashed_0.2", True)])
+def test_wrn_50_2_totals_reproduce_the_original_convention(setting, separable):
+    model = create_model("wrn-50-2", substitute=setting, compat=MODE)
+    assert count(model, (3, 224, 224), compat=MODE).mult_adds == wrn_50_2_original_mult_adds(separable)
+
+
 # REFERENCE §1.10: (C_i, C_o, input H, stride) and per setting (params, mult-adds) per layer, k=3, padding 1, no bias.
 GEOMETRIES = [(16, 160, 32, 1), (160, 160, 32, 1), (160, 320, 32, 2), (640, 640, 8, 1)]
 PER_LAYER = {

@@ -56,7 +56,15 @@ def test_dense_mult_adds_under_the_original_convention():
     _, conv, relu = hand_derived()
     result = count(create_model("wrn-50-2", compat="deficient-efficient"), (3, 224, 224), compat="deficient-efficient")
     maxpool = 64 * 56 * 56 * 9
-    assert result.mult_adds == conv + relu + maxpool + 2048 * 1000 + 1000
+    average_pool = 2048 * 1 * 1 * 7 * 7  # the original's nn.AvgPool2d(7, stride=1): N·C·H_out·W_out·k²
+    assert result.mult_adds == conv + relu + maxpool + average_pool + 2048 * 1000 + 1000
+
+
+def test_the_compat_network_ends_in_the_original_fixed_average_pool():
+    with torch.device("meta"):
+        default, original = create_model("wrn-50-2"), create_model("wrn-50-2", compat="deficient-efficient")
+    assert isinstance(default.pool, nn.AdaptiveAvgPool2d)
+    assert isinstance(original.pool, nn.AvgPool2d) and (original.pool.kernel_size, original.pool.stride) == (7, 1)
 
 
 def test_the_name_is_the_imagenet_family_not_a_cifar_wrn():

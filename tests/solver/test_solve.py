@@ -179,10 +179,28 @@ def test_a_budget_below_every_setting_names_the_smallest_reachable_count():
         solve_budget("wrn-16-4", "generic", 1000)
 
 
-def test_a_budget_above_every_setting_names_the_largest_reachable_count():
+def test_a_budget_above_every_setting_gets_the_largest_network_marked_saturated():
+    # The original study's Shuffle_1 at its 2.4M budget (REFERENCE §2.5: 2,384,154 params).
     largest = network_params("wrn-28-10", "shuffle", 1)
-    with pytest.raises(InfeasibleBudgetError, match=f"shuffle.*above its largest reachable count of {largest:,}"):
-        solve_budget("wrn-28-10", "shuffle", "2.4M")
+    solution = solve_budget("wrn-28-10", "shuffle", "2.4M")
+    assert (solution.setting, solution.params, solution.saturated) == (1, largest, True)
+    assert solution.fill == largest / 2_400_000 == solution.to_dict()["fill"]
+    assert solution.to_dict()["saturated"] is True
+
+
+def test_a_saturated_float_setting_is_the_start_of_the_top_plateau():
+    # generic's rank r = max(1, int(h·c)) reaches c only at h = 1: every h below it builds a smaller network.
+    top = network_params("wrn-10-1", "generic", 1.0)
+    solution = solve_budget("wrn-10-1", "generic", "0.9x")
+    assert solution.saturated and solution.params == top < solution.budget_params
+    assert network_params("wrn-10-1", "generic", math.nextafter(solution.smallest_setting, 0)) < top
+
+
+def test_a_met_budget_is_not_saturated_and_its_fill_is_params_over_budget():
+    solution = solve_budget("wrn-28-10", "shuffle", 2_384_154)  # exactly Shuffle_1
+    assert not solution.saturated and solution.fill == 1.0
+    fixed = solve_budget("wrn-16-4", "separable", "0.2x")
+    assert fixed.saturated and fixed.fill == fixed.params / int(0.2 * 2_748_890)
 
 
 @pytest.mark.parametrize("text,expected", [("1.2M", 1_200_000), ("1.1m", 1_100_000), ("600K", 600_000),

@@ -65,6 +65,16 @@ def test_budget_goes_through_the_solver(capsys):
     assert record["params"] == budget["params"] <= budget["budget_params"]
     # 0.2x of the dense 1-channel wrn-10-1 (stem 1->16): the trainer's own reference count agrees
     assert budget["budget_params"] == int(0.2 * record["reference_params"])
+    assert budget["fill"] == budget["params"] / budget["budget_params"] and budget["saturated"] is False
+
+
+def test_train_with_a_budget_prints_the_setting_it_solved_and_the_fill(capsys):
+    code = cli.main(["train", "--model", "wrn-10-1", "--substitute", "shuffle", "--budget", "0.2x", "--dataset", "digits",
+                     "--epochs", "1", "--batch-size", "256", "--device", "cpu"])
+    out = capsys.readouterr().out
+    solved = next(line for line in out.splitlines() if line.startswith("budget 0.2x"))
+    assert code == 0 and "shuffle groups=" in solved and "fill 0." in solved
+    assert "fill" in out.splitlines()[1 + out.splitlines().index(solved)]
 
 
 @pytest.mark.parametrize("option, value, message", [
