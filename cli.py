@@ -330,7 +330,8 @@ def _print_plan(plan) -> None:
     for cell in plan.skipped:
         print(f"skipped {cell.substitute} at {cell.budget.label}: {cell.reason}")
     rows = [{"substitute": c.substitute, "budget": c.budget.label, "setting": c.setting, "params": c.params,
-             "budget_params": c.budget_params, "mult_adds": c.mult_adds} for c in plan.solved]
+             "budget_params": c.budget_params, "fill": round(c.fill, 3), "mult_adds": c.mult_adds,
+             "trained_at": c.trained_at} for c in plan.solved]
     if rows:
         print_table(rows, list(rows[0]))
 
@@ -338,16 +339,30 @@ def _print_plan(plan) -> None:
 def _study_summary_json(plan, report) -> dict:
     from dataclasses import asdict
 
-    return {"solved": [asdict(c) for c in plan.solved], "skipped": [asdict(c) for c in plan.skipped],
+    return {"solved": [asdict(c) | {"fill": c.fill} for c in plan.solved], "skipped": [asdict(c) for c in plan.skipped],
             "queued": report.queued, "progress": asdict(report.progress), "summary": report.rows,
             "worker_exit_codes": list(report.worker_exit_codes)}
 
 
-def _print_summary(rows, progress) -> None:
-    print_table(rows, ["role", "substitute", "budget", "setting", "params", "val_error", "test_error", "status"])
-    print(f"{progress.done}/{progress.total} trials recorded: "
-          + ", ".join(f"{n} {s}" for s, n in sorted(progress.statuses.items()))
+def _print_summary(rows, progress, skipped=()) -> None:
+    shown = [r | {"fill": None if r.get("fill") is None else round(r["fill"], 3)} for r in rows]
+    print_table(shown, ["role", "substitute", "budget", "setting", "params", "fill", "trained_at", "val_error",
+                        "test_error", "status"])
+    for cell in skipped:
+        print(f"skipped {cell['substitute']} at {cell['budget']}: {cell['reason']}")
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(progress.statuses.items()))
+    print(f"{progress.done}/{progress.total} trials recorded" + (f": {counts}" if counts else "")
           + (f"; {progress.lost} lost with a dead worker and queued again" if progress.lost else ""))
+
+
+def _running_text(progress, config) -> str:
+    """Each running trial's cell, epoch and last validation error, for the progress bar."""
+    def epochs(role):
+        return (config.distillation.teacher_epochs or config.training.epochs) if role == "teacher" \
+            else config.training.epochs
+
+    return "; ".join(f"{t.cell} epoch {t.epoch or 0}/{epochs(t.role)} val "
+                     + ("-" if t.val_error is None else f"{t.val_error:.1f}%") for t in progress.running_trials)
 
 
 @command("run", "solve every cell of a study file and train its trials (run again to continue)", _configure_run)
@@ -377,7 +392,9 @@ def run_run(args) -> int:
                        dynamic_ncols=True)
         bar.total = progress.total
         bar.update(progress.done - bar.n)
-        bar.set_postfix(running=progress.running, **progress.statuses, refresh=True)
+        counts = ", ".join(f"{s}={n}" for s, n in [("running", progress.running), *progress.statuses.items()])
+        running = _running_text(progress, config)
+        bar.set_postfix_str(counts + (f" | {running}" if running else ""), refresh=True)
 
     try:
         report = run_study(config, options, on_plan=on_plan, on_progress=on_progress)
@@ -387,7 +404,8 @@ def run_run(args) -> int:
     if args.json:
         print_json(_study_summary_json(report.plan, report))
     else:
-        _print_summary(report.rows, report.progress)
+        skipped = [{"substitute": c.substitute, "budget": c.budget.label, "reason": c.reason} for c in report.plan.skipped]
+        _print_summary(report.rows, report.progress, skipped)
     failed_workers = [code for code in report.worker_exit_codes if code != 0]
     if failed_workers:
         print(f"budgetsearch run: {len(failed_workers)} worker(s) exited with an error "
@@ -445,16 +463,18 @@ def _configure_status(parser):
 def run_status(args) -> int:
     from dataclasses import asdict
 
-    from budgetsearch.study import load_study_config, read_study_trials, study_progress, summary_rows
+    from budgetsearch.study import (load_study_config, read_skipped_cells, read_study_trials, study_progress,
+                                    summary_rows)
 
     _quiet_optuna()
     config = load_study_config(args.study_file)
     trials = read_study_trials(config, args.storage, args.runs_dir)
+    skipped = read_skipped_cells(config, args.storage, args.runs_dir)
     progress, rows = study_progress(trials), summary_rows(trials)
     if args.json:
-        print_json({"progress": asdict(progress), "summary": rows})
+        print_json({"progress": asdict(progress), "summary": rows, "skipped": skipped})
     else:
-        _print_summary(rows, progress)
+        _print_summary(rows, progress, skipped)
     return 0
 
 
