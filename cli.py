@@ -161,8 +161,10 @@ def run_frontier(args) -> int:
         raise ConfigError(f"give STUDY.toml or --study, not both (got {args.study_file!r} and --study {args.study!r})")
     if args.study_file is not None:
         name, trials = analysis.load_study_file_trials(args.study_file, storage=args.storage)
+        skipped = analysis.load_study_file_skipped(args.study_file, storage=args.storage)
     elif args.storage is not None and args.study is not None:
         name, trials = args.study, analysis.load_trials(args.storage, args.study)
+        skipped = analysis.load_skipped_cells(args.storage, args.study)
     else:
         raise ConfigError("frontier needs STUDY.toml, or both --storage URL and --study NAME")
     points = analysis.frontier_table(analysis.aggregate_seeds(trials), metric=args.metric)
@@ -171,19 +173,22 @@ def run_frontier(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     analysis.trials_to_csv(trials, out / "trials.csv")
     points.to_csv(out / "frontier.csv", index=False)
-    colors = analysis.substitute_colors(points["substitute"])
+    colors = analysis.substitute_colors(trials["substitute"].dropna())
+    title, missing = analysis.study_title(name, trials), analysis.missing_points(trials, skipped)
     for cost in analysis.COSTS:
-        figure = analysis.frontier_figure(points, cost, args.metric, reference, title=name, colors=colors)
+        figure = analysis.frontier_figure(points, cost, args.metric, reference, title=title, colors=colors,
+                                          missing=missing)
         figure.savefig(out / f"frontier_{cost}.png", dpi=150)
-    (out / "report.md").write_text(analysis.render_report(trials, points, args.metric, title=name))
+    (out / "report.md").write_text(analysis.render_report(trials, points, args.metric, title=title, skipped=skipped))
     front = points[points["on_front_params"] | points["on_front_mult_adds"]]
     rows = json.loads(front.to_json(orient="records"))
     if args.json:
         print_json(rows)
         return 0
     mean = f"{args.metric}_mean"
-    print_table(rows, ["substitute", "budget", "setting", "params", "mult_adds", mean, f"{args.metric}_std",
-                       "seeds", "on_front_params", "on_front_mult_adds"])
+    shown = [r | {"fill": None if r.get("fill") is None else round(r["fill"], 3)} for r in rows]
+    print_table(shown, ["substitute", "budget", "setting", "params", "fill", "trained_at", "mult_adds", mean,
+                        f"{args.metric}_std", "seeds", "on_front_params", "on_front_mult_adds"])
     problems = analysis.problem_trials(trials)
     print(f"{len(trials)} trials, {len(points)} points, {len(front)} on a front; wrote trials.csv, frontier.csv, "
           f"frontier_params.png, frontier_mult_adds.png, report.md to {out}")
