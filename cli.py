@@ -162,8 +162,10 @@ def run_frontier(args) -> int:
         raise ConfigError(f"give STUDY.toml or --study, not both (got {args.study_file!r} and --study {args.study!r})")
     if args.study_file is not None:
         name, trials = analysis.load_study_file_trials(args.study_file, storage=args.storage)
+        skipped = analysis.load_study_file_skipped(args.study_file, storage=args.storage)
     elif args.storage is not None and args.study is not None:
         name, trials = args.study, analysis.load_trials(args.storage, args.study)
+        skipped = analysis.load_skipped_cells(args.storage, args.study)
     else:
         raise ConfigError("frontier needs STUDY.toml, or both --storage URL and --study NAME")
     points = analysis.frontier_table(analysis.aggregate_seeds(trials), metric=args.metric)
@@ -172,19 +174,22 @@ def run_frontier(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     analysis.trials_to_csv(trials, out / "trials.csv")
     points.to_csv(out / "frontier.csv", index=False)
-    colors = analysis.substitute_colors(points["substitute"])
+    colors = analysis.substitute_colors(trials["substitute"].dropna())
+    title, missing = analysis.study_title(name, trials), analysis.missing_points(trials, skipped)
     for cost in analysis.COSTS:
-        figure = analysis.frontier_figure(points, cost, args.metric, reference, title=name, colors=colors)
+        figure = analysis.frontier_figure(points, cost, args.metric, reference, title=title, colors=colors,
+                                          missing=missing)
         figure.savefig(out / f"frontier_{cost}.png", dpi=150)
-    (out / "report.md").write_text(analysis.render_report(trials, points, args.metric, title=name))
+    (out / "report.md").write_text(analysis.render_report(trials, points, args.metric, title=title, skipped=skipped))
     front = points[points["on_front_params"] | points["on_front_mult_adds"]]
     rows = json.loads(front.to_json(orient="records"))
     if args.json:
         print_json(rows)
         return 0
     mean = f"{args.metric}_mean"
-    print_table(rows, ["substitute", "budget", "setting", "params", "mult_adds", mean, f"{args.metric}_std",
-                       "seeds", "on_front_params", "on_front_mult_adds"])
+    shown = [r | {"fill": None if r.get("fill") is None else round(r["fill"], 3)} for r in rows]
+    print_table(shown, ["substitute", "budget", "setting", "params", "fill", "trained_at", "mult_adds", mean,
+                        f"{args.metric}_std", "seeds", "on_front_params", "on_front_mult_adds"])
     problems = analysis.problem_trials(trials)
     print(f"{len(trials)} trials, {len(points)} points, {len(front)} on a front; wrote trials.csv, frontier.csv, "
           f"frontier_params.png, frontier_mult_adds.png, report.md to {out}")
@@ -342,7 +347,8 @@ def _print_plan(plan) -> None:
     for cell in plan.skipped:
         print(f"skipped {cell.substitute} at {cell.budget.label}: {cell.reason}")
     rows = [{"substitute": c.substitute, "budget": c.budget.label, "setting": c.setting, "params": c.params,
-             "budget_params": c.budget_params, "mult_adds": c.mult_adds} for c in plan.solved]
+             "budget_params": c.budget_params, "fill": round(c.fill, 3), "mult_adds": c.mult_adds,
+             "trained_at": c.trained_at} for c in plan.solved]
     if rows:
         print_table(rows, list(rows[0]))
 
@@ -350,16 +356,30 @@ def _print_plan(plan) -> None:
 def _study_summary_json(plan, report) -> dict:
     from dataclasses import asdict
 
-    return {"solved": [asdict(c) for c in plan.solved], "skipped": [asdict(c) for c in plan.skipped],
+    return {"solved": [asdict(c) | {"fill": c.fill} for c in plan.solved], "skipped": [asdict(c) for c in plan.skipped],
             "queued": report.queued, "progress": asdict(report.progress), "summary": report.rows,
             "worker_exit_codes": list(report.worker_exit_codes)}
 
 
-def _print_summary(rows, progress) -> None:
-    print_table(rows, ["role", "substitute", "budget", "setting", "params", "val_error", "test_error", "status"])
-    print(f"{progress.done}/{progress.total} trials recorded: "
-          + ", ".join(f"{n} {s}" for s, n in sorted(progress.statuses.items()))
+def _print_summary(rows, progress, skipped=()) -> None:
+    shown = [r | {"fill": None if r.get("fill") is None else round(r["fill"], 3)} for r in rows]
+    print_table(shown, ["role", "substitute", "budget", "setting", "params", "fill", "trained_at", "val_error",
+                        "test_error", "status"])
+    for cell in skipped:
+        print(f"skipped {cell['substitute']} at {cell['budget']}: {cell['reason']}")
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(progress.statuses.items()))
+    print(f"{progress.done}/{progress.total} trials recorded" + (f": {counts}" if counts else "")
           + (f"; {progress.lost} lost with a dead worker and queued again" if progress.lost else ""))
+
+
+def _running_text(progress, config) -> str:
+    """Each running trial's cell, epoch and last validation error, for the progress bar."""
+    def epochs(role):
+        return (config.distillation.teacher_epochs or config.training.epochs) if role == "teacher" \
+            else config.training.epochs
+
+    return "; ".join(f"{t.cell} epoch {t.epoch or 0}/{epochs(t.role)} val "
+                     + ("-" if t.val_error is None else f"{t.val_error:.1f}%") for t in progress.running_trials)
 
 
 @command("run", "solve every cell of a study file and train its trials (run again to continue)", _configure_run)
@@ -389,7 +409,9 @@ def run_run(args) -> int:
                        dynamic_ncols=True)
         bar.total = progress.total
         bar.update(progress.done - bar.n)
-        bar.set_postfix(running=progress.running, **progress.statuses, refresh=True)
+        counts = ", ".join(f"{s}={n}" for s, n in [("running", progress.running), *progress.statuses.items()])
+        running = _running_text(progress, config)
+        bar.set_postfix_str(counts + (f" | {running}" if running else ""), refresh=True)
 
     try:
         report = run_study(config, options, on_plan=on_plan, on_progress=on_progress)
@@ -399,7 +421,8 @@ def run_run(args) -> int:
     if args.json:
         print_json(_study_summary_json(report.plan, report))
     else:
-        _print_summary(report.rows, report.progress)
+        skipped = [{"substitute": c.substitute, "budget": c.budget.label, "reason": c.reason} for c in report.plan.skipped]
+        _print_summary(report.rows, report.progress, skipped)
     failed_workers = [code for code in report.worker_exit_codes if code != 0]
     if failed_workers:
         print(f"budgetsearch run: {len(failed_workers)} worker(s) exited with an error "
@@ -457,16 +480,18 @@ def _configure_status(parser):
 def run_status(args) -> int:
     from dataclasses import asdict
 
-    from budgetsearch.study import load_study_config, read_study_trials, study_progress, summary_rows
+    from budgetsearch.study import (load_study_config, read_skipped_cells, read_study_trials, study_progress,
+                                    summary_rows)
 
     _quiet_optuna()
     config = load_study_config(args.study_file)
     trials = read_study_trials(config, args.storage, args.runs_dir)
+    skipped = read_skipped_cells(config, args.storage, args.runs_dir)
     progress, rows = study_progress(trials), summary_rows(trials)
     if args.json:
-        print_json({"progress": asdict(progress), "summary": rows})
+        print_json({"progress": asdict(progress), "summary": rows, "skipped": skipped})
     else:
-        _print_summary(rows, progress)
+        _print_summary(rows, progress, skipped)
     return 0
 
 

@@ -28,6 +28,32 @@ STATUSES = ("complete", "pruned", "diverged", "oom", "failed", "lost")
 UNRECORDED = {"WAITING": "waiting (queued, not started)", "RUNNING": "running (no result yet, or its worker died)"}
 
 
+def per_budget(trials: pd.DataFrame) -> pd.DataFrame:
+    """One row per (trial, budget its network serves): a trial that serves several budgets stands in each.
+
+    Cells of one substitute whose settings build the same network are trained
+    once (the ``budgets`` attribute lists every budget that trial serves); the
+    copies take that budget's ``budget``, ``budget_params`` and
+    ``budget_mult_adds``, and ``trained_at`` names the budget whose cell
+    trained the network (None on the trial's own row).
+    """
+    if "trained_at" in trials.columns:
+        return trials  # already one row per budget
+    served = trials["budgets"] if "budgets" in trials.columns else pd.Series(None, index=trials.index, dtype=object)
+    entries = [(index, entry) for index, budgets in served.items()
+               for entry in (budgets if isinstance(budgets, list) and budgets else [None])]
+    out = trials.loc[[index for index, _ in entries]].reset_index(drop=True)
+    own = out["budget"].tolist()
+    for column in ("budget", "budget_params", "budget_mult_adds"):
+        if column in out.columns:
+            values = [current if entry is None else entry.get(column)
+                      for (_, entry), current in zip(entries, out[column].tolist())]
+            out[column] = pd.array(values, dtype=out[column].dtype)
+    out["trained_at"] = pd.Series([None if budget == mine else mine for budget, mine in zip(out["budget"], own)],
+                                  dtype=object)
+    return out
+
+
 def complete_trials(trials: pd.DataFrame, teachers: bool = False) -> pd.DataFrame:
     """The trial that stands for each seed of each point, among those with status ``"complete"``.
 
@@ -66,12 +92,14 @@ def aggregate_seeds(trials: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRI
     One row per point (``POINT_KEYS``) with ``budget_params``, ``seeds`` (the
     seeds aggregated, one trial each: see :func:`complete_trials`), ``seed_list``,
     ``trials`` (the complete trials they were chosen from), and ``<metric>_mean`` /
-    ``<metric>_std`` for each metric (means skip missing values). Rows are
-    ordered by budget, then substitute.
+    ``<metric>_std`` for each metric (means skip missing values), ``fill``
+    (params / budget_params) and ``trained_at`` (see :func:`per_budget`: a
+    trial serving several budgets is a point at each). Rows are ordered by
+    budget, then substitute.
     """
     _require(trials, tuple(metrics) + ("budget_params",))
-    candidates = _complete(trials, teachers)
-    columns = list(POINT_KEYS) + ["budget_params", "seeds", "seed_list", "trials"]
+    candidates = _complete(per_budget(trials), teachers)
+    columns = list(POINT_KEYS) + ["budget_params", "fill", "trained_at", "seeds", "seed_list", "trials"]
     columns += [f"{m}_{s}" for m in metrics for s in ("mean", "std")]
     rows = []
     for _, point in candidates.groupby(list(POINT_KEYS), dropna=False, sort=False):
@@ -79,6 +107,8 @@ def aggregate_seeds(trials: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRI
         first = group.iloc[0]
         row = {key: _plain(first[key]) for key in POINT_KEYS}
         row["budget_params"] = _plain(first["budget_params"])
+        row["fill"] = row["params"] / row["budget_params"] if row["params"] and row["budget_params"] else np.nan
+        row["trained_at"] = first["trained_at"]
         row["seeds"] = len(group)
         row["seed_list"] = sorted(int(s) for s in group["seed"].dropna())
         row["trials"] = len(point)
@@ -111,6 +141,7 @@ def status_counts(trials: pd.DataFrame) -> pd.DataFrame:
     case (``"waiting"``, ``"running"``, or ``"fail"`` for a crash before any record).
     """
     _require(trials, ("role", "substitute", "budget", "budget_params"))
+    trials = per_budget(trials)
     keyed = trials.assign(status=status_labels(trials))
     counts = pd.crosstab([keyed["role"].fillna("-"), keyed["substitute"].fillna("-"), keyed["budget"].fillna("-")],
                          keyed["status"])
@@ -130,6 +161,24 @@ def status_labels(trials: pd.DataFrame) -> pd.Series:
     _require(trials, ("status", "state"))
     unrecorded = trials["state"].astype(object).map(lambda state: str(state).lower())
     return trials["status"].astype(object).where(~_lost(trials), "lost").fillna(unrecorded)
+
+
+def missing_points(trials: pd.DataFrame, skipped: Optional[pd.DataFrame] = None) -> dict:
+    """substitute -> "BUDGET STATUS, ..." for each student cell with no complete trial (pruned, failed, skipped...).
+
+    ``skipped``: :func:`~budgetsearch.analysis.load_skipped_cells`' table, whose cells are "skipped".
+    """
+    students = per_budget(trials)
+    students = students[~students["role"].eq("teacher").fillna(False).astype(bool)]
+    labels = status_labels(students)
+    notes: dict = {}
+    for (substitute, budget), group in students.groupby(["substitute", "budget"], sort=False):
+        statuses = labels[group.index]
+        if not statuses.eq("complete").any():
+            notes.setdefault(str(substitute), []).append(f"{budget} {', '.join(sorted(set(statuses)))}")
+    for _, cell in (skipped if skipped is not None else pd.DataFrame()).iterrows():
+        notes.setdefault(str(cell["substitute"]), []).append(f"{cell['budget']} skipped")
+    return {name: ", ".join(parts) for name, parts in notes.items()}
 
 
 def problem_trials(trials: pd.DataFrame) -> pd.DataFrame:

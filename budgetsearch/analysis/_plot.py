@@ -9,6 +9,7 @@ is a black staircase with its points outlined, dominated points are faded.
 
 from __future__ import annotations
 
+import zlib
 from typing import Iterable, Optional
 
 import numpy as np
@@ -24,22 +25,44 @@ FADED = 0.3  # alpha of dominated points: visible, but clearly behind the front
 MIN_SPAN = 2.0  # the size axis spans at least this factor, so a few percent never looks like a gap
 
 
-def substitute_colors(names: Iterable[str]) -> dict:
-    """A fixed colour per substitute name (sorted, tab10 then tab20), the same in every plot."""
+def substitute_colors(names: Iterable[str] = ()) -> dict:
+    """One fixed colour per substitute, whichever substitutes a study has: the same in every plot.
+
+    Registered substitutes take the palette in registry order (tab10's ten, then
+    tab20's light shades), so a substitute registered later takes the next
+    free colour and none changes; any other name in ``names`` (a plugin's) is
+    placed by a hash of its name.
+    """
     from matplotlib import colormaps
 
-    names = sorted({str(n) for n in names})
-    cmap = colormaps["tab10" if len(names) <= 10 else "tab20"]
-    return {name: cmap(i % cmap.N) for i, name in enumerate(names)}
+    from ..substitutes import list_substitutes
+
+    tab20 = colormaps["tab20"]
+    palette = [tab20(i) for i in range(0, 20, 2)] + [tab20(i) for i in range(1, 20, 2)]
+    colors = {name: palette[i % len(palette)] for i, name in enumerate(list_substitutes())}
+    for name in map(str, names):
+        colors.setdefault(name, palette[zlib.crc32(name.encode()) % len(palette)])
+    return colors
+
+
+def study_title(name: Optional[str], trials: pd.DataFrame) -> str:
+    """``name: MODEL on DATASET`` (each model and data set the trials hold), for plot titles and the report."""
+    def listed(column):
+        return " / ".join(sorted({str(v) for v in trials[column].dropna()})) if column in trials.columns else ""
+
+    scope = " on ".join(part for part in (listed("model"), listed("dataset")) if part)
+    return ": ".join(part for part in (name, scope) if part)
 
 
 def plot_frontier(points: pd.DataFrame, ax, cost: str = "params", metric: str = "val_error",
                   reference: Optional[float] = None, reference_label: str = "dense teacher",
-                  colors: Optional[dict] = None):
+                  colors: Optional[dict] = None, missing: Optional[dict] = None):
     """Draw ``points`` (a :func:`~budgetsearch.analysis.frontier_table`) on ``ax`` and return ``ax``.
 
     ``reference``: an error (%) drawn as a dotted vertical line, e.g. the
-    dense teacher's mean error.
+    dense teacher's mean error. ``missing``: substitute -> the cells without a
+    point (:func:`~budgetsearch.analysis.missing_points`), named in the legend,
+    also for a substitute with no point at all.
     """
     if cost not in COST_LABELS:
         raise ConfigError(f"cost must be one of {sorted(COST_LABELS)}, but got {cost!r}")
@@ -50,7 +73,8 @@ def plot_frontier(points: pd.DataFrame, ax, cost: str = "params", metric: str = 
     if missing:
         raise ConfigError(f"points lack column(s) {missing}; pass the table frontier_table() returns")
     drawn = points[points[mean].notna() & points[cost].notna()]
-    colors = colors or substitute_colors(drawn["substitute"])
+    colors = colors or substitute_colors(list(drawn["substitute"]) + list(missing or ()))
+    missing = missing or {}
     for name, group in drawn.groupby("substitute", sort=True):
         # joined in budget order (then size): the substitute's path as its budget grows, also where sizes tie
         group = group.sort_values([c for c in ("budget_params", cost) if c in group.columns], kind="stable")
@@ -59,11 +83,14 @@ def plot_frontier(points: pd.DataFrame, ax, cost: str = "params", metric: str = 
         xerr = group[std].fillna(0.0).to_numpy(float)
         on = group[front].to_numpy(bool)
         color = colors[str(name)]
-        ax.plot(x, y, "-", color=color, alpha=0.7, linewidth=1.2, label=str(name), zorder=2)
+        label = str(name) + (f" (no point: {missing[str(name)]})" if str(name) in missing else "")
+        ax.plot(x, y, "-", color=color, alpha=0.7, linewidth=1.2, label=label, zorder=2)
         for subset, alpha, edge in ((~on, FADED, "none"), (on, 1.0, "black")):
             if subset.any():
                 ax.errorbar(x[subset], y[subset], xerr=xerr[subset], fmt="o", color=color, alpha=alpha,
                             markeredgecolor=edge, markersize=6, capsize=3, elinewidth=1, zorder=3)
+    for name in sorted(set(missing) - set(drawn["substitute"].astype(str))):  # a legend entry, nothing to draw
+        ax.plot([], [], "x", color=colors[name], label=f"{name}: no point ({missing[name]})")
     on_front = drawn[drawn[front]].sort_values([mean, cost])
     if len(on_front):
         ax.step(on_front[mean].to_numpy(float), on_front[cost].to_numpy(float), where="post", color="black",
@@ -90,13 +117,14 @@ def plot_frontier(points: pd.DataFrame, ax, cost: str = "params", metric: str = 
     ax.set_xlabel(METRIC_LABELS.get(metric, f"{metric} (%)"))
     ax.set_ylabel(COST_LABELS[cost])
     ax.grid(True, which="major", alpha=0.3)
-    if len(drawn) or reference is not None:
+    if len(drawn) or reference is not None or missing:
         ax.legend(fontsize="small")
     return ax
 
 
 def frontier_figure(points: pd.DataFrame, cost: str = "params", metric: str = "val_error",
-                    reference: Optional[float] = None, title: Optional[str] = None, colors: Optional[dict] = None):
+                    reference: Optional[float] = None, title: Optional[str] = None, colors: Optional[dict] = None,
+                    missing: Optional[dict] = None):
     """A new matplotlib ``Figure`` on the Agg canvas (no pyplot, no global state) holding one :func:`plot_frontier`."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -104,7 +132,7 @@ def frontier_figure(points: pd.DataFrame, cost: str = "params", metric: str = "v
     figure = Figure(figsize=(7, 5), layout="constrained")
     FigureCanvasAgg(figure)
     ax = figure.subplots()
-    plot_frontier(points, ax, cost=cost, metric=metric, reference=reference, colors=colors)
+    plot_frontier(points, ax, cost=cost, metric=metric, reference=reference, colors=colors, missing=missing)
     if title:
         ax.set_title(title)
     return figure

@@ -1,8 +1,8 @@
-"""The markdown report of a study: a table per budget, the fronts, and every trial that did not finish.
+"""The markdown report of a study: a table per budget, the fronts, skipped cells and every trial that did not finish.
 
-Failed and incomplete trials get their own section (REFERENCE §5 row 15: all
-WRN ShuffleNet student runs once failed unnoticed and made ShuffleNet look
-bad), and each budget table carries the status counts of every point.
+Failed and incomplete trials get their own section (in the original study
+every ShuffleNet student run on WRN once failed unnoticed and made ShuffleNet
+look bad), and each budget table carries the status counts of every point.
 """
 
 from __future__ import annotations
@@ -12,16 +12,19 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from ._aggregate import STATUSES, aggregate_seeds, problem_trials, status_counts, status_labels
+from ._aggregate import STATUSES, aggregate_seeds, per_budget, problem_trials, status_counts, status_labels
 from ._pareto import COSTS
 from ._plot import COST_LABELS, METRIC_LABELS
 
 
 def render_report(trials: pd.DataFrame, points: pd.DataFrame, metric: str = "val_error",
-                  title: Optional[str] = None) -> str:
-    """Markdown text: ``trials`` is :func:`load_trials`' table, ``points`` :func:`frontier_table`'s."""
+                  title: Optional[str] = None, skipped: Optional[pd.DataFrame] = None) -> str:
+    """Markdown text: ``trials`` is :func:`load_trials`' table, ``points`` :func:`frontier_table`'s.
+
+    ``skipped``: :func:`load_skipped_cells`' table, listed with each reason.
+    """
     mean, std = f"{metric}_mean", f"{metric}_std"
-    students = trials[~trials["role"].eq("teacher").fillna(False).astype(bool)]
+    students = per_budget(trials[~trials["role"].eq("teacher").fillna(False).astype(bool)])
     counts = status_counts(students)
     totals = status_labels(trials).value_counts()
     known = [s for s in STATUSES + ("running", "waiting") if s in totals.index]
@@ -32,25 +35,30 @@ def render_report(trials: pd.DataFrame, points: pd.DataFrame, metric: str = "val
     lines += ["", f"Error is the {METRIC_LABELS.get(metric, metric)}, mean ± sample standard deviation over the seeds "
               "whose trial has status \"complete\"; only those enter the aggregates and the fronts. Fronts are "
               "computed on the per-point means (the plotted points). Front columns: P = on the front of error "
-              "against parameters over all substitutes, M = against mult-adds.", ""]
+              "against parameters over all substitutes, M = against mult-adds. Fill = params / the budget's "
+              "parameters. A network that serves several budgets (its setting builds the same layers at each) is "
+              "trained once and listed at each budget, with the budget whose cell trained it.", ""]
 
     for budget, budget_counts in counts.groupby("budget", sort=False):
         cap = budget_counts["budget_params"].iloc[0]
         lines.append(f"## Budget {budget}" + (f" (at most {int(cap):,} parameters)" if pd.notna(cap) else ""))
-        lines += ["", "| substitute | setting | params | mult-adds | error (%) | seeds | front | trials |",
-                  "|---|---|---:|---:|---:|---:|:---:|---|"]
+        lines += ["", "| substitute | setting | params | fill | mult-adds | error (%) | seeds | front | trials |",
+                  "|---|---|---:|---:|---:|---:|---:|:---:|---|"]
         for _, cell in budget_counts.iterrows():
             status = _status_text(cell)
             mine = points[points["substitute"].eq(cell["substitute"]) & points["budget"].eq(budget)]
             if len(mine) == 0:
                 recorded = students[students["substitute"].eq(cell["substitute"]) & students["budget"].eq(budget)]
+                fill = recorded["params"].astype("float64") / recorded["budget_params"].astype("float64")
                 lines.append(f"| {cell['substitute']} | {_first(recorded['setting'])} | {_first(recorded['params'])} "
-                             f"| {_first(recorded['mult_adds'])} | - | 0 |  | {status} |")
+                             f"| {_fill(fill.dropna().iloc[0] if fill.notna().any() else None)} "
+                             f"| {_first(recorded['mult_adds'])} | - | 0 |  | {status}{_trained(recorded)} |")
             for _, point in mine.iterrows():
                 marks = "".join(m for c, m in zip(COSTS, "PM") if point.get(f"on_front_{c}", False))
+                trained = f"; trained at {point['trained_at']}" if _text(point.get("trained_at")) != "-" else ""
                 lines.append(f"| {point['substitute']} | {_number(point['setting'])} | {_number(point['params'])} "
-                             f"| {_number(point['mult_adds'])} | {_error(point[mean], point[std])} "
-                             f"| {point['seeds']} | {marks} | {status} |")
+                             f"| {_fill(point.get('fill'))} | {_number(point['mult_adds'])} "
+                             f"| {_error(point[mean], point[std])} | {point['seeds']} | {marks} | {status}{trained} |")
         lines.append("")
 
     teachers = aggregate_seeds(trials, teachers=True) if trials["role"].eq("teacher").any() else None
@@ -71,6 +79,12 @@ def render_report(trials: pd.DataFrame, points: pd.DataFrame, metric: str = "val
             lines += [f"| {p['substitute']} | {p['budget']} | {_number(p['setting'])} | {_number(p['params'])} "
                       f"| {_number(p['mult_adds'])} | {_error(p[mean], p[std])} |" for _, p in front.iterrows()]
             lines.append("")
+
+    if skipped is not None and len(skipped):
+        lines += [f"## Skipped cells ({len(skipped)})", "", "| substitute | budget | reason |", "|---|---|---|"]
+        lines += [f"| {_text(c['substitute'])} | {_text(c['budget'])} | {_text(c['reason'])} |"
+                  for _, c in skipped.iterrows()]
+        lines.append("")
 
     problems = problem_trials(trials)
     waiting = problems["state"].eq("WAITING") & problems["status"].isna()
@@ -94,6 +108,15 @@ def render_report(trials: pd.DataFrame, points: pd.DataFrame, metric: str = "val
 def _status_text(cell: pd.Series) -> str:
     skip = {"role", "substitute", "budget", "budget_params", "total"}
     return ", ".join(f"{int(cell[s])} {s}" for s in cell.index if s not in skip and cell[s] > 0)
+
+
+def _trained(recorded: pd.DataFrame) -> str:
+    elsewhere = recorded["trained_at"].dropna()
+    return f"; trained at {elsewhere.iloc[0]}" if len(elsewhere) else ""
+
+
+def _fill(value) -> str:
+    return "-" if value is None or pd.isna(value) else f"{float(value):.3f}"
 
 
 def _first(values: pd.Series) -> str:

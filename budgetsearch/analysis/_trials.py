@@ -25,16 +25,17 @@ TRIAL_ATTRIBUTES = (
     "model", "dataset", "substitute", "setting", "budget", "budget_params", "budget_mult_adds", "seed", "cell",
     "role", "params", "mult_adds", "dense_params", "dense_mult_adds", "convention", "val_error", "val_top5_error",
     "test_error", "test_top5_error", "train_error", "status", "message", "wall_time", "epochs_run", "config",
-    # the scheduler's own additions: which tuning trial of its cell; whether a dead worker lost it (then requeued)
-    "tuning_trial", "lost",
+    # the scheduler's own additions: which tuning trial of its cell; whether a dead worker lost it (then requeued);
+    # every budget its network serves (cells of one substitute that build the same network train once)
+    "tuning_trial", "lost", "budgets",
 )
 OPTUNA_COLUMNS = ("number", "state", "value", "datetime_start", "datetime_complete")
 # Whole numbers that may be missing: pandas' nullable integer keeps them exact (no float64 rounding of counts).
 INTEGER_COLUMNS = ("number", "budget_params", "budget_mult_adds", "seed", "params", "mult_adds", "dense_params",
                    "dense_mult_adds", "epochs_run", "tuning_trial")
 FLOAT_COLUMNS = ("value", "val_error", "val_top5_error", "test_error", "test_top5_error", "train_error", "wall_time")
-# Columns holding dicts; written to CSV as JSON text.
-DICT_COLUMNS = ("convention", "config")
+# Columns holding dicts or lists of them; written to CSV as JSON text.
+DICT_COLUMNS = ("convention", "config", "budgets")
 
 
 def load_trials(study, study_name: Optional[str] = None) -> pd.DataFrame:
@@ -68,17 +69,42 @@ def load_study_file_trials(study_file, storage=None) -> tuple:
     ``budgetsearch.study.open_storage`` (its default: the journal file
     ``runs/<name>/journal.log``).
     """
+    name, opened = _study_file_storage(study_file, storage)
+    return name, load_trials(opened, name)
+
+
+def load_study_file_skipped(study_file, storage=None) -> pd.DataFrame:
+    """:func:`load_skipped_cells` of the study a study file describes (storage as :func:`load_study_file_trials`)."""
+    name, opened = _study_file_storage(study_file, storage)
+    return load_skipped_cells(opened, name)
+
+
+def _study_file_storage(study_file, storage) -> tuple:
     from ..study import load_study_config, open_storage, study_dir
 
     config = load_study_config(study_file)
     if storage is not None:
-        return config.name, load_trials(resolve_storage(storage), config.name)
+        return config.name, resolve_storage(storage)
     url = getattr(config.storage, "url", config.storage)  # StorageSettings, or a plain URL / None
     journal = study_dir(config.name) / "journal.log"
     if url is None and not journal.is_file():  # don't let a read create an empty study folder
         raise ConfigError(f"study {config.name!r} has no trials yet: {str(journal)!r} does not exist "
                           f"(run `budgetsearch run {study_file}` first, or pass the storage)")
-    return config.name, load_trials(open_storage(url, config.name), config.name)
+    return config.name, open_storage(url, config.name)
+
+
+def load_skipped_cells(study, study_name: Optional[str] = None) -> pd.DataFrame:
+    """The cells the study's latest run skipped (columns substitute, budget, reason), as ``run`` recorded them.
+
+    ``study``: as for :func:`load_trials`.
+    """
+    import optuna
+
+    from ..study import SKIPPED_ATTR
+
+    if not isinstance(study, optuna.Study):
+        study = optuna.load_study(study_name=study_name, storage=resolve_storage(study))
+    return pd.DataFrame(study.user_attrs.get(SKIPPED_ATTR, []), columns=["substitute", "budget", "reason"])
 
 
 def trials_frame(trials) -> pd.DataFrame:

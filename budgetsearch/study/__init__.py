@@ -6,21 +6,22 @@ and trains them in worker processes; ``run_worker(WorkerOptions(...))`` joins
 a study from any machine; ``open_storage(url, name)`` opens its storage.
 """
 
-from ._cells import ATTRIBUTE_KEYS, SkippedCell, SolvedCell, StudyPlan, cell_name, plan_study
+from ._cells import ATTRIBUTE_KEYS, SKIPPED_ATTR, SkippedCell, SolvedCell, StudyPlan, cell_name, plan_study
 from ._config import (
     BudgetSpec, DistillationSettings, PruningSettings, StorageSettings, StudyConfig, TrainingSettings, TunedParam,
     TuningSettings, load_study_config, parse_study,
 )
-from ._progress import Progress, final_trials, read_study_trials, study_progress, summary_rows
+from ._progress import (Progress, final_trials, read_skipped_cells, read_study_trials, served_budgets, study_progress,
+                        summary_rows)
 from ._queue import enqueue_missing, is_recorded
 from ._run import RunOptions, RunReport, parse_devices, prepare_study, run_study
 from ._storage import open_storage, study_dir
 from ._worker import WorkerOptions, load_stored_config, run_worker
 
 __all__ = [
-    "ATTRIBUTE_KEYS", "BudgetSpec", "DistillationSettings", "Progress", "PruningSettings", "RunOptions", "RunReport",
+    "ATTRIBUTE_KEYS", "SKIPPED_ATTR", "BudgetSpec", "DistillationSettings", "Progress", "PruningSettings", "RunOptions", "RunReport",
     "SkippedCell", "SolvedCell", "StorageSettings", "StudyConfig", "StudyPlan", "TrainingSettings", "TunedParam",
     "TuningSettings", "WorkerOptions", "cell_name", "enqueue_missing", "final_trials", "is_recorded",
     "load_stored_config", "load_study_config", "open_storage", "parse_study", "plan_study", "prepare_study", "run_study", "run_worker",
-    "read_study_trials", "study_dir", "study_progress", "summary_rows", "parse_devices",
+    "read_skipped_cells", "read_study_trials", "served_budgets", "study_dir", "study_progress", "summary_rows", "parse_devices",
 ]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Optional
 
 from optuna.trial import TrialState
 
-from ._cells import trial_key
+from ._cells import SKIPPED_ATTR, trial_key
 from ..errors import ConfigError
 from ._queue import is_recorded
 from ._storage import DEFAULT_RUNS_DIR, is_journal, journal_path, open_storage
@@ -21,6 +22,24 @@ class Progress:
     waiting: int
     lost: int  # trials lost with a dead worker (each has a queued or recorded copy)
     statuses: dict = field(default_factory=dict)  # status -> count of recorded trials
+    # one per RUNNING trial: its cell, role, last epoch reported and that epoch's validation error (None before)
+    running_trials: tuple = ()
+
+
+@dataclass(frozen=True)
+class RunningTrial:
+    cell: str
+    role: str
+    epoch: Optional[int]
+    val_error: Optional[float]
+
+
+def running_trial(trial) -> RunningTrial:
+    """What a running trial has reported so far: workers report each epoch's validation error to its trial."""
+    reported = trial.intermediate_values
+    epoch = max(reported) if reported else None
+    return RunningTrial(trial.user_attrs.get("cell"), trial.user_attrs.get("role"), epoch,
+                        None if epoch is None else reported[epoch])
 
 
 def final_trials(trials) -> dict:
@@ -45,15 +64,31 @@ def study_progress(trials) -> Progress:
         waiting=sum(t.state == TrialState.WAITING for t in chosen.values()),
         lost=sum(bool(t.user_attrs.get("lost")) for t in trials),
         statuses=dict(Counter(t.user_attrs["status"] for t in recorded)),
+        running_trials=tuple(running_trial(t) for t in chosen.values() if t.state == TrialState.RUNNING),
     )
 
 
+def served_budgets(attrs: dict) -> list[dict]:
+    """Every budget a trial's network serves, its own first (a trial recorded before ``budgets`` existed: its own)."""
+    own = {"budget": attrs.get("budget"), "budget_params": attrs.get("budget_params"),
+           "budget_mult_adds": attrs.get("budget_mult_adds")}
+    return attrs.get("budgets") or [own]
+
+
 def summary_rows(trials) -> list[dict]:
-    """One row per (substitute, budget): the best recorded trial's errors over seeds and tuning, and statuses."""
+    """One row per (substitute, budget): the best recorded trial's errors over seeds and tuning, and statuses.
+
+    A trial that serves several budgets (one network) stands in the row of each;
+    ``trained_at`` then names the budget whose cell trained it.
+    """
     groups: dict = {}
+    budget_params: dict = {}
     for trial in final_trials(trials).values():
         a = trial.user_attrs
-        groups.setdefault((a.get("role"), a.get("substitute"), a.get("budget")), []).append(trial)
+        for served in served_budgets(a):
+            key = (a.get("role"), a.get("substitute"), served["budget"])
+            groups.setdefault(key, []).append(trial)
+            budget_params[key] = served["budget_params"]
     rows = []
     for (role, substitute, budget), members in groups.items():
         recorded = [t for t in members if is_recorded(t)]
@@ -66,7 +101,9 @@ def summary_rows(trials) -> list[dict]:
                          "running": sum(t.state == TrialState.RUNNING for t in members)})
         rows.append({
             "role": role, "substitute": substitute, "budget": budget, "setting": first.get("setting"),
-            "params": first.get("params"), "mult_adds": first.get("mult_adds"), "trials": len(members),
+            "params": first.get("params"), "mult_adds": first.get("mult_adds"),
+            "fill": _fill(first.get("params"), budget_params[(role, substitute, budget)]),
+            "trained_at": None if first.get("budget") == budget else first.get("budget"), "trials": len(members),
             "val_error": min(errors) if errors else None,
             "test_error": tests[errors.index(min(errors))] if errors and len(tests) == len(errors) else None,
             "status": ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()) if n),
@@ -74,8 +111,23 @@ def summary_rows(trials) -> list[dict]:
     return rows
 
 
+def _fill(params, budget_params):
+    return params / budget_params if params is not None and budget_params else None
+
+
 def read_study_trials(config, storage=None, runs_dir=DEFAULT_RUNS_DIR) -> list:
     """The trials of a started study (``storage``: an override of the study file's), creating nothing."""
+    opened, study_id = _open_started(config, storage, runs_dir)
+    return opened.get_all_trials(study_id, deepcopy=False)
+
+
+def read_skipped_cells(config, storage=None, runs_dir=DEFAULT_RUNS_DIR) -> list[dict]:
+    """The cells the latest ``run`` of a started study skipped: ``{"substitute", "budget", "reason"}`` each."""
+    opened, study_id = _open_started(config, storage, runs_dir)
+    return list(opened.get_study_user_attrs(study_id).get(SKIPPED_ATTR, []))
+
+
+def _open_started(config, storage, runs_dir) -> tuple:
     url = storage if storage is not None else config.storage.url
     if is_journal(url) and not journal_path(url, config.name, runs_dir).is_file():
         raise ConfigError(f"study {config.name!r} has not been started: no journal file "
@@ -85,4 +137,4 @@ def read_study_trials(config, storage=None, runs_dir=DEFAULT_RUNS_DIR) -> list:
         study_id = opened.get_study_id_from_name(config.name)
     except KeyError:
         raise ConfigError(f"study {config.name!r} has not been started in storage {url!r}") from None
-    return opened.get_all_trials(study_id, deepcopy=False)
+    return opened, study_id

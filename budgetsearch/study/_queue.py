@@ -25,7 +25,7 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
-from ._cells import ATTRIBUTE_KEYS, trial_key
+from ._cells import ATTRIBUTE_KEYS, CELL_PARAMS, trial_key
 from ._owners import OWNER_ATTR, owner_alive
 
 logger = logging.getLogger("budgetsearch.study")
@@ -49,17 +49,21 @@ def covers(trial: FrozenTrial) -> bool:
     return trial.state in (TrialState.WAITING, TrialState.RUNNING) or is_recorded(trial)
 
 
-def enqueue_missing(study: optuna.Study, rows: Iterable[dict]) -> int:
+def enqueue_missing(study: optuna.Study, rows: Iterable[dict], distributions: Optional[dict] = None) -> int:
     """Queue a WAITING trial for every row whose key no trial covers yet; returns how many were queued.
 
     Safe to call on every run: keys already queued, running or recorded are left alone.
+    ``distributions`` (name -> Optuna distribution): those of a row's attributes
+    are also the trial's Optuna parameters (a None attribute is no parameter).
     """
     covered = {trial_key(t.user_attrs) for t in study.get_trials(deepcopy=False) if covers(t)}
     queued = 0
     for attrs in rows:
         if trial_key(attrs) in covered:
             continue
-        study.add_trial(optuna.trial.create_trial(state=TrialState.WAITING, user_attrs=dict(attrs)))
+        params = {name: attrs[name] for name in distributions or {} if attrs.get(name) is not None}
+        study.add_trial(optuna.trial.create_trial(state=TrialState.WAITING, user_attrs=dict(attrs), params=params,
+                                                  distributions={name: distributions[name] for name in params}))
         covered.add(trial_key(attrs))
         queued += 1
     return queued
@@ -103,7 +107,9 @@ def fail_lost(study: optuna.Study, trial: FrozenTrial, reason: str) -> bool:
         return False
     attrs = {k: v for k, v in trial.user_attrs.items() if k in ATTRIBUTE_KEYS} | dict.fromkeys(RESULT_KEYS)
     attrs["lost"] = False
-    study.add_trial(optuna.trial.create_trial(state=TrialState.WAITING, user_attrs=attrs))
+    cell = {name: value for name, value in trial.params.items() if name in CELL_PARAMS}  # not the tuned values
+    study.add_trial(optuna.trial.create_trial(state=TrialState.WAITING, user_attrs=attrs, params=cell,
+                                              distributions={name: trial.distributions[name] for name in cell}))
     logger.info("trial %d (%s) lost: %s; queued again", trial.number, trial.user_attrs.get("cell"), reason)
     return True
 

@@ -20,7 +20,7 @@ import optuna
 from optuna.trial import TrialState
 
 from ..errors import BudgetSearchError, ConfigError
-from ._cells import StudyPlan, plan_study
+from ._cells import SKIPPED_ATTR, StudyPlan, plan_study, skipped_record
 from ._config import StudyConfig, parse_study
 from ._progress import Progress, study_progress, summary_rows
 from ._queue import enqueue_missing
@@ -79,7 +79,8 @@ def prepare_study(config: StudyConfig, storage_url: Optional[str], runs_dir=DEFA
     study = optuna.create_study(study_name=config.name, storage=storage, direction="minimize", load_if_exists=True)
     with queue_lock(storage_url, config.name, runs_dir):
         _check_same_study(study, config)
-        queued = enqueue_missing(study, plan.trials(config))
+        queued = enqueue_missing(study, plan.trials(config), plan.distributions(config))
+        study.set_user_attr(SKIPPED_ATTR, [skipped_record(cell) for cell in plan.skipped])
     return study, plan, queued
 
 
