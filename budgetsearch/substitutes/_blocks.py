@@ -36,18 +36,44 @@ def dense_output_variance(in_channels: int, out_channels: int) -> float:
 
 
 def check_geometry(in_channels, out_channels, kernel_size, stride, padding, dilation):
-    """Validate and normalise Conv2d geometry; returns (kernel, stride, padding, dilation) as pairs."""
+    """Validate and normalise Conv2d geometry; returns (kernel, stride, padding, dilation) as pairs.
+
+    String padding is torch's: ``'valid'`` is no padding; ``'same'`` (stride 1 only, as in torch)
+    stays ``'same'`` where it pads at all, so the convs that receive it pad exactly as
+    ``nn.Conv2d`` does (the odd one of an odd total on the right and bottom), and is no
+    padding where the kernel's dilated extent is 1.
+    """
     for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
         if not isinstance(value, int) or value < 1:
             raise ConfigError(f"{name} must be a positive int, but got {value!r}")
     kernel, stride, dilation = _pair(kernel_size), _pair(stride), _pair(dilation)
+    for name, pair in (("kernel_size", kernel), ("stride", stride), ("dilation", dilation)):
+        if any(not isinstance(v, int) or v < 1 for v in pair):
+            raise ConfigError(f"{name} must be int(s) >= 1, but got {pair!r}")
     if isinstance(padding, str):
-        raise ConfigError(f"padding must be an int or a pair of ints, but got {padding!r}")
+        if padding not in ("same", "valid"):
+            raise ConfigError(f"padding must be int(s) >= 0, 'same' or 'valid', but got {padding!r}")
+        if padding == "same" and stride != (1, 1):
+            raise ConfigError(f"padding='same' needs stride 1 (as in torch), but got stride={stride!r}")
+        pads = padding == "same" and any(d * (k - 1) for d, k in zip(dilation, kernel))
+        return kernel, stride, ("same" if pads else (0, 0)), dilation
     padding = _pair(padding)
-    for name, pair, low in (("kernel_size", kernel, 1), ("stride", stride, 1), ("dilation", dilation, 1), ("padding", padding, 0)):
-        if any(not isinstance(v, int) or v < low for v in pair):
-            raise ConfigError(f"{name} must be int(s) >= {low}, but got {pair!r}")
+    if any(not isinstance(v, int) or v < 0 for v in padding):
+        raise ConfigError(f"padding must be int(s) >= 0, 'same' or 'valid', but got {padding!r}")
     return kernel, stride, padding, dilation
+
+
+def keep_conv_attributes(module: nn.Module, in_channels, out_channels, kernel_size, stride, padding, dilation):
+    """Give a conv substitute ``nn.Conv2d``'s geometry attributes, as the conv it replaces had them.
+
+    Model code reads them (TF-style "same" padding computed from ``stride``,
+    ``kernel_size`` and ``dilation`` in forward), so a substitute must answer as the conv would.
+    """
+    module.in_channels, module.out_channels = in_channels, out_channels
+    module.kernel_size, module.stride, module.dilation = _pair(kernel_size), _pair(stride), _pair(dilation)
+    module.padding = padding if isinstance(padding, str) else _pair(padding)
+    module.groups, module.padding_mode = 1, "zeros"
+    return module
 
 
 def _full_precision(module: nn.Module):
@@ -95,9 +121,10 @@ class ReconstructedConv(ReconstructedModule):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False):
         super().__init__()
-        kernel, stride, padding, dilation = check_geometry(in_channels, out_channels, kernel_size, stride, padding, dilation)
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride, self.padding, self.dilation = kernel, stride, padding, dilation
+        geometry = (in_channels, out_channels, kernel_size, stride, padding, dilation)
+        check_geometry(*geometry)
+        # String padding stays a string: F.conv2d pads it exactly as nn.Conv2d does.
+        keep_conv_attributes(self, *geometry)
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
 
     @property
@@ -193,14 +220,16 @@ def depthwise_then(pointwise: PointwiseFactory, in_channels, out_channels, kerne
     ``pointwise(in_channels, out_channels, stride=, padding=, dilation=, bias=)`` builds the 1×1
     (a layer class with its size fixed by ``functools.partial``, say).
     """
-    kernel, stride, padding, dilation = check_geometry(in_channels, out_channels, kernel_size, stride, padding, dilation)
+    geometry = (in_channels, out_channels, kernel_size, stride, padding, dilation)
+    kernel, stride, padding, dilation = check_geometry(*geometry)
     if kernel != (1, 1):
         depthwise = depthwise_conv(in_channels, kernel, stride, padding, dilation)
         stride, padding, dilation = (1, 1), (0, 0), (1, 1)
     else:
         depthwise = None
-    return DepthwiseSeparable(depthwise, pointwise(in_channels, out_channels, stride=stride, padding=padding,
-                                                   dilation=dilation, bias=bias))
+    layer = DepthwiseSeparable(depthwise, pointwise(in_channels, out_channels, stride=stride, padding=padding,
+                                                    dilation=dilation, bias=bias))
+    return keep_conv_attributes(layer, *geometry)
 
 
 class ChannelsLastPointwise(nn.Module):
