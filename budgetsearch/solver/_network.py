@@ -29,7 +29,7 @@ from torch.nn.modules.utils import _pair
 from ..compat import check_mode, compat_factory
 from ..compat import hyperparameter as compat_hyperparameter
 from ..counting import count
-from ..models import create_model, default_input_size, find_model, input_options
+from ..models import ModelSpec, check_forward, create_model, default_input_size, input_options, model_defaults, model_label
 from ..substitutes import ReconstructedModule, Substitute, get_substitute
 from ._meta import shape_only
 from ._search import highest, lowest
@@ -142,27 +142,26 @@ class _RecordingFactory:
         return layer
 
 
-def build_recording_sites(model: str, num_classes: int, input_size: tuple, factory,
-                          linear_factory) -> Tuple[nn.Module, Counter]:
+def build_recording_sites(model: ModelSpec, num_classes: Optional[int], input_size: tuple, factory,
+                          linear_factory, options: Optional[dict] = None, select=None,
+                          exclude=()) -> Tuple[nn.Module, Counter]:
     """``model`` built with ``factory`` in every conv substitution point and ``linear_factory.linear`` in every
     linear one, and its sites with their multiplicities.
 
-    One real forward of a batch of one image reads each site's input size; with a
-    cheap ``factory`` it costs far less than tracing the network.
+    ``options``, ``select`` and ``exclude`` go to :func:`create_model`. One real
+    forward of a batch of one image reads each site's input size; with a cheap
+    ``factory`` it costs far less than tracing the network.
     """
     recording = _RecordingFactory(factory, linear_factory)
     shapes: Dict[nn.Module, tuple] = {}
     with torch.random.fork_rng(devices=[]):
-        network = create_model(model, num_classes=num_classes, substitute=recording,
-                               **input_options(model, input_size))
+        network = create_model(model, num_classes=num_classes, substitute=recording, select=select, exclude=exclude,
+                               **input_options(model, input_size), **(options or {}))
     hooks = [layer.register_forward_pre_hook(lambda module, args: shapes.__setitem__(module, tuple(args[0].shape[1:])))
              for layer in recording.recorded]
-    was_training = network.training
     try:
-        with torch.no_grad():
-            network.eval()(torch.zeros(1, *input_size))
+        check_forward(network, model_label(model), input_size)
     finally:
-        network.train(was_training)
         for hook in hooks:
             hook.remove()
     # A site the forward never reaches (a training-only head) is not part of the count.
@@ -174,18 +173,25 @@ def build_recording_sites(model: str, num_classes: int, input_size: tuple, facto
 class NetworkCounter:
     """Exact counts of ``model`` built with any substitute at any setting, without building the network.
 
-    Its numbers equal ``count(create_model(model, ..., substitute, setting, compat=compat), input_size,
-    compat=compat)``.
+    ``model`` is anything :func:`create_model` builds (a registered name, a
+    reference, a callable, an ``nn.Module``), with its ``options`` and the layers
+    ``select`` and ``exclude`` choose; ``rules`` is the operator table, as
+    :func:`count` takes it. Its numbers equal ``count(create_model(model, ...,
+    substitute, setting, compat=compat, select=select, exclude=exclude, **options),
+    input_size, compat=compat, rules=rules)``.
     """
 
-    def __init__(self, model: str, num_classes: Optional[int] = None, input_size: Optional[tuple] = None,
-                 compat: Optional[str] = None):
-        family, _ = find_model(model)
-        self.model = model
+    def __init__(self, model: ModelSpec, num_classes: Optional[int] = None, input_size: Optional[tuple] = None,
+                 compat: Optional[str] = None, *, options: Optional[dict] = None, select=None, exclude=(),
+                 rules: Optional[dict] = None):
+        default_classes, default_size, self.reference = model_defaults(model)
+        self.source = model
+        self.model = model_label(model)
+        self.options = dict(options or {})
+        self.select, self.exclude, self.rules = select, tuple(exclude), rules
         self.compat = check_mode(compat)
-        self.num_classes = family.num_classes if num_classes is None else num_classes
-        self.input_size = tuple(input_size or default_input_size(model))
-        self.reference = family.reference
+        self.num_classes = default_classes if num_classes is None else num_classes
+        self.input_size = tuple(input_size or default_size or default_input_size(model))
         self._meta_layers: Dict[tuple, nn.Module] = {}
         self._params: Dict[tuple, int] = {}
         self._signatures: Dict[tuple, tuple] = {}
@@ -193,11 +199,17 @@ class NetworkCounter:
         probes = {kind: get_substitute(name) for kind, name in _PROBE_SUBSTITUTES.items()}
         network, self.sites = build_recording_sites(model, self.num_classes, self.input_size,
                                                     compat_factory(probes["conv"], None, self.compat),
-                                                    probes["linear"].factory())
-        whole = count(network, self.input_size, compat=compat)
+                                                    probes["linear"].factory(), self.options, select, self.exclude)
+        whole = count(network, self.input_size, compat=compat, rules=rules)
         self.convention = whole.convention
         in_sites = self._sum(lambda site: probes[site.kind], None, with_mult_adds=True)
         self.fixed = Totals(whole.params - in_sites.params, whole.exact_mult_adds - in_sites.mult_adds)
+
+    def build(self, factory) -> nn.Module:
+        """The network with ``factory`` in its substitution points: the one these counts describe."""
+        return create_model(self.source, num_classes=self.num_classes, substitute=factory, compat=self.compat,
+                            select=self.select, exclude=self.exclude,
+                            **input_options(self.source, self.input_size), **self.options)
 
     def _key(self, site: Site, substitute: Substitute, setting) -> tuple:
         return site, substitute.name, substitute.resolve(site.in_channels, site.out_channels, site.kernel_size, setting)
@@ -237,7 +249,8 @@ class NetworkCounter:
             # A real layer consumes random numbers: keep the caller's RNG stream untouched.
             with torch.random.fork_rng(devices=[]):
                 layer = site.build(substitute, setting, self.compat)
-            self._mult_adds[signature] = count(layer, site.counting_shape, compat=self.compat).exact_mult_adds
+            self._mult_adds[signature] = count(layer, site.counting_shape, compat=self.compat,
+                                               rules=self.rules).exact_mult_adds
         return self._mult_adds[signature]
 
     def _sum(self, substitute_at, setting, with_mult_adds: bool) -> Totals:
@@ -263,14 +276,30 @@ class NetworkCounter:
         return self.totals(get_substitute(self.reference), None)
 
 
-def network_counter(model: str, num_classes: Optional[int] = None, input_size: Optional[tuple] = None,
-                    compat: Optional[str] = None) -> NetworkCounter:
-    """A shared :class:`NetworkCounter`: its traces and per-site counts are reused across solves."""
-    family, _ = find_model(model)
-    classes = family.num_classes if num_classes is None else num_classes
-    return _shared_counter(model, classes, tuple(input_size or default_input_size(model)), check_mode(compat))
+def network_counter(model: ModelSpec, num_classes: Optional[int] = None, input_size: Optional[tuple] = None,
+                    compat: Optional[str] = None, *, options: Optional[dict] = None, select=None, exclude=(),
+                    rules: Optional[dict] = None) -> NetworkCounter:
+    """A shared :class:`NetworkCounter`: its traces and per-site counts are reused across solves.
+
+    An ``nn.Module`` (which may change between calls) or unhashable options get a counter of their own.
+    """
+    default_classes, default_size, _ = model_defaults(model)
+    classes = default_classes if num_classes is None else num_classes
+    size = tuple(input_size or default_size or default_input_size(model))
+    key = (model, classes, size, check_mode(compat), tuple(sorted((options or {}).items())), select, tuple(exclude),
+           None if rules is None else tuple(sorted(rules.items())))
+    try:
+        hash(key)
+    except TypeError:
+        key = None
+    if key is None or isinstance(model, nn.Module):
+        return NetworkCounter(model, classes, size, compat, options=options, select=select, exclude=exclude,
+                              rules=rules)
+    return _shared_counter(key)
 
 
 @functools.lru_cache(maxsize=16)
-def _shared_counter(model: str, num_classes: int, input_size: tuple, compat: Optional[str]) -> NetworkCounter:
-    return NetworkCounter(model, num_classes, input_size, compat)
+def _shared_counter(key: tuple) -> NetworkCounter:
+    model, classes, size, compat, options, select, exclude, rules = key
+    return NetworkCounter(model, classes, size, compat, options=dict(options), select=select, exclude=exclude,
+                          rules=None if rules is None else dict(rules))
