@@ -14,6 +14,8 @@ from torch import nn
 
 from ..compat import check_mode, compat_factory
 from ..errors import ConfigError, UnknownNameError
+from ._reference import ModelSpec, build_any, default_num_classes, is_reference, model_label
+from .substitute import substitute as substitute_layers
 
 
 @dataclass(frozen=True)
@@ -85,34 +87,70 @@ class _RecordingFactory:
         return tuple(name for name, module in model.named_modules() if id(module) in built)
 
 
-def create_model(name: str, num_classes: Optional[int] = None, substitute="conv", setting=None,
-                 compat: Optional[str] = None, **options) -> nn.Module:
-    """Build a registered model with its substitution points built by ``substitute`` at ``setting``.
+def create_model(name: ModelSpec, num_classes: Optional[int] = None, substitute="conv", setting=None,
+                 compat: Optional[str] = None, select=None, exclude=(), **options) -> nn.Module:
+    """Build a model with its substitution points built by ``substitute`` at ``setting``.
 
+    ``name`` is a registered name, a reference ``package.module:callable``, a
+    callable returning an ``nn.Module`` (called with ``options``, and with
+    ``num_classes`` where it accepts it) or an ``nn.Module`` (copied, never modified).
     ``substitute`` is a registered name (``"tucker"``, ``"Tucker_0.41"``), a
     :class:`~budgetsearch.substitutes.ConvFactory`, or any callable with ``nn.Conv2d``'s signature.
     ``compat="deficient-efficient"`` builds the substitutes with the original code's quirks
     and accepts its fixed setting strings (``HashedDecimate``, ``OriginalACDC``); see
     :mod:`budgetsearch.compat`.
 
+    A registered family builds its own substitution points; ``select`` and
+    ``exclude`` (see :func:`~budgetsearch.models.substitute`) choose others, and are
+    how any other model chooses its layers (``select=None``: ``"spatial"``).
     The model records the qualified names of the modules ``substitute`` built as
     ``model.substitution_points``: :func:`~budgetsearch.models.substitute` replaces
     exactly those by default, so substituting a dense build gives the same network.
     """
-    family, arguments = find_model(name)
-    factory = _RecordingFactory(compat_factory(substitute, setting, compat))
-    classes = family.num_classes if num_classes is None else num_classes
-    model = family.build(*arguments, num_classes=classes, conv=factory,
-                         **family.compat_options.get(check_mode(compat), {}), **options)
-    model.substitution_points = factory.points(model)
+    factory = compat_factory(substitute, setting, compat)
+    if is_registered(name):
+        family, arguments = find_model(name)
+        classes = family.num_classes if num_classes is None else num_classes
+        own_points = select is None and not exclude
+        recording = _RecordingFactory(factory if own_points else compat_factory("conv"))
+        model = family.build(*arguments, num_classes=classes, conv=recording,
+                             **family.compat_options.get(check_mode(compat), {}), **options)
+        model.substitution_points = recording.points(model)
+        if own_points:
+            return model
+    else:
+        model = build_any(name, num_classes, **options)
+    report = substitute_layers(model, factory, select=select, exclude=exclude)
+    model.substitution_points = tuple(r.name for r in report.replaced)
     return model
 
 
-def default_input_size(name: str) -> tuple:
+def is_registered(model) -> bool:
+    """Whether ``model`` is a name for a registered family (not a reference, callable or module)."""
+    return isinstance(model, str) and not is_reference(model)
+
+
+def model_defaults(model: ModelSpec) -> tuple:
+    """``(num_classes, input_size, reference)`` a model is built and counted with when the caller gives none.
+
+    A model that is not registered has no known input size (None) and is relative to dense convs.
+    """
+    if is_registered(model):
+        family = find_model(model)[0]
+        return family.num_classes, family.input_size, family.reference
+    return default_num_classes(model), None, "conv"
+
+
+def default_input_size(name: ModelSpec) -> tuple:
+    if not is_registered(name):
+        raise ConfigError(f"model {model_label(name)!r} is not registered, so its input size must be given "
+                          f"(--input-size C,H,W on the command line, input_size= in Python, or a study's dataset)")
     return find_model(name)[0].input_size
 
 
-def input_options(name: str, input_size) -> dict:
+def input_options(name: ModelSpec, input_size) -> dict:
     """Constructor arguments for inputs whose channels differ from the family's (digits: 1 channel)."""
+    if not is_registered(name):
+        return {}  # the user's own model is built as they wrote it
     channels = tuple(input_size)[0]
     return {"in_channels": channels} if channels != default_input_size(name)[0] else {}

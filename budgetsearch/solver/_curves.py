@@ -31,19 +31,24 @@ def sweep_settings(hp, points: int) -> list:
     return sorted({int(round(s)) for s in np.geomspace(low, high, points)})
 
 
-def settings_curve(model: str, substitutes: Optional[Iterable[str]] = None, points: int = 40,
+def settings_curve(model, substitutes: Optional[Iterable[str]] = None, points: int = 40,
                    num_classes: Optional[int] = None, input_size: Optional[tuple] = None,
-                   compat: Optional[str] = None, progress=None):
+                   compat: Optional[str] = None, progress=None, *, options: Optional[dict] = None, select=None,
+                   exclude=(), rules: Optional[dict] = None):
     """A DataFrame with one row per (substitute, setting): the network's params and mult-adds there.
 
     ``normalised_setting`` maps the substitute's domain onto [0, 1]. ``progress``, if
-    given, is called with each substitute's name before it is swept.
+    given, is called with each substitute's name before it is swept. ``model``,
+    ``options``, ``select``, ``exclude`` and ``rules`` are as :func:`solve_budget` takes
+    them; by default every substitute that replaces all the selected layer kinds is swept.
     """
     import pandas as pd
 
-    counter = network_counter(model, num_classes, input_size, compat)
+    counter = network_counter(model, num_classes, input_size, compat, options=options, select=select,
+                              exclude=exclude, rules=rules)
+    kinds = {site.kind for site in counter.sites}
     rows = []
-    for name in substitutes or list_substitutes():
+    for name in substitutes or [n for n in list_substitutes() if kinds <= set(get_substitute(n).layer_kinds)]:
         substitute = get_substitute(name)
         hp = compat_hyperparameter(substitute, counter.compat)
         if hp is None:
@@ -53,7 +58,7 @@ def settings_curve(model: str, substitutes: Optional[Iterable[str]] = None, poin
         low, high = lowest(hp), highest(hp)
         for setting in sweep_settings(hp, points):
             totals = counter.totals(substitute, setting)
-            rows.append({"model": model, "substitute": substitute.name, "hyperparameter": hp.name,
+            rows.append({"model": counter.model, "substitute": substitute.name, "hyperparameter": hp.name,
                          "setting": setting, "normalised_setting": (setting - low) / (high - low),
                          "params": totals.params, "mult_adds": totals.mult_adds})
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -6,7 +6,8 @@ that site's geometry and input size. Counting is additive because fvcore
 counts the operators executed, and a layer executes the same operators alone
 as inside the network. So the network is built and traced once, with the
 cheap depthwise-separable substitute in every site (one forward finds the
-sites and their input sizes, the trace the fixed part), and
+sites and their input sizes, the trace the fixed part; a linear site gets the
+dense ``nn.Linear``), and
 after that a probe costs one layer per distinct site geometry, cached by what
 the setting resolves to there (:meth:`Substitute.resolve`): parameters from a
 layer built on the meta device, mult-adds from fvcore on a real layer, only
@@ -16,6 +17,7 @@ when asked.
 from __future__ import annotations
 
 import functools
+import math
 from collections import Counter
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
@@ -27,18 +29,25 @@ from torch.nn.modules.utils import _pair
 from ..compat import check_mode, compat_factory
 from ..compat import hyperparameter as compat_hyperparameter
 from ..counting import count
-from ..models import create_model, default_input_size, find_model, input_options
+from ..models import ModelSpec, check_forward, create_model, default_input_size, input_options, model_defaults, model_label
 from ..substitutes import ReconstructedModule, Substitute, get_substitute
 from ._meta import shape_only
 from ._search import highest, lowest
 
 # Built in every site to find the sites and trace the fixed part: no hyperparameter, cheap to build and run.
-_PROBE_SUBSTITUTE = "separable"
+# Separable has no linear form; a linear site is probed with the dense nn.Linear, as cheap as any.
+_PROBE_SUBSTITUTES = {"conv": "separable", "linear": "conv"}
 
 
 @dataclass(frozen=True)
 class Site:
-    """One substitution point: the ``nn.Conv2d`` arguments the model passed, and its input size."""
+    """One substitution point: the arguments the model passed its factory, and the input it is applied to.
+
+    A ``"conv"`` site holds ``nn.Conv2d``'s arguments; a ``"linear"`` site is
+    ``nn.Linear(in_channels, out_channels, bias)`` and holds a 1×1 geometry, so
+    :meth:`Substitute.resolve` reads it as the 1×1 it is sized like. ``input_shape``
+    is the input's shape without the batch: ``(C, H, W)``, or ``(..., features)``.
+    """
 
     in_channels: int
     out_channels: int
@@ -47,10 +56,29 @@ class Site:
     padding: Tuple[int, int]
     dilation: Tuple[int, int]
     bias: bool
-    input_hw: Tuple[int, int]
+    input_shape: Tuple[int, ...]
+    kind: str = "conv"
+
+    @property
+    def input_hw(self) -> Tuple[int, ...]:
+        return self.input_shape[1:]
+
+    @property
+    def counting_shape(self) -> Tuple[int, int, int]:
+        """The three-dimensional input :func:`count` takes, costing what ``input_shape`` costs.
+
+        A linear layer treats every leading dimension as batch, so its leading shape
+        counts as one of ``(1, rows, features)`` with as many rows.
+        """
+        if self.kind == "conv":
+            return self.input_shape
+        *leading, features = self.input_shape
+        return 1, math.prod(leading), features
 
     def build(self, substitute: Substitute, setting, compat: Optional[str] = None) -> nn.Module:
         factory = compat_factory(substitute, setting, compat)
+        if self.kind == "linear":
+            return factory.linear(self.in_channels, self.out_channels, bias=self.bias)
         return factory(self.in_channels, self.out_channels, self.kernel_size, stride=self.stride,
                        padding=self.padding, dilation=self.dilation, bias=self.bias)
 
@@ -92,68 +120,97 @@ def _ancestors(root: nn.Module, name: str):
     return [root.get_submodule(".".join(parts[:i])) for i in range(len(parts))]
 
 
-def build_recording_sites(model: str, num_classes: int, input_size: tuple, factory,
-                          compat: Optional[str] = None) -> Tuple[nn.Module, Counter]:
-    """``model`` built with ``factory`` in every substitution point (and as mode ``compat`` builds the rest),
-    and its sites with their multiplicities.
+class _RecordingFactory:
+    """Builds with ``factory`` and records the arguments of each layer it builds, convs and linears."""
 
-    One real forward of a batch of one image reads each site's input size; with a
-    cheap ``factory`` it costs far less than tracing the network.
-    """
-    recorded: Dict[nn.Module, tuple] = {}
-    shapes: Dict[nn.Module, tuple] = {}
+    def __init__(self, factory, linear_factory):
+        self.factory, self.linear_factory = factory, linear_factory
+        self.recorded: Dict[nn.Module, dict] = {}
 
-    def recording_factory(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True):
-        layer = factory(in_channels, out_channels, kernel_size, stride=stride, padding=padding, dilation=dilation,
-                        bias=bias)
-        recorded[layer] = (in_channels, out_channels, *(_pair(v) for v in (kernel_size, stride, padding, dilation)),
-                           bias)
+    def __call__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True):
+        layer = self.factory(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
+                             dilation=dilation, bias=bias)
+        self.recorded[layer] = dict(in_channels=in_channels, out_channels=out_channels, bias=bias,
+                                    **{k: _pair(v) for k, v in (("kernel_size", kernel_size), ("stride", stride),
+                                                                ("padding", padding), ("dilation", dilation))})
         return layer
 
+    def linear(self, in_features, out_features, bias=True):
+        layer = self.linear_factory.linear(in_features, out_features, bias=bias)
+        self.recorded[layer] = dict(in_channels=in_features, out_channels=out_features, bias=bias, kind="linear",
+                                    kernel_size=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1))
+        return layer
+
+
+def build_recording_sites(model: ModelSpec, num_classes: Optional[int], input_size: tuple, factory,
+                          linear_factory, options: Optional[dict] = None, select=None,
+                          exclude=(), compat: Optional[str] = None) -> Tuple[nn.Module, Counter]:
+    """``model`` built with ``factory`` in every conv substitution point and ``linear_factory.linear`` in every
+    linear one, and its sites with their multiplicities.
+
+    ``options``, ``select``, ``exclude`` and ``compat`` go to :func:`create_model`. One real
+    forward of a batch of one image reads each site's input size; with a cheap
+    ``factory`` it costs far less than tracing the network.
+    """
+    recording = _RecordingFactory(factory, linear_factory)
+    shapes: Dict[nn.Module, tuple] = {}
     with torch.random.fork_rng(devices=[]):
-        network = create_model(model, num_classes=num_classes, substitute=recording_factory, compat=compat,
-                               **input_options(model, input_size))
-    hooks = [layer.register_forward_pre_hook(lambda module, args: shapes.__setitem__(module, tuple(args[0].shape[2:])))
-             for layer in recorded]
-    was_training = network.training
+        network = create_model(model, num_classes=num_classes, substitute=recording, select=select, exclude=exclude, compat=compat,
+                               **input_options(model, input_size), **(options or {}))
+    hooks = [layer.register_forward_pre_hook(lambda module, args: shapes.__setitem__(module, tuple(args[0].shape[1:])))
+             for layer in recording.recorded]
     try:
-        with torch.no_grad():
-            network.eval()(torch.zeros(1, *input_size))
+        check_forward(network, model_label(model), input_size)
     finally:
-        network.train(was_training)
         for hook in hooks:
             hook.remove()
     # A site the forward never reaches (a training-only head) is not part of the count.
-    sites = Counter(Site(*geometry, input_hw=shapes[layer]) for layer, geometry in recorded.items() if layer in shapes)
+    sites = Counter(Site(**arguments, input_shape=shapes[layer]) for layer, arguments in recording.recorded.items()
+                    if layer in shapes)
     return network, sites
 
 
 class NetworkCounter:
     """Exact counts of ``model`` built with any substitute at any setting, without building the network.
 
-    Its numbers equal ``count(create_model(model, ..., substitute, setting, compat=compat), input_size,
-    compat=compat)``.
+    ``model`` is anything :func:`create_model` builds (a registered name, a
+    reference, a callable, an ``nn.Module``), with its ``options`` and the layers
+    ``select`` and ``exclude`` choose; ``rules`` is the operator table, as
+    :func:`count` takes it. Its numbers equal ``count(create_model(model, ...,
+    substitute, setting, compat=compat, select=select, exclude=exclude, **options),
+    input_size, compat=compat, rules=rules)``.
     """
 
-    def __init__(self, model: str, num_classes: Optional[int] = None, input_size: Optional[tuple] = None,
-                 compat: Optional[str] = None):
-        family, _ = find_model(model)
-        self.model = model
+    def __init__(self, model: ModelSpec, num_classes: Optional[int] = None, input_size: Optional[tuple] = None,
+                 compat: Optional[str] = None, *, options: Optional[dict] = None, select=None, exclude=(),
+                 rules: Optional[dict] = None):
+        default_classes, default_size, self.reference = model_defaults(model)
+        self.source = model
+        self.model = model_label(model)
+        self.options = dict(options or {})
+        self.select, self.exclude, self.rules = select, tuple(exclude), rules
         self.compat = check_mode(compat)
-        self.num_classes = family.num_classes if num_classes is None else num_classes
-        self.input_size = tuple(input_size or default_input_size(model))
-        self.reference = family.reference
+        self.num_classes = default_classes if num_classes is None else num_classes
+        self.input_size = tuple(input_size or default_size or default_input_size(model))
         self._meta_layers: Dict[tuple, nn.Module] = {}
         self._params: Dict[tuple, int] = {}
         self._signatures: Dict[tuple, tuple] = {}
         self._mult_adds: Dict[tuple, float] = {}
-        probe = get_substitute(_PROBE_SUBSTITUTE)
+        probes = {kind: get_substitute(name) for kind, name in _PROBE_SUBSTITUTES.items()}
         network, self.sites = build_recording_sites(model, self.num_classes, self.input_size,
-                                                    compat_factory(probe, None, self.compat), self.compat)
-        whole = count(network, self.input_size, compat=compat)
+                                                    compat_factory(probes["conv"], None, self.compat),
+                                                    probes["linear"].factory(), self.options, select, self.exclude,
+                                                    self.compat)
+        whole = count(network, self.input_size, compat=compat, rules=rules)
         self.convention = whole.convention
-        in_sites = self._sum(probe, None, with_mult_adds=True)
+        in_sites = self._sum(lambda site: probes[site.kind], None, with_mult_adds=True)
         self.fixed = Totals(whole.params - in_sites.params, whole.exact_mult_adds - in_sites.mult_adds)
+
+    def build(self, factory) -> nn.Module:
+        """The network with ``factory`` in its substitution points: the one these counts describe."""
+        return create_model(self.source, num_classes=self.num_classes, substitute=factory, compat=self.compat,
+                            select=self.select, exclude=self.exclude,
+                            **input_options(self.source, self.input_size), **self.options)
 
     def _key(self, site: Site, substitute: Substitute, setting) -> tuple:
         return site, substitute.name, substitute.resolve(site.in_channels, site.out_channels, site.kernel_size, setting)
@@ -193,23 +250,25 @@ class NetworkCounter:
             # A real layer consumes random numbers: keep the caller's RNG stream untouched.
             with torch.random.fork_rng(devices=[]):
                 layer = site.build(substitute, setting, self.compat)
-            self._mult_adds[signature] = count(layer, (site.in_channels, *site.input_hw),
-                                               compat=self.compat).exact_mult_adds
+            self._mult_adds[signature] = count(layer, site.counting_shape, compat=self.compat,
+                                               rules=self.rules).exact_mult_adds
         return self._mult_adds[signature]
 
-    def _sum(self, substitute: Substitute, setting, with_mult_adds: bool) -> Totals:
-        params = sum(n * self._site_params(site, substitute, setting) for site, n in self.sites.items())
+    def _sum(self, substitute_at, setting, with_mult_adds: bool) -> Totals:
+        """The sites' totals, each site built with ``substitute_at(site)``."""
+        params = sum(n * self._site_params(site, substitute_at(site), setting) for site, n in self.sites.items())
         if not with_mult_adds:
             return Totals(params)
-        return Totals(params, sum(n * self._site_mult_adds(site, substitute, setting) for site, n in self.sites.items()))
+        return Totals(params, sum(n * self._site_mult_adds(site, substitute_at(site), setting)
+                                  for site, n in self.sites.items()))
 
     def params(self, substitute: Substitute, setting) -> int:
         """Trainable parameters of the network with ``substitute`` at ``setting``."""
-        return self.fixed.params + self._sum(substitute, setting, with_mult_adds=False).params
+        return self.fixed.params + self._sum(lambda site: substitute, setting, with_mult_adds=False).params
 
     def totals(self, substitute: Substitute, setting) -> Totals:
         """Parameters and per-image mult-adds (rounded as ``count`` rounds) with ``substitute`` at ``setting``."""
-        in_sites = self._sum(substitute, setting, with_mult_adds=True)
+        in_sites = self._sum(lambda site: substitute, setting, with_mult_adds=True)
         return Totals(self.fixed.params + in_sites.params, round(self.fixed.mult_adds + in_sites.mult_adds))
 
     @functools.cached_property
@@ -218,14 +277,30 @@ class NetworkCounter:
         return self.totals(get_substitute(self.reference), None)
 
 
-def network_counter(model: str, num_classes: Optional[int] = None, input_size: Optional[tuple] = None,
-                    compat: Optional[str] = None) -> NetworkCounter:
-    """A shared :class:`NetworkCounter`: its traces and per-site counts are reused across solves."""
-    family, _ = find_model(model)
-    classes = family.num_classes if num_classes is None else num_classes
-    return _shared_counter(model, classes, tuple(input_size or default_input_size(model)), check_mode(compat))
+def network_counter(model: ModelSpec, num_classes: Optional[int] = None, input_size: Optional[tuple] = None,
+                    compat: Optional[str] = None, *, options: Optional[dict] = None, select=None, exclude=(),
+                    rules: Optional[dict] = None) -> NetworkCounter:
+    """A shared :class:`NetworkCounter`: its traces and per-site counts are reused across solves.
+
+    An ``nn.Module`` (which may change between calls) or unhashable options get a counter of their own.
+    """
+    default_classes, default_size, _ = model_defaults(model)
+    classes = default_classes if num_classes is None else num_classes
+    size = tuple(input_size or default_size or default_input_size(model))
+    key = (model, classes, size, check_mode(compat), tuple(sorted((options or {}).items())), select, tuple(exclude),
+           None if rules is None else tuple(sorted(rules.items())))
+    try:
+        hash(key)
+    except TypeError:
+        key = None
+    if key is None or isinstance(model, nn.Module):
+        return NetworkCounter(model, classes, size, compat, options=options, select=select, exclude=exclude,
+                              rules=rules)
+    return _shared_counter(key)
 
 
 @functools.lru_cache(maxsize=16)
-def _shared_counter(model: str, num_classes: int, input_size: tuple, compat: Optional[str]) -> NetworkCounter:
-    return NetworkCounter(model, num_classes, input_size, compat)
+def _shared_counter(key: tuple) -> NetworkCounter:
+    model, classes, size, compat, options, select, exclude, rules = key
+    return NetworkCounter(model, classes, size, compat, options=dict(options), select=select, exclude=exclude,
+                          rules=None if rules is None else dict(rules))

@@ -24,7 +24,7 @@ from torch import nn
 
 from ..compat import hyperparameter as compat_hyperparameter
 from ..errors import InfeasibleBudgetError
-from ..models import create_model, input_options
+from ..models import ModelSpec, create_model, input_options
 from ..substitutes import ConvFactory, Substitute, get_substitute
 from ._budget import Budget, parse_budget
 from ._network import NetworkCounter, network_counter
@@ -67,6 +67,14 @@ class Solution:
     compat: Optional[str]
     convention: dict
     saturated: bool
+    # What no selected layer holds: the same at every setting, so no budget below it is feasible.
+    fixed_params: int = 0
+    fixed_mult_adds: int = 0
+    options: dict = dataclasses.field(default_factory=dict)  # the model's constructor arguments
+    select: Optional[str] = None  # None: the family's own substitution points ("spatial" for other models)
+    exclude: Tuple[str, ...] = ()
+    # What was solved: a name, reference, callable or nn.Module (``model`` is its label).
+    source: object = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
     def ratio(self) -> float:
@@ -87,12 +95,15 @@ class Solution:
 
     def build(self) -> nn.Module:
         """The model at this setting; counting it gives exactly ``params`` and ``mult_adds``."""
-        return create_model(self.model, num_classes=self.num_classes, substitute=self.factory(), compat=self.compat,
-                            **input_options(self.model, self.input_size))
+        source = self.model if self.source is None else self.source
+        return create_model(source, num_classes=self.num_classes, substitute=self.factory(), compat=self.compat,
+                            select=self.select, exclude=self.exclude, **input_options(source, self.input_size),
+                            **self.options)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self) | {"ratio": self.ratio, "fill": self.fill, "slack": self.slack,
-                                           "feasible": True}
+        record = dataclasses.asdict(dataclasses.replace(self, source=None))
+        del record["source"]
+        return record | {"ratio": self.ratio, "fill": self.fill, "slack": self.slack, "feasible": True}
 
 
 def _at(hp, setting) -> str:
@@ -103,7 +114,9 @@ def _at(hp, setting) -> str:
 
 
 def _infeasible(counter: NetworkCounter, substitute: Substitute, budget: str, reason: str) -> InfeasibleBudgetError:
-    return InfeasibleBudgetError(f"{substitute.name} cannot meet budget {budget} on {counter.model}: {reason}")
+    return InfeasibleBudgetError(f"{substitute.name} cannot meet budget {budget} on {counter.model}: {reason}; "
+                                 f"the fixed part (layers not substituted) alone holds {counter.fixed.params:,} params "
+                                 f"and {round(counter.fixed.mult_adds):,} mult-adds")
 
 
 def _solution(counter, substitute, setting, budget: Budget, cap: int, mult_adds_cap, params_range,
@@ -119,12 +132,16 @@ def _solution(counter, substitute, setting, budget: Budget, cap: int, mult_adds_
         reference=counter.reference, params_range=params_range, num_classes=counter.num_classes,
         input_size=counter.input_size, compat=counter.compat, convention=counter.convention.to_dict(),
         saturated=saturated,
+        fixed_params=counter.fixed.params, fixed_mult_adds=round(counter.fixed.mult_adds), options=counter.options,
+        select=counter.select if counter.select is None or isinstance(counter.select, str) else repr(counter.select),
+        exclude=counter.exclude, source=counter.source,
     )
 
 
-def solve_budget(model: str, substitute: Union[str, Substitute], budget, *, mult_adds=None,
+def solve_budget(model: ModelSpec, substitute: Union[str, Substitute], budget, *, mult_adds=None,
                  num_classes: Optional[int] = None, input_size: Optional[tuple] = None,
-                 compat: Optional[str] = None) -> Solution:
+                 compat: Optional[str] = None, options: Optional[dict] = None, select=None, exclude=(),
+                 rules: Optional[dict] = None) -> Solution:
     """The setting of ``substitute`` on ``model`` that best uses ``budget`` parameters.
 
     ``budget`` and ``mult_adds`` are absolute counts (``1200000``, ``"1.2M"``) or
@@ -134,11 +151,19 @@ def solve_budget(model: str, substitute: Union[str, Substitute], budget, *, mult
     that largest network, marked ``saturated``.
     ``compat`` builds and counts as :func:`~budgetsearch.models.create_model` and
     :func:`~budgetsearch.counting.count` do under that mode.
+
+    ``model`` is anything :func:`~budgetsearch.models.create_model` builds: a
+    registered name, a reference ``package.module:callable``, a callable returning
+    an ``nn.Module`` (built with ``options``) or an ``nn.Module`` (copied, never
+    modified); ``select`` and ``exclude`` choose its layers as
+    :func:`~budgetsearch.models.substitute` does. ``rules`` is the operator table, as
+    :func:`~budgetsearch.counting.count` takes it.
     """
     substitute = substitute if isinstance(substitute, Substitute) else get_substitute(substitute)
     budget = parse_budget(budget)
     mult_adds_budget = None if mult_adds is None else parse_budget(mult_adds, what="mult-adds cap")
-    counter = network_counter(model, num_classes, None if input_size is None else tuple(input_size), compat)
+    counter = network_counter(model, num_classes, None if input_size is None else tuple(input_size), compat,
+                              options=options, select=select, exclude=exclude, rules=rules)
     cap = budget.resolve(counter.dense.params)
     mult_adds_cap = None if mult_adds_budget is None else mult_adds_budget.resolve(counter.dense.mult_adds)
     caps = f"{cap:,} params" + ("" if mult_adds_cap is None else f" and {mult_adds_cap:,} mult-adds")
