@@ -16,6 +16,7 @@ from budgetsearch.substitutes import get_substitute, list_substitutes, reconstru
 from budgetsearch.substitutes._blocks import ReconstructedModule
 from budgetsearch.substitutes._tensor_shapes import dimensionize
 from budgetsearch.substitutes.shuffle import valid_groups
+from structured_formulas import expected_params as structured_params
 
 NAMES = list_substitutes()
 
@@ -73,6 +74,8 @@ def expected_params(name, c_in, c_out, k, h):
         return c_in * b // g + b * kk + b * c_out // g
     if name == "acdc":
         return depthwise + 2 * wide * h
+    if name in ("monarch", "butterfly", "kronecker", "btt"):
+        return depthwise + structured_params(name, c_in, c_out, h)
     d1, d2, d3 = dimensionize(c_out, c_in)
     if name == "tensor-train":
         r1 = min(max(1, round(h * min(d1, d2))), d1, d2 * d3)
