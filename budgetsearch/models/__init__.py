@@ -2,7 +2,7 @@
 
 from ._registry import (ModelFamily, create_model, default_input_size, find_model, input_options, list_models,
                         register_model)
-from .substitute import Replacement, SubstitutionReport, spatial_convs, substitute
+from .substitute import SELECTIONS, KeptDense, Replacement, SubstitutionReport, kept_dense, selection, substitute
 from . import wide_resnet, resnet_imagenet, darts, mobilenetv2  # noqa: E402,F401,I001  (register, in listing order)
 from .darts import DARTS, AuxiliaryOutput
 from .mobilenetv2 import MobileNetV2
@@ -10,6 +10,7 @@ from .resnet_imagenet import ImageNetResNet
 from .wide_resnet import WideResNet, attention_map
 
 __all__ = [
-    "AuxiliaryOutput", "DARTS", "ImageNetResNet", "MobileNetV2", "ModelFamily", "Replacement", "SubstitutionReport", "WideResNet", "attention_map", "create_model",
-    "default_input_size", "find_model", "input_options", "list_models", "register_model", "spatial_convs", "substitute",
+    "AuxiliaryOutput", "DARTS", "ImageNetResNet", "KeptDense", "MobileNetV2", "ModelFamily", "Replacement", "SELECTIONS",
+    "SubstitutionReport", "WideResNet", "attention_map", "create_model", "default_input_size", "find_model", "input_options",
+    "kept_dense", "list_models", "register_model", "selection", "substitute",
 ]

@@ -57,6 +57,31 @@ def find_model(name: str) -> tuple[ModelFamily, tuple]:
     )
 
 
+class _RecordingFactory:
+    """Builds with ``factory`` and keeps every module it built, to name the model's substitution points."""
+
+    def __init__(self, factory):
+        self.factory, self.built = factory, []
+
+    def _keep(self, module: nn.Module) -> nn.Module:
+        self.built.append(module)
+        return module
+
+    def __call__(self, *args, **kwargs) -> nn.Module:
+        return self._keep(self.factory(*args, **kwargs))
+
+    def linear(self, *args, **kwargs) -> nn.Module:
+        if not callable(getattr(self.factory, "linear", None)):
+            raise ConfigError(f"the conv factory {self.factory!r} has no linear form (.linear), "
+                              f"so it cannot build a linear substitution point")
+        return self._keep(self.factory.linear(*args, **kwargs))
+
+    def points(self, model: nn.Module) -> tuple:
+        """Qualified names, in ``named_modules`` order, of the built modules that ended up in ``model``."""
+        built = {id(module) for module in self.built}
+        return tuple(name for name, module in model.named_modules() if id(module) in built)
+
+
 def create_model(name: str, num_classes: Optional[int] = None, substitute="conv", setting=None,
                  compat: Optional[str] = None, **options) -> nn.Module:
     """Build a registered model with its substitution points built by ``substitute`` at ``setting``.
@@ -66,11 +91,17 @@ def create_model(name: str, num_classes: Optional[int] = None, substitute="conv"
     ``compat="deficient-efficient"`` builds the substitutes with the original code's quirks
     and accepts its fixed setting strings (``HashedDecimate``, ``OriginalACDC``); see
     :mod:`budgetsearch.compat`.
+
+    The model records the qualified names of the modules ``substitute`` built as
+    ``model.substitution_points``: :func:`~budgetsearch.models.substitute` replaces
+    exactly those by default, so substituting a dense build gives the same network.
     """
     family, arguments = find_model(name)
-    factory = compat_factory(substitute, setting, compat)
+    factory = _RecordingFactory(compat_factory(substitute, setting, compat))
     classes = family.num_classes if num_classes is None else num_classes
-    return family.build(*arguments, num_classes=classes, conv=factory, **options)
+    model = family.build(*arguments, num_classes=classes, conv=factory, **options)
+    model.substitution_points = factory.points(model)
+    return model
 
 
 def default_input_size(name: str) -> tuple:

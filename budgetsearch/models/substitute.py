@@ -1,38 +1,129 @@
-"""Put a substitute into any ``nn.Module`` in place of the ``nn.Conv2d`` layers a predicate selects."""
+"""Put a substitute into any ``nn.Module`` in place of the ``nn.Conv2d`` and ``nn.Linear`` layers a selection picks.
+
+A selection is a named predicate of :data:`SELECTIONS` (``"spatial"``, ``"pointwise"``,
+``"convs"``, ``"linear"``, ``"all"``) or any ``(qualified_name, module) -> bool``, less the
+modules whose qualified names match an ``exclude`` glob. A model built by
+:func:`~budgetsearch.models.create_model` records its family's own substitution points,
+and those are its default selection.
+"""
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable, Optional, Union
 
 from torch import nn
 
 from ..errors import ConfigError
-from ..substitutes import as_factory
+from ..substitutes import ConvFactory, as_factory, linear_substitutes
+
+Predicate = Callable[[str, nn.Module], bool]
 
 
-def spatial_convs(conv: nn.Conv2d) -> bool:
-    """The default selection: ungrouped convs with a kernel larger than 1×1."""
-    return conv.groups == 1 and conv.kernel_size != (1, 1)
+def _conv(module: nn.Module) -> bool:
+    return isinstance(module, nn.Conv2d)
+
+
+def _spatial(name: str, module: nn.Module) -> bool:
+    return _conv(module) and module.kernel_size != (1, 1)
+
+
+def _pointwise(name: str, module: nn.Module) -> bool:
+    return _conv(module) and module.kernel_size == (1, 1)
+
+
+def _linear(name: str, module: nn.Module) -> bool:
+    return isinstance(module, nn.Linear)
+
+
+# By layer kind and kernel only: a grouped conv matches here and is then kept dense (see ``kept_dense``).
+SELECTIONS: dict[str, Predicate] = {
+    "spatial": _spatial,
+    "pointwise": _pointwise,
+    "convs": lambda name, module: _conv(module),
+    "linear": _linear,
+    "all": lambda name, module: _conv(module) or _linear(name, module),
+}
+
+
+def kept_dense(module: nn.Module) -> Optional[str]:
+    """Why a selected layer cannot be substituted and stays as it is, or None if it can be.
+
+    A substitute mixes all input channels, so a grouped conv has no faithful
+    substitute. ``nn.MultiheadAttention`` reads its ``out_proj``'s weight directly
+    instead of calling it (torch marks that layer with its own Linear subclass).
+    """
+    if _conv(module) and module.groups != 1:
+        return f"grouped (groups={module.groups})"
+    if isinstance(module, nn.modules.linear.NonDynamicallyQuantizableLinear):
+        return "its nn.MultiheadAttention reads the weight directly"
+    return None
+
+
+def _chosen(model: nn.Module, select, exclude: Iterable[str]) -> Predicate:
+    """The selection before ``kept_dense``: what the user asked for."""
+    patterns = (exclude,) if isinstance(exclude, str) else tuple(exclude)
+    if select is None:
+        points = getattr(model, "substitution_points", None)
+        if points is None:
+            select = "spatial"
+        else:
+            points = frozenset(points)
+            select = lambda name, module: name in points  # noqa: E731
+    if isinstance(select, str):
+        if select not in SELECTIONS:
+            raise ConfigError(f"select must be one of {', '.join(SELECTIONS)} or a callable (name, module) -> bool, "
+                              f"but got select={select!r}")
+        select = SELECTIONS[select]
+    elif not callable(select):
+        raise ConfigError(f"select must be one of {', '.join(SELECTIONS)} or a callable (name, module) -> bool, "
+                          f"but got select={select!r}")
+
+    def chosen(name: str, module: nn.Module) -> bool:
+        return (_conv(module) or _linear(name, module)) and bool(select(name, module)) \
+            and not any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+    return chosen
+
+
+def selection(select: Union[str, Predicate, None] = None, exclude: Iterable[str] = (),
+              model: Optional[nn.Module] = None) -> Predicate:
+    """``(name, module) -> bool``: true for the modules :func:`substitute` replaces.
+
+    ``select=None`` means ``model``'s recorded substitution points if it has them, else ``"spatial"``.
+    Only ``nn.Conv2d`` and ``nn.Linear`` modules are ever selected, and never those :func:`kept_dense` names.
+    """
+    chosen = _chosen(model, select, exclude)
+    return lambda name, module: chosen(name, module) and kept_dense(module) is None
 
 
 @dataclass(frozen=True)
 class Replacement:
     name: str
-    in_channels: int
+    kind: str  # "conv" or "linear"
+    in_channels: int  # in_features for a linear
     out_channels: int
-    kernel_size: tuple
+    kernel_size: tuple  # (1, 1) for a linear, and stride, padding, dilation likewise the identity
     stride: tuple
-    padding: tuple
+    padding: Union[tuple, str]  # nn.Conv2d's own value: a pair, 'same' or 'valid'
     dilation: tuple
     bias: bool
     new_type: str
 
 
 @dataclass(frozen=True)
+class KeptDense:
+    """A selected layer left as it was, and why (see :func:`kept_dense`)."""
+
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class SubstitutionReport:
     substitute: str
     replaced: tuple  # of Replacement
+    kept_dense: tuple = ()  # of KeptDense: selected by kind, but not substitutable
 
     def __len__(self):
         return len(self.replaced)
@@ -41,29 +132,68 @@ class SubstitutionReport:
         return [r.__dict__ | {"substitute": self.substitute} for r in self.replaced]
 
 
-def substitute(model: nn.Module, factory, setting=None, select: Callable[[nn.Conv2d], bool] = spatial_convs) -> SubstitutionReport:
-    """Replace, in place, every ``nn.Conv2d`` of ``model`` for which ``select(conv)`` is true.
+def _has_linear_form(build) -> bool:
+    if isinstance(build, ConvFactory):
+        return build.substitute.linear is not None
+    return callable(getattr(build, "linear", None))
 
-    The new module gets the old one's full geometry (every element of stride,
-    padding and dilation, and whether it has a bias) and its device and dtype.
-    Grouped convs cannot be copied faithfully by a substitute, so selecting one is an error.
+
+def _check_substitutable(name: str, module: nn.Module, build, label: str) -> None:
+    if _conv(module) and module.padding_mode != "zeros":
+        raise ConfigError(f"cannot substitute {name!r}: only zero-padded convs are supported, "
+                          f"but got padding_mode={module.padding_mode!r}")
+    if _linear(name, module) and not _has_linear_form(build):
+        raise ConfigError(
+            f"cannot substitute {name!r}: substitute {label!r} replaces convolutions only, not nn.Linear "
+            f"(substitutes with a linear form: {', '.join(linear_substitutes())})"
+        )
+
+
+def _build(name: str, module: nn.Module, build) -> tuple[nn.Module, Replacement]:
+    has_bias = module.bias is not None
+    if _linear(name, module):
+        new = build.linear(module.in_features, module.out_features, bias=has_bias)
+        record = Replacement(name, "linear", module.in_features, module.out_features, (1, 1), (1, 1), (0, 0), (1, 1),
+                             has_bias, type(new).__name__)
+    else:
+        new = build(module.in_channels, module.out_channels, module.kernel_size, stride=module.stride,
+                    padding=module.padding, dilation=module.dilation, bias=has_bias)
+        record = Replacement(name, "conv", module.in_channels, module.out_channels, module.kernel_size, module.stride,
+                             module.padding, module.dilation, has_bias, type(new).__name__)
+    new.to(device=module.weight.device, dtype=module.weight.dtype)
+    return new, record
+
+
+def substitute(model: nn.Module, factory, setting=None, select: Union[str, Predicate, None] = None,
+               exclude: Iterable[str] = ()) -> SubstitutionReport:
+    """Replace, in place, every ``nn.Conv2d`` and ``nn.Linear`` of ``model`` the selection picks.
+
+    ``select``: None (the model's recorded substitution points, if :func:`create_model`
+    built it, else ``"spatial"``), a name of :data:`SELECTIONS`, or a callable
+    ``(qualified_name, module) -> bool``; ``exclude``: fnmatch globs on qualified names.
+    A conv's substitute gets its full geometry (every element of stride, padding and
+    dilation, and whether it has a bias), a linear's its features and bias; both get
+    the old module's device and dtype. Selected layers that no substitute can
+    replace faithfully stay dense and are listed in the report's ``kept_dense``.
+    Everything is checked before anything is replaced.
     """
     build = as_factory(factory, setting)
     label = getattr(build, "label", getattr(factory, "__name__", repr(factory)))
-    targets = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Conv2d) and select(m)]
+    chosen = _chosen(model, select, exclude)
+    targets, kept = [], []
+    for name, module in model.named_modules():
+        if not chosen(name, module):
+            continue
+        reason = kept_dense(module)
+        if reason is None:
+            _check_substitutable(name, module, build, label)
+            targets.append((name, module))
+        else:
+            kept.append(KeptDense(name, reason))
     replaced = []
-    for name, conv in targets:
-        if conv.groups != 1 or isinstance(conv.padding, str) or conv.padding_mode != "zeros":
-            raise ConfigError(
-                f"cannot substitute {name!r}: only ungrouped, zero-padded convs with numeric padding are supported, "
-                f"but got groups={conv.groups}, padding={conv.padding!r}, padding_mode={conv.padding_mode!r}"
-            )
-        has_bias = conv.bias is not None
-        new = build(conv.in_channels, conv.out_channels, conv.kernel_size, stride=conv.stride, padding=conv.padding,
-                    dilation=conv.dilation, bias=has_bias)
-        new.to(device=conv.weight.device, dtype=conv.weight.dtype)
+    for name, module in targets:
+        new, record = _build(name, module, build)
         parent_name, _, child = name.rpartition(".")
         setattr(model.get_submodule(parent_name), child, new)
-        replaced.append(Replacement(name, conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
-                                    conv.padding, conv.dilation, has_bias, type(new).__name__))
-    return SubstitutionReport(label, tuple(replaced))
+        replaced.append(record)
+    return SubstitutionReport(label, tuple(replaced), tuple(kept))

@@ -130,6 +130,10 @@ class ReconstructedConv(ReconstructedModule):
     def forward(self, x):
         return F.conv2d(x, self.reconstructed(), self.bias, self.stride, self.padding, self.dilation)
 
+    def linear_maps(self) -> tuple:
+        """A 1×1's weight as one ``(weight, bias)`` for ``F.linear`` (see :class:`PointwiseLinear`)."""
+        return ((self.reconstructed().flatten(1), self.bias),)
+
     def extra_repr(self) -> str:
         return (
             f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
@@ -228,6 +232,35 @@ def channels_last_pointwise(linear: Callable[..., nn.Module]) -> PointwiseFactor
         return ChannelsLastPointwise(linear(in_channels, out_channels, bias=bias), in_channels, out_channels,
                                      stride, padding, dilation)
     return pointwise
+
+
+class PointwiseLinear(nn.Module):
+    """A substitute's 1×1 in the place of ``nn.Linear``, applied to the last dimension of ``(..., in_features)``.
+
+    A Linear(i, o) is a 1×1 conv(i, o) on features laid out last, so it gets exactly that
+    1×1 (the same parameters, init and weight-decay type) without a depthwise part.
+    The 1×1 lists its maps through ``linear_maps()`` (``(weight, bias)`` pairs, applied in
+    order with ``F.linear``), so a rebuilt weight is rebuilt once under :func:`reconstructed_once`.
+    """
+
+    def __init__(self, pointwise: nn.Module, in_features: int, out_features: int):
+        super().__init__()
+        self.pointwise = pointwise
+        self.in_features, self.out_features = in_features, out_features
+
+    def forward(self, x):
+        for weight, bias in self.pointwise.linear_maps():
+            x = F.linear(x, weight, bias)
+        return x
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}"
+
+
+def pointwise_linear(pointwise: PointwiseFactory, in_features, out_features, bias=True) -> PointwiseLinear:
+    """The linear form of a 1×1 factory ``pointwise(in_channels, out_channels, bias=)`` (as for :func:`depthwise_then`)."""
+    check_geometry(in_features, out_features, 1, 1, 0, 1)
+    return PointwiseLinear(pointwise(in_features, out_features, bias=bias), in_features, out_features)
 
 
 def he_fan_out_(conv: nn.Conv2d) -> nn.Conv2d:
