@@ -6,7 +6,8 @@ that site's geometry and input size. Counting is additive because fvcore
 counts the operators executed, and a layer executes the same operators alone
 as inside the network. So the network is built and traced once, with the
 cheap depthwise-separable substitute in every site (one forward finds the
-sites and their input sizes, the trace the fixed part), and
+sites and their input sizes, the trace the fixed part; a linear site gets the
+dense ``nn.Linear``), and
 after that a probe costs one layer per distinct site geometry, cached by what
 the setting resolves to there (:meth:`Substitute.resolve`): parameters from a
 layer built on the meta device, mult-adds from fvcore on a real layer, only
@@ -16,6 +17,7 @@ when asked.
 from __future__ import annotations
 
 import functools
+import math
 from collections import Counter
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
@@ -33,12 +35,19 @@ from ._meta import shape_only
 from ._search import highest, lowest
 
 # Built in every site to find the sites and trace the fixed part: no hyperparameter, cheap to build and run.
-_PROBE_SUBSTITUTE = "separable"
+# Separable has no linear form; a linear site is probed with the dense nn.Linear, as cheap as any.
+_PROBE_SUBSTITUTES = {"conv": "separable", "linear": "conv"}
 
 
 @dataclass(frozen=True)
 class Site:
-    """One substitution point: the ``nn.Conv2d`` arguments the model passed, and its input size."""
+    """One substitution point: the arguments the model passed its factory, and the input it is applied to.
+
+    A ``"conv"`` site holds ``nn.Conv2d``'s arguments; a ``"linear"`` site is
+    ``nn.Linear(in_channels, out_channels, bias)`` and holds a 1×1 geometry, so
+    :meth:`Substitute.resolve` reads it as the 1×1 it is sized like. ``input_shape``
+    is the input's shape without the batch: ``(C, H, W)``, or ``(..., features)``.
+    """
 
     in_channels: int
     out_channels: int
@@ -47,10 +56,29 @@ class Site:
     padding: Tuple[int, int]
     dilation: Tuple[int, int]
     bias: bool
-    input_hw: Tuple[int, int]
+    input_shape: Tuple[int, ...]
+    kind: str = "conv"
+
+    @property
+    def input_hw(self) -> Tuple[int, ...]:
+        return self.input_shape[1:]
+
+    @property
+    def counting_shape(self) -> Tuple[int, int, int]:
+        """The three-dimensional input :func:`count` takes, costing what ``input_shape`` costs.
+
+        A linear layer treats every leading dimension as batch, so its leading shape
+        counts as one of ``(1, rows, features)`` with as many rows.
+        """
+        if self.kind == "conv":
+            return self.input_shape
+        *leading, features = self.input_shape
+        return 1, math.prod(leading), features
 
     def build(self, substitute: Substitute, setting, compat: Optional[str] = None) -> nn.Module:
         factory = compat_factory(substitute, setting, compat)
+        if self.kind == "linear":
+            return factory.linear(self.in_channels, self.out_channels, bias=self.bias)
         return factory(self.in_channels, self.out_channels, self.kernel_size, stride=self.stride,
                        padding=self.padding, dilation=self.dilation, bias=self.bias)
 
@@ -92,27 +120,43 @@ def _ancestors(root: nn.Module, name: str):
     return [root.get_submodule(".".join(parts[:i])) for i in range(len(parts))]
 
 
-def build_recording_sites(model: str, num_classes: int, input_size: tuple, factory) -> Tuple[nn.Module, Counter]:
-    """``model`` built with ``factory`` in every substitution point, and its sites with their multiplicities.
+class _RecordingFactory:
+    """Builds with ``factory`` and records the arguments of each layer it builds, convs and linears."""
+
+    def __init__(self, factory, linear_factory):
+        self.factory, self.linear_factory = factory, linear_factory
+        self.recorded: Dict[nn.Module, dict] = {}
+
+    def __call__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True):
+        layer = self.factory(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
+                             dilation=dilation, bias=bias)
+        self.recorded[layer] = dict(in_channels=in_channels, out_channels=out_channels, bias=bias,
+                                    **{k: _pair(v) for k, v in (("kernel_size", kernel_size), ("stride", stride),
+                                                                ("padding", padding), ("dilation", dilation))})
+        return layer
+
+    def linear(self, in_features, out_features, bias=True):
+        layer = self.linear_factory.linear(in_features, out_features, bias=bias)
+        self.recorded[layer] = dict(in_channels=in_features, out_channels=out_features, bias=bias, kind="linear",
+                                    kernel_size=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1))
+        return layer
+
+
+def build_recording_sites(model: str, num_classes: int, input_size: tuple, factory,
+                          linear_factory) -> Tuple[nn.Module, Counter]:
+    """``model`` built with ``factory`` in every conv substitution point and ``linear_factory.linear`` in every
+    linear one, and its sites with their multiplicities.
 
     One real forward of a batch of one image reads each site's input size; with a
     cheap ``factory`` it costs far less than tracing the network.
     """
-    recorded: Dict[nn.Module, tuple] = {}
+    recording = _RecordingFactory(factory, linear_factory)
     shapes: Dict[nn.Module, tuple] = {}
-
-    def recording_factory(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True):
-        layer = factory(in_channels, out_channels, kernel_size, stride=stride, padding=padding, dilation=dilation,
-                        bias=bias)
-        recorded[layer] = (in_channels, out_channels, *(_pair(v) for v in (kernel_size, stride, padding, dilation)),
-                           bias)
-        return layer
-
     with torch.random.fork_rng(devices=[]):
-        network = create_model(model, num_classes=num_classes, substitute=recording_factory,
+        network = create_model(model, num_classes=num_classes, substitute=recording,
                                **input_options(model, input_size))
-    hooks = [layer.register_forward_pre_hook(lambda module, args: shapes.__setitem__(module, tuple(args[0].shape[2:])))
-             for layer in recorded]
+    hooks = [layer.register_forward_pre_hook(lambda module, args: shapes.__setitem__(module, tuple(args[0].shape[1:])))
+             for layer in recording.recorded]
     was_training = network.training
     try:
         with torch.no_grad():
@@ -122,7 +166,8 @@ def build_recording_sites(model: str, num_classes: int, input_size: tuple, facto
         for hook in hooks:
             hook.remove()
     # A site the forward never reaches (a training-only head) is not part of the count.
-    sites = Counter(Site(*geometry, input_hw=shapes[layer]) for layer, geometry in recorded.items() if layer in shapes)
+    sites = Counter(Site(**arguments, input_shape=shapes[layer]) for layer, arguments in recording.recorded.items()
+                    if layer in shapes)
     return network, sites
 
 
@@ -145,12 +190,13 @@ class NetworkCounter:
         self._params: Dict[tuple, int] = {}
         self._signatures: Dict[tuple, tuple] = {}
         self._mult_adds: Dict[tuple, float] = {}
-        probe = get_substitute(_PROBE_SUBSTITUTE)
+        probes = {kind: get_substitute(name) for kind, name in _PROBE_SUBSTITUTES.items()}
         network, self.sites = build_recording_sites(model, self.num_classes, self.input_size,
-                                                    compat_factory(probe, None, self.compat))
+                                                    compat_factory(probes["conv"], None, self.compat),
+                                                    probes["linear"].factory())
         whole = count(network, self.input_size, compat=compat)
         self.convention = whole.convention
-        in_sites = self._sum(probe, None, with_mult_adds=True)
+        in_sites = self._sum(lambda site: probes[site.kind], None, with_mult_adds=True)
         self.fixed = Totals(whole.params - in_sites.params, whole.exact_mult_adds - in_sites.mult_adds)
 
     def _key(self, site: Site, substitute: Substitute, setting) -> tuple:
@@ -191,23 +237,24 @@ class NetworkCounter:
             # A real layer consumes random numbers: keep the caller's RNG stream untouched.
             with torch.random.fork_rng(devices=[]):
                 layer = site.build(substitute, setting, self.compat)
-            self._mult_adds[signature] = count(layer, (site.in_channels, *site.input_hw),
-                                               compat=self.compat).exact_mult_adds
+            self._mult_adds[signature] = count(layer, site.counting_shape, compat=self.compat).exact_mult_adds
         return self._mult_adds[signature]
 
-    def _sum(self, substitute: Substitute, setting, with_mult_adds: bool) -> Totals:
-        params = sum(n * self._site_params(site, substitute, setting) for site, n in self.sites.items())
+    def _sum(self, substitute_at, setting, with_mult_adds: bool) -> Totals:
+        """The sites' totals, each site built with ``substitute_at(site)``."""
+        params = sum(n * self._site_params(site, substitute_at(site), setting) for site, n in self.sites.items())
         if not with_mult_adds:
             return Totals(params)
-        return Totals(params, sum(n * self._site_mult_adds(site, substitute, setting) for site, n in self.sites.items()))
+        return Totals(params, sum(n * self._site_mult_adds(site, substitute_at(site), setting)
+                                  for site, n in self.sites.items()))
 
     def params(self, substitute: Substitute, setting) -> int:
         """Trainable parameters of the network with ``substitute`` at ``setting``."""
-        return self.fixed.params + self._sum(substitute, setting, with_mult_adds=False).params
+        return self.fixed.params + self._sum(lambda site: substitute, setting, with_mult_adds=False).params
 
     def totals(self, substitute: Substitute, setting) -> Totals:
         """Parameters and per-image mult-adds (rounded as ``count`` rounds) with ``substitute`` at ``setting``."""
-        in_sites = self._sum(substitute, setting, with_mult_adds=True)
+        in_sites = self._sum(lambda site: substitute, setting, with_mult_adds=True)
         return Totals(self.fixed.params + in_sites.params, round(self.fixed.mult_adds + in_sites.mult_adds))
 
     @functools.cached_property
