@@ -9,6 +9,9 @@ contraction, ACDC product, folded tilings) done once beforehand by
 :func:`~budgetsearch.substitutes.reconstructed_once`: those weights enter the
 trace as constants, so the count is the per-image cost as deployed.
 
+The model may return a tensor or any nesting of tuples, lists, dicts and
+dataclasses of tensors (transformers' ``ModelOutput`` included).
+
 Modules a model lists in ``training_only_modules`` (DARTS's auxiliary head) do
 not run at inference and their parameters are not counted.
 
@@ -172,6 +175,45 @@ def _apply_module_rules(model: nn.Module, totals: dict, shapes: dict, module_rul
     return totals
 
 
+class _TensorOutputs(nn.Module):
+    """``model`` with its output flattened to a tuple of tensors.
+
+    The jit trace takes tensors, tuples, lists and dicts only, and a model may
+    return its own result type (a dataclass; transformers' ``ModelOutput``).
+    """
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        output = self.model(x)
+        tensors = tuple(_tensors(output))
+        if not tensors:
+            raise CountingError(f"the model's forward must return tensors, but returned {type(output).__name__}")
+        return tensors
+
+
+def _tensors(output):
+    if isinstance(output, torch.Tensor):
+        yield output
+    elif isinstance(output, dict):
+        for value in output.values():
+            yield from _tensors(value)
+    elif isinstance(output, (tuple, list)):
+        for value in output:
+            yield from _tensors(value)
+    elif dataclasses.is_dataclass(output) and not isinstance(output, type):
+        for field in dataclasses.fields(output):
+            yield from _tensors(getattr(output, field.name))
+
+
+def _unwrapped(by_module: dict) -> dict:
+    """Per-module values of the traced ``_TensorOutputs`` keyed by the model's own module names."""
+    return {"" if name == "model" else name.removeprefix("model."): value
+            for name, value in by_module.items() if name}
+
+
 def _rounded_layers(values: list) -> list:
     """Round per-layer floats to ints that sum to the rounded total (largest remainders first)."""
     floors = [math.floor(v) for v in values]
@@ -205,22 +247,22 @@ def count(model: nn.Module, input_size=(3, 32, 32), *, rules: Optional[Dict[str,
     try:
         with reconstructed_once(model), torch.no_grad():
             example = torch.zeros(1, *size, device=device)
-            analysis = FlopCountAnalysis(model, example)
+            analysis = FlopCountAnalysis(_TensorOutputs(model), example)
             # fvcore would silently skip its own list of ignored operators; here every operator needs a rule.
             analysis._ignored_ops = set()
             analysis.set_op_handle(**rules)
             analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-            totals = dict(analysis.by_module())
+            totals = _unwrapped(analysis.by_module())
             unsupported = analysis.unsupported_ops()
             by_operator = dict(analysis.by_operator())
             shapes = _module_shapes(model, example, tuple(module_rules)) if module_rules else {}
-            traced_by_operator = analysis.by_module_and_operator() if shapes else {}
+            traced_by_operator = _unwrapped(analysis.by_module_and_operator()) if shapes else {}
     finally:
         model.train(was_training)
     if unsupported:
         raise CountingError(
-            f"operators without a counting rule: {dict(unsupported)}; register a handle for each "
-            f"(budgetsearch.counting.default_rules() is the table)"
+            f"operators without a counting rule: {dict(unsupported)}; add one for each with "
+            f"budgetsearch.counting.register_rule (budgetsearch.counting.default_rules() is the table)"
         )
     if shapes:
         totals = _apply_module_rules(model, totals, shapes, module_rules, by_operator, traced_by_operator)

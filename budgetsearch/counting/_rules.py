@@ -1,34 +1,82 @@
 """Mult-add rules: operator name -> handle, one table, every operator explicit.
 
-fvcore's own table covers the linear algebra (convolution and matmul families,
-one fused multiply-add = 1, bias excluded) and eval-mode batch norm (two per
-element with an affine: normalise, then scale and shift). This module adds the rest, so that no operator
-the counted models execute is silently zero:
+The unit is the mult-add: one fused multiply-add = 1. Every other operation is
+put on that scale by four principles, and each rule below follows from one:
 
-* elementwise arithmetic on activations (the residual add, a scale): one per
-  output element;
-* average pooling: one per input element read;
-* comparisons (ReLU, max pooling) and pure data movement (view, transpose,
-  the channel shuffle, concatenation, padding, indexing): zero, by rule.
+1. linear algebra counts its multiply-adds (bias excluded, as fvcore does);
+2. an elementwise operation (arithmetic, or one pointwise function, however
+   it is computed) = 1 per output element, after broadcasting;
+3. a reduction (a sum, a mean, a norm's statistic) = 1 per element read;
+4. comparisons, selections and data movement = 0.
+
+Work done once per row or group (a reciprocal, a square root, a log of a
+sum) is O(rows), not O(elements), and is not counted.
+
+=====================================  ===================================================================
+operator (``aten::``)                  mult-adds
+=====================================  ===================================================================
+_convolution, _convolution_mode        C_i·C_o·k_h·k_w·A_out/groups (fvcore's rule; ``_convolution_mode``
+(string padding)                       is a conv with ``padding='same'``/``'valid'``, counted the same)
+linear, addmm, mm                      rows·in·out (fvcore's rules)
+matmul, bmm (any leading dims,         numel(output)·K, K the contracted size: broadcast leading
+broadcasting, 1-D operands)            dimensions count once per output matrix (fvcore's ``matmul``
+                                       counted the first operand's size only, wrong when the second
+                                       operand carries the batch)
+einsum (``...`` and implicit output    contracted left to right (torch's order without opt_einsum): per
+allowed)                               pair, the product of the sizes of every label left in the pair
+                                       (one multiply-add per point of the product's iteration space), plus
+                                       1 per element read to sum out a label no later term needs
+scaled_dot_product_attention           QKᵀ and AV: B·L·S·(E + E_v); the scale: 1 per score (B·L·S); a float
+                                       mask: 1 per score (boolean and causal masks select: free); softmax:
+                                       3 per score, as below; dropout with p > 0: 1 per score
+add, sub, mul, div, rsub (also         1 per output element after broadcasting (a bias add, a residual, a
+in place)                              layer scale, a squeeze-excite gate)
+gelu, silu, sigmoid, tanh, hardswish,  1 per output element: one pointwise function, whatever its formula
+hardsigmoid (also in place)            (an erf, an exp, a clamp and a multiply fused in one kernel)
+relu, relu6, hardtanh, clamp,          0: comparisons
+max_pool2d, max
+softmax, log_softmax                   3 per element: the exponential, its accumulation into the row's sum,
+                                       the division (softmax) or subtraction of the log-sum (log_softmax)
+batch_norm (eval)                      normalise and affine with stored statistics: 2 per element with an
+                                       affine, 1 without (fvcore's rule)
+layer_norm, group_norm                 statistics 2 per element (sum and sum of squares), normalise 1
+                                       ((x − μ)·σ⁻¹ as one multiply-add), affine 1 (γ·x̂ + β) when a weight
+                                       or bias is given: 4 per element, 3 without affine
+instance_norm                          fvcore's rule: 5 per element with affine, 4 without
+mean, sum, avg_pool2d,                 1 per input element read
+adaptive_avg_pool2d
+dropout, feature_dropout,              0 at inference, where they are the identity; 1 per element (the mask
+alpha_dropout (also in place)          multiply) if a model forces one on during the eval-mode trace
+upsample_nearest*                      0: each output copies one input element
+upsample_linear1d, _bilinear2d,        per output element, the taps of the weighted sum: 2, 4, 16, 8
+_bicubic2d, _trilinear3d
+view, reshape, flatten, permute,       0: data movement (also pad, index, slice, expand, chunk, split, ...)
+transpose, cat, stack, ...
+=====================================  ===================================================================
 
 An operator that is in no rule fails the count (see ``count``).
+:func:`register_rule` adds a rule to the default table, and so to every count
+that uses :func:`default_rules`; ``count(rules=...)`` replaces the table for
+one count.
 """
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from typing import Any, Callable, Dict, List
 
 from fvcore.nn.flop_count import _DEFAULT_SUPPORTED_OPS
-from fvcore.nn.jit_handles import get_shape
+from fvcore.nn.jit_handles import conv_flop_count, get_shape
+
+from ..errors import ConfigError
+from ._einsum import einsum_mult_adds
 
 Handle = Callable[[List[Any], List[Any]], int]
 
 
 def _numel(value) -> int:
-    total = 1
-    for size in get_shape(value) or ():
-        total *= size
-    return total
+    return math.prod(get_shape(value) or ())
 
 
 def per_output_element(inputs, outputs) -> int:
@@ -43,25 +91,125 @@ def free(inputs, outputs) -> int:
     return 0
 
 
+def convolution_with_string_padding(inputs, outputs) -> Counter:
+    """``aten::_convolution_mode(input, weight, bias, stride, padding: str, dilation, groups)``."""
+    x, weight, out = (get_shape(v) for v in (inputs[0], inputs[1], outputs[0]))
+    return Counter({"conv": conv_flop_count(x, weight, out)})
+
+
+def matmul(inputs, outputs) -> int:
+    """numel(output)·K for ``aten::matmul``/``aten::bmm``, whatever broadcasts the leading dimensions."""
+    return _numel(outputs[0]) * get_shape(inputs[0])[-1]
+
+
+def einsum(inputs, outputs) -> int:
+    operands = inputs[1].node().inputs()  # the prim::ListConstruct of the operand tensors
+    return einsum_mult_adds(inputs[0].toIValue(), [get_shape(v) for v in operands])
+
+
+SOFTMAX_PER_ELEMENT = 3  # exponential, accumulation into the sum, normalisation
+
+
+def softmax(inputs, outputs) -> int:
+    return SOFTMAX_PER_ELEMENT * _numel(outputs[0])
+
+
+def scaled_dot_product_attention(inputs, outputs) -> int:
+    """``aten::scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal, scale, ...)``."""
+    query, key, value, out = (get_shape(v) for v in (inputs[0], inputs[1], inputs[2], outputs[0]))
+    scores = math.prod(out[:-1]) * key[-2]  # B·L·S, B the output's leading dims (grouped-query keys broadcast)
+    mult_adds = scores * (query[-1] + value[-1]) + scores + SOFTMAX_PER_ELEMENT * scores
+    mask = inputs[3]
+    if get_shape(mask) is not None and mask.type().scalarType() != "Bool":
+        mult_adds += scores
+    if inputs[4].toIValue():
+        mult_adds += scores
+    return mult_adds
+
+
+def normalisation(inputs, outputs) -> int:
+    """``aten::layer_norm``/``aten::group_norm(input, shape or groups, weight, bias, eps, ...)``."""
+    affine = any(get_shape(v) is not None for v in inputs[2:4])
+    return (4 if affine else 3) * _numel(inputs[0])
+
+
+def dropout(inputs, outputs) -> int:
+    """``aten::dropout(input, p, train)``: the identity unless ``train`` is on."""
+    return _numel(inputs[0]) if inputs[2].toIValue() else 0
+
+
+def _interpolation(taps: int) -> Handle:
+    def interpolation(inputs, outputs) -> int:
+        return taps * _numel(outputs[0])
+
+    return interpolation
+
+
+def _with_in_place(*ops: str) -> tuple:
+    return ops + tuple(f"{op}_" for op in ops)
+
+
 ELEMENTWISE_ARITHMETIC = ("aten::add", "aten::add_", "aten::sub", "aten::sub_", "aten::mul", "aten::mul_",
                           "aten::div", "aten::div_", "aten::rsub")
+POINTWISE_FUNCTIONS = _with_in_place("aten::gelu", "aten::silu", "aten::sigmoid", "aten::tanh",
+                                     "aten::hardswish", "aten::hardsigmoid")
 AVERAGING = ("aten::avg_pool2d", "aten::mean", "aten::sum")
 COMPARISON = ("aten::relu", "aten::relu_", "aten::max_pool2d", "aten::max", "aten::clamp", "aten::clamp_",
-              "aten::hardtanh", "aten::hardtanh_")
+              "aten::hardtanh", "aten::hardtanh_", "aten::relu6", "aten::relu6_")
+DROPOUT = _with_in_place("aten::dropout", "aten::feature_dropout", "aten::alpha_dropout",
+                         "aten::feature_alpha_dropout")
 DATA_MOVEMENT = (
     "aten::view", "aten::reshape", "aten::flatten", "aten::transpose", "aten::permute", "aten::contiguous",
     "aten::t", "aten::cat", "aten::stack", "aten::constant_pad_nd", "aten::pad", "aten::index_select",
     "aten::index", "aten::repeat", "aten::expand", "aten::slice", "aten::select", "aten::size", "aten::Int",
-    "aten::ScalarImplicit", "aten::to", "aten::detach", "aten::dropout", "aten::feature_dropout",
-    "aten::unsqueeze", "aten::squeeze", "aten::chunk", "aten::split", "aten::narrow", "aten::numel",
-    "aten::clone", "aten::identity", "aten::alias", "aten::lift_fresh",
+    "aten::ScalarImplicit", "aten::to", "aten::detach", "aten::unsqueeze", "aten::squeeze", "aten::chunk",
+    "aten::split", "aten::narrow", "aten::numel", "aten::clone", "aten::identity", "aten::alias",
+    "aten::lift_fresh", "aten::upsample_nearest1d", "aten::upsample_nearest2d", "aten::upsample_nearest3d",
+    "aten::_upsample_nearest_exact1d", "aten::_upsample_nearest_exact2d", "aten::_upsample_nearest_exact3d",
 )
+INTERPOLATION_TAPS = {"aten::upsample_linear1d": 2, "aten::upsample_bilinear2d": 4,
+                      "aten::upsample_bicubic2d": 16, "aten::upsample_trilinear3d": 8}
+
+
+def _builtin_rules() -> Dict[str, Handle]:
+    rules: Dict[str, Handle] = dict(_DEFAULT_SUPPORTED_OPS)
+    rules.update({op: per_output_element for op in ELEMENTWISE_ARITHMETIC + POINTWISE_FUNCTIONS})
+    rules.update({op: per_input_element for op in AVERAGING})
+    rules.update({op: free for op in COMPARISON + DATA_MOVEMENT})
+    rules.update({op: dropout for op in DROPOUT})
+    rules.update({op: _interpolation(taps) for op, taps in INTERPOLATION_TAPS.items()})
+    rules.update({"aten::_convolution_mode": convolution_with_string_padding,
+                  "aten::matmul": matmul, "aten::bmm": matmul, "aten::einsum": einsum,
+                  "aten::softmax": softmax, "aten::log_softmax": softmax,
+                  "aten::scaled_dot_product_attention": scaled_dot_product_attention,
+                  "aten::layer_norm": normalisation, "aten::group_norm": normalisation})
+    return rules
+
+
+# Rules added with register_rule, for every count that uses the default table.
+_REGISTERED: Dict[str, Handle] = {}
+
+
+def register_rule(op: str, handle: Handle, *, replace: bool = False) -> None:
+    """Add the counting rule ``handle`` for the traced operator ``op`` (e.g. ``"aten::erf"``) to the default table.
+
+    ``handle(inputs, outputs)`` receives the operator's traced ``torch._C.Value``
+    inputs and outputs (``fvcore.nn.jit_handles.get_shape`` reads a shape) and
+    returns its mult-adds: a number, or a ``Counter`` naming the entries of
+    ``Count.by_operator``. The rule reaches every count made with
+    :func:`default_rules` (``count``, and the solver, curves and studies built on
+    it) in this process. An operator that already has a rule is replaced only
+    with ``replace=True``.
+    """
+    if not isinstance(op, str) or "::" not in op:
+        raise ConfigError(f"op must be a traced operator name such as 'aten::erf', but got {op!r}")
+    if not callable(handle):
+        raise ConfigError(f"handle for {op!r} must be callable (inputs, outputs) -> mult-adds, but got {handle!r}")
+    if not replace and (op in _REGISTERED or op in _builtin_rules()):
+        raise ConfigError(f"operator {op!r} already has a counting rule; pass replace=True to replace it")
+    _REGISTERED[op] = handle
 
 
 def default_rules() -> Dict[str, Handle]:
-    """A fresh copy of the full rule table (fvcore's plus budgetsearch's)."""
-    rules: Dict[str, Handle] = dict(_DEFAULT_SUPPORTED_OPS)
-    rules.update({op: per_output_element for op in ELEMENTWISE_ARITHMETIC})
-    rules.update({op: per_input_element for op in AVERAGING})
-    rules.update({op: free for op in COMPARISON + DATA_MOVEMENT})
-    return rules
+    """A fresh copy of the full rule table (fvcore's, budgetsearch's, then those of :func:`register_rule`)."""
+    return _builtin_rules() | _REGISTERED
