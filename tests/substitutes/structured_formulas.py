@@ -40,3 +40,13 @@ def expected_params(name, d_in, d_out, h):
         per_rank = i2 * o1 * (i1 + o2)  # r·m₁·n₀·(m₀ + n₁), m₀ = i1, n₀ = o1
         return max(1, min(h, dense // per_rank)) * per_rank
     raise AssertionError(name)
+
+
+def expected_mult_adds_per_row(name, d_in, d_out, h):
+    """Monarch, butterfly and BTT use each factor element once per row; Kronecker's two products cost more."""
+    if name != "kronecker":
+        return expected_params(name, d_in, d_out, h)
+    o1, i1 = largest_divisor_below_root(d_out), largest_divisor_below_root(d_in)
+    o2, i2 = d_out // o1, d_in // i1
+    terms = expected_params(name, d_in, d_out, h) // (o1 * i1 + o2 * i2)
+    return terms * i1 * o2 * (i2 + o1)  # (N·i₁, i₂)·(i₂, K·o₂), then (N·o₂, K·i₁)·(K·i₁, o₁)
