@@ -217,6 +217,11 @@ def _configure_train(parser):
     parser.add_argument("--milestones", default=None,
                         help="original-steps: epochs at which the lr is multiplied by --gamma (default 60,120,160)")
     parser.add_argument("--gamma", type=float, default=None, help="original-steps: the lr factor (default 0.2)")
+    parser.add_argument("--optimizer", default=None, help="sgd (default) or adamw")
+    parser.add_argument("--betas", default=None, help="adamw: beta1,beta2 (default 0.9,0.999)")
+    parser.add_argument("--warmup-epochs", type=float, default=None, help="linear lr warmup, in epochs (default 0)")
+    parser.add_argument("--label-smoothing", type=float, default=None, help="cross-entropy label smoothing (default 0)")
+    parser.add_argument("--grad-clip", type=float, default=None, help="clip the gradients' total norm (default: off)")
     parser.add_argument("--no-crs-wd", action="store_true", help="same weight decay for every parameter")
     parser.add_argument("--validation-size", type=float, default=None,
                         help="held-out training images: a fraction < 1 or a count (default 0.1)")
@@ -241,7 +246,15 @@ def _train_config(args):
         raise ConfigError(f"--preset must be one of {sorted(PRESETS)}, but got {args.preset!r}")
     overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
                  "weight_decay": args.weight_decay, "schedule": args.schedule, "seed": args.seed,
-                 "device": args.device, "gamma": args.gamma}
+                 "device": args.device, "gamma": args.gamma, "optimizer": args.optimizer,
+                 "warmup_epochs": args.warmup_epochs, "label_smoothing": args.label_smoothing,
+                 "grad_clip": args.grad_clip}
+    if args.betas is not None:
+        try:
+            overrides["betas"] = tuple(float(beta) for beta in args.betas.split(","))
+        except ValueError:
+            raise ConfigError(f"--betas must be two comma-separated numbers such as 0.9,0.999, "
+                              f"but got {args.betas!r}") from None
     if args.milestones is not None:
         try:
             overrides["milestones"] = tuple(int(epoch) for epoch in args.milestones.split(","))

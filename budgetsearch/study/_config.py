@@ -22,6 +22,7 @@ from ._fields import Table
 # Digits and CIFAR shapes, so a study needs no data on disk to be validated or solved.
 DATASET_SHAPES = {"digits": ((1, 8, 8), 10), "cifar10": ((3, 32, 32), 10), "cifar100": ((3, 32, 32), 100)}
 SCHEDULES = ("cosine", "original-steps")
+OPTIMIZERS = ("sgd", "adamw")
 PRUNERS = ("none", "median", "hyperband")
 SAMPLERS = ("tpe", "random")
 # Hyperparameters a study may tune per cell; weight_decay_scale multiplies training.weight_decay.
@@ -48,7 +49,12 @@ class TrainingSettings:
     epochs: int = 10  # short trials: enough to rank substitutes, not to reach final accuracy
     batch_size: int = 128  # the original CIFAR protocol's
     lr: float = 0.1  # the original WRN protocol's
-    momentum: float = 0.9
+    optimizer: str = "sgd"  # the CNN recipe; "adamw" for ViTs
+    momentum: float = 0.9  # SGD only
+    betas: Tuple[float, float] = (0.9, 0.999)  # AdamW only: torch's defaults
+    warmup_epochs: float = 0.0  # linear warmup of the rate over this many epochs (fractions allowed)
+    label_smoothing: float = 0.0
+    grad_clip: Optional[float] = None  # clip the gradients' total norm to this; None: no clipping
     weight_decay: float = 5e-4  # the original WRN protocol's
     schedule: str = "cosine"  # fits any epoch count; "original-steps" is the 200-epoch 60/120/160 schedule
     milestones: Tuple[int, ...] = (60, 120, 160)  # "original-steps": epochs at which the lr is multiplied by gamma
@@ -135,6 +141,7 @@ class StudyConfig:
         data["substitutes"] = list(self.substitutes)
         data["seeds"] = list(self.seeds)
         data["training"]["milestones"] = list(self.training.milestones)
+        data["training"]["betas"] = list(self.training.betas)
         data["budgets"] = [b["params"] if b["mult_adds"] is None else b for b in data["budgets"]]
         tuning = data["tuning"]
         for p in tuning.pop("params"):
@@ -299,7 +306,16 @@ def _training(top: Table) -> TrainingSettings:
         epochs=table.get("epochs", int, base.epochs, check=lambda v: v >= 1, allowed="an integer >= 1"),
         batch_size=table.get("batch_size", int, base.batch_size, check=lambda v: v >= 1, allowed="an integer >= 1"),
         lr=table.get("lr", float, base.lr, **positive),
+        optimizer=table.get("optimizer", str, base.optimizer, check=lambda v: v in OPTIMIZERS,
+                            allowed=" or ".join(map(repr, OPTIMIZERS))),
         momentum=table.get("momentum", float, base.momentum, check=lambda v: 0 <= v < 1, allowed="a number in [0, 1)"),
+        betas=table.get("betas", list, base.betas, check=_betas, convert=lambda v: tuple(float(b) for b in v),
+                        allowed="two numbers in [0, 1), e.g. [0.9, 0.999]"),
+        warmup_epochs=table.get("warmup_epochs", float, base.warmup_epochs, check=lambda v: v >= 0,
+                                allowed="a number of epochs >= 0"),
+        label_smoothing=table.get("label_smoothing", float, base.label_smoothing, check=lambda v: 0 <= v < 1,
+                                  allowed="a number in [0, 1)"),
+        grad_clip=table.get("grad_clip", float, base.grad_clip, **positive),
         weight_decay=table.get("weight_decay", float, base.weight_decay, check=lambda v: v >= 0,
                                allowed="a number >= 0"),
         schedule=table.get("schedule", str, base.schedule, check=lambda v: v in SCHEDULES,
@@ -315,6 +331,11 @@ def _training(top: Table) -> TrainingSettings:
     )
     table.finish()
     return settings
+
+
+def _betas(values: list) -> bool:
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    return len(values) == 2 and numbers and all(0 <= v < 1 for v in values)
 
 
 def _increasing_epochs(values: list) -> bool:

@@ -60,7 +60,8 @@ def train_config(config: StudyConfig, attrs: dict, tuned: dict, device: str, run
     return dataclasses.replace(
         base, epochs=epochs, batch_size=t.batch_size, lr=tuned.get("lr", t.lr), momentum=tuned.get("momentum", t.momentum),
         weight_decay=t.weight_decay * tuned.get("weight_decay_scale", 1.0), schedule=t.schedule,
-        milestones=t.milestones, gamma=t.gamma,
+        milestones=t.milestones, gamma=t.gamma, optimizer=t.optimizer, betas=t.betas, warmup_epochs=t.warmup_epochs,
+        label_smoothing=t.label_smoothing, grad_clip=t.grad_clip,
         crs_weight_decay=t.crs_weight_decay, validation_size=t.validation_size, seed=attrs["seed"], device=device,
         distill=distill, compile=t.compile,
     )

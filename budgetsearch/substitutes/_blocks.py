@@ -251,7 +251,8 @@ class ChannelsLastPointwise(nn.Module):
             x = F.pad(x, (self.padding[1], self.padding[1], self.padding[0], self.padding[0]))
         if self.stride != (1, 1):
             x = x[:, :, ::self.stride[0], ::self.stride[1]]
-        return self.mixing(x.movedim(1, -1)).movedim(-1, 1)
+        # permute, not movedim: the counting rules know permute as data movement.
+        return self.mixing(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
 
 def channels_last_pointwise(linear: Callable[..., nn.Module]) -> PointwiseFactory:

@@ -16,6 +16,7 @@ from ..data import DEFAULT_VALIDATION_SIZE, check_validation_size
 from ..errors import ConfigError
 
 SCHEDULES = ("cosine", "original-steps")
+OPTIMIZERS = ("sgd", "adamw")
 MAX_SEED = 2 ** 64 - 1  # the largest seed torch.Generator.manual_seed takes
 
 
@@ -78,6 +79,14 @@ class TrainConfig:
     ``validation_size``: images held out of the training set (int count or
     fraction), chosen by ``seed``; used only when the trial loads the data set
     from a spec string.
+    ``optimizer``: ``"sgd"`` (with ``momentum``, the CNN recipe) or ``"adamw"``
+    (with ``betas``; ``weight_decay`` is then AdamW's decoupled decay), the usual
+    choice for ViTs. ``warmup_epochs``: the rate rises linearly from lr/W to lr over
+    the first W = round(warmup_epochs × steps per epoch) steps; cosine then anneals
+    over the remaining steps, original-steps keeps its milestones.
+    ``label_smoothing``: the cross-entropy's (``F.cross_entropy``), not used with
+    ``distill``, whose loss is the original's. ``grad_clip``: the gradients' total
+    L2 norm is clipped to it before each step (None: no clipping).
     ``device``: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     ``compile``: wrap the model in ``torch.compile``, on CUDA with CUDA graphs (first epoch pays the compile time).
     ``channels_last``: train in the NHWC memory layout (same numbers, other kernels).
@@ -86,7 +95,12 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 128
     lr: float = 0.1
-    momentum: float = 0.9
+    optimizer: str = "sgd"
+    momentum: float = 0.9  # SGD only
+    betas: Tuple[float, float] = (0.9, 0.999)  # AdamW only: torch's defaults
+    warmup_epochs: float = 0.0
+    label_smoothing: float = 0.0
+    grad_clip: Optional[float] = None
     weight_decay: float = 5e-4
     schedule: str = "cosine"
     milestones: Tuple[int, ...] = (60, 120, 160)  # only used by "original-steps"
@@ -114,6 +128,19 @@ class TrainConfig:
         _number(owner, "momentum", self.momentum, low=0.0, high=1.0)
         _number(owner, "weight_decay", self.weight_decay, low=0.0)
         _number(owner, "gamma", self.gamma, low=0.0, low_open=True)
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"TrainConfig.optimizer must be one of {OPTIMIZERS}, but got {self.optimizer!r}")
+        betas = self.betas
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2 or not all(
+                isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas):
+            raise ConfigError(f"TrainConfig.betas must be two numbers in [0, 1), but got {betas!r}")
+        object.__setattr__(self, "betas", tuple(float(b) for b in betas))
+        _number(owner, "warmup_epochs", self.warmup_epochs, low=0.0, high=self.epochs)
+        _number(owner, "label_smoothing", self.label_smoothing, low=0.0, high=1.0)
+        if self.label_smoothing == 1.0:
+            raise ConfigError(f"TrainConfig.label_smoothing must be in [0, 1), but got {self.label_smoothing!r}")
+        if self.grad_clip is not None:
+            _number(owner, "grad_clip", self.grad_clip, low=0.0, low_open=True)
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"TrainConfig.schedule must be one of {SCHEDULES}, but got {self.schedule!r}")
         milestones = self.milestones
@@ -130,11 +157,15 @@ class TrainConfig:
             raise ConfigError(f"TrainConfig.device must be 'auto', 'cpu', 'cuda' or 'cuda:N', but got {self.device!r}")
         if self.distill is not None and not isinstance(self.distill, DistillConfig):
             raise ConfigError(f"TrainConfig.distill must be None or a DistillConfig, but got {self.distill!r}")
+        if self.distill is not None and self.label_smoothing:
+            raise ConfigError(f"TrainConfig.label_smoothing applies to plain training only, but got "
+                              f"label_smoothing={self.label_smoothing!r} with distill")
 
     def to_dict(self) -> dict:
         """JSON-able fields (the teacher path as a string)."""
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         fields["milestones"] = list(self.milestones)
+        fields["betas"] = list(self.betas)
         fields["distill"] = None if self.distill is None else self.distill.to_dict()
         return fields
 

@@ -16,13 +16,20 @@ import torch
 from ._config import TrainConfig
 
 
+def warmup_steps(config: TrainConfig, steps_per_epoch: int) -> int:
+    return round(config.warmup_epochs * steps_per_epoch)
+
+
 def learning_rate(config: TrainConfig, epoch: int, step: int, steps_per_epoch: int) -> float:
     """Rate for ``step`` (0-based) of ``epoch`` (0-based) of a trial of ``config.epochs`` epochs."""
+    done, warmup = epoch * steps_per_epoch + step, warmup_steps(config, steps_per_epoch)
+    if done < warmup:  # linear warmup: lr/W, 2·lr/W, ..., lr
+        return config.lr * (done + 1) / warmup
     if config.schedule == "original-steps":
         # Epochs at or past a milestone are decayed: with (60, 120, 160), epoch 60 runs at lr·γ.
         return config.lr * config.gamma ** bisect.bisect_right(config.milestones, epoch)
-    # Cosine annealing to 0 over every step of the trial (Loshchilov & Hutter, SGDR, without restarts).
-    progress = (epoch * steps_per_epoch + step) / (config.epochs * steps_per_epoch)
+    # Cosine annealing to 0 over every step after the warmup (Loshchilov & Hutter, SGDR, without restarts).
+    progress = (done - warmup) / (config.epochs * steps_per_epoch - warmup)
     return 0.5 * config.lr * (1.0 + math.cos(math.pi * progress))
 
 

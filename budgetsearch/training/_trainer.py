@@ -148,12 +148,18 @@ def _load_teacher(config: TrainConfig, data: Dataset, num_classes: int, device, 
     return teacher, checkpoint
 
 
+def make_optimizer(groups, config: TrainConfig, kernels: Kernels) -> torch.optim.Optimizer:
+    """SGD (the CNN recipe) or AdamW, over the weight-decay groups; fused kernels where the device has them."""
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas, fused=kernels.fused_sgd or None)
+    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=False, fused=kernels.fused_sgd)
+
+
 def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, device, kernels: Kernels, on_epoch,
          progress: _Progress, teacher_info: dict, architecture: Architecture, save):
     fmt = memory_format(config.channels_last)
     network = network.to(device=device, memory_format=fmt)
-    optimizer = torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=False,
-                                fused=kernels.fused_sgd)
+    optimizer = make_optimizer(groups, config, kernels)
     teacher = None
     if config.distill is not None:
         teacher, checkpoint = _load_teacher(config, data, num_classes, device, fmt, network, architecture)
@@ -167,7 +173,7 @@ def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, 
     drop_last = len(images) >= config.batch_size  # fixed batch shape (compile, BN); a fresh order every epoch
     steps = len(images) // config.batch_size if drop_last else 1
     check_every = 1 if device.type == "cpu" else CUDA_FINITE_CHECK_EVERY
-    distill = config.distill
+    distill, smoothing = config.distill, config.label_smoothing
     aux_weight = float(getattr(network, "auxiliary_weight", 1.0))
     # A network with drop-path (DARTS) declares its final rate; the DARTS recipe raises
     # it linearly from 0 over the epochs (REFERENCE §3).
@@ -199,12 +205,15 @@ def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, 
                         teacher_logits, _, teacher_maps = _split_output(teacher(inputs, return_attention=True), True)
                     terms = student_loss(logits, maps, teacher_logits, teacher_maps, targets, distill)
                 else:
-                    terms = {"loss": F.cross_entropy(logits.float(), targets)}
+                    terms = {"loss": F.cross_entropy(logits.float(), targets, label_smoothing=smoothing)}
                 if aux is not None:  # the network declares the head's weight (DARTS: 0.4)
-                    terms["loss"] = terms["loss"] + aux_weight * F.cross_entropy(aux.float(), targets)
+                    terms["loss"] = terms["loss"] + aux_weight * F.cross_entropy(aux.float(), targets,
+                                                                                 label_smoothing=smoothing)
             loss = terms["loss"]
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if config.grad_clip is not None:
+                nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip, foreach=True)
             optimizer.step()
             for name, value in terms.items():
                 sums[name] += value.detach().double() * len(targets)

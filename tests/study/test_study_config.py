@@ -123,6 +123,11 @@ def test_replace_follows_a_new_dataset(tmp_path):
     ('[training]\nschedule = "linear"', "training.schedule", "'linear'", "'cosine' or 'original-steps'"),
     ("[training]\nmilestones = [120, 60]", "training.milestones", "[120, 60]", "strictly increasing epochs >= 1"),
     ("[training]\ngamma = 0", "training.gamma", "0", "a number > 0"),
+    ('[training]\noptimizer = "adam"', "training.optimizer", "'adam'", "'sgd' or 'adamw'"),
+    ("[training]\nbetas = [0.9]", "training.betas", "[0.9]", "two numbers in [0, 1)"),
+    ("[training]\nwarmup_epochs = -1", "training.warmup_epochs", "-1", "a number of epochs >= 0"),
+    ("[training]\nlabel_smoothing = 1", "training.label_smoothing", "1", "a number in [0, 1)"),
+    ("[training]\ngrad_clip = 0", "training.grad_clip", "0", "a number > 0"),
     ('[training]\npreset = "fast"', "training.preset", "'fast'", "'original'"),
     ('model = "resnet-9"', "model", "'resnet-9'", "wrn-28-10"),
     ('dataset = "mnist"', "dataset", "'mnist'", "'digits', 'cifar10:PATH' or 'cifar100:PATH'"),
@@ -160,6 +165,18 @@ def test_unreadable_files(tmp_path):
         load_study_config(tmp_path / "missing.toml")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_study_config(write(tmp_path, "epochs = = 3"))
+
+
+def test_the_vit_training_keys_reach_the_trainer(tmp_path):
+    text = ('[training]\noptimizer = "adamw"\nbetas = [0.9, 0.98]\nwarmup_epochs = 0.5\nlabel_smoothing = 0.1\n'
+            'grad_clip = 1\n')
+    config = load_study_config(write(tmp_path, text))
+    trainer = train_config(config, {"role": "student", "seed": 0}, {}, "cpu", tmp_path)
+    assert (trainer.optimizer, trainer.betas, trainer.warmup_epochs, trainer.label_smoothing, trainer.grad_clip) == \
+        ("adamw", (0.9, 0.98), 0.5, 0.1, 1.0)
+    assert parse_study(config.to_dict()) == config
+    assert train_config(load_study_config(write(tmp_path, "")), {"role": "student", "seed": 0}, {}, "cpu",
+                        tmp_path).optimizer == "sgd"
 
 
 def test_the_trainer_gets_the_files_training_settings(tmp_path):

@@ -16,8 +16,10 @@ from budgetsearch.substitutes import get_substitute, list_substitutes, reconstru
 from budgetsearch.substitutes._blocks import ReconstructedModule
 from budgetsearch.substitutes._tensor_shapes import dimensionize
 from budgetsearch.substitutes.shuffle import valid_groups
+from structured_formulas import expected_mult_adds_per_row, expected_params as structured_params
 
 NAMES = list_substitutes()
+STRUCTURED = ("monarch", "butterfly", "kronecker", "btt")
 
 # (C_i, C_o, kernel, stride, padding, dilation): stride 1 and 2, padding, dilation, in < out, in > out, k = 1 and k > 1.
 GEOMETRIES = [
@@ -73,6 +75,8 @@ def expected_params(name, c_in, c_out, k, h):
         return c_in * b // g + b * kk + b * c_out // g
     if name == "acdc":
         return depthwise + 2 * wide * h
+    if name in STRUCTURED:
+        return depthwise + structured_params(name, c_in, c_out, h)
     d1, d2, d3 = dimensionize(c_out, c_in)
     if name == "tensor-train":
         r1 = min(max(1, round(h * min(d1, d2))), d1, d2 * d3)
@@ -277,6 +281,8 @@ def linear_mult_adds(name, c_in, c_out, h):
     """Per row, at inference: a rebuilt weight is one (out, in) product, the bottlenecks their two factors."""
     if name in ("generic", "lowrank"):
         return max(1, int(h * max(c_in, c_out))) * (c_in + c_out)
+    if name in STRUCTURED:
+        return expected_mult_adds_per_row(name, c_in, c_out, h)
     return c_in * c_out
 
 

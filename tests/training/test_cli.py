@@ -46,6 +46,17 @@ def test_preset_and_overrides(capsys):
     assert code == 0 and [m["lr"] for m in record["history"]] == [0.1, 0.05, 0.025]
 
 
+def test_vit_options_reach_the_trainer(capsys):
+    code, record, _ = _run_json(capsys, [
+        "train", "--model", "wrn-10-1", "--epochs", "2", "--batch-size", "256", "--optimizer", "adamw",
+        "--betas", "0.8,0.95", "--lr", "0.001", "--warmup-epochs", "1", "--label-smoothing", "0.1",
+        "--grad-clip", "2", "--device", "cpu", "--json"])
+    config = record["config"]
+    assert code == 0 and (config["optimizer"], config["betas"], config["warmup_epochs"], config["label_smoothing"],
+                          config["grad_clip"]) == ("adamw", [0.8, 0.95], 1.0, 0.1, 2.0)
+    assert record["history"][0]["lr"] == pytest.approx(0.001)  # the last warmup step reaches lr
+
+
 def test_an_infeasible_budget_is_the_solvers_one_line_error(capsys, cifar_mini):
     pytest.importorskip("budgetsearch.solver")
     code = cli.main(["train", "--model", "wrn-10-1", "--substitute", "acdc", "--budget", "1000",
@@ -85,6 +96,10 @@ def test_train_with_a_budget_prints_the_setting_it_solved_and_the_fill(capsys):
     ("--alpha", "0.5", "got --alpha 0.5 without --teacher"),
     ("--milestones", "60;120", "--milestones must be comma-separated epochs such as 60,120,160, but got '60;120'"),
     ("--milestones", "120,60", "TrainConfig.milestones must be strictly increasing ints >= 1, but got (120, 60)"),
+    ("--optimizer", "adam", "TrainConfig.optimizer must be one of ('sgd', 'adamw'), but got 'adam'"),
+    ("--betas", "0.9", "TrainConfig.betas must be two numbers in [0, 1), but got (0.9,)"),
+    ("--betas", "0.9;0.99", "--betas must be two comma-separated numbers such as 0.9,0.999, but got '0.9;0.99'"),
+    ("--grad-clip", "0", "TrainConfig.grad_clip must be a finite number in (0, inf), but got 0.0"),
 ])
 def test_bad_option_is_one_line_error(capsys, option, value, message):
     code = cli.main(["train", "--model", "wrn-10-1", option, value, "--device", "cpu"])

@@ -1,0 +1,104 @@
+"""A Vision Transformer for 32×32 images: ``vit-D-W``.
+
+Dosovitskiy et al., "An Image is Worth 16x16 Words: Transformers for Image
+Recognition at Scale", ICLR 2021, sized for CIFAR: 4×4 patches (64 tokens),
+depth D, width W, W/64 heads of 64, MLP ratio 4, pre-norm blocks, a learned
+position embedding and mean pooling of the tokens (no class token), as in
+Beyer et al., "Better plain ViT baselines for ImageNet-1k", 2022.
+
+The substitution points are the qkv, attention-output and MLP linears, built
+through ``conv.linear(...)``; the patch embedding and the head stay dense.
+Attention is written as explicit matmuls and a softmax, so every operator it
+runs is counted by its own rule.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ConfigError
+from ..substitutes.conv import dense_conv
+from ._registry import ModelFamily, register_model
+
+HEAD_WIDTH = 64
+MLP_RATIO = 4
+PATCH = 4
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, width: int, conv):
+        super().__init__()
+        self.heads = width // HEAD_WIDTH
+        self.qkv = conv.linear(width, 3 * width, bias=True)
+        self.proj = conv.linear(width, width, bias=True)
+
+    def forward(self, x):
+        # (B, L, 3·W) -> three (B, heads, L, 64); sizes from constants, never from traced shapes.
+        qkv = self.qkv(x).reshape(x.shape[0], -1, 3, self.heads, HEAD_WIDTH).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        attention = (q * HEAD_WIDTH ** -0.5) @ k.transpose(-2, -1)
+        out = attention.softmax(dim=-1) @ v
+        return self.proj(out.transpose(1, 2).flatten(2))
+
+
+class MLP(nn.Module):
+    def __init__(self, width: int, conv):
+        super().__init__()
+        self.fc1 = conv.linear(width, MLP_RATIO * width, bias=True)
+        self.fc2 = conv.linear(MLP_RATIO * width, width, bias=True)
+
+    def forward(self, x):
+        return self.fc2(F.gelu(self.fc1(x)))
+
+
+class Block(nn.Module):
+    """Pre-norm: x + attention(norm(x)), then x + mlp(norm(x))."""
+
+    def __init__(self, width: int, conv):
+        super().__init__()
+        self.norm1, self.attention = nn.LayerNorm(width), SelfAttention(width, conv)
+        self.norm2, self.mlp = nn.LayerNorm(width), MLP(width, conv)
+
+    def forward(self, x):
+        x = x + self.attention(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class VisionTransformer(nn.Module):
+    def __init__(self, depth: int, width: int, num_classes: int = 10, conv=dense_conv, in_channels: int = 3,
+                 image_size: int = 32):
+        super().__init__()
+        if depth < 1:
+            raise ConfigError(f"ViT depth must be >= 1, but got depth={depth}")
+        if width < HEAD_WIDTH or width % HEAD_WIDTH:
+            raise ConfigError(f"ViT width must be a positive multiple of {HEAD_WIDTH} (heads of {HEAD_WIDTH}), "
+                              f"but got width={width}")
+        if image_size < PATCH or image_size % PATCH:
+            raise ConfigError(f"ViT image_size must be a positive multiple of the patch size {PATCH}, "
+                              f"but got image_size={image_size}")
+        tokens = (image_size // PATCH) ** 2
+        self.patch_embedding = nn.Conv2d(in_channels, width, PATCH, stride=PATCH)
+        self.position = nn.Parameter(torch.empty(1, tokens, width))
+        nn.init.trunc_normal_(self.position, std=0.02)
+        self.blocks = nn.Sequential(*(Block(width, conv) for _ in range(depth)))
+        self.norm = nn.LayerNorm(width)
+        self.head = nn.Linear(width, num_classes)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, x):
+        x = self.patch_embedding(x).flatten(2).transpose(1, 2) + self.position
+        x = self.norm(self.blocks(x))
+        return self.head(x.mean(dim=1))
+
+
+register_model(ModelFamily(
+    pattern=r"vit-(\d+)-(\d+)",
+    example="vit-6-256",
+    build=lambda depth, width, num_classes, conv, **options: VisionTransformer(depth, width, num_classes, conv,
+                                                                               **options),
+    input_size=(3, 32, 32),
+    num_classes=10,
+    summary="CIFAR ViT vit-DEPTH-WIDTH: patch 4, heads of 64, MLP ratio 4, pre-norm, mean pooling",
+))

@@ -1,0 +1,76 @@
+"""Kronecker: a sum of K Kronecker products, W = Σₖ Aₖ ⊗ Bₖ.
+
+As compared in Qiu et al., "Compute Better Spent: Replacing Dense Layers with
+Structured Matrices", ICML 2024. Aₖ is o₁×i₁ and Bₖ is o₂×i₂, where o₁ is the
+largest divisor of d_out not above √d_out and o₂ = d_out/o₁ (i₁, i₂ likewise from
+d_in): K·(o₁·i₁ + o₂·i₂) parameters (+ d_out for a bias). W is never formed: the
+input, read as an i₁×i₂ matrix X, maps to Σₖ Aₖ·X·Bₖᵀ by two matmuls, all K terms
+at once: K·i₁·o₂·(i₂ + o₁) mult-adds per row.
+
+Decisions: a prime d (o₁ = 1) is not padded, so that side degenerates to a full
+matrix, as the definition says. A setting builds min(K, K_max) terms, K_max the
+most whose parameters stay at or below the dense layer's d_in·d_out (at least 1);
+this is below the full Kronecker rank min(o₁·i₁, o₂·i₂), past which terms add
+parameters without adding any matrix.
+"""
+
+import math
+
+import torch
+from torch import nn
+
+from ._features_last import FeaturesLastLinear, check_features, check_size, conv_form
+from ._registry import Hyperparameter, Substitute, register_substitute
+
+
+def divisor_split(features: int) -> tuple:
+    """(d₁, d₂) with d₁ the largest divisor of ``features`` not above its square root."""
+    first = next(d for d in range(math.isqrt(features), 0, -1) if features % d == 0)
+    return first, features // first
+
+
+def kronecker_terms(in_features: int, out_features: int, terms: int) -> int:
+    """The number of terms a setting builds: capped at dense's parameter count, at least 1."""
+    check_features(in_features, out_features)
+    check_size("terms", terms)
+    (o1, o2), (i1, i2) = divisor_split(out_features), divisor_split(in_features)
+    return max(1, min(terms, in_features * out_features // (o1 * i1 + o2 * i2)))
+
+
+class KroneckerLinear(FeaturesLastLinear):
+    def __init__(self, in_features, out_features, bias=True, *, terms):
+        super().__init__(in_features, out_features, bias)
+        self.terms = kronecker_terms(in_features, out_features, terms)
+        (self.o1, self.o2), (self.i1, self.i2) = divisor_split(out_features), divisor_split(in_features)
+        self.A = nn.Parameter(torch.empty(self.terms, self.o1, self.i1))
+        self.B = nn.Parameter(torch.empty(self.terms, self.o2, self.i2))
+        # X·Bₖᵀ keeps unit variance; the A side sums K·i₁ of those and carries the He gain 2·d_in/d_out.
+        nn.init.normal_(self.B, std=math.sqrt(1.0 / self.i2))
+        nn.init.normal_(self.A, std=math.sqrt(2.0 * self.i2 / (self.terms * out_features)))
+
+    def mix(self, x):
+        # Sizes are plain ints, not read off traced tensors: size arithmetic would show up in the count.
+        terms, o1, o2, i1, i2 = self.terms, self.o1, self.o2, self.i1, self.i2
+        # (N·i₁, i₂) @ (i₂, K·o₂): every term's X·Bₖᵀ in one product.
+        x = x.reshape(-1, i2) @ self.B.reshape(terms * o2, i2).t()
+        # (N·o₂, K·i₁) @ (K·i₁, o₁): Σₖ Aₖ·(X·Bₖᵀ), the sum over terms folded into the contraction.
+        x = x.reshape(-1, i1, terms, o2).permute(0, 3, 2, 1).reshape(-1, terms * i1)
+        x = x @ self.A.permute(0, 2, 1).reshape(terms * i1, o1)
+        return x.reshape(-1, o2, o1).transpose(1, 2).reshape(-1, o1 * o2)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, terms={self.terms}, A={tuple(self.A.shape[1:])}, B={tuple(self.B.shape[1:])}"
+
+
+register_substitute(Substitute(
+    name="kronecker",
+    build=conv_form(KroneckerLinear),
+    hyperparameter=Hyperparameter("terms", int, 1, 1024, grows=True,
+                                  doc="Kronecker terms K, capped where parameters would exceed dense's"),
+    original_name="Kronecker",
+    summary="depthwise k×k + 1×1 whose weight is a sum of K Kronecker products",
+    paper="Qiu et al., Compute Better Spent: Replacing Dense Layers with Structured Matrices, ICML 2024",
+    compressed_types=(KroneckerLinear,),
+    sizes=lambda c_in, c_out, kernel, terms: kronecker_terms(c_in, c_out, terms),
+    linear=KroneckerLinear,
+))
