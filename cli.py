@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from typing import Callable, Optional
 
@@ -558,8 +559,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _StderrLines(logging.Handler):
+    """The library's warnings (a repaired journal, a lost trial), one line each on the stderr of the moment."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"budgetsearch: {record.getMessage()}", file=sys.stderr)
+
+
+def _show_library_warnings() -> None:
+    library = logging.getLogger("budgetsearch")
+    if not any(isinstance(h, _StderrLines) for h in library.handlers):
+        handler = _StderrLines(logging.WARNING)
+        library.addHandler(handler)
+
+
 def main(argv: Optional[list] = None) -> int:
     args = build_parser().parse_args(argv)
+    _show_library_warnings()
     try:
         return COMMANDS[args.command][1](args)
     except BudgetSearchError as error:

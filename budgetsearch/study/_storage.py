@@ -21,6 +21,7 @@ import optuna
 import sqlalchemy
 
 from ..errors import ConfigError
+from ._journal import repair_journal
 
 logger = logging.getLogger("budgetsearch.study")
 
@@ -65,9 +66,7 @@ def open_storage(url, study_name: str, *, runs_dir=DEFAULT_RUNS_DIR, heartbeat_i
         raise ConfigError(f"storage must be an Optuna RDB URL such as 'postgresql://user@host/db', a journal file "
                           f"path, or none for the default journal file, but got {url!r}")
     if is_journal(url):
-        path = journal_path(url, study_name, runs_dir)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+        return _open_journal(journal_path(url, study_name, runs_dir))
     with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna, and used deliberately here
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         try:
@@ -79,6 +78,21 @@ def open_storage(url, study_name: str, *, runs_dir=DEFAULT_RUNS_DIR, heartbeat_i
         except Exception as error:  # sqlalchemy's connection errors: a bad setting, reported in one line
             raise ConfigError(f"cannot open storage {url!r}: {type(error).__name__}: "
                               f"{str(error).splitlines()[0]}") from None
+
+
+def _open_journal(path: Path) -> optuna.storages.JournalStorage:
+    """The journal file at ``path`` (created if missing), its torn last record cut first (see :mod:`._journal`)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists() and not path.is_file():  # a FIFO would block the read, a directory cannot be appended to
+            raise ConfigError(f"cannot use {str(path)!r} as a journal file: it is not a regular file")
+        if path.exists():
+            repaired = repair_journal(path)
+            if repaired is not None:
+                logger.warning("%s", repaired)
+        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    except OSError as error:  # a directory, a path under a file, no permission, a name too long...
+        raise ConfigError(f"cannot use {str(path)!r} as a journal file: {error.strerror or error}") from None
 
 
 @contextlib.contextmanager
