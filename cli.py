@@ -2,7 +2,8 @@
 
 Each command is one small function registered in ``COMMANDS``; commands parse
 arguments, call the library and print. Errors the library raises on bad input
-are printed as one line and exit with status 2.
+are printed as one line and exit with status 2; ``run`` and ``worker`` exit
+with status 3 when trials of the study failed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ import sys
 from typing import Callable, Optional
 
 from budgetsearch.errors import BudgetSearchError, ConfigError
+
+EXIT_BAD_INPUT = 2  # a usage or configuration error: nothing was done
+EXIT_TRIALS_FAILED = 3  # run/worker: the study ended with failed trials (their messages say why)
+EXIT_CODES = (f"exit status: 0 every trial recorded without failure, 1 a worker process crashed, {EXIT_BAD_INPUT} bad "
+              f"input (nothing done), {EXIT_TRIALS_FAILED} trials failed")
 
 COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int], str]] = {}
 
@@ -394,7 +400,24 @@ def run_run(args) -> int:
         print(f"budgetsearch run: {len(failed_workers)} worker(s) exited with an error "
               f"(codes {failed_workers}); run again to continue", file=sys.stderr)
         return 1
-    return 0
+    return _report_failed_trials("run", report.trials)
+
+
+def _report_failed_trials(command: str, trials) -> int:
+    """One line saying how many of the study's trials failed and why; the exit status that goes with it."""
+    from collections import Counter
+
+    from budgetsearch.study import final_trials
+
+    failed = [t for t in final_trials(trials).values() if t.user_attrs.get("status") == "failed"]
+    if not failed:
+        return 0
+    reasons = Counter(str(t.user_attrs.get("message")).splitlines()[0][:200] for t in failed)
+    reason, count = reasons.most_common(1)[0]
+    others = f" and {len(reasons) - 1} other reason(s)" if len(reasons) > 1 else ""
+    print(f"budgetsearch {command}: {len(failed)} of {len(final_trials(trials))} trials failed ({count} x {reason}"
+          f"{others}); fix the cause and `run --retry-failed` to train them again", file=sys.stderr)
+    return EXIT_TRIALS_FAILED
 
 
 def _configure_worker(parser):
@@ -409,7 +432,7 @@ def _configure_worker(parser):
 
 @command("worker", "join a study started by `run` and train its trials until none is left", _configure_worker)
 def run_worker_command(args) -> int:
-    from budgetsearch.study import WorkerOptions, parse_devices, run_worker
+    from budgetsearch.study import WorkerOptions, parse_devices, read_trials, run_worker
 
     _quiet_optuna()
     device = parse_devices(args.device)
@@ -432,7 +455,7 @@ def run_worker_command(args) -> int:
                                        runs_dir=args.runs_dir, threads=args.threads), on_trial=on_trial)
     if not args.json:
         print(f"no trial left in study {args.study!r}; this worker trained {trained}")
-    return 0
+    return _report_failed_trials("worker", read_trials(args.storage, args.study, args.runs_dir))
 
 
 def _configure_status(parser):
@@ -555,7 +578,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="budgetsearch", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (configure, _, help) in COMMANDS.items():
-        configure(subparsers.add_parser(name, help=help, description=help))
+        epilog = EXIT_CODES if name in ("run", "worker") else None
+        configure(subparsers.add_parser(name, help=help, description=help, epilog=epilog))
     return parser
 
 
@@ -580,7 +604,7 @@ def main(argv: Optional[list] = None) -> int:
         return COMMANDS[args.command][1](args)
     except BudgetSearchError as error:
         print(f"budgetsearch {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from ._config import (
     BudgetSpec, DistillationSettings, PruningSettings, StorageSettings, StudyConfig, TrainingSettings, TunedParam,
     TuningSettings, load_study_config, parse_study,
 )
-from ._progress import Progress, final_trials, read_study_trials, study_progress, summary_rows
+from ._progress import Progress, final_trials, read_study_trials, read_trials, study_progress, summary_rows
 from ._queue import enqueue_missing, is_recorded
 from ._run import RunOptions, RunReport, parse_devices, prepare_study, run_study
 from ._storage import open_storage, study_dir
@@ -22,5 +22,5 @@ __all__ = [
     "SkippedCell", "SolvedCell", "StorageSettings", "StudyConfig", "StudyPlan", "TrainingSettings", "TunedParam",
     "TuningSettings", "WorkerOptions", "cell_name", "enqueue_missing", "final_trials", "is_recorded",
     "load_stored_config", "load_study_config", "open_storage", "parse_study", "plan_study", "prepare_study", "run_study", "run_worker",
-    "read_study_trials", "study_dir", "study_progress", "summary_rows", "parse_devices",
+    "read_study_trials", "read_trials", "study_dir", "study_progress", "summary_rows", "parse_devices",
 ]

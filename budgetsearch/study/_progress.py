@@ -76,13 +76,17 @@ def summary_rows(trials) -> list[dict]:
 
 def read_study_trials(config, storage=None, runs_dir=DEFAULT_RUNS_DIR) -> list:
     """The trials of a started study (``storage``: an override of the study file's), creating nothing."""
-    url = storage if storage is not None else config.storage.url
-    if is_journal(url) and not journal_path(url, config.name, runs_dir).is_file():
-        raise ConfigError(f"study {config.name!r} has not been started: no journal file "
-                          f"{str(journal_path(url, config.name, runs_dir))!r}")
-    opened = open_storage(url, config.name, runs_dir=runs_dir)
+    return read_trials(storage if storage is not None else config.storage.url, config.name, runs_dir)
+
+
+def read_trials(url, study_name: str, runs_dir=DEFAULT_RUNS_DIR) -> list:
+    """The trials of the started study ``study_name`` in storage ``url`` (None: its default journal file)."""
+    if is_journal(url) and not journal_path(url, study_name, runs_dir).is_file():
+        raise ConfigError(f"study {study_name!r} has not been started: no journal file "
+                          f"{str(journal_path(url, study_name, runs_dir))!r}")
+    opened = open_storage(url, study_name, runs_dir=runs_dir)
     try:
-        study_id = opened.get_study_id_from_name(config.name)
+        study_id = opened.get_study_id_from_name(study_name)
     except KeyError:
-        raise ConfigError(f"study {config.name!r} has not been started in storage {url!r}") from None
+        raise ConfigError(f"study {study_name!r} has not been started in storage {url!r}") from None
     return opened.get_all_trials(study_id, deepcopy=False)

@@ -47,6 +47,7 @@ class RunReport:
     progress: Progress
     rows: list  # summary_rows
     worker_exit_codes: tuple
+    trials: tuple = ()  # every trial of the study when the run ended
 
 
 def parse_devices(text: str) -> tuple:
@@ -105,7 +106,7 @@ def run_study(config: StudyConfig, options: RunOptions = RunOptions(), *, on_cel
     processes = [_start_worker(config.name, storage_url, device, runs_dir, options.threads) for device in devices] \
         if pending else []  # a finished study needs no workers
     try:
-        while any(p.poll() is None for p in processes):
+        while [p for p in processes if p.poll() is None]:  # every worker polled, so each finished one is reaped
             if on_progress is not None:
                 on_progress(study_progress(study.get_trials(deepcopy=False)))
             time.sleep(options.poll_interval)
@@ -119,13 +120,16 @@ def run_study(config: StudyConfig, options: RunOptions = RunOptions(), *, on_cel
     progress = study_progress(trials)
     if on_progress is not None:
         on_progress(progress)
-    return RunReport(plan, queued, progress, summary_rows(trials), tuple(p.returncode for p in processes))
+    return RunReport(plan, queued, progress, summary_rows(trials), tuple(p.returncode for p in processes),
+                     tuple(trials))
 
 
 def _start_worker(study_name: str, storage_url, device: str, runs_dir: str, threads) -> subprocess.Popen:
     message = {"study_name": study_name, "storage": storage_url, "device": device, "runs_dir": runs_dir,
                "threads": threads, "parent_pid": os.getpid()}
-    return subprocess.Popen([sys.executable, "-m", "budgetsearch.study._process", json.dumps(message)])
+    # -P: the working directory is not put on sys.path, so a json.py or optuna.py lying where the user runs a study
+    # is never imported in place of the real module (PYTHONPATH and installed packages are found as usual).
+    return subprocess.Popen([sys.executable, "-P", "-m", "budgetsearch.study._process", json.dumps(message)])
 
 
 def _comparable(data: dict) -> dict:
