@@ -10,7 +10,7 @@ from optuna.trial import TrialState
 from ._cells import trial_key
 from ..errors import ConfigError
 from ._queue import is_recorded
-from ._storage import DEFAULT_RUNS_DIR, is_journal, journal_path, open_storage
+from ._storage import DEFAULT_RUNS_DIR, is_journal, journal_path, open_storage, storage_errors
 
 
 @dataclass(frozen=True)
@@ -24,15 +24,19 @@ class Progress:
 
 
 def final_trials(trials) -> dict:
-    """For each trial key, the trial that stands for it: the first recorded one, else a live one, else the last."""
+    """For each trial key, the trial that stands for it: the first recorded one, else a live one, else the last.
+
+    A trial recorded as failed gives way to a later attempt (``run --retry-failed``) that is live or recorded.
+    """
     by_key: dict = {}
     for trial in sorted(trials, key=lambda t: t.number):
         by_key.setdefault(trial_key(trial.user_attrs), []).append(trial)
     chosen = {}
     for key, candidates in by_key.items():
         recorded = [t for t in candidates if is_recorded(t)]
+        succeeded = [t for t in recorded if t.user_attrs.get("status") != "failed"]
         live = [t for t in candidates if t.state in (TrialState.WAITING, TrialState.RUNNING)]
-        chosen[key] = (recorded or live or candidates[-1:])[0]
+        chosen[key] = (succeeded or live or recorded[-1:] or candidates[-1:])[0]
     return chosen
 
 
@@ -85,8 +89,9 @@ def read_trials(url, study_name: str, runs_dir=DEFAULT_RUNS_DIR) -> list:
         raise ConfigError(f"study {study_name!r} has not been started: no journal file "
                           f"{str(journal_path(url, study_name, runs_dir))!r}")
     opened = open_storage(url, study_name, runs_dir=runs_dir)
-    try:
-        study_id = opened.get_study_id_from_name(study_name)
-    except KeyError:
-        raise ConfigError(f"study {study_name!r} has not been started in storage {url!r}") from None
-    return opened.get_all_trials(study_id, deepcopy=False)
+    with storage_errors(url):
+        try:
+            study_id = opened.get_study_id_from_name(study_name)
+        except KeyError:
+            raise ConfigError(f"study {study_name!r} has not been started in storage {url!r}") from None
+        return opened.get_all_trials(study_id, deepcopy=False)

@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import hashlib
 import logging
+import time
 import warnings
 from pathlib import Path
 from typing import Optional
@@ -70,14 +71,42 @@ def open_storage(url, study_name: str, *, runs_dir=DEFAULT_RUNS_DIR, heartbeat_i
     with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna, and used deliberately here
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         try:
-            return optuna.storages.RDBStorage(str(url), heartbeat_interval=heartbeat_interval,
-                                              grace_period=grace_period)
+            return _create_rdb_storage(str(url), heartbeat_interval, grace_period)
         except ImportError as error:
             raise ConfigError(f"storage {url!r} needs a database driver that is not installed "
                               f"(for PostgreSQL: pip install 'psycopg[binary]'): {error}") from None
         except Exception as error:  # sqlalchemy's connection errors: a bad setting, reported in one line
             raise ConfigError(f"cannot open storage {url!r}: {type(error).__name__}: "
                               f"{str(error).splitlines()[0]}") from None
+
+
+def _create_rdb_storage(url: str, heartbeat_interval, grace_period, attempts: int = 5):
+    """Optuna's RDBStorage, created again when another process created the same tables at the same moment.
+
+    Two ``run``s on an empty database both find no tables and both create them;
+    the loser gets a unique-constraint error (PostgreSQL's catalog) or a
+    "table already exists" error (SQLite). The second attempt finds the tables.
+    """
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError, sqlalchemy.exc.OperationalError) \
+                as error:
+            racing = isinstance(error, sqlalchemy.exc.IntegrityError) or "already exists" in str(error) \
+                or "locked" in str(error)
+            if not racing or attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+
+
+@contextlib.contextmanager
+def storage_errors(url):
+    """Database errors met while reading or writing a study (a damaged SQLite file...) as one-line ConfigErrors."""
+    try:
+        yield
+    except sqlalchemy.exc.SQLAlchemyError as error:
+        cause = str(getattr(error, "orig", None) or error).splitlines()[0]
+        raise ConfigError(f"storage {str(url)!r} failed: {type(error).__name__}: {cause}") from None
 
 
 def _open_journal(path: Path) -> optuna.storages.JournalStorage:
