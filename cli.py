@@ -2,18 +2,25 @@
 
 Each command is one small function registered in ``COMMANDS``; commands parse
 arguments, call the library and print. Errors the library raises on bad input
-are printed as one line and exit with status 2.
+are printed as one line and exit with status 2; ``run`` and ``worker`` exit
+with status 3 when trials of the study failed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import sys
 from typing import Callable, Optional
 
 from budgetsearch.errors import BudgetSearchError, ConfigError
+
+EXIT_BAD_INPUT = 2  # a usage or configuration error: nothing was done
+EXIT_TRIALS_FAILED = 3  # run/worker: the study ended with failed trials (their messages say why)
+EXIT_CODES = (f"exit status: 0 every trial recorded without failure, 1 a worker process crashed, {EXIT_BAD_INPUT} bad "
+              f"input (nothing done), {EXIT_TRIALS_FAILED} trials failed")
 
 COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int], str]] = {}
 
@@ -55,20 +62,50 @@ def _numeric(text: str) -> bool:
     return text.replace(",", "").replace(".", "").replace("-", "").replace("e", "").replace("+", "").isdigit()
 
 
+MAX_CHANNELS, MAX_SIDE = 64, 1024  # an image counted with a forward pass: beyond this it cannot be allocated
+MAX_CLASSES = 100_000
+MAX_POINTS = 10_000  # settings per substitute in `curves`: each is one count of the network
+
+
 def parse_input_size(text: str) -> tuple:
     try:
         size = tuple(int(part) for part in text.split(","))
     except ValueError:
         size = ()
-    if len(size) != 3:
-        raise ConfigError(f"--input-size must be C,H,W (e.g. 3,32,32), but got {text!r}")
+    if len(size) != 3 or not (1 <= size[0] <= MAX_CHANNELS and all(1 <= side <= MAX_SIDE for side in size[1:])):
+        raise argparse.ArgumentTypeError(f"--input-size must be C,H,W (e.g. 3,32,32) with C in [1, {MAX_CHANNELS}] and H, W in "
+                          f"[1, {MAX_SIDE}], but got {text[:100]!r}")
     return size
+
+
+def parse_num_classes(text: str) -> int:
+    try:
+        classes = int(text)
+    except ValueError:
+        classes = 0
+    if not 2 <= classes <= MAX_CLASSES:
+        raise argparse.ArgumentTypeError(f"--num-classes must be an integer in [2, {MAX_CLASSES:,}], but got {text[:100]!r}")
+    return classes
+
+
+def output_folder(path, flag: str):
+    """The folder ``path`` given with ``flag``, created if missing; a one-line error if it cannot be one."""
+    from pathlib import Path
+
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"{flag} {str(path)!r} cannot be used as an output folder: "
+                          f"{error.strerror or error}") from None
+    return folder
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="wrn-28-10", help="registered model name (default: wrn-28-10)")
     parser.add_argument("--input-size", type=parse_input_size, default=None, help="C,H,W (default: the model's)")
-    parser.add_argument("--num-classes", type=int, default=None, help="classes of the head (default: the model's)")
+    parser.add_argument("--num-classes", type=parse_num_classes, default=None,
+                        help="classes of the head (default: the model's)")
 
 
 def add_compat_option(parser: argparse.ArgumentParser) -> None:
@@ -170,8 +207,7 @@ def run_frontier(args) -> int:
         raise ConfigError("frontier needs STUDY.toml, or both --storage URL and --study NAME")
     points = analysis.frontier_table(analysis.aggregate_seeds(trials), metric=args.metric)
     reference = analysis.teacher_error(trials, args.metric)
-    out = Path(args.out) if args.out else Path("runs") / name
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(args.out if args.out else Path("runs") / name, "--out")
     analysis.trials_to_csv(trials, out / "trials.csv")
     points.to_csv(out / "frontier.csv", index=False)
     colors = analysis.substitute_colors(trials["substitute"].dropna())
@@ -285,11 +321,13 @@ def run_train(args) -> int:
     from tqdm import tqdm
 
     from budgetsearch.data import load_dataset
-    from budgetsearch.training import check_checkpoint_path, train_trial
+    from budgetsearch.training import check_checkpoint_path, load_checkpoint, train_trial
 
     config = _train_config(args)
     if args.save is not None:
         check_checkpoint_path(args.save, overwrite=args.overwrite)
+    if args.teacher is not None:
+        load_checkpoint(args.teacher)  # a teacher that cannot be read is told before any data is loaded
     dataset = load_dataset(args.dataset, validation_size=config.validation_size, seed=config.seed)
     substitute, setting, solution = args.substitute, args.setting, None
     if args.budget is not None:
@@ -353,6 +391,8 @@ def _configure_run(parser):
     parser.add_argument("--dataset", default=None, help="override the study's data set, e.g. cifar10:PATH")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads per worker (default: 1)")
     parser.add_argument("--runs-dir", default="runs", help="folder of study files and checkpoints (default: runs)")
+    parser.add_argument("--retry-failed", action="store_true",
+                        help="queue again the cells whose trials failed (completed cells are never touched)")
     parser.add_argument("--json", action="store_true", help="print the plan and summary as JSON (no progress bar)")
 
 
@@ -404,7 +444,7 @@ def run_run(args) -> int:
     if args.dataset is not None:
         config = config.replace(dataset=args.dataset)
     options = RunOptions(storage=args.storage, workers=args.workers, devices=parse_devices(args.devices),
-                         runs_dir=args.runs_dir, threads=args.threads)
+                         runs_dir=args.runs_dir, threads=args.threads, retry_failed=args.retry_failed)
     bar = None
 
     def on_plan(plan):
@@ -441,7 +481,24 @@ def run_run(args) -> int:
         print(f"budgetsearch run: {len(failed_workers)} worker(s) exited with an error "
               f"(codes {failed_workers}); run again to continue", file=sys.stderr)
         return 1
-    return 0
+    return _report_failed_trials("run", report.trials)
+
+
+def _report_failed_trials(command: str, trials) -> int:
+    """One line saying how many of the study's trials failed and why; the exit status that goes with it."""
+    from collections import Counter
+
+    from budgetsearch.study import final_trials
+
+    failed = [t for t in final_trials(trials).values() if t.user_attrs.get("status") == "failed"]
+    if not failed:
+        return 0
+    reasons = Counter(str(t.user_attrs.get("message")).splitlines()[0][:200] for t in failed)
+    reason, count = reasons.most_common(1)[0]
+    others = f" and {len(reasons) - 1} other reason(s)" if len(reasons) > 1 else ""
+    print(f"budgetsearch {command}: {len(failed)} of {len(final_trials(trials))} trials failed ({count} x {reason}"
+          f"{others}); fix the cause and `run --retry-failed` to train them again", file=sys.stderr)
+    return EXIT_TRIALS_FAILED
 
 
 def _configure_worker(parser):
@@ -456,10 +513,10 @@ def _configure_worker(parser):
 
 @command("worker", "join a study started by `run` and train its trials until none is left", _configure_worker)
 def run_worker_command(args) -> int:
-    from budgetsearch.study import WorkerOptions, parse_devices, run_worker
+    from budgetsearch.study import WorkerOptions, parse_devices, read_trials, run_worker
 
     _quiet_optuna()
-    device = parse_devices(args.device)
+    device = parse_devices(args.device, flag="--device")
     if len(device) != 1:
         raise ConfigError(f"--device must be one device ('cpu' or 'cuda:N'), but got {args.device!r}")
 
@@ -479,7 +536,7 @@ def run_worker_command(args) -> int:
                                        runs_dir=args.runs_dir, threads=args.threads), on_trial=on_trial)
     if not args.json:
         print(f"no trial left in study {args.study!r}; this worker trained {trained}")
-    return 0
+    return _report_failed_trials("worker", read_trials(args.storage, args.study, args.runs_dir))
 
 
 def _configure_status(parser):
@@ -584,8 +641,6 @@ def _configure_curves(parser):
 
 @command("curves", "sweep every substitute's setting and plot the network's counts against it", _configure_curves)
 def run_curves(args) -> int:
-    from pathlib import Path
-
     import matplotlib
     from tqdm import tqdm
 
@@ -595,15 +650,14 @@ def run_curves(args) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    if args.points < 2:
-        raise ConfigError(f"--points must be >= 2, but got {args.points}")
+    if not 2 <= args.points <= MAX_POINTS:
+        raise ConfigError(f"--points must be in [2, {MAX_POINTS:,}], but got {args.points}")
+    out = output_folder(args.out, "--out")  # before the sweep, so a bad folder is told at once
     names = None if args.substitute is None else [get_substitute(n).name for n in args.substitute]
     with tqdm(desc="sweeping", unit="substitute", disable=args.json) as bar:
         curves = settings_curve(args.model, names, args.points, args.num_classes, args.input_size, args.compat,
                                 progress=lambda name: (bar.set_postfix_str(name), bar.update()))
     dense = network_counter(args.model, args.num_classes, args.input_size, args.compat).dense
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     curves.to_csv(out / "curves.csv", index=False)
     figure, (ax_params, ax_mult_adds) = plt.subplots(1, 2, figsize=(13, 5), constrained_layout=True)
     draw_settings_curves(curves, ax_params, ax_mult_adds, dense=(dense.params, dense.mult_adds))
@@ -617,21 +671,44 @@ def run_curves(args) -> int:
     return 0
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line, like every other error (``--help`` shows the usage)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message[:500]}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="budgetsearch", description=__doc__.splitlines()[0])
+    parser = _OneLineParser(prog="budgetsearch", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (configure, _, help) in COMMANDS.items():
-        configure(subparsers.add_parser(name, help=help, description=help))
+        epilog = EXIT_CODES if name in ("run", "worker") else None
+        configure(subparsers.add_parser(name, help=help, description=help, epilog=epilog))
     return parser
+
+
+class _StderrLines(logging.Handler):
+    """The library's warnings (a repaired journal, a lost trial), one line each on the stderr of the moment."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"budgetsearch: {record.getMessage()}", file=sys.stderr)
+
+
+def _show_library_warnings() -> None:
+    library = logging.getLogger("budgetsearch")
+    if not any(isinstance(h, _StderrLines) for h in library.handlers):
+        handler = _StderrLines(logging.WARNING)
+        library.addHandler(handler)
 
 
 def main(argv: Optional[list] = None) -> int:
     args = build_parser().parse_args(argv)
+    _show_library_warnings()
     try:
         return COMMANDS[args.command][1](args)
     except BudgetSearchError as error:
         print(f"budgetsearch {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

@@ -144,19 +144,19 @@ def trials_to_csv(trials: pd.DataFrame, path) -> None:
 
 def resolve_storage(storage):
     """An Optuna storage from a storage object, an RDB URL or a journal file path."""
-    from optuna.storages import BaseStorage, JournalStorage
-    from optuna.storages.journal import JournalFileBackend
+    from optuna.storages import BaseStorage
+
+    from ..study import open_storage
 
     if isinstance(storage, BaseStorage):
         return storage
     if not isinstance(storage, (str, Path)) or not str(storage):
         raise ConfigError(f"storage must be an Optuna storage, an RDB URL or a journal file path, but got {storage!r}")
     text = str(storage)
-    if "://" in text:
-        return text  # an RDB URL; Optuna opens it
-    if not Path(text).is_file():
+    if "://" not in text and not Path(text).is_file():
         raise ConfigError(f"storage {text!r} is neither a URL (scheme://...) nor an existing journal file")
-    return JournalStorage(JournalFileBackend(text))
+    # As `run` opens it: a bad URL or a damaged journal is a one-line error, a torn journal record is cut first.
+    return open_storage(text, "")
 
 
 def _describe(storage) -> str:

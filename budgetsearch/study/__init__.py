@@ -11,8 +11,8 @@ from ._config import (
     BudgetSpec, DistillationSettings, PruningSettings, StorageSettings, StudyConfig, TrainingSettings, TunedParam,
     TuningSettings, load_study_config, parse_study,
 )
-from ._progress import (Progress, final_trials, read_skipped_cells, read_study_trials, served_budgets, study_progress,
-                        summary_rows)
+from ._progress import (Progress, final_trials, read_skipped_cells, read_study_trials, read_trials, served_budgets,
+                        study_progress, summary_rows)
 from ._queue import enqueue_missing, is_recorded
 from ._run import RunOptions, RunReport, parse_devices, prepare_study, run_study
 from ._storage import open_storage, study_dir
@@ -23,5 +23,6 @@ __all__ = [
     "SkippedCell", "SolvedCell", "StorageSettings", "StudyConfig", "StudyPlan", "TrainingSettings", "TunedParam",
     "TuningSettings", "WorkerOptions", "cell_name", "enqueue_missing", "final_trials", "is_recorded",
     "load_stored_config", "load_study_config", "open_storage", "parse_study", "plan_study", "prepare_study", "run_study", "run_worker",
-    "read_skipped_cells", "read_study_trials", "served_budgets", "study_dir", "study_progress", "summary_rows", "parse_devices",
+    "read_skipped_cells", "read_study_trials", "read_trials", "served_budgets", "study_dir", "study_progress", "summary_rows",
+    "parse_devices",
 ]

@@ -10,7 +10,9 @@ and what is allowed. ``docs`` of the format: ``studies/quickstart.toml``.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +29,12 @@ PRUNERS = ("none", "median", "hyperband")
 SAMPLERS = ("tpe", "random")
 # Hyperparameters a study may tune per cell; weight_decay_scale multiplies training.weight_decay.
 TUNABLE = ("lr", "weight_decay_scale", "momentum")
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")  # it names a folder: within any file system's name limit
+MAX_STUDY_FILE_BYTES = 1_000_000  # the longest shipped study file is a few kB
+# Bounds no real study reaches, so that a typo (an extra zero or three) is refused instead of running for ever.
+MAX_EPOCHS = 10_000
+MAX_SEEDS = 10_000
+MAX_SEED = 2**63 - 1  # torch.manual_seed's range
 
 
 @dataclass(frozen=True)
@@ -166,12 +173,27 @@ def load_study_config(path) -> StudyConfig:
     """Read and validate the study file at ``path``."""
     path = Path(path)
     try:
+        kind = os.stat(path).st_mode
+        if not stat.S_ISREG(kind):  # a FIFO would block the read, a device never end it
+            raise ConfigError(f"study file {str(path)!r} is not a regular file "
+                              f"({'a directory' if stat.S_ISDIR(kind) else 'a device, FIFO or socket'})")
         with open(path, "rb") as handle:
-            data = tomllib.load(handle)
+            text = handle.read(MAX_STUDY_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(f"study file {str(path)!r} does not exist") from None
+    except OSError as error:  # a symlink loop, a path under a file, a name too long, no permission...
+        raise ConfigError(f"study file {str(path)!r} cannot be read: {error.strerror or error}") from None
+    if len(text) > MAX_STUDY_FILE_BYTES:
+        raise ConfigError(f"study file {str(path)!r} is larger than {MAX_STUDY_FILE_BYTES:,} bytes; a study file "
+                          f"is a short TOML file")
+    try:
+        data = tomllib.loads(text.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text (TOML files are UTF-8): byte {error.start}") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML here: arrays or tables nested too deeply") from None
     data.setdefault("name", path.stem)
     return parse_study(data, str(path))
 
@@ -282,14 +304,15 @@ def _check_budget(top: Table, key: str, spec: BudgetSpec) -> None:
 
 
 def _seeds(top: Table) -> tuple:
-    allowed = "an integer N >= 1 (seeds 0..N-1) or a non-empty list of distinct integers >= 0"
+    allowed = (f"an integer N in [1, {MAX_SEEDS}] (seeds 0..N-1) or a non-empty list of at most {MAX_SEEDS} distinct "
+               f"integers in [0, 2**63 - 1]")
     value = top.get("seeds", (int, list), 1, allowed=allowed)
     if isinstance(value, int):
-        if value < 1:
+        if not 1 <= value <= MAX_SEEDS:
             raise top.error("seeds", value, allowed)
         return tuple(range(value))
-    if not value or len(set(value)) != len(value) or \
-            not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value):
+    if not value or len(value) > MAX_SEEDS or len(set(map(repr, value))) != len(value) or \
+            not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED for s in value):
         raise top.error("seeds", value, allowed)
     return tuple(value)
 
@@ -303,7 +326,8 @@ def _training(top: Table) -> TrainingSettings:
     positive = dict(check=lambda v: v > 0, allowed="a number > 0")
     settings = TrainingSettings(
         preset=preset,
-        epochs=table.get("epochs", int, base.epochs, check=lambda v: v >= 1, allowed="an integer >= 1"),
+        epochs=table.get("epochs", int, base.epochs, check=lambda v: 1 <= v <= MAX_EPOCHS,
+                         allowed=f"an integer in [1, {MAX_EPOCHS}]"),
         batch_size=table.get("batch_size", int, base.batch_size, check=lambda v: v >= 1, allowed="an integer >= 1"),
         lr=table.get("lr", float, base.lr, **positive),
         optimizer=table.get("optimizer", str, base.optimizer, check=lambda v: v in OPTIMIZERS,
@@ -366,7 +390,8 @@ def _distillation(top: Table, training: TrainingSettings) -> DistillationSetting
         beta=table.get("beta", float, 1e3, check=lambda v: v >= 0, allowed="a number >= 0"),
         alpha=table.get("alpha", float, 0.0, check=lambda v: 0 <= v <= 1, allowed="a number in [0, 1]"),
         temperature=table.get("temperature", float, 4.0, check=lambda v: v > 0, allowed="a number > 0"),
-        teacher_epochs=table.get("teacher_epochs", int, None, check=lambda v: v >= 1, allowed="an integer >= 1"),
+        teacher_epochs=table.get("teacher_epochs", int, None, check=lambda v: 1 <= v <= MAX_EPOCHS,
+                                 allowed=f"an integer in [1, {MAX_EPOCHS}]"),
     )
     table.finish()
     return settings

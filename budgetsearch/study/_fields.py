@@ -7,11 +7,19 @@ ignored setting.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Optional
 
 from ..errors import ConfigError
 
 MISSING = object()
+SHOWN_CHARS = 200  # a value longer than this is cut in messages (a 50 MB string is not echoed back whole)
+
+
+def shown(value) -> str:
+    """``repr(value)``, cut to :data:`SHOWN_CHARS` characters."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}... ({len(text):,} characters)"
 
 
 def describe_type(kind) -> str:
@@ -33,7 +41,7 @@ class Table:
         return f"{self.prefix}.{name}" if self.prefix else name
 
     def error(self, name: str, value, allowed: str) -> ConfigError:
-        return ConfigError(f"{self.source}: {self.key(name)} = {value!r} is not allowed; allowed: {allowed}")
+        return ConfigError(f"{self.source}: {self.key(name)} = {shown(value)} is not allowed; allowed: {allowed}")
 
     def get(self, name: str, kind, default=MISSING, *, check: Optional[Callable[[Any], bool]] = None,
             allowed: str = "", convert: Optional[Callable[[Any], Any]] = None):
@@ -51,6 +59,8 @@ class Table:
         if float in kinds and int not in kinds and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         type_ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+        if isinstance(value, float) and not math.isfinite(value):  # TOML's inf and nan: no setting can use them
+            raise self.error(name, value, f"a finite number; {allowed or describe_type(kind)}")
         if not type_ok or (check is not None and not check(value)):
             raise self.error(name, self.values[name], allowed or describe_type(kind))
         return convert(value) if convert is not None else value
@@ -67,5 +77,5 @@ class Table:
         unknown = [k for k in self.values if k not in self.used]
         if unknown:
             where = f"in [{self.prefix}]" if self.prefix else "at the top level"
-            raise ConfigError(f"{self.source}: unknown key {self.key(unknown[0])!r} = {self.values[unknown[0]]!r} "
+            raise ConfigError(f"{self.source}: unknown key {shown(self.key(unknown[0]))} = {shown(self.values[unknown[0]])} "
                               f"{where}; allowed keys: {', '.join(sorted(set(self.used)))}")

@@ -1,4 +1,4 @@
-"""Entry point of a worker process started by :func:`run_study`: ``python -m budgetsearch.study._process JSON``.
+"""Entry point of a worker process started by :func:`run_study`: ``python -P -m budgetsearch.study._process JSON``.
 
 The process dies with its parent (Linux ``PR_SET_PDEATHSIG``), so killing a
 run kills its workers too; their trials are then recovered as lost by the

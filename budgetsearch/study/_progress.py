@@ -11,7 +11,7 @@ from optuna.trial import TrialState
 from ._cells import SKIPPED_ATTR, trial_key
 from ..errors import ConfigError
 from ._queue import is_recorded
-from ._storage import DEFAULT_RUNS_DIR, is_journal, journal_path, open_storage
+from ._storage import DEFAULT_RUNS_DIR, is_journal, journal_path, open_storage, storage_errors
 
 
 @dataclass(frozen=True)
@@ -43,15 +43,19 @@ def running_trial(trial) -> RunningTrial:
 
 
 def final_trials(trials) -> dict:
-    """For each trial key, the trial that stands for it: the first recorded one, else a live one, else the last."""
+    """For each trial key, the trial that stands for it: the first recorded one, else a live one, else the last.
+
+    A trial recorded as failed gives way to a later attempt (``run --retry-failed``) that is live or recorded.
+    """
     by_key: dict = {}
     for trial in sorted(trials, key=lambda t: t.number):
         by_key.setdefault(trial_key(trial.user_attrs), []).append(trial)
     chosen = {}
     for key, candidates in by_key.items():
         recorded = [t for t in candidates if is_recorded(t)]
+        succeeded = [t for t in recorded if t.user_attrs.get("status") != "failed"]
         live = [t for t in candidates if t.state in (TrialState.WAITING, TrialState.RUNNING)]
-        chosen[key] = (recorded or live or candidates[-1:])[0]
+        chosen[key] = (succeeded or live or recorded[-1:] or candidates[-1:])[0]
     return chosen
 
 
@@ -117,24 +121,32 @@ def _fill(params, budget_params):
 
 def read_study_trials(config, storage=None, runs_dir=DEFAULT_RUNS_DIR) -> list:
     """The trials of a started study (``storage``: an override of the study file's), creating nothing."""
-    opened, study_id = _open_started(config, storage, runs_dir)
-    return opened.get_all_trials(study_id, deepcopy=False)
+    return read_trials(storage if storage is not None else config.storage.url, config.name, runs_dir)
+
+
+def read_trials(url, study_name: str, runs_dir=DEFAULT_RUNS_DIR) -> list:
+    """The trials of the started study ``study_name`` in storage ``url`` (None: its default journal file)."""
+    opened, study_id = _open_started(url, study_name, runs_dir)
+    with storage_errors(url):
+        return opened.get_all_trials(study_id, deepcopy=False)
 
 
 def read_skipped_cells(config, storage=None, runs_dir=DEFAULT_RUNS_DIR) -> list[dict]:
     """The cells the latest ``run`` of a started study skipped: ``{"substitute", "budget", "reason"}`` each."""
-    opened, study_id = _open_started(config, storage, runs_dir)
-    return list(opened.get_study_user_attrs(study_id).get(SKIPPED_ATTR, []))
-
-
-def _open_started(config, storage, runs_dir) -> tuple:
     url = storage if storage is not None else config.storage.url
-    if is_journal(url) and not journal_path(url, config.name, runs_dir).is_file():
-        raise ConfigError(f"study {config.name!r} has not been started: no journal file "
-                          f"{str(journal_path(url, config.name, runs_dir))!r}")
-    opened = open_storage(url, config.name, runs_dir=runs_dir)
-    try:
-        study_id = opened.get_study_id_from_name(config.name)
-    except KeyError:
-        raise ConfigError(f"study {config.name!r} has not been started in storage {url!r}") from None
+    opened, study_id = _open_started(url, config.name, runs_dir)
+    with storage_errors(url):
+        return list(opened.get_study_user_attrs(study_id).get(SKIPPED_ATTR, []))
+
+
+def _open_started(url, study_name: str, runs_dir) -> tuple:
+    if is_journal(url) and not journal_path(url, study_name, runs_dir).is_file():
+        raise ConfigError(f"study {study_name!r} has not been started: no journal file "
+                          f"{str(journal_path(url, study_name, runs_dir))!r}")
+    opened = open_storage(url, study_name, runs_dir=runs_dir)
+    with storage_errors(url):
+        try:
+            study_id = opened.get_study_id_from_name(study_name)
+        except KeyError:
+            raise ConfigError(f"study {study_name!r} has not been started in storage {url!r}") from None
     return opened, study_id

@@ -44,19 +44,27 @@ def is_recorded(trial: FrozenTrial) -> bool:
     return trial.state in FINISHED and trial.user_attrs.get("status") is not None and not trial.user_attrs.get("lost")
 
 
-def covers(trial: FrozenTrial) -> bool:
-    """Whether this trial accounts for its key: queued, running, or recorded."""
-    return trial.state in (TrialState.WAITING, TrialState.RUNNING) or is_recorded(trial)
+def is_live(trial: FrozenTrial) -> bool:
+    return trial.state in (TrialState.WAITING, TrialState.RUNNING)
 
 
-def enqueue_missing(study: optuna.Study, rows: Iterable[dict], distributions: Optional[dict] = None) -> int:
+def covers(trial: FrozenTrial, retry_failed: bool = False) -> bool:
+    """Whether this trial accounts for its key: queued, running, or recorded (not as failed, if retrying those)."""
+    if retry_failed and is_recorded(trial) and trial.user_attrs.get("status") == "failed":
+        return False
+    return is_live(trial) or is_recorded(trial)
+
+
+def enqueue_missing(study: optuna.Study, rows: Iterable[dict], distributions: Optional[dict] = None,
+                    retry_failed: bool = False) -> int:
     """Queue a WAITING trial for every row whose key no trial covers yet; returns how many were queued.
 
-    Safe to call on every run: keys already queued, running or recorded are left alone.
+    Safe to call on every run: keys already queued, running or recorded are left alone; with
+    ``retry_failed`` a key recorded only as failed is queued again (its failed trial stays as a record).
     ``distributions`` (name -> Optuna distribution): those of a row's attributes
     are also the trial's Optuna parameters (a None attribute is no parameter).
     """
-    covered = {trial_key(t.user_attrs) for t in study.get_trials(deepcopy=False) if covers(t)}
+    covered = {trial_key(t.user_attrs) for t in study.get_trials(deepcopy=False) if covers(t, retry_failed)}
     queued = 0
     for attrs in rows:
         if trial_key(attrs) in covered:
@@ -72,7 +80,8 @@ def enqueue_missing(study: optuna.Study, rows: Iterable[dict], distributions: Op
 def claimable(trials: list[FrozenTrial]) -> list[FrozenTrial]:
     """WAITING trials that may start now, in queue order: students wait until the teacher is recorded."""
     teachers = [t for t in trials if t.user_attrs.get("role") == "teacher"]
-    teacher_done = not teachers or any(is_recorded(t) for t in teachers)
+    # a teacher queued again (--retry-failed) is waited for, though its failed attempt is recorded
+    teacher_done = not teachers or (any(is_recorded(t) for t in teachers) and not any(is_live(t) for t in teachers))
     return [t for t in trials if t.state == TrialState.WAITING
             and (teacher_done or t.user_attrs.get("role") == "teacher")]
 

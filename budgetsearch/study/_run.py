@@ -24,7 +24,7 @@ from ._cells import SKIPPED_ATTR, StudyPlan, plan_study, skipped_record
 from ._config import StudyConfig, parse_study
 from ._progress import Progress, study_progress, summary_rows
 from ._queue import enqueue_missing
-from ._storage import DEFAULT_RUNS_DIR, open_storage, queue_lock
+from ._storage import DEFAULT_RUNS_DIR, open_storage, queue_lock, storage_errors
 from ._worker import CONFIG_ATTR
 
 
@@ -38,6 +38,7 @@ class RunOptions:
     # torch CPU threads per worker. 1: on a shared 2-core machine one thread per worker trained digits
     # trials 4-6x faster than two (benchmarks/scheduling.py); parallelism comes from --workers instead.
     threads: int = 1
+    retry_failed: bool = False  # queue again the cells whose trials are recorded as failed
 
 
 @dataclass(frozen=True)
@@ -47,14 +48,16 @@ class RunReport:
     progress: Progress
     rows: list  # summary_rows
     worker_exit_codes: tuple
+    trials: tuple = ()  # every trial of the study when the run ended
 
 
-def parse_devices(text: str) -> tuple:
-    """``"cpu"`` or ``"cuda:0,cuda:1"`` -> a tuple of device names."""
+def parse_devices(text: str, flag: str = "--devices") -> tuple:
+    """``"cpu"`` or ``"cuda:0,cuda:1"`` -> a tuple of device names (``flag`` names the option in errors)."""
     devices = tuple(part.strip() for part in str(text).split(",") if part.strip())
     valid = all(d == "cpu" or (d.startswith("cuda:") and d[5:].isdigit()) for d in devices)
     if not devices or not valid or len(set(devices)) != len(devices) or ("cpu" in devices and len(devices) > 1):
-        raise ConfigError(f"--devices must be 'cpu' or distinct CUDA devices like 'cuda:0,cuda:1', but got {text!r}")
+        raise ConfigError(f"{flag} must be 'cpu' or distinct CUDA devices like 'cuda:0,cuda:1', but got "
+                          f"{str(text)[:100]!r}")
     return devices
 
 
@@ -71,16 +74,38 @@ def worker_devices(options: RunOptions) -> tuple:
     return tuple(options.devices)
 
 
+def check_runnable(config: StudyConfig, devices: tuple) -> None:
+    """Refuse, before anything is queued, a study none of whose trials could start: every one would fail alike."""
+    kind, _, folder = config.dataset.partition(":")
+    if folder and not Path(folder).is_dir():
+        raise ConfigError(f"{config.source}: dataset = {config.dataset!r}: the data folder {folder!r} does not exist "
+                          f"or is not a folder")
+    teacher = config.distillation.teacher
+    if teacher not in ("none", "train") and not Path(teacher).is_file():
+        raise ConfigError(f"{config.source}: distillation.teacher = {teacher!r}: no such checkpoint file")
+    cuda = [d for d in devices if d.startswith("cuda")]
+    if cuda:
+        import torch
+
+        available = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        missing = [d for d in cuda if int(d.partition(":")[2] or 0) >= available]
+        if missing:
+            raise ConfigError(f"--devices {','.join(devices)}: {', '.join(missing)} not available "
+                              f"(this machine has {available} CUDA device(s)); use --devices cpu")
+
+
 def prepare_study(config: StudyConfig, storage_url: Optional[str], runs_dir=DEFAULT_RUNS_DIR,
-                  on_cell: Optional[Callable] = None) -> tuple:
+                  on_cell: Optional[Callable] = None, retry_failed: bool = False) -> tuple:
     """Solve the cells, create or reopen the Optuna study, queue what is missing. Returns (study, plan, queued)."""
     plan = plan_study(config, on_cell=on_cell)
     storage = open_storage(storage_url, config.name, runs_dir=runs_dir)
-    study = optuna.create_study(study_name=config.name, storage=storage, direction="minimize", load_if_exists=True)
-    with queue_lock(storage_url, config.name, runs_dir):
-        _check_same_study(study, config)
-        queued = enqueue_missing(study, plan.trials(config), plan.distributions(config))
-        study.set_user_attr(SKIPPED_ATTR, [skipped_record(cell) for cell in plan.skipped])
+    with storage_errors(storage_url):
+        study = optuna.create_study(study_name=config.name, storage=storage, direction="minimize",
+                                    load_if_exists=True)
+        with queue_lock(storage_url, config.name, runs_dir):
+            _check_same_study(study, config)
+            queued = enqueue_missing(study, plan.trials(config), plan.distributions(config), retry_failed)
+            study.set_user_attr(SKIPPED_ATTR, [skipped_record(cell) for cell in plan.skipped])
     return study, plan, queued
 
 
@@ -96,17 +121,19 @@ def run_study(config: StudyConfig, options: RunOptions = RunOptions(), *, on_cel
     storage_url = options.storage if options.storage is not None else config.storage.url
     devices = worker_devices(options)
     runs_dir = str(Path(options.runs_dir).resolve())
-    study, plan, queued = prepare_study(config, storage_url, runs_dir, on_cell=on_cell)
-    if on_plan is not None:
-        on_plan(plan)
     if isinstance(options.threads, bool) or not isinstance(options.threads, int) or options.threads < 1:
         raise ConfigError(f"--threads must be an integer >= 1, but got {options.threads!r}")
+    check_runnable(config, devices)
+    study, plan, queued = prepare_study(config, storage_url, runs_dir, on_cell=on_cell,
+                                        retry_failed=options.retry_failed)
+    if on_plan is not None:
+        on_plan(plan)
     trials = study.get_trials(deepcopy=False)
     pending = any(t.state in (TrialState.WAITING, TrialState.RUNNING) for t in trials)
     processes = [_start_worker(config.name, storage_url, device, runs_dir, options.threads) for device in devices] \
         if pending else []  # a finished study needs no workers
     try:
-        while any(p.poll() is None for p in processes):
+        while [p for p in processes if p.poll() is None]:  # every worker polled, so each finished one is reaped
             if on_progress is not None:
                 on_progress(study_progress(study.get_trials(deepcopy=False)))
             time.sleep(options.poll_interval)
@@ -120,13 +147,16 @@ def run_study(config: StudyConfig, options: RunOptions = RunOptions(), *, on_cel
     progress = study_progress(trials)
     if on_progress is not None:
         on_progress(progress)
-    return RunReport(plan, queued, progress, summary_rows(trials), tuple(p.returncode for p in processes))
+    return RunReport(plan, queued, progress, summary_rows(trials), tuple(p.returncode for p in processes),
+                     tuple(trials))
 
 
 def _start_worker(study_name: str, storage_url, device: str, runs_dir: str, threads) -> subprocess.Popen:
     message = {"study_name": study_name, "storage": storage_url, "device": device, "runs_dir": runs_dir,
                "threads": threads, "parent_pid": os.getpid()}
-    return subprocess.Popen([sys.executable, "-m", "budgetsearch.study._process", json.dumps(message)])
+    # -P: the working directory is not put on sys.path, so a json.py or optuna.py lying where the user runs a study
+    # is never imported in place of the real module (PYTHONPATH and installed packages are found as usual).
+    return subprocess.Popen([sys.executable, "-P", "-m", "budgetsearch.study._process", json.dumps(message)])
 
 
 def _comparable(data: dict) -> dict:

@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import hashlib
 import logging
+import time
 import warnings
 from pathlib import Path
 from typing import Optional
@@ -21,6 +22,7 @@ import optuna
 import sqlalchemy
 
 from ..errors import ConfigError
+from ._journal import repair_journal
 
 logger = logging.getLogger("budgetsearch.study")
 
@@ -65,20 +67,61 @@ def open_storage(url, study_name: str, *, runs_dir=DEFAULT_RUNS_DIR, heartbeat_i
         raise ConfigError(f"storage must be an Optuna RDB URL such as 'postgresql://user@host/db', a journal file "
                           f"path, or none for the default journal file, but got {url!r}")
     if is_journal(url):
-        path = journal_path(url, study_name, runs_dir)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+        return _open_journal(journal_path(url, study_name, runs_dir))
     with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna, and used deliberately here
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         try:
-            return optuna.storages.RDBStorage(str(url), heartbeat_interval=heartbeat_interval,
-                                              grace_period=grace_period)
+            return _create_rdb_storage(str(url), heartbeat_interval, grace_period)
         except ImportError as error:
             raise ConfigError(f"storage {url!r} needs a database driver that is not installed "
                               f"(for PostgreSQL: pip install 'psycopg[binary]'): {error}") from None
         except Exception as error:  # sqlalchemy's connection errors: a bad setting, reported in one line
             raise ConfigError(f"cannot open storage {url!r}: {type(error).__name__}: "
                               f"{str(error).splitlines()[0]}") from None
+
+
+def _create_rdb_storage(url: str, heartbeat_interval, grace_period, attempts: int = 5):
+    """Optuna's RDBStorage, created again when another process created the same tables at the same moment.
+
+    Two ``run``s on an empty database both find no tables and both create them;
+    the loser gets a unique-constraint error (PostgreSQL's catalog) or a
+    "table already exists" error (SQLite). The second attempt finds the tables.
+    """
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError, sqlalchemy.exc.OperationalError) \
+                as error:
+            racing = isinstance(error, sqlalchemy.exc.IntegrityError) or "already exists" in str(error) \
+                or "locked" in str(error)
+            if not racing or attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+
+
+@contextlib.contextmanager
+def storage_errors(url):
+    """Database errors met while reading or writing a study (a damaged SQLite file...) as one-line ConfigErrors."""
+    try:
+        yield
+    except sqlalchemy.exc.SQLAlchemyError as error:
+        cause = str(getattr(error, "orig", None) or error).splitlines()[0]
+        raise ConfigError(f"storage {str(url)!r} failed: {type(error).__name__}: {cause}") from None
+
+
+def _open_journal(path: Path) -> optuna.storages.JournalStorage:
+    """The journal file at ``path`` (created if missing), its torn last record cut first (see :mod:`._journal`)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists() and not path.is_file():  # a FIFO would block the read, a directory cannot be appended to
+            raise ConfigError(f"cannot use {str(path)!r} as a journal file: it is not a regular file")
+        if path.exists():
+            repaired = repair_journal(path)
+            if repaired is not None:
+                logger.warning("%s", repaired)
+        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    except OSError as error:  # a directory, a path under a file, no permission, a name too long...
+        raise ConfigError(f"cannot use {str(path)!r} as a journal file: {error.strerror or error}") from None
 
 
 @contextlib.contextmanager

@@ -57,6 +57,9 @@ def run_worker(options: WorkerOptions, on_trial: Optional[Callable[[str, dict], 
 
     ``on_trial(event, user_attrs)`` is called with "start" and with the final status of each trial.
     """
+    if options.threads is not None and (isinstance(options.threads, bool) or not isinstance(options.threads, int)
+                                        or options.threads < 1):
+        raise ConfigError(f"--threads must be an integer >= 1, but got {options.threads!r}")
     if options.threads:
         import torch
 
@@ -120,8 +123,8 @@ def _teacher_failure(trials, trial) -> Optional[str]:
     if trial.user_attrs.get("role") != "student":
         return None
     teachers = [t for t in trials if t.user_attrs.get("role") == "teacher" and is_recorded(t)]
-    if teachers and teachers[0].user_attrs.get("status") != "complete":
-        t = teachers[0]
+    if teachers and not any(t.user_attrs.get("status") == "complete" for t in teachers):
+        t = teachers[-1]
         return f"teacher trial {t.number} ended {t.user_attrs.get('status')}: {t.user_attrs.get('message')}"
     return None
 

@@ -79,8 +79,9 @@ def _read(path: Path) -> dict:
                               f"(torch.load with weights_only=True refused it, as it refuses any file whose loading "
                               f"could run code); expected a file written by `budgetsearch train --save`") from error
     except Exception as error:
+        reason = (str(error).splitlines() or ["an empty file" if path.stat().st_size == 0 else "no message"])[0]
         raise CheckpointError(f"cannot read checkpoint {path}: it is truncated or not a file written by torch.save "
-                              f"({type(error).__name__}: {str(error).splitlines()[0]}); expected a file written by "
+                              f"({type(error).__name__}: {reason}); expected a file written by "
                               f"`budgetsearch train --save`") from error
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a budgetsearch checkpoint (no format={FORMAT!r} record); "

@@ -116,8 +116,8 @@ def test_replace_follows_a_new_dataset(tmp_path):
 @pytest.mark.parametrize("text, key, value, allowed", [
     ("epochs = 3", "'epochs'", "3", "allowed keys:"),  # a training key at the top level
     ("[training]\nepoch = 3", "'training.epoch'", "3", "allowed keys:"),
-    ('[training]\nepochs = "3"', "training.epochs", "'3'", "an integer >= 1"),
-    ("[training]\nepochs = 0", "training.epochs", "0", "an integer >= 1"),
+    ('[training]\nepochs = "3"', "training.epochs", "'3'", "an integer in [1, 10000]"),
+    ("[training]\nepochs = 0", "training.epochs", "0", "an integer in [1, 10000]"),
     ("[training]\nlr = -0.1", "training.lr", "-0.1", "a number > 0"),
     ("[training]\ncrs_weight_decay = 1", "training.crs_weight_decay", "1", "true or false"),
     ('[training]\nschedule = "linear"', "training.schedule", "'linear'", "'cosine' or 'original-steps'"),
@@ -139,7 +139,20 @@ def test_replace_follows_a_new_dataset(tmp_path):
     ('budgets = ["1.5x"]', "budgets[0]", "'1.5x'", "fraction of dense"),
     ('budgets = ["1M", "1M"]', "budgets", "['1M', '1M']", "labels must be distinct"),
     ('budgets = [{params = "1M", flops = "3M"}]', "'budgets[0].flops'", "'3M'", "allowed keys: mult_adds, params"),
-    ("seeds = 0", "seeds", "0", "an integer N >= 1"),
+    ("seeds = 0", "seeds", "0", "an integer N in [1, 10000]"),
+    ("seeds = 9223372036854775807", "seeds", "9223372036854775807", "an integer N in [1, 10000]"),
+    ("seeds = [9223372036854775808]", "seeds", "[9223372036854775808]", "integers in [0, 2**63 - 1]"),
+    ("[training]\nepochs = 100000000", "training.epochs", "100000000", "an integer in [1, 10000]"),
+    ('budgets = ["1e999999"]', "budgets[0]", "'1e999999'", "at most 1e+15"),
+    ('budgets = ["1e-400x"]', "budgets[0]", "'1e-400x'", "fraction must be in (0, 1]"),
+    ("[training]\nlr = inf", "training.lr", "inf", "a finite number"),
+    ("[training]\nweight_decay = inf", "training.weight_decay", "inf", "a finite number"),
+    ("[training]\ngamma = inf", "training.gamma", "inf", "a finite number"),
+    ("[training]\nlr = nan", "training.lr", "nan", "a finite number"),
+    ("[distillation]\nteacher = 'train'\nbeta = inf", "distillation.beta", "inf", "a finite number"),
+    ("[distillation]\nteacher = 'train'\ntemperature = inf", "distillation.temperature", "inf", "a finite number"),
+    ("[tuning]\ntrials = 2\nlr = {low = 0.01, high = inf}", "tuning.lr.high", "inf", "a finite number"),
+    (f"x{'y' * 60_000} = 1", "x", "1", "... (60,"),  # a long unknown key is cut, not echoed whole
     ("seeds = [1, 1]", "seeds", "[1, 1]", "distinct integers"),
     ('pruning = "sometimes"', "pruning", "'sometimes'", "'none' or 'median' or 'hyperband'"),
     ("[pruning]\nn_warmup_steps = -1", "pruning.n_warmup_steps", "-1", "an integer >= 0"),
@@ -158,6 +171,7 @@ def test_bad_study_names_file_key_value_and_allowed(tmp_path, text, key, value, 
     message = str(caught.value)
     assert str(path) in message
     assert key in message and value in message and allowed in message, message
+    assert len(message) < 1000 and "\n" not in message  # one line, a long value cut
 
 
 def test_unreadable_files(tmp_path):

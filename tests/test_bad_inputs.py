@@ -1,0 +1,171 @@
+"""Every malformed input of issue 14, through the CLI: one line naming what was wrong, a non-zero exit, no traceback.
+
+Each case runs ``cli.main`` under an alarm, so a hang fails the case instead of the suite. The cases are the
+table quoted in the issue's closing note: inputs tried, clean errors, tracebacks (0), hangs (0), silent
+acceptances (0: every case must be refused).
+"""
+
+import os
+import signal
+import sqlite3
+
+import pytest
+import torch
+
+import cli
+
+STUDY = 'name = "bad"\nmodel = "wrn-10-1"\nsubstitutes = ["generic"]\nbudgets = ["0.1x"]\n[training]\nepochs = 1\n'
+SECONDS = 30  # far longer than any refusal takes; a hang today took minutes or never ended
+
+
+def study_file(tmp, text=STUDY, name="bad.toml"):
+    path = tmp / name
+    path.write_text(text)
+    return str(path)
+
+
+def bytes_file(tmp, data: bytes, name="bad.toml"):
+    path = tmp / name
+    path.write_bytes(data)
+    return str(path)
+
+
+def sqlite_with_damage(tmp):
+    path = tmp / "damaged.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE t (x)")
+        db.executemany("INSERT INTO t VALUES (?)", [("x" * 1000,)] * 200)
+    data = bytearray(path.read_bytes())
+    data[200:4096] = b"\xa5" * 3896  # the schema page overwritten past the file header: "disk image is malformed"
+    path.write_bytes(bytes(data))
+    return f"sqlite:///{path}"
+
+
+# (case id, argv builder given the test's folder, text the error line must hold)
+CASES = [
+    # study files that cannot be read
+    ("non-utf8", lambda t: ["status", bytes_file(t, b'name = "\xff\xfe"\n')], "not UTF-8"),
+    ("directory", lambda t: ["run", str(t)], "not a regular file (a directory)"),
+    ("fifo", lambda t: (os.mkfifo(t / "fifo.toml"), ["run", str(t / "fifo.toml")])[1], "a device, FIFO or socket"),
+    ("symlink-loop", lambda t: (os.symlink(t / "loop.toml", t / "loop.toml"), ["run", str(t / "loop.toml")])[1],
+     "cannot be read"),
+    ("path-under-a-file", lambda t: ["run", study_file(t) + "/x.toml"], "cannot be read"),
+    ("name-too-long", lambda t: ["run", str(t / ("x" * 300 + ".toml"))], "cannot be read"),
+    ("dev-zero", lambda t: ["run", "/dev/zero"], "a device, FIFO or socket"),
+    ("deep-nesting", lambda t: ["run", study_file(t, "x = " + "[" * 50_000 + "]" * 50_000)], "nested too deeply"),
+    ("huge-file", lambda t: ["run", study_file(t, "# " + "x" * 2_000_000)], "larger than"),
+    # values
+    ("seeds-huge", lambda t: ["run", study_file(t, "seeds = 9223372036854775807\n" + STUDY)],
+     "seeds = 9223372036854775807"),
+    ("budget-1e999999", lambda t: ["run", study_file(t, STUDY.replace('"0.1x"', '"1e999999"'))], "at most 1e+15"),
+    ("solve-budget-1e9999999", lambda t: ["solve", "--model", "wrn-10-1", "--budget", "1e9999999"], "at most 1e+15"),
+    ("solve-budget-1e-400x", lambda t: ["solve", "--model", "wrn-10-1", "--budget", "1e-400x"], "(0, 1]"),
+    ("epochs-huge", lambda t: ["run", study_file(t, STUDY.replace("epochs = 1", "epochs = 100000000"))],
+     "training.epochs = 100000000"),
+    ("count-num-classes-negative", lambda t: ["count", "--model", "wrn-10-1", "--num-classes=-5"], "'-5'"),
+    ("count-num-classes-zero", lambda t: ["count", "--model", "wrn-10-1", "--num-classes=0"], "'0'"),
+    ("count-input-size-huge", lambda t: ["count", "--model", "wrn-10-1", "--input-size", "3,100000,100000"],
+     "'3,100000,100000'"),
+    ("curves-points-huge", lambda t: ["curves", "--model", "wrn-10-1", "--points", "100000000",
+                                      "--out", str(t / "c")], "--points must be in [2, 10,000]"),
+    ("worker-threads-negative", lambda t: ["worker", "--study", "bad", "--runs-dir", str(t), "--threads=-1"],
+     "--threads must be an integer >= 1, but got -1"),
+    ("worker-threads-zero", lambda t: ["worker", "--study", "bad", "--runs-dir", str(t), "--threads=0"],
+     "--threads must be an integer >= 1, but got 0"),
+    ("worker-device-foo", lambda t: ["worker", "--study", "bad", "--device", "foo"], "--device must be"),
+    ("unknown-key-long", lambda t: ["run", study_file(t, STUDY + 'junk = "' + "j" * 500_000 + '"\n')],
+     "characters)"),
+    ("study-file-50MB", lambda t: ["run", study_file(t, STUDY + 'junk = "' + "j" * 50_000_000 + '"\n')],
+     "larger than 1,000,000 bytes"),
+    # accepted today although nothing can work: refused before anything is queued
+    ("lr-inf", lambda t: ["run", study_file(t, STUDY + "lr = inf\n")], "training.lr = inf"),
+    ("weight-decay-inf", lambda t: ["run", study_file(t, STUDY + "weight_decay = inf\n")], "a finite number"),
+    ("gamma-inf", lambda t: ["run", study_file(t, STUDY + "gamma = inf\n")], "a finite number"),
+    ("beta-inf", lambda t: ["run", study_file(t, STUDY + "[distillation]\nteacher = 'train'\nbeta = inf\n")],
+     "distillation.beta = inf"),
+    ("temperature-inf", lambda t: ["run", study_file(t, STUDY + "[distillation]\nteacher = 'train'\n"
+                                                        "temperature = inf\n")], "distillation.temperature = inf"),
+    ("tuning-bound-inf", lambda t: ["run", study_file(t, STUDY + "[tuning]\ntrials = 2\nlr = {low = 0.01, high = "
+                                                         "inf}\n")], "tuning.lr.high = inf"),
+    ("missing-data-folder", lambda t: ["run", study_file(t, 'dataset = "cifar10:/no/such/folder"\n' + STUDY),
+                                       "--runs-dir", str(t / "runs")], "does not exist"),
+    ("missing-teacher", lambda t: ["run", study_file(t, STUDY + "[distillation]\nteacher = '/no/teacher.pt'\n"),
+                                   "--runs-dir", str(t / "runs")], "no such checkpoint file"),
+    pytest.param("devices-cuda-without-cuda", lambda t: ["run", study_file(t), "--devices", "cuda:0", "--runs-dir",
+                                                         str(t / "runs")], "not available",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")),
+    # storage
+    ("frontier-unknown-scheme", lambda t: ["frontier", "--storage", "foo://x", "--study", "s"], "cannot open storage"),
+    ("frontier-unreachable-postgres", lambda t: ["frontier", "--storage", "postgresql://127.0.0.1:1/x", "--study",
+                                                 "s"], "cannot open storage"),
+    ("frontier-missing-database", lambda t: ["frontier", "--storage",
+                                             "postgresql://postgres@127.0.0.1:5432/no_such_db_i14", "--study", "s"],
+     "cannot open storage"),
+    ("frontier-text-file-as-sqlite", lambda t: ["frontier", "--storage", f"sqlite:///{study_file(t)}", "--study",
+                                                "s"], "cannot open storage"),
+    ("frontier-sqlite-missing-folder", lambda t: ["frontier", "--storage", f"sqlite:///{t}/no/such/x.db", "--study",
+                                                  "s"], "cannot open storage"),
+    ("frontier-garbage-journal", lambda t: ["frontier", "--storage", study_file(t, "garbage\n", "j.log"), "--study",
+                                            "s"], "line 1 is not an Optuna journal record"),
+    ("frontier-binary-journal", lambda t: ["frontier", "--storage", bytes_file(t, os.urandom(4096), "j.bin"),
+                                           "--study", "s"], "is not an Optuna journal record"),
+    ("status-damaged-sqlite", lambda t: ["status", study_file(t), "--storage", sqlite_with_damage(t)], "storage"),
+    ("run-damaged-sqlite", lambda t: ["run", study_file(t), "--storage", sqlite_with_damage(t)], "storage"),
+    ("status-garbage-journal", lambda t: ["status", study_file(t), "--storage",
+                                          study_file(t, '{"op_code":0}\ngarbage\n', "j.log")],
+     "line 2 is not an Optuna journal record"),
+    # outputs
+    ("curves-out-a-file", lambda t: ["curves", "--model", "wrn-10-1", "--out", study_file(t)], "--out"),
+    ("curves-out-impossible", lambda t: ["curves", "--model", "wrn-10-1", "--out", study_file(t) + "/sub"], "--out"),
+    ("frontier-out-a-file", lambda t: ["frontier", "--storage", journal_of_a_study(t), "--study", "s", "--out",
+                                       study_file(t)], "--out"),
+    # checkpoints
+    ("train-teacher-empty-file", lambda t: ["train", "--teacher", bytes_file(t, b"", "empty.pt"), "--epochs", "1"],
+     "an empty file"),
+]
+
+
+def journal_of_a_study(tmp) -> str:
+    """A journal holding an empty study ``s`` (frontier reaches its --out with no trials to read)."""
+    import optuna
+
+    from budgetsearch.study import open_storage
+
+    path = tmp / "study.log"
+    optuna.create_study(study_name="s", storage=open_storage(str(path), "s"))
+    return str(path)
+
+
+class Hang(Exception):
+    pass
+
+
+@pytest.fixture
+def alarm():
+    def ring(*_):
+        raise Hang(f"no answer within {SECONDS} s")
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.alarm(SECONDS)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("make_argv, expected", [pytest.param(*c.values[1:], id=c.values[0], marks=c.marks)
+                                                 if hasattr(c, "values") else pytest.param(*c[1:], id=c[0])
+                                                 for c in CASES])
+def test_a_bad_input_is_one_line_and_a_non_zero_exit(tmp_path, monkeypatch, capsys, alarm, make_argv, expected):
+    monkeypatch.chdir(tmp_path)
+    argv = make_argv(tmp_path)
+    try:
+        status = cli.main(argv)
+    except SystemExit as exit:  # an option argparse refused
+        status = exit.code
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert status == cli.EXIT_BAD_INPUT, captured.err[-2000:]
+    assert len(lines) == 1 and lines[0].startswith(f"budgetsearch {argv[0]}: error: "), lines[:5]
+    assert "Traceback" not in captured.err and len(lines[0]) < 1500, lines[0][:2000]
+    assert expected in lines[0], lines[0]
+    assert not (tmp_path / "runs").exists()  # a study refused before it is queued creates nothing
