@@ -163,7 +163,8 @@ def run_count(args) -> int:
     input_size = args.input_size or default_input_size(args.model)
     result = count(model, input_size, compat=args.compat)
     summary = {"model": args.model, "substitute": factory.substitute.name, "setting": factory.setting,
-               "compat": args.compat, "params": result.params, "mult_adds": result.mult_adds}
+               "compat": args.compat, "params": result.params, "mult_adds": result.mult_adds,
+               "reconstruction_mult_adds": result.reconstruction_mult_adds}
     if args.json:
         print_json(summary | result.to_dict(per_layer=args.per_layer))
         return 0
@@ -172,7 +173,8 @@ def run_count(args) -> int:
         print()
     print_table([summary], list(summary))
     print(f"counted with {result.convention.counter}; unit: {result.convention.unit}; "
-          f"input {','.join(map(str, input_size))}, batch 1")
+          f"input {','.join(map(str, input_size))}, batch 1; mult_adds per image at inference, "
+          f"reconstruction_mult_adds per training step (rebuilding the structured weights, any batch)")
     return 0
 
 

@@ -1,6 +1,8 @@
 """Counting of parameters and mult-adds (fvcore, with a rule for every operator)."""
 
 from ._count import Convention, Count, LayerCount, count, count_parameters
+from ._reconstruction import reconstruction_mult_adds, reconstruction_rules
 from ._rules import default_rules, register_rule
 
-__all__ = ["Convention", "Count", "LayerCount", "count", "count_parameters", "default_rules", "register_rule"]
+__all__ = ["Convention", "Count", "LayerCount", "count", "count_parameters", "default_rules",
+           "reconstruction_mult_adds", "reconstruction_rules", "register_rule"]

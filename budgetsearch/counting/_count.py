@@ -15,6 +15,9 @@ dataclasses of tensors (transformers' ``ModelOutput`` included).
 Modules a model lists in ``training_only_modules`` (DARTS's auxiliary head) do
 not run at inference and their parameters are not counted.
 
+The rebuilds themselves are a cost per training step, independent of the
+batch: ``Count.reconstruction_mult_adds`` counts each once (``_reconstruction``).
+
 ``compat="deficient-efficient"`` counts with the original research code's
 convention instead (``budgetsearch.counting._compat`` holds its rule table:
 operator rules plus module rules that replace the traced count of a module).
@@ -36,6 +39,7 @@ from ..compat import check_mode
 from ..errors import ConfigError, CountingError
 from ..substitutes import reconstructed_once
 from . import _compat
+from ._reconstruction import reconstruction_mult_adds
 from ._rules import Handle, default_rules
 
 
@@ -73,6 +77,9 @@ class Count:
     # The total before rounding: a rule may cost fractions (the original's ACDC transform),
     # and a sum of counts must round once, at the end, to equal the count of the whole.
     exact_mult_adds: float = 0.0
+    # Rebuilding every reconstructed weight once: in training, per step, whatever the batch
+    # (budgetsearch's rules in every mode: the original counted no rebuild).
+    reconstruction_mult_adds: int = 0
 
     def per_layer(self):
         """The per-layer breakdown as a pandas DataFrame."""
@@ -81,7 +88,8 @@ class Count:
         return pd.DataFrame([dataclasses.asdict(layer) for layer in self.layers], columns=["name", "type", "params", "mult_adds"])
 
     def to_dict(self, per_layer: bool = False) -> dict:
-        result = {"params": self.params, "mult_adds": self.mult_adds, "by_operator": dict(self.by_operator),
+        result = {"params": self.params, "mult_adds": self.mult_adds,
+                  "reconstruction_mult_adds": self.reconstruction_mult_adds, "by_operator": dict(self.by_operator),
                   "convention": self.convention.to_dict()}
         if per_layer:
             result["layers"] = [dataclasses.asdict(layer) for layer in self.layers]
@@ -274,7 +282,8 @@ def count(model: nn.Module, input_size=(3, 32, 32), *, rules: Optional[Dict[str,
         own_ops.append(totals.get(name, 0) - children)
     layers = tuple(LayerCount(name, kind, own_params[name], ops)
                    for (name, kind), ops in zip(names, _rounded_layers(own_ops)) if own_params[name] or ops)
-    return Count(params, round(totals[""]), layers, by_operator, _convention(size, mode), float(totals[""]))
+    return Count(params, round(totals[""]), layers, by_operator, _convention(size, mode), float(totals[""]),
+                 reconstruction_mult_adds(model))
 
 
 def _convention(size: tuple, mode: Optional[str]) -> Convention:

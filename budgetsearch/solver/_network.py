@@ -28,7 +28,7 @@ from torch.nn.modules.utils import _pair
 
 from ..compat import check_mode, compat_factory
 from ..compat import hyperparameter as compat_hyperparameter
-from ..counting import count
+from ..counting import count, reconstruction_mult_adds
 from ..models import ModelSpec, check_forward, create_model, default_input_size, input_options, model_defaults, model_label
 from ..substitutes import ReconstructedModule, Substitute, get_substitute
 from ._meta import shape_only
@@ -196,6 +196,7 @@ class NetworkCounter:
         self._params: Dict[tuple, int] = {}
         self._signatures: Dict[tuple, tuple] = {}
         self._mult_adds: Dict[tuple, float] = {}
+        self._rebuilds: Dict[tuple, int] = {}
         probes = {kind: get_substitute(name) for kind, name in _PROBE_SUBSTITUTES.items()}
         network, self.sites = build_recording_sites(model, self.num_classes, self.input_size,
                                                     compat_factory(probes["conv"], None, self.compat),
@@ -205,6 +206,8 @@ class NetworkCounter:
         self.convention = whole.convention
         in_sites = self._sum(lambda site: probes[site.kind], None, with_mult_adds=True)
         self.fixed = Totals(whole.params - in_sites.params, whole.exact_mult_adds - in_sites.mult_adds)
+        # The probe rebuilds no weight, so every rebuild the probe network counts is in the fixed part.
+        self.fixed_rebuild = whole.reconstruction_mult_adds
 
     def build(self, factory) -> nn.Module:
         """The network with ``factory`` in its substitution points: the one these counts describe."""
@@ -270,6 +273,17 @@ class NetworkCounter:
         """Parameters and per-image mult-adds (rounded as ``count`` rounds) with ``substitute`` at ``setting``."""
         in_sites = self._sum(lambda site: substitute, setting, with_mult_adds=True)
         return Totals(self.fixed.params + in_sites.params, round(self.fixed.mult_adds + in_sites.mult_adds))
+
+    def _site_rebuild(self, site: Site, substitute: Substitute, setting) -> int:
+        key = self._key(site, substitute, setting)
+        if key not in self._rebuilds:
+            self._rebuilds[key] = reconstruction_mult_adds(self._meta_layer(site, substitute, setting))
+        return self._rebuilds[key]
+
+    def reconstruction_mult_adds(self, substitute: Substitute, setting) -> int:
+        """Mult-adds of rebuilding the network's reconstructed weights once: per training step, any batch."""
+        return self.fixed_rebuild + sum(n * self._site_rebuild(site, substitute, setting)
+                                        for site, n in self.sites.items())
 
     @functools.cached_property
     def dense(self) -> Totals:

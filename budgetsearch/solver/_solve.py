@@ -46,6 +46,8 @@ class Solution:
     ``saturated``: the budget is above the largest count the substitute reaches
     (a substitute without a setting: above its one count), so ``params`` falls
     short of it; ``fill`` is the fraction of the budget used.
+    ``reconstruction_mult_adds``: rebuilding the structured weights once, the
+    cost per training step on top of ``mult_adds`` per image (see ``count``).
     """
 
     model: str
@@ -55,6 +57,7 @@ class Solution:
     smallest_setting: Setting
     params: int
     mult_adds: int
+    reconstruction_mult_adds: int
     budget: str
     budget_params: int
     budget_mult_adds: Optional[int]
@@ -127,7 +130,9 @@ def _solution(counter, substitute, setting, budget: Budget, cap: int, mult_adds_
     return Solution(
         model=counter.model, substitute=substitute.name, hyperparameter=hp.name if hp else None, setting=setting,
         smallest_setting=setting if smallest_setting is None else smallest_setting,
-        params=totals.params, mult_adds=totals.mult_adds, budget=budget.label, budget_params=cap,
+        params=totals.params, mult_adds=totals.mult_adds,
+        reconstruction_mult_adds=counter.reconstruction_mult_adds(substitute, setting), budget=budget.label,
+        budget_params=cap,
         budget_mult_adds=mult_adds_cap, dense_params=dense.params, dense_mult_adds=dense.mult_adds,
         reference=counter.reference, params_range=params_range, num_classes=counter.num_classes,
         input_size=counter.input_size, compat=counter.compat, convention=counter.convention.to_dict(),

@@ -141,7 +141,7 @@ def _suggest(study: optuna.Study, config: StudyConfig, frozen) -> dict:
 
 def _result_record(result: dict) -> dict:
     keys = ("status", "message", "val_error", "val_top5_error", "test_error", "test_top5_error", "train_error",
-            "wall_time", "epochs_run")
+            "wall_time", "epochs_run", "reconstruction_mult_adds")
     return {k: result.get(k) for k in keys}
 
 

@@ -34,6 +34,7 @@ class TrialResult:
     images_per_second: Optional[float]  # training images per second of training-loop time
     params: int
     mult_adds: int
+    reconstruction_mult_adds: int  # rebuilding the structured weights, per training step (any batch)
     reference_params: int  # the same network with the family's reference substitute
     compression_ratio: float  # params / reference_params, the CRS-wd ratio
     convention: dict  # how params and mult-adds were counted

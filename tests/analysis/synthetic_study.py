@@ -20,6 +20,8 @@ POINTS = {
     ("shuffle", "0.1M"): (4, 80_000, 10_000_000, [12.0, 12.0, 12.0]),
     ("shuffle", "0.2M"): (2, 150_000, 18_000_000, [9.0, 9.5, None]),
 }
+# Mult-adds of one weight rebuild per training step, recorded by each trained trial (shuffle rebuilds nothing).
+REBUILDS = {"tucker": 300_000, "acdc": 5_000_000, "shuffle": 0}
 FAILED_MESSAGE = "RuntimeError: worker lost\nsecond line | with a pipe"
 EPOCHS = 2
 
@@ -56,12 +58,13 @@ def synthetic_trials() -> list:
         for seed, error in enumerate(errors):
             common = dict(substitute=substitute, budget=budget, budget_params=BUDGETS[budget], seed=seed,
                           setting=setting, params=params, mult_adds=mult_adds)
-            if error is None:
+            if error is None:  # a failed trial records no result, so no rebuild count
                 trials.append(frozen(attributes(**common, status="failed", val_error=None, val_top5_error=None,
                                                 test_error=None, test_top5_error=None, train_error=None,
                                                 epochs_run=1, message=FAILED_MESSAGE)))
             else:
-                trials.append(frozen(attributes(**common, val_error=error, test_error=error + 0.5)))
+                trials.append(frozen(attributes(**common, val_error=error, test_error=error + 0.5,
+                                                reconstruction_mult_adds=REBUILDS[substitute])))
     trials.append(frozen(attributes(substitute="tucker", budget="0.2M", budget_params=200_000, seed=3, setting=0.4,
                                     params=190_000, mult_adds=55_000_000, status="pruned", val_error=30.0,
                                     test_error=None, test_top5_error=None, epochs_run=1, message="pruned at epoch 1")))

@@ -77,6 +77,8 @@ def test_budget_goes_through_the_solver(capsys):
     # 0.2x of the dense 1-channel wrn-10-1 (stem 1->16): the trainer's own reference count agrees
     assert budget["budget_params"] == int(0.2 * record["reference_params"])
     assert budget["fill"] == budget["params"] / budget["budget_params"] and budget["saturated"] is False
+    # The trainer counts the whole network it trained; the solver summed its sites.
+    assert record["reconstruction_mult_adds"] == budget["reconstruction_mult_adds"] > 0
 
 
 def test_train_with_a_budget_prints_the_setting_it_solved_and_the_fill(capsys):

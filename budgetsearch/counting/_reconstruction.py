@@ -1,0 +1,92 @@
+"""The mult-adds of rebuilding structured weights: a cost per training step, not per image.
+
+A :class:`~budgetsearch.substitutes.ReconstructedModule` (hashed, tensor-train,
+Tucker, CP, ACDC, the tied low rank's folded tiling) computes its weight from
+its parameters. At inference that is done once (``count`` leaves it out); in
+training the weight is rebuilt in every forward, whatever the batch size. This
+module counts that rebuild: fvcore traces each module's ``reconstruct()`` once,
+under the same rules as ``count`` plus the few operators only rebuilds use.
+The trace runs on a meta-device copy of the module, since the count depends on
+shapes alone: an ACDC product of 128 factors on 640 channels costs no
+arithmetic to count.
+
+ACDC, for example, folds n factors on c = max(C_i, C_o) channels with 2n − 1
+dense c×c matmuls and 2n diagonal scalings: (2n − 1)·c³ + 2n·c² mult-adds, plus
+c² adds folding the widened (or summed) channels when C_i ≠ C_o.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Dict, Hashable
+
+import torch
+from fvcore.nn import FlopCountAnalysis
+from torch import nn
+
+from ..errors import CountingError
+from ..substitutes import ReconstructedModule
+from ._rules import Handle, _numel, default_rules, free, per_output_element
+
+
+def _source_elements(inputs, outputs) -> int:
+    """``index_add(self, dim, index, source)``: one add per element of ``source``."""
+    return _numel(inputs[3])
+
+
+def reconstruction_rules() -> Dict[str, Handle]:
+    """``count``'s rules plus the operators of weight rebuilds (folding channels, signs, fresh zeros)."""
+    rules = default_rules()
+    rules.update({"aten::index_add": _source_elements, "aten::index_add_": _source_elements,
+                  "aten::neg": per_output_element, "aten::zeros": free, "aten::new_zeros": free,
+                  "aten::unbind": free})
+    return rules
+
+
+class _Rebuild(nn.Module):
+    """Traces ``layer.reconstruct()``: fvcore traces a forward with an input, so it takes a dummy one."""
+
+    def __init__(self, layer: ReconstructedModule):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, _):
+        return self.layer.reconstruct()
+
+
+def _signature(layer: nn.Module) -> Hashable:
+    """What a rebuild's cost depends on: the module's type, hyperparameters and every tensor's shape."""
+    tensors = tuple((name, tuple(t.shape)) for name, t in (*layer.named_parameters(), *layer.named_buffers()))
+    return type(layer), layer.extra_repr(), tensors
+
+
+def layer_reconstruction_mult_adds(layer: ReconstructedModule) -> int:
+    """Mult-adds of one ``layer.reconstruct()``, traced on a meta-device copy of ``layer``."""
+    shadow = layer if all(t.is_meta for t in (*layer.parameters(), *layer.buffers())) else \
+        copy.deepcopy(layer).to("meta")
+    analysis = FlopCountAnalysis(_Rebuild(shadow), (torch.zeros((), device="meta"),))
+    analysis._ignored_ops = set()  # every operator needs a rule, as in count
+    analysis.set_op_handle(**reconstruction_rules())
+    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    total = analysis.total()
+    if analysis.unsupported_ops():
+        raise CountingError(f"operators without a counting rule in {type(layer).__name__}.reconstruct(): "
+                            f"{dict(analysis.unsupported_ops())}; add a handle to reconstruction_rules()")
+    return round(total)
+
+
+def reconstruction_mult_adds(model: nn.Module) -> int:
+    """Mult-adds of rebuilding every reconstructed weight of ``model`` once: its per-step cost in training.
+
+    Independent of the batch. A module is counted once however often the
+    network calls it; modules of equal signature (type, hyperparameters, tensor
+    shapes) are traced once.
+    """
+    per_signature: Dict[Hashable, int] = {}
+    total = 0
+    for layer in (m for m in model.modules() if isinstance(m, ReconstructedModule)):
+        key = _signature(layer)
+        if key not in per_signature:
+            per_signature[key] = layer_reconstruction_mult_adds(layer)
+        total += per_signature[key]
+    return total

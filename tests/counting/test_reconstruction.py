@@ -1,0 +1,70 @@
+"""The per-step cost of rebuilding structured weights, against the rebuilds' own arithmetic written out."""
+
+import json
+
+import pytest
+import torch
+
+import cli
+from budgetsearch.counting import count, reconstruction_mult_adds
+from budgetsearch.models import create_model
+from budgetsearch.solver import solve_budget
+from budgetsearch.solver._meta import shape_only
+
+# wrn-16-4: two blocks per group, widths 64/128/256 after a 16-channel stem; each block has two 3×3 convs.
+WRN_16_4_CONVS = [(16, 64), (64, 64), (64, 64), (64, 64), (64, 128), (128, 128), (128, 128), (128, 128),
+                  (128, 256), (256, 256), (256, 256), (256, 256)]
+
+
+def acdc_rebuild(n: int, c_in: int, c_out: int) -> int:
+    """n factors on c = max(C_i, C_o) channels: 2n - 1 c×c matmuls, 2n diagonal scalings of c² entries,
+    and c² adds folding the widened or summed channels into (C_o, C_i) when they differ."""
+    c = max(c_in, c_out)
+    return (2 * n - 1) * c ** 3 + 2 * n * c ** 2 + (c * c if c_in != c_out else 0)
+
+
+def meta_network(model, substitute):
+    with shape_only():
+        return create_model(model, substitute=substitute)
+
+
+def test_acdc_12_on_wrn_16_4_costs_the_issue_s_1_76_g_per_step():
+    expected = sum(acdc_rebuild(12, c_in, c_out) for c_in, c_out in WRN_16_4_CONVS)
+    assert expected == 1_768_902_656  # 23·Σc³ = 1,760,559,104 of it from the matmuls
+    assert reconstruction_mult_adds(meta_network("wrn-16-4", "ACDC_12")) == expected
+
+
+def test_a_hashed_rebuild_negates_the_bank_and_gathers_for_free():
+    # B = max(1, int(0.1·C_o·C_i·9)) shared values per 3×3; the signed bank [b, -b] costs B negations.
+    expected = sum(max(1, int(0.1 * c_out * c_in * 9)) for c_in, c_out in WRN_16_4_CONVS)
+    assert reconstruction_mult_adds(meta_network("wrn-16-4", "hashed:0.1")) == expected
+
+
+@pytest.mark.parametrize("substitute", ["conv", "separable", "generic:0.2", "shuffle:4"])
+def test_substitutes_with_plain_weights_rebuild_nothing(substitute):
+    assert reconstruction_mult_adds(meta_network("wrn-16-4", substitute)) == 0
+
+
+def test_count_reports_it_beside_the_per_image_figure_independent_of_the_real_weights():
+    torch.manual_seed(0)
+    model = create_model("wrn-10-1", substitute="acdc:3")
+    widths = [(16, 16), (16, 16), (16, 32), (32, 32), (32, 64), (64, 64)]
+    result = count(model, (3, 32, 32))
+    assert result.reconstruction_mult_adds == sum(acdc_rebuild(3, i, o) for i, o in widths)
+    assert result.to_dict()["reconstruction_mult_adds"] == result.reconstruction_mult_adds
+
+
+@pytest.mark.parametrize("substitute", ["acdc", "tensor-train", "tucker", "cp", "lowrank", "sep-hashed"])
+def test_the_solver_s_per_site_figure_equals_the_whole_network_s(substitute):
+    solution = solve_budget("wrn-10-1", substitute, "0.3x")
+    whole = count(solution.build(), solution.input_size)
+    assert solution.reconstruction_mult_adds == whole.reconstruction_mult_adds > 0
+    assert solution.to_dict()["reconstruction_mult_adds"] == solution.reconstruction_mult_adds
+
+
+def test_count_command_prints_it(capsys):
+    assert cli.main(["count", "--model", "wrn-16-4", "--substitute", "ACDC_12", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["reconstruction_mult_adds"] == 1_768_902_656 and out["mult_adds"] < 10 ** 8
+    assert cli.main(["count", "--model", "wrn-16-4", "--substitute", "ACDC_12"]) == 0
+    assert "reconstruction_mult_adds" in capsys.readouterr().out
