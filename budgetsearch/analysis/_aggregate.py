@@ -108,7 +108,7 @@ def aggregate_seeds(trials: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRI
         row = {key: _plain(first[key]) for key in POINT_KEYS}
         row["budget_params"] = _plain(first["budget_params"])
         row["fill"] = row["params"] / row["budget_params"] if row["params"] and row["budget_params"] else np.nan
-        row["trained_at"] = first["trained_at"]
+        row["trained_at"] = _plain(first["trained_at"])
         row["seeds"] = len(group)
         row["seed_list"] = sorted(int(s) for s in group["seed"].dropna())
         row["trials"] = len(point)
@@ -120,6 +120,7 @@ def aggregate_seeds(trials: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRI
     frame = pd.DataFrame(rows, columns=columns)
     # settings are ints for some substitutes (ACDC factors) and floats for others: keep each as recorded
     frame["setting"] = pd.Series([row["setting"] for row in rows], dtype=object)
+    frame["trained_at"] = pd.Series([row["trained_at"] for row in rows], dtype=object)  # None, not NaN
     for column in ("params", "mult_adds", "budget_params"):
         frame[column] = frame[column].astype("Int64")
     return _order(frame)

@@ -69,9 +69,9 @@ def plot_frontier(points: pd.DataFrame, ax, cost: str = "params", metric: str = 
     from matplotlib import ticker
 
     mean, std, front = f"{metric}_mean", f"{metric}_std", f"on_front_{cost}"
-    missing = [c for c in ("substitute", cost, mean, std, front) if c not in points.columns]
-    if missing:
-        raise ConfigError(f"points lack column(s) {missing}; pass the table frontier_table() returns")
+    lacking = [c for c in ("substitute", cost, mean, std, front) if c not in points.columns]
+    if lacking:
+        raise ConfigError(f"points lack column(s) {lacking}; pass the table frontier_table() returns")
     drawn = points[points[mean].notna() & points[cost].notna()]
     colors = colors or substitute_colors(list(drawn["substitute"]) + list(missing or ()))
     missing = missing or {}

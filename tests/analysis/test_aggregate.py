@@ -129,3 +129,21 @@ def test_trials_without_a_record_are_labelled_by_their_optuna_state():
     assert (counts["oom"], counts["running"], counts["waiting"], counts["total"]) == (1, 1, 1, 3)
     assert problem_trials(trials)["problem"].tolist() == [
         "waiting (queued, not started)", "running (no result yet, or its worker died)", "oom"]
+
+
+def test_a_trial_that_serves_two_budgets_is_a_point_at_each():
+    from budgetsearch.analysis import missing_points
+
+    served = [{"budget": "0.1M", "budget_params": 100_000, "budget_mult_adds": None},
+              {"budget": "0.12M", "budget_params": 120_000, "budget_mult_adds": None}]
+    trials = trials_frame([frozen(attributes(substitute="shuffle", setting=2, params=90_000, budgets=served)),
+                           frozen(attributes(substitute="acdc", setting=4, params=95_000, status="pruned",
+                                             val_error=None))])
+    points = aggregate_seeds(trials).set_index("budget")
+    assert list(points.index) == ["0.1M", "0.12M"]  # the pruned acdc trial is no point
+    assert points.loc["0.12M", "trained_at"] == "0.1M" and points.loc["0.1M", "trained_at"] is None
+    assert points.loc["0.1M", "fill"] == pytest.approx(0.9) and points.loc["0.12M", "fill"] == pytest.approx(0.75)
+    assert points.loc["0.1M", "val_error_mean"] == points.loc["0.12M", "val_error_mean"] == 9.0
+    counts = status_counts(trials).set_index(["substitute", "budget"])
+    assert counts.loc[("shuffle", "0.12M"), "complete"] == 1 and counts.loc[("shuffle", "0.12M"), "budget_params"] == 120_000
+    assert missing_points(trials) == {"acdc": "0.1M pruned"}

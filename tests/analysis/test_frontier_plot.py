@@ -96,3 +96,29 @@ def test_a_substitute_is_joined_in_budget_order_when_sizes_tie(points):
     lines = {line.get_label(): line for line in ax.get_lines()}
     assert list(lines["tucker"].get_xdata()) == [9.0, 6.5]  # 0.1M, then 0.2M
     assert list(lines["acdc"].get_xdata()) == [11.0, 7.5]
+
+
+def test_each_registered_substitute_keeps_one_colour_whatever_the_study_holds():
+    from budgetsearch.substitutes import list_substitutes
+
+    everything = substitute_colors()
+    assert set(list_substitutes()) <= set(everything)
+    assert len({everything[name] for name in list_substitutes()}) == len(list_substitutes())  # all distinct
+    for study_substitutes in (["shuffle"], ["acdc", "shuffle"], ["generic", "shuffle", "tucker", "cp"]):
+        assert substitute_colors(study_substitutes)["shuffle"] == everything["shuffle"]
+    assert substitute_colors(["my-plugin"])["my-plugin"] == substitute_colors(["a", "my-plugin"])["my-plugin"]
+
+
+def test_cells_without_a_point_are_named_in_the_legend(points):
+    missing = {"shuffle": "0.2M failed", "hashed": "0.1M pruned, 0.2M skipped"}
+    ax = plot_frontier(points, Figure().subplots(), missing=missing)
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert "shuffle (no point: 0.2M failed)" in labels  # drawn, with the cells it lacks
+    assert "hashed: no point (0.1M pruned, 0.2M skipped)" in labels  # nothing drawn, still in the legend
+    assert "tucker" in labels
+
+
+def test_title_names_the_model_and_the_data_set(study):
+    from budgetsearch.analysis import study_title
+
+    assert study_title("synthetic", load_trials(study)) == "synthetic: wrn-16-2 on digits"
