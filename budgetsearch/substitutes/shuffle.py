@@ -43,7 +43,8 @@ class LinearShuffle(nn.Module):
         # Unit gain up to the last map, which carries He's output variance 2·C_i/C_o.
         nn.init.normal_(self.reduce.weight, std=math.sqrt(self.shuffle_groups / in_channels))
         nn.init.normal_(self.depthwise.weight, std=1.0 / math.sqrt(kernel[0] * kernel[1]))
-        nn.init.normal_(self.expand.weight, std=math.sqrt(2.0 * in_channels * self.shuffle_groups / (out_channels * bottleneck)))
+        nn.init.normal_(self.expand.weight,
+                        std=math.sqrt(2.0 * in_channels * self.shuffle_groups / (out_channels * bottleneck)))
         if bias:
             nn.init.zeros_(self.expand.bias)
 
