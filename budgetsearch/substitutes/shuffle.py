@@ -7,6 +7,10 @@ conv substitute (REFERENCE §1.9). Bottleneck b = max(1, C_o // 4).
 A group count that does not divide the channels falls back to the next valid
 one below it: g is decremented until g | C_i, g | C_o and g | b.
 Params: C_i·b/g + b·k² + b·C_o/g (the count falls as g grows).
+
+It has no linear form (a decision): at a linear the depthwise k×k, the unit's
+spatial part, would shrink to a per-channel scale, and the C_o/4 bottleneck is a
+choice made for convolutions; no paper defines a ShuffleNet linear layer.
 """
 
 import math
@@ -39,7 +43,8 @@ class LinearShuffle(nn.Module):
         # Unit gain up to the last map, which carries He's output variance 2·C_i/C_o.
         nn.init.normal_(self.reduce.weight, std=math.sqrt(self.shuffle_groups / in_channels))
         nn.init.normal_(self.depthwise.weight, std=1.0 / math.sqrt(kernel[0] * kernel[1]))
-        nn.init.normal_(self.expand.weight, std=math.sqrt(2.0 * in_channels * self.shuffle_groups / (out_channels * bottleneck)))
+        nn.init.normal_(self.expand.weight,
+                        std=math.sqrt(2.0 * in_channels * self.shuffle_groups / (out_channels * bottleneck)))
         if bias:
             nn.init.zeros_(self.expand.bias)
 

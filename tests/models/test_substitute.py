@@ -7,6 +7,7 @@ from torch import nn
 from budgetsearch.errors import ConfigError
 from budgetsearch.models import SELECTIONS, create_model, selection, substitute
 from budgetsearch.models._registry import _FAMILIES
+from budgetsearch.substitutes import get_substitute
 
 
 class SmallNet(nn.Module):
@@ -95,7 +96,8 @@ def test_bad_selection_names_the_allowed_ones():
 
 def test_a_conv_only_substitute_on_linears_is_refused_before_anything_changes():
     model = SmallNet()
-    with pytest.raises(ConfigError, match="'hidden': substitute 'shuffle:2' replaces convolutions only.*linear form: conv, separable, hashed, sep-hashed, generic, lowrank, acdc"):
+    supporting = "conv, separable, hashed, sep-hashed, generic, lowrank, acdc, tensor-train, tucker, cp"
+    with pytest.raises(ConfigError, match=f"'hidden': substitute 'shuffle:2' replaces convolutions only.*: {supporting}"):
         substitute(model, "shuffle", 2, select="all")
     assert all(type(m) in (nn.Conv2d, nn.Linear) for m in model.children())
 
@@ -119,8 +121,16 @@ def _structure(model):
 @pytest.mark.parametrize("setting", ["tucker:0.41", "hashed:0.1", "shuffle:4", "separable"])
 def test_default_selection_builds_exactly_what_create_model_builds(name, setting):
     with torch.device("meta"):
-        expected = create_model(name, substitute=setting)
         model = create_model(name)
+        linear_points = any(isinstance(model.get_submodule(p), nn.Linear) for p in model.substitution_points)
+        if linear_points and get_substitute(setting.split(":")[0]).linear is None:
+            # A conv-only substitute cannot build a family with linear points, either way.
+            with pytest.raises(ConfigError, match="replaces convolutions only"):
+                create_model(name, substitute=setting)
+            with pytest.raises(ConfigError, match="replaces convolutions only"):
+                substitute(model, setting)
+            return
+        expected = create_model(name, substitute=setting)
         report = substitute(model, setting)
     assert _structure(model) == _structure(expected)
     assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in expected.parameters())
