@@ -1,6 +1,7 @@
 """Counting of parameters and mult-adds (fvcore, with a rule for every operator)."""
 
 from ._count import Convention, Count, LayerCount, count, count_parameters
+from ._fixed import fixed_part
 from ._rules import default_rules
 
-__all__ = ["Convention", "Count", "LayerCount", "count", "count_parameters", "default_rules"]
+__all__ = ["Convention", "Count", "LayerCount", "count", "count_parameters", "default_rules", "fixed_part"]

@@ -112,12 +112,14 @@ def create_model(name: ModelSpec, num_classes: Optional[int] = None, substitute=
         recording = _RecordingFactory(factory if own_points else compat_factory("conv"))
         model = family.build(*arguments, num_classes=classes, conv=recording, **options)
         model.substitution_points = recording.points(model)
+        model.kept_dense = ()
         if own_points:
             return model
     else:
         model = build_any(name, num_classes, **options)
     report = substitute_layers(model, factory, select=select, exclude=exclude)
     model.substitution_points = tuple(r.name for r in report.replaced)
+    model.kept_dense = report.kept_dense  # selected, but grouped or otherwise not substitutable
     return model
 
 

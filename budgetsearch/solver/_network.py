@@ -200,6 +200,7 @@ class NetworkCounter:
         network, self.sites = build_recording_sites(model, self.num_classes, self.input_size,
                                                     compat_factory(probes["conv"], None, self.compat),
                                                     probes["linear"].factory(), self.options, select, self.exclude)
+        self.kept_dense = network.kept_dense
         whole = count(network, self.input_size, compat=compat, rules=rules)
         self.convention = whole.convention
         in_sites = self._sum(lambda site: probes[site.kind], None, with_mult_adds=True)
