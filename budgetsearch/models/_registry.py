@@ -13,6 +13,7 @@ from typing import Callable, Optional
 from torch import nn
 
 from ..compat import compat_factory
+from .._plugins import load_plugins
 from ..errors import ConfigError, UnknownNameError
 from ._reference import ModelSpec, build_any, default_num_classes, is_reference, model_label
 from .substitute import substitute as substitute_layers
@@ -43,12 +44,14 @@ def register_model(family: ModelFamily) -> ModelFamily:
 
 def list_models() -> list[str]:
     """One example name per registered family."""
+    load_plugins()
     return [f.example for f in _FAMILIES]
 
 
 def find_model(name: str) -> tuple[ModelFamily, tuple]:
     """The family whose pattern matches ``name``; a more specific pattern (fewer groups) wins, so the
     ImageNet ``wrn-50-2`` is not read as the CIFAR ``wrn-D-K`` with D = 50."""
+    load_plugins()
     matches = [(f, m) for f in _FAMILIES if (m := re.fullmatch(f.pattern, name))]
     if matches:
         family, match = min(matches, key=lambda found: len(found[1].groups()))
