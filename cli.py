@@ -101,11 +101,49 @@ def output_folder(path, flag: str):
     return folder
 
 
+def parse_model_option(text: str) -> tuple:
+    """``KEY=VALUE`` with VALUE read as a TOML value (``width=64``, ``act='gelu'``, ``dims=[2, 2]``)."""
+    import tomllib
+
+    key, equals, value = text.partition("=")
+    if not equals or not key.strip().isidentifier():
+        raise ConfigError(f"--model-option must be KEY=VALUE (e.g. width=64), but got {text!r}")
+    try:
+        return key.strip(), tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        raise ConfigError(f"--model-option {key.strip()}: the value must be a TOML value (a number, true/false, "
+                          f"'quoted text', [a, list]), but got {value!r}") from None
+
+
+def add_model_selection(parser: argparse.ArgumentParser) -> None:
+    """How any model is built and which of its layers are substituted."""
+    parser.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="keyword argument for a package.module:callable model (VALUE read as TOML; repeatable)")
+    parser.add_argument("--select", default=None, help="layers to substitute: spatial, pointwise, convs, linear or all "
+                        "(default: a registered family's own points; spatial for other models)")
+    parser.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                        help="keep the modules whose qualified names match GLOB dense (repeatable)")
+
+
+def model_selection(args) -> dict:
+    return {"options": dict(parse_model_option(text) for text in args.model_option), "select": args.select,
+            "exclude": tuple(args.exclude)}
+
+
+def print_kept_dense(kept: tuple) -> None:
+    if kept:
+        print(f"kept dense (selected, but no substitute fits): "
+              + ", ".join(f"{k.name} ({k.reason})" for k in kept))
+
+
 def add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="wrn-28-10", help="registered model name (default: wrn-28-10)")
-    parser.add_argument("--input-size", type=parse_input_size, default=None, help="C,H,W (default: the model's)")
+    parser.add_argument("--model", default="wrn-28-10",
+                        help="registered model name or package.module:callable (default: wrn-28-10)")
+    parser.add_argument("--input-size", type=parse_input_size, default=None,
+                        help="C,H,W (default: the model's; required for a model that is not registered)")
     parser.add_argument("--num-classes", type=parse_num_classes, default=None,
                         help="classes of the head (default: the model's)")
+    add_model_selection(parser)
 
 
 def add_compat_option(parser: argparse.ArgumentParser) -> None:
@@ -154,19 +192,25 @@ def _configure_count(parser):
 @command("count", "count parameters and mult-adds of a model with a substitute", _configure_count)
 def run_count(args) -> int:
     from budgetsearch.compat import compat_factory
-    from budgetsearch.counting import count
-    from budgetsearch.models import create_model, default_input_size, find_model
+    from budgetsearch.counting import count, fixed_part
+    from budgetsearch.models import check_forward, create_model, default_input_size, input_options, model_defaults
 
-    substitute = args.substitute or find_model(args.model)[0].reference
+    chosen = model_selection(args)
+    substitute = args.substitute or model_defaults(args.model)[2]
     factory = compat_factory(substitute, args.setting, args.compat)
-    model = create_model(args.model, num_classes=args.num_classes, substitute=factory)
     input_size = args.input_size or default_input_size(args.model)
+    model = create_model(args.model, num_classes=args.num_classes, substitute=factory, select=chosen["select"],
+                         exclude=chosen["exclude"], **input_options(args.model, input_size), **chosen["options"])
+    check_forward(model, args.model, input_size)
     result = count(model, input_size, compat=args.compat)
+    fixed_params, fixed_mult_adds = fixed_part(result, model.substitution_points)
     summary = {"model": args.model, "substitute": factory.substitute.name, "setting": factory.setting,
                "compat": args.compat, "params": result.params, "mult_adds": result.mult_adds,
-               "reconstruction_mult_adds": result.reconstruction_mult_adds}
+               "reconstruction_mult_adds": result.reconstruction_mult_adds, "fixed_params": fixed_params,
+               "fixed_mult_adds": fixed_mult_adds}
     if args.json:
-        print_json(summary | result.to_dict(per_layer=args.per_layer))
+        kept = [{"name": k.name, "reason": k.reason} for k in model.kept_dense]
+        print_json(summary | result.to_dict(per_layer=args.per_layer) | {"kept_dense": kept})
         return 0
     if args.per_layer:
         print_table(result.per_layer().to_dict("records"), ["name", "type", "params", "mult_adds"])
@@ -174,7 +218,9 @@ def run_count(args) -> int:
     print_table([summary], list(summary))
     print(f"counted with {result.convention.counter}; unit: {result.convention.unit}; "
           f"input {','.join(map(str, input_size))}, batch 1; mult_adds per image at inference, "
-          f"reconstruction_mult_adds per training step (rebuilding the structured weights, any batch)")
+          f"reconstruction_mult_adds per training step (rebuilding the structured weights, any batch); fixed part: "
+          f"what the {len(model.substitution_points)} substitution points do not hold")
+    print_kept_dense(model.kept_dense)
     return 0
 
 
@@ -237,7 +283,9 @@ def run_frontier(args) -> int:
 
 
 def _configure_train(parser):
-    parser.add_argument("--model", default="wrn-16-2", help="registered model name (default: wrn-16-2)")
+    parser.add_argument("--model", default="wrn-16-2",
+                        help="registered model name or package.module:callable (default: wrn-16-2)")
+    add_model_selection(parser)
     parser.add_argument("--substitute", default="conv", help="NAME, NAME:SETTING or the original NAME_SETTING")
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--setting", type=float, default=None, help="the substitute's hyperparameter value")
@@ -331,12 +379,14 @@ def run_train(args) -> int:
     if args.teacher is not None:
         load_checkpoint(args.teacher)  # a teacher that cannot be read is told before any data is loaded
     dataset = load_dataset(args.dataset, validation_size=config.validation_size, seed=config.seed)
+    chosen = model_selection(args)
     substitute, setting, solution = args.substitute, args.setting, None
     if args.budget is not None:
         from budgetsearch.solver import solve_budget
 
         solution = solve_budget(args.model, args.substitute, args.budget,
-                                num_classes=args.num_classes or dataset.num_classes, input_size=dataset.input_size)
+                                num_classes=args.num_classes or dataset.num_classes, input_size=dataset.input_size,
+                                **chosen)
         substitute, setting = solution.substitute, solution.setting
         if not args.json:
             print(_solved_line(solution))
@@ -350,7 +400,8 @@ def run_train(args) -> int:
 
     try:
         result = train_trial(args.model, substitute, setting, dataset, config, on_epoch=on_epoch,
-                             num_classes=args.num_classes, save=args.save)
+                             num_classes=args.num_classes, save=args.save, model_options=chosen["options"],
+                             select=chosen["select"], exclude=chosen["exclude"])
     finally:
         bar.close()
     summary = result.to_dict() | {"budget": solution.to_dict() if solution is not None else None,
@@ -588,16 +639,20 @@ def _configure_solve(parser):
 @command("solve", "turn a parameter budget into each substitute's setting", _configure_solve)
 def run_solve(args) -> int:
     from budgetsearch.errors import InfeasibleBudgetError
-    from budgetsearch.solver import parse_budget, solve_budget
+    from budgetsearch.solver import network_counter, parse_budget, solve_budget
     from budgetsearch.substitutes import get_substitute, list_substitutes
 
     budget = parse_budget(args.budget)
-    names = list_substitutes() if args.substitute == ["all"] else [get_substitute(n).name for n in args.substitute]
+    chosen = model_selection(args)
+    counter = network_counter(args.model, args.num_classes, args.input_size, args.compat, **chosen)
+    kinds = {site.kind for site in counter.sites}
+    names = ([n for n in list_substitutes() if kinds <= set(get_substitute(n).layer_kinds)]
+             if args.substitute == ["all"] else [get_substitute(n).name for n in args.substitute])
     rows = []
     for name in names:
         try:
             solution = solve_budget(args.model, name, budget, mult_adds=args.mult_adds, num_classes=args.num_classes,
-                                    input_size=args.input_size, compat=args.compat)
+                                    input_size=args.input_size, compat=args.compat, **chosen)
         except InfeasibleBudgetError as error:
             rows.append({"substitute": name, "budget": budget.label, "feasible": False, "reason": str(error)})
             continue
@@ -605,8 +660,9 @@ def run_solve(args) -> int:
     # With "all", a substitute of one fixed size (conv, separable) is listed but not held to the budget.
     held = [r for r in rows if args.substitute != ["all"] or get_substitute(r["substitute"]).hyperparameter]
     status = BUDGET_NOT_MET if any(not r["feasible"] or r["saturated"] for r in held) else 0
+    fixed = {"fixed_params": counter.fixed.params, "fixed_mult_adds": round(counter.fixed.mult_adds)}
     if args.json:
-        print_json(rows)
+        print_json([fixed | row for row in rows])
         return status
     feasible = [r for r in rows if r["feasible"]]
     if feasible:
@@ -624,6 +680,9 @@ def run_solve(args) -> int:
         print(f"\n{cap}; dense {args.model} ({first['reference']}): {first['dense_params']:,} params, "
               f"{first['dense_mult_adds']:,} mult-adds; counted with {first['convention']['counter']}, "
               f"input {','.join(map(str, first['input_size']))}, batch 1")
+    print(f"fixed part (no substitution point holds it): {fixed['fixed_params']:,} params, "
+          f"{fixed['fixed_mult_adds']:,} mult-adds")
+    print_kept_dense(counter.kept_dense)
     for row in rows:
         if not row["feasible"]:
             print(f"infeasible: {row['reason']}")
@@ -658,8 +717,9 @@ def run_curves(args) -> int:
     names = None if args.substitute is None else [get_substitute(n).name for n in args.substitute]
     with tqdm(desc="sweeping", unit="substitute", disable=args.json) as bar:
         curves = settings_curve(args.model, names, args.points, args.num_classes, args.input_size, args.compat,
-                                progress=lambda name: (bar.set_postfix_str(name), bar.update()))
-    dense = network_counter(args.model, args.num_classes, args.input_size, args.compat).dense
+                                progress=lambda name: (bar.set_postfix_str(name), bar.update()),
+                                **model_selection(args))
+    dense = network_counter(args.model, args.num_classes, args.input_size, args.compat, **model_selection(args)).dense
     curves.to_csv(out / "curves.csv", index=False)
     figure, (ax_params, ax_mult_adds) = plt.subplots(1, 2, figsize=(13, 5), constrained_layout=True)
     draw_settings_curves(curves, ax_params, ax_mult_adds, dense=(dense.params, dense.mult_adds))

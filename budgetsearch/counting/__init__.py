@@ -1,8 +1,9 @@
 """Counting of parameters and mult-adds (fvcore, with a rule for every operator)."""
 
 from ._count import Convention, Count, LayerCount, count, count_parameters
+from ._fixed import fixed_part
 from ._reconstruction import reconstruction_mult_adds, reconstruction_rules
 from ._rules import default_rules, register_rule
 
-__all__ = ["Convention", "Count", "LayerCount", "count", "count_parameters", "default_rules",
+__all__ = ["Convention", "Count", "LayerCount", "count", "count_parameters", "default_rules", "fixed_part",
            "reconstruction_mult_adds", "reconstruction_rules", "register_rule"]

@@ -12,6 +12,7 @@ from typing import Callable, Optional
 
 from torch import nn
 
+from .._plugins import load_plugins
 from ..compat import check_mode, compat_factory
 from ..errors import ConfigError, UnknownNameError
 from ._reference import ModelSpec, build_any, default_num_classes, is_reference, model_label
@@ -46,12 +47,14 @@ def register_model(family: ModelFamily) -> ModelFamily:
 
 def list_models() -> list[str]:
     """One example name per registered family."""
+    load_plugins()
     return [f.example for f in _FAMILIES]
 
 
 def find_model(name: str) -> tuple[ModelFamily, tuple]:
     """The family whose pattern matches ``name``; a more specific pattern (fewer groups) wins, so the
     ImageNet ``wrn-50-2`` is not read as the CIFAR ``wrn-D-K`` with D = 50."""
+    load_plugins()
     matches = [(f, m) for f in _FAMILIES if (m := re.fullmatch(f.pattern, name))]
     if matches:
         family, match = min(matches, key=lambda found: len(found[1].groups()))
@@ -116,12 +119,14 @@ def create_model(name: ModelSpec, num_classes: Optional[int] = None, substitute=
         model = family.build(*arguments, num_classes=classes, conv=recording,
                              **family.compat_options.get(check_mode(compat), {}), **options)
         model.substitution_points = recording.points(model)
+        model.kept_dense = ()
         if own_points:
             return model
     else:
         model = build_any(name, num_classes, **options)
     report = substitute_layers(model, factory, select=select, exclude=exclude)
     model.substitution_points = tuple(r.name for r in report.replaced)
+    model.kept_dense = report.kept_dense  # selected, but grouped or otherwise not substitutable
     return model
 
 

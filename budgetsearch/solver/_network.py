@@ -130,9 +130,11 @@ class _RecordingFactory:
     def __call__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True):
         layer = self.factory(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
                              dilation=dilation, bias=bias)
+        # String padding ('same', 'valid') is kept as the model wrote it.
         self.recorded[layer] = dict(in_channels=in_channels, out_channels=out_channels, bias=bias,
+                                    padding=padding if isinstance(padding, str) else _pair(padding),
                                     **{k: _pair(v) for k, v in (("kernel_size", kernel_size), ("stride", stride),
-                                                                ("padding", padding), ("dilation", dilation))})
+                                                                ("dilation", dilation))})
         return layer
 
     def linear(self, in_features, out_features, bias=True):
@@ -202,6 +204,7 @@ class NetworkCounter:
                                                     compat_factory(probes["conv"], None, self.compat),
                                                     probes["linear"].factory(), self.options, select, self.exclude,
                                                     self.compat)
+        self.kept_dense = network.kept_dense
         whole = count(network, self.input_size, compat=compat, rules=rules)
         self.convention = whole.convention
         in_sites = self._sum(lambda site: probes[site.kind], None, with_mult_adds=True)

@@ -127,7 +127,8 @@ def plan_study(config: StudyConfig, on_cell=None) -> StudyPlan:
         for substitute in config.substitutes:
             try:
                 solution = solve_budget(config.model, substitute, budget.params, mult_adds=budget.mult_adds,
-                                        num_classes=config.num_classes, input_size=tuple(config.input_size))
+                                        num_classes=config.num_classes, input_size=tuple(config.input_size),
+                                        options=config.model_options, **config.model_selection)
             except InfeasibleBudgetError as error:
                 result = SkippedCell(substitute, budget, str(error))
                 skipped.append(result)

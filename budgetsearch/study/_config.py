@@ -122,7 +122,7 @@ class StorageSettings:
 @dataclass(frozen=True)
 class StudyConfig:
     name: str  # default: the file's stem
-    model: str = "wrn-10-1"  # default: small enough for digits on a laptop CPU
+    model: str = "wrn-10-1"  # default: small enough for digits on a laptop CPU; or package.module:callable
     dataset: str = "digits"  # built in, no download
     input_size: tuple = (1, 8, 8)  # default: the data set's image shape
     num_classes: int = 10  # default: the data set's
@@ -138,7 +138,18 @@ class StudyConfig:
     pruning: PruningSettings = field(default_factory=PruningSettings)
     tuning: TuningSettings = field(default_factory=TuningSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
+    model_options: dict = field(default_factory=dict)  # keyword arguments of a package.module:callable model
+    select: Optional[str] = None  # default: a registered family's own substitution points, "spatial" otherwise
+    exclude: tuple = ()  # globs on qualified module names kept dense
+    # The sys.path entry a referenced model's module was found under when the file was read; workers
+    # append it, so they import the same file whatever their working directory.
+    model_path: Optional[str] = None
     source: str = field(default="<dict>", compare=False)  # where it was read from, for messages
+
+    @property
+    def model_selection(self) -> dict:
+        """The model's options and layer choice, as the solver and the trainer take them."""
+        return {"select": self.select, "exclude": self.exclude}
 
     def to_dict(self) -> dict:
         """The study as the plain data a study file holds (every default written out); parses back equal."""
@@ -147,6 +158,7 @@ class StudyConfig:
         data["input_size"] = list(self.input_size)
         data["substitutes"] = list(self.substitutes)
         data["seeds"] = list(self.seeds)
+        data["exclude"] = list(self.exclude)
         data["training"]["milestones"] = list(self.training.milestones)
         data["training"]["betas"] = list(self.training.betas)
         data["budgets"] = [b["params"] if b["mult_adds"] is None else b for b in data["budgets"]]
@@ -203,8 +215,15 @@ def parse_study(data: dict, source: str = "<dict>") -> StudyConfig:
     top = Table(source, "", data)
     name = top.get("name", str, check=_NAME.fullmatch,
                    allowed="letters, digits, '.', '_', '-' (it names the folder runs/<name>/)")
-    model = top.get("model", str, StudyConfig.model, allowed="a registered model name, e.g. 'wrn-16-4'")
-    _check_model(top, model)
+    model = top.get("model", str, StudyConfig.model,
+                    allowed="a registered model name, e.g. 'wrn-16-4', or package.module:callable")
+    model_path = top.get("model_path", str, None, allowed="a folder on sys.path (recorded when the file is read)")
+    model_path = _check_model(top, model, model_path)
+    model_options = top.get("model_options", dict, {}, allowed="a table of the model callable's keyword arguments")
+    select = top.get("select", str, None, check=_valid_selection,
+                     allowed="spatial, pointwise, convs, linear or all")
+    exclude = top.get("exclude", list, (), check=lambda v: all(isinstance(g, str) for g in v), convert=tuple,
+                      allowed="a list of globs on qualified module names")
     dataset = top.get("dataset", str, StudyConfig.dataset, check=_valid_dataset,
                       allowed="'digits', 'cifar10:PATH' or 'cifar100:PATH'")
     kind = dataset.partition(":")[0]
@@ -223,7 +242,8 @@ def parse_study(data: dict, source: str = "<dict>") -> StudyConfig:
         name=name, model=model, dataset=dataset, input_size=input_size, num_classes=num_classes,
         substitutes=substitutes, budgets=budgets, seeds=seeds, min_fill=min_fill, training=training,
         distillation=_distillation(top, training), pruning=_pruning(top), tuning=_tuning(top),
-        storage=_storage(top), source=source,
+        storage=_storage(top), model_options=model_options, select=select, exclude=exclude, model_path=model_path,
+        source=source,
     )
     top.finish()
     return config
@@ -238,13 +258,30 @@ def _valid_dataset(spec: str) -> bool:
     return (kind == "digits" and not colon) or (kind in ("cifar10", "cifar100") and bool(path.strip()))
 
 
-def _check_model(top: Table, model: str) -> None:
-    from ..models import find_model, list_models
+def _check_model(top: Table, model: str, model_path: Optional[str]) -> Optional[str]:
+    """Check that ``model`` exists; for a reference, the ``sys.path`` entry its module is imported from."""
+    from ..models import add_search_path, find_model, is_reference, list_models
+    from ..models._reference import reference_path_entry
 
+    if not is_reference(model):
+        try:
+            find_model(model)
+        except BudgetSearchError:
+            raise top.error("model", model, "a registered model, e.g. " + ", ".join(list_models())
+                            + ", or package.module:callable") from None
+        return None
+    if model_path is not None:
+        add_search_path(model_path)
     try:
-        find_model(model)
-    except BudgetSearchError:
-        raise top.error("model", model, "a registered model, e.g. " + ", ".join(list_models())) from None
+        return reference_path_entry(model)
+    except ConfigError as error:
+        raise ConfigError(f"{top.source}: {error}") from None
+
+
+def _valid_selection(select: str) -> bool:
+    from ..models import SELECTIONS
+
+    return select in SELECTIONS
 
 
 def _substitutes(top: Table) -> tuple:

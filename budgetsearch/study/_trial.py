@@ -110,7 +110,8 @@ def run_trial(study: optuna.Study, config: StudyConfig, trial_id: int, *, device
         save = teacher_checkpoint(config, runs_dir) if attrs.get("role") == "teacher" else None
         result = train_trial(model=config.model, substitute=attrs["substitute"], setting=attrs["setting"],
                              dataset=config.dataset, config=tc, on_epoch=on_epoch,
-                             num_classes=config.num_classes, save=None if save is None else str(save))
+                             num_classes=config.num_classes, save=None if save is None else str(save),
+                             model_options=config.model_options, **config.model_selection)
         record = _result_record(result.to_dict())
         if result.params is not None and result.params != attrs.get("params"):
             logger.warning("trial %d (%s): the trainer counted %s params, the solver %s", frozen.number,

@@ -18,6 +18,7 @@ from typing import Callable, Hashable, Optional, Union
 from torch import nn
 from torch.nn.modules.utils import _pair
 
+from .._plugins import load_plugins
 from ..errors import ConfigError, UnknownNameError
 
 Setting = Union[int, float, None]
@@ -167,16 +168,19 @@ def register_substitute(substitute: Substitute) -> Substitute:
 
 def list_substitutes(pattern: str = "*") -> list[str]:
     """Registered names matching a shell-style pattern, in registration order."""
+    load_plugins()
     return [name for name in _SUBSTITUTES if fnmatch.fnmatch(name, pattern)]
 
 
 def linear_substitutes() -> list[str]:
     """Registered names that also replace ``nn.Linear``."""
+    load_plugins()
     return [name for name, s in _SUBSTITUTES.items() if s.linear is not None]
 
 
 def get_substitute(name: str) -> Substitute:
     """Look a substitute up by its name or its original name (``Tucker``, ``SepHashed``)."""
+    load_plugins()
     key = name if name in _SUBSTITUTES else _ORIGINAL_NAMES.get(str(name).lower())
     if key is None:
         raise UnknownNameError(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Tuple, Union
+from dataclasses import dataclass, field
+from typing import Optional, Tuple, Union
 
 import torch
 from torch import nn
@@ -15,13 +15,17 @@ from ..substitutes import ConvFactory, Substitute, parse_substitute
 
 @dataclass(frozen=True)
 class Architecture:
-    """A registered model with one registered substitute at one setting."""
+    """A model (a registered name or a ``package.module:callable`` reference) with one registered substitute
+    at one setting, in the layers ``select`` and ``exclude`` choose."""
 
     model: str
     substitute: str  # registry name
     setting: Union[int, float, None]
     num_classes: int
     input_size: Tuple[int, int, int]
+    options: dict = field(default_factory=dict)  # keyword arguments of a referenced model's callable
+    select: Optional[str] = None  # None: a registered family's own substitution points, else "spatial"
+    exclude: Tuple[str, ...] = ()
 
     @property
     def factory(self) -> ConvFactory:
@@ -38,31 +42,39 @@ class Architecture:
                                 **self.build_options())
 
     def build_options(self) -> dict:
-        """Extra constructor arguments: the input channels, when they differ from the family's (digits: 1)."""
-        return input_options(self.model, self.input_size)
+        """Extra :func:`create_model` arguments: the layers chosen, the model's options, and the input
+        channels when they differ from the family's (digits: 1)."""
+        return {"select": self.select, "exclude": self.exclude, **input_options(self.model, self.input_size),
+                **self.options}
 
     def label(self) -> str:
         return f"{self.model} {self.factory.label}"
 
     def to_dict(self) -> dict:
-        return {"model": self.model, "substitute": self.substitute, "setting": self.setting,
-                "num_classes": self.num_classes, "input_size": list(self.input_size)}
+        record = {"model": self.model, "substitute": self.substitute, "setting": self.setting,
+                  "num_classes": self.num_classes, "input_size": list(self.input_size)}
+        # Only what differs from a family's own build, so records of registered models read as before.
+        chosen = {"options": dict(self.options), "select": self.select, "exclude": list(self.exclude)}
+        return record | {key: value for key, value in chosen.items() if value}
 
     @classmethod
     def from_dict(cls, record: dict) -> "Architecture":
         try:
             return cls(str(record["model"]), str(record["substitute"]), record["setting"],
-                       int(record["num_classes"]), tuple(int(s) for s in record["input_size"]))
+                       int(record["num_classes"]), tuple(int(s) for s in record["input_size"]),
+                       dict(record.get("options", {})), record.get("select"), tuple(record.get("exclude", ())))
         except (KeyError, TypeError, ValueError) as error:
             raise ConfigError(f"an architecture record needs model, substitute, setting, num_classes and "
                               f"input_size, but got {record!r} ({error})") from None
 
 
 def resolve_architecture(model: str, substitute: Union[str, Substitute, ConvFactory], setting,
-                         num_classes: int, input_size) -> Architecture:
+                         num_classes: int, input_size, options: Optional[dict] = None, select: Optional[str] = None,
+                         exclude=()) -> Architecture:
     """Normalise the names a caller passes (``"acdc"`` + 4, ``"acdc:4"``, ``"ACDC_4"``, a factory)."""
     if not isinstance(model, str):
-        raise ConfigError(f"model must be a registered model name, but got {model!r}")
+        raise ConfigError(f"model must be a registered model name or a package.module:callable reference "
+                          f"(a trial is recorded by name), but got {model!r}")
     if isinstance(substitute, ConvFactory):
         if setting is not None:
             raise ConfigError(f"{substitute.label!r} is already bound to a setting, but setting={setting!r} was also given")
@@ -73,4 +85,5 @@ def resolve_architecture(model: str, substitute: Union[str, Substitute, ConvFact
         factory = parse_substitute(substitute, setting)
     else:
         raise ConfigError(f"substitute must be a registered name or factory, but got {substitute!r}")
-    return Architecture(model, factory.substitute.name, factory.setting, int(num_classes), tuple(input_size))
+    return Architecture(model, factory.substitute.name, factory.setting, int(num_classes), tuple(input_size),
+                        dict(options or {}), select, tuple(exclude))

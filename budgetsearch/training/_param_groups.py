@@ -20,7 +20,7 @@ from typing import List, Tuple
 import torch
 from torch import nn
 
-from ..models import create_model, find_model
+from ..models import create_model, model_defaults
 from ..substitutes import ConvFactory
 
 
@@ -44,7 +44,7 @@ def reference_ratio(model_name: str, factory: ConvFactory, num_classes: int, **o
 
     ``options`` go to both constructors (e.g. ``in_channels``).
     """
-    reference = find_model(model_name)[0].reference
+    reference = model_defaults(model_name)[2]
 
     def size(substitute) -> int:
         with torch.device("meta"):

@@ -256,7 +256,8 @@ def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, 
 
 def train_trial(model: str, substitute="conv", setting=None, dataset: Union[str, Dataset] = "digits",
                 config: Optional[TrainConfig] = None, on_epoch: Optional[EpochCallback] = None,
-                num_classes: Optional[int] = None, save=None) -> TrialResult:
+                num_classes: Optional[int] = None, save=None, *, model_options: Optional[dict] = None,
+                select: Optional[str] = None, exclude=()) -> TrialResult:
     """Train ``model`` with ``substitute`` at ``setting`` on ``dataset`` and return the trial's result.
 
     ``dataset``: a spec (``"digits"``, ``"cifar10:PATH"``) loaded with
@@ -266,6 +267,8 @@ def train_trial(model: str, substitute="conv", setting=None, dataset: Union[str,
     returning True stops the trial as ``"pruned"``. ``save``: write a
     checkpoint there when the trial completes (replacing a file already
     there); a path that cannot be written is refused before training.
+    ``model`` is a registered name or a ``package.module:callable`` reference,
+    built with ``model_options``, its layers chosen by ``select`` and ``exclude``.
     """
     config = TrainConfig() if config is None else config
     if not isinstance(config, TrainConfig):
@@ -281,7 +284,8 @@ def train_trial(model: str, substitute="conv", setting=None, dataset: Union[str,
     if isinstance(classes, bool) or not isinstance(classes, int) or classes < data.num_classes:
         raise ConfigError(f"num_classes must be an int >= the data set's {data.num_classes} classes, "
                           f"but got {num_classes!r}")
-    architecture = resolve_architecture(model, substitute, setting, classes, data.input_size)
+    architecture = resolve_architecture(model, substitute, setting, classes, data.input_size, model_options, select,
+                                        exclude)
 
     network = build_model(architecture, config.seed)
     counted = count(network, data.input_size)  # on the CPU, before the model moves

@@ -1,0 +1,61 @@
+"""The examples' study: a model that is not registered (examples/tinyvgg.py), run by two workers.
+
+The expectations: the grid the file declares (every cell once), the dense
+parameters of TinyVGG built here and counted by Σnumel, and the frontier files.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+import cli
+from budgetsearch.errors import ConfigError
+from budgetsearch.study import load_study_config, open_storage, parse_study
+from examples.tinyvgg import TinyVGG
+
+STUDY = Path(__file__).resolve().parents[2] / "studies" / "examples-tinyvgg.toml"
+
+
+def test_the_study_file_records_where_its_model_module_was_found():
+    config = load_study_config(STUDY)
+    assert config.model_path == str(STUDY.parents[1])
+    assert (config.model_options, config.select, config.exclude) == ({"in_channels": 1, "width": 8}, "spatial",
+                                                                      ("features.0",))
+    assert parse_study(config.to_dict(), "again") == config
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"model": "examples.tinyvgg:Missing"}, "model 'examples.tinyvgg:Missing': 'examples.tinyvgg' has no "
+                                            "attribute 'Missing'"),
+    ({"select": "everything"}, "select = 'everything' is not allowed; allowed: spatial, pointwise, convs"),
+])
+def test_bad_model_keys_are_refused_naming_them(changes, message):
+    with pytest.raises(ConfigError, match=message):
+        load_study_config(STUDY).replace(**changes)
+
+
+@pytest.mark.slow  # ~40 s: two worker processes train four cells
+def test_two_workers_run_every_cell_once_and_write_the_frontier(runs_dir, capsys):
+    assert cli.main(["run", str(STUDY), "--workers", "2", "--runs-dir", str(runs_dir), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["skipped"] == [] and printed["worker_exit_codes"] == [0, 0] and printed["queued"] == 4
+    storage = open_storage(None, "examples-tinyvgg", runs_dir=runs_dir)
+    trials = optuna.load_study(study_name="examples-tinyvgg", storage=storage).get_trials(deepcopy=False)
+    cells = sorted(f"{s}|{b}|0" for s in ("generic", "tucker") for b in ("0.2x", "0.3x"))
+    assert sorted(t.user_attrs["cell"] for t in trials) == cells
+    dense = sum(p.numel() for p in TinyVGG(num_classes=10, in_channels=1, width=8).parameters())
+    for trial in trials:
+        attrs = trial.user_attrs
+        assert trial.state == TrialState.COMPLETE and attrs["status"] == "complete"
+        assert attrs["model"] == "examples.tinyvgg:TinyVGG" and attrs["dense_params"] == dense
+        assert 0 < attrs["params"] <= attrs["budget_params"]
+    out = runs_dir / "frontier"
+    assert cli.main(["frontier", str(STUDY), "--out", str(out), "--json"]) == 0  # runs/ is the working directory's
+    rows = json.loads(capsys.readouterr().out)
+    assert rows and {row["substitute"] for row in rows} <= {"generic", "tucker"}
+    assert sorted(p.name for p in out.iterdir() if p.suffix == ".csv")
