@@ -27,6 +27,8 @@ from ._queue import enqueue_missing
 from ._storage import DEFAULT_RUNS_DIR, open_storage, queue_lock, storage_errors
 from ._worker import CONFIG_ATTR
 
+DATA_ATTR = "budgetsearch:data"  # study user attribute: what the data set is, by content (dataset_fingerprint)
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -159,18 +161,33 @@ def _start_worker(study_name: str, storage_url, device: str, runs_dir: str, thre
 
 
 def _comparable(data: dict) -> dict:
-    """A stored study's settings without those that may differ between runs of the same study (where it is stored)."""
+    """A stored study's settings without those that may differ between runs of the same study.
+
+    Where it is stored, and where its data lies: the data is compared by content (:data:`DATA_ATTR`).
+    """
     data = json.loads(json.dumps(data))
     data.get("storage", {}).pop("url", None)
+    if isinstance(data.get("dataset"), str):
+        data["dataset"] = data["dataset"].partition(":")[0]
     return data
 
 
 def _check_same_study(study: optuna.Study, config: StudyConfig) -> None:
+    from ..data import dataset_fingerprint
+
     stored = study.user_attrs.get(CONFIG_ATTR)
     current = config.to_dict()
+    fingerprint = dataset_fingerprint(config.dataset)
     if stored is None:
+        study.set_user_attr(DATA_ATTR, fingerprint)
         study.set_user_attr(CONFIG_ATTR, current)
         return
+    if DATA_ATTR not in study.user_attrs and stored.get("dataset") == current["dataset"]:
+        study.set_user_attr(DATA_ATTR, fingerprint)  # a study started before data was recorded by content
+    if study.user_attrs.get(DATA_ATTR) != fingerprint:
+        raise ConfigError(f"{config.source}: dataset = {config.dataset!r} holds other data than study {config.name!r} "
+                          f"was started with (its files' contents differ); continuing would mix results: point it "
+                          f"at the same data, or give the study a new name")
     try:
         stored_config = parse_study(stored, f"study {config.name!r} in storage")
     except BudgetSearchError:
@@ -181,3 +198,5 @@ def _check_same_study(study: optuna.Study, config: StudyConfig) -> None:
         raise ConfigError(f"{config.source}: study {config.name!r} already exists in this storage with different "
                           f"settings ({', '.join(changed)}); continuing it would mix results: use the file it was "
                           f"started with, or give the study a new name")
+    if stored.get("dataset") != current["dataset"]:  # the same data, moved: workers read it where it is now
+        study.set_user_attr(CONFIG_ATTR, current)
