@@ -134,7 +134,7 @@ def run_study(config: StudyConfig, options: RunOptions = RunOptions(), *, on_cel
     processes = [_start_worker(config.name, storage_url, device, runs_dir, options.threads) for device in devices] \
         if pending else []  # a finished study needs no workers
     try:
-        while [p for p in processes if p.poll() is None]:  # every worker polled, so each finished one is reaped
+        while still_running(processes):
             if on_progress is not None:
                 on_progress(study_progress(study.get_trials(deepcopy=False)))
             time.sleep(options.poll_interval)
@@ -150,6 +150,11 @@ def run_study(config: StudyConfig, options: RunOptions = RunOptions(), *, on_cel
         on_progress(progress)
     return RunReport(plan, queued, progress, summary_rows(trials), tuple(p.returncode for p in processes),
                      tuple(trials))
+
+
+def still_running(processes: list) -> list:
+    """The workers still running; every one is polled, so each that finished is reaped at once (no zombie waits)."""
+    return [p for p in processes if p.poll() is None]
 
 
 def _start_worker(study_name: str, storage_url, device: str, runs_dir: str, threads) -> subprocess.Popen:

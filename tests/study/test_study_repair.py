@@ -72,3 +72,19 @@ def test_run_and_worker_help_document_the_exit_statuses(capsys):
         with pytest.raises(SystemExit):
             cli.main([command, "--help"])
         assert f"{cli.EXIT_TRIALS_FAILED} trials failed" in capsys.readouterr().out
+
+
+def test_supervision_polls_every_worker_not_just_up_to_the_first_live_one():
+    from budgetsearch.study._run import still_running
+
+    class Worker:
+        def __init__(self, code):
+            self.code, self.polled = code, 0
+
+        def poll(self):
+            self.polled += 1
+            return self.code
+
+    workers = [Worker(None), Worker(0), Worker(None), Worker(1)]
+    assert still_running(workers) == [workers[0], workers[2]]
+    assert [w.polled for w in workers] == [1, 1, 1, 1]  # the finished ones behind a live one are reaped too
