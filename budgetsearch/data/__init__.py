@@ -7,11 +7,12 @@ into the network's float inputs; :func:`iterate_batches` walks one epoch.
 
 from ._augment import AugmentRecipe, augment, iterate_batches, normalize
 from ._cifar import CIFAR_LAYOUTS, CifarLayout, download_cifar, verify_md5
-from ._datasets import (DEFAULT_VALIDATION_SIZE, SPEC_FORMS, Dataset, check_validation_size, load_dataset,
+from ._datasets import (DEFAULT_VALIDATION_SIZE, SPEC_FORMS, Dataset, check_validation_size, dataset_fingerprint,
+                        load_dataset,
                         split_validation, validation_count)
 
 __all__ = [
     "AugmentRecipe", "CIFAR_LAYOUTS", "CifarLayout", "DEFAULT_VALIDATION_SIZE", "Dataset", "SPEC_FORMS", "augment",
-    "check_validation_size", "download_cifar", "iterate_batches", "load_dataset", "normalize", "split_validation",
+    "check_validation_size", "dataset_fingerprint", "download_cifar", "iterate_batches", "load_dataset", "normalize", "split_validation",
     "validation_count", "verify_md5",
 ]

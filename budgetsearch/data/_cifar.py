@@ -132,8 +132,8 @@ def _read_batch(path: Path, layout: CifarLayout) -> Tuple[np.ndarray, np.ndarray
     return data.reshape(-1, 3, 32, 32), labels
 
 
-def read_cifar(root: Path, layout: CifarLayout):
-    """Return ``(train_images, train_labels, test_images, test_labels, class_names, folder)`` as numpy arrays."""
+def cifar_folder(root, layout: CifarLayout) -> Path:
+    """The folder holding the data set's files: ``root``, or the official archive's folder inside it."""
     root = Path(root).expanduser()
     if (root / layout.folder).is_dir():  # accept the folder the archive was extracted into, too
         root = root / layout.folder
@@ -142,6 +142,28 @@ def read_cifar(root: Path, layout: CifarLayout):
                         f"{layout.meta_file!r}, {layout.test_file!r} and the training files; {_how_to_get(layout)}")
     if not root.is_dir():
         raise DataError(f"{layout.name} directory {root} does not exist; {_how_to_get(layout)}")
+    return root
+
+
+def cifar_fingerprint(root, layout: CifarLayout) -> str:
+    """A digest of the data set's files (names and bytes): the same data moved to another folder has the same one."""
+    folder = cifar_folder(root, layout)
+    digest = hashlib.sha256()
+    for name in (layout.meta_file, *layout.train_files, layout.test_file):
+        digest.update(name.encode() + b"\0")
+        try:
+            with open(folder / name, "rb") as handle:
+                for chunk in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(chunk)
+        except OSError as error:
+            raise DataError(f"{layout.name} file {folder / name} cannot be read ({error.strerror or error}); "
+                            f"{_how_to_get(layout)}") from None
+    return f"{layout.name}:sha256:{digest.hexdigest()}"
+
+
+def read_cifar(root: Path, layout: CifarLayout):
+    """Return ``(train_images, train_labels, test_images, test_labels, class_names, folder)`` as numpy arrays."""
+    root = cifar_folder(root, layout)
     meta = _unpickle(root / layout.meta_file, layout)
     names = meta.get(layout.label_names_key)
     if not isinstance(names, list) or len(names) != layout.num_classes:

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from ..errors import ConfigError
 from ._augment import AugmentRecipe
-from ._cifar import CIFAR_LAYOUTS, read_cifar
+from ._cifar import CIFAR_LAYOUTS, cifar_fingerprint, read_cifar
 from ._digits import read_digits
 
 SPEC_FORMS = ("cifar10:PATH", "cifar100:PATH", "digits")
@@ -94,6 +94,12 @@ def _parse_spec(spec: str) -> Tuple[str, str]:
         raise ConfigError(f"data set spec {spec!r} needs the data folder after the colon, e.g. '{name}:data/"
                           f"{CIFAR_LAYOUTS[name].folder}'; accepted forms: {forms}")
     raise ConfigError(f"unknown data set spec {spec!r}; accepted forms: {forms}")
+
+
+def dataset_fingerprint(spec: str) -> str:
+    """What the data set ``spec`` names, by content, not by path: ``"digits"``, or ``"cifar10:sha256:..."``."""
+    name, path = _parse_spec(spec)
+    return name if name == "digits" else cifar_fingerprint(path, CIFAR_LAYOUTS[name])
 
 
 def load_dataset(spec: str, *, validation_size: Union[int, float] = DEFAULT_VALIDATION_SIZE,

@@ -27,6 +27,8 @@ from ._queue import enqueue_missing
 from ._storage import DEFAULT_RUNS_DIR, open_storage, queue_lock, storage_errors
 from ._worker import CONFIG_ATTR
 
+DATA_ATTR = "budgetsearch:data"  # study user attribute: what the data set is, by content (dataset_fingerprint)
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -133,7 +135,7 @@ def run_study(config: StudyConfig, options: RunOptions = RunOptions(), *, on_cel
     processes = [_start_worker(config.name, storage_url, device, runs_dir, options.threads) for device in devices] \
         if pending else []  # a finished study needs no workers
     try:
-        while [p for p in processes if p.poll() is None]:  # every worker polled, so each finished one is reaped
+        while still_running(processes):
             if on_progress is not None:
                 on_progress(study_progress(study.get_trials(deepcopy=False)))
             time.sleep(options.poll_interval)
@@ -151,6 +153,11 @@ def run_study(config: StudyConfig, options: RunOptions = RunOptions(), *, on_cel
                      tuple(trials))
 
 
+def still_running(processes: list) -> list:
+    """The workers still running; every one is polled, so each that finished is reaped at once (no zombie waits)."""
+    return [p for p in processes if p.poll() is None]
+
+
 def _start_worker(study_name: str, storage_url, device: str, runs_dir: str, threads) -> subprocess.Popen:
     message = {"study_name": study_name, "storage": storage_url, "device": device, "runs_dir": runs_dir,
                "threads": threads, "parent_pid": os.getpid()}
@@ -160,18 +167,33 @@ def _start_worker(study_name: str, storage_url, device: str, runs_dir: str, thre
 
 
 def _comparable(data: dict) -> dict:
-    """A stored study's settings without those that may differ between runs of the same study (where it is stored)."""
+    """A stored study's settings without those that may differ between runs of the same study.
+
+    Where it is stored, and where its data lies: the data is compared by content (:data:`DATA_ATTR`).
+    """
     data = json.loads(json.dumps(data))
     data.get("storage", {}).pop("url", None)
+    if isinstance(data.get("dataset"), str):
+        data["dataset"] = data["dataset"].partition(":")[0]
     return data
 
 
 def _check_same_study(study: optuna.Study, config: StudyConfig) -> None:
+    from ..data import dataset_fingerprint
+
     stored = study.user_attrs.get(CONFIG_ATTR)
     current = config.to_dict()
+    fingerprint = dataset_fingerprint(config.dataset)
     if stored is None:
+        study.set_user_attr(DATA_ATTR, fingerprint)
         study.set_user_attr(CONFIG_ATTR, current)
         return
+    if DATA_ATTR not in study.user_attrs and stored.get("dataset") == current["dataset"]:
+        study.set_user_attr(DATA_ATTR, fingerprint)  # a study started before data was recorded by content
+    if study.user_attrs.get(DATA_ATTR) != fingerprint:
+        raise ConfigError(f"{config.source}: dataset = {config.dataset!r} holds other data than study {config.name!r} "
+                          f"was started with (its files' contents differ); continuing would mix results: point it "
+                          f"at the same data, or give the study a new name")
     try:
         stored_config = parse_study(stored, f"study {config.name!r} in storage")
     except BudgetSearchError:
@@ -182,3 +204,5 @@ def _check_same_study(study: optuna.Study, config: StudyConfig) -> None:
         raise ConfigError(f"{config.source}: study {config.name!r} already exists in this storage with different "
                           f"settings ({', '.join(changed)}); continuing it would mix results: use the file it was "
                           f"started with, or give the study a new name")
+    if stored.get("dataset") != current["dataset"]:  # the same data, moved: workers read it where it is now
+        study.set_user_attr(CONFIG_ATTR, current)

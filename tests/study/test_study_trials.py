@@ -6,6 +6,7 @@ import optuna
 from optuna.trial import TrialState
 
 import cli
+from budgetsearch.data import CIFAR_LAYOUTS
 from budgetsearch.study import open_storage
 from budgetsearch.training import load_checkpoint
 
@@ -14,12 +15,20 @@ def trials_of(name, runs_dir):
     return optuna.load_study(study_name=name, storage=open_storage(None, name, runs_dir=runs_dir)).get_trials()
 
 
+def unreadable_cifar(tmp_path) -> Path:
+    """A folder with every CIFAR-10 file name, none of them a CIFAR file: the study starts, every trial fails."""
+    folder = tmp_path / "not-cifar"
+    folder.mkdir()
+    for name in ("batches.meta", *CIFAR_LAYOUTS["cifar10"].train_files, CIFAR_LAYOUTS["cifar10"].test_file):
+        (folder / name).write_bytes(b"not a pickle")
+    return folder
+
+
 def test_a_failing_trial_is_recorded_and_the_worker_goes_on(write_study, runs_dir, tmp_path):
     path = write_study(name="broken", substitutes=("generic",), budgets=("0.1x", "0.2x"))
-    # The study is valid (data paths are read by the trainer, on the worker's machine), but the data is not there.
-    missing = tmp_path / "no-such-cifar"
+    missing = unreadable_cifar(tmp_path)  # read by the trainer only: a failure of every trial
     assert cli.main(["run", str(path), "--runs-dir", str(runs_dir), "--dataset", f"cifar10:{missing}",
-                     "--json"]) == 0
+                     "--json"]) == cli.EXIT_TRIALS_FAILED
     trials = trials_of("broken", runs_dir)
     assert [t.user_attrs["cell"] for t in trials] == ["generic|0.1x|0", "generic|0.2x|0"]  # both tried, once
     for t in trials:
@@ -64,9 +73,9 @@ def test_tuning_samples_each_trial_within_its_bounds(write_study, runs_dir):
 def test_students_of_a_failed_teacher_fail_with_its_reason(write_study, runs_dir, tmp_path):
     path = write_study(name="orphans", substitutes=("generic",), budgets=("0.1x",),
                        extra="[distillation]\nteacher = \"train\"\n")
-    missing = tmp_path / "no-such-cifar"
+    missing = unreadable_cifar(tmp_path)
     assert cli.main(["run", str(path), "--runs-dir", str(runs_dir), "--dataset", f"cifar10:{missing}",
-                     "--json"]) == 0
+                     "--json"]) == cli.EXIT_TRIALS_FAILED
     teacher, student = trials_of("orphans", runs_dir)
     assert teacher.user_attrs["role"] == "teacher" and teacher.user_attrs["status"] == "failed"
     assert student.user_attrs["status"] == "failed" and student.state == TrialState.FAIL
