@@ -12,6 +12,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import sys
 from typing import Callable, Optional
 
@@ -295,10 +296,10 @@ def _configure_train(parser):
     parser.add_argument("--num-classes", type=int, default=None, help="classes of the head (default: the data set's)")
     parser.add_argument("--preset", default="short", help="training preset the options below override "
                         "(short, original, darts-original; default: short)")
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--batch-size", type=int, default=None)
-    parser.add_argument("--lr", type=float, default=None)
-    parser.add_argument("--weight-decay", type=float, default=None)
+    parser.add_argument("--epochs", type=int, default=None, help="epochs to train")
+    parser.add_argument("--batch-size", type=int, default=None, help="images per step")
+    parser.add_argument("--lr", type=float, default=None, help="initial learning rate")
+    parser.add_argument("--weight-decay", type=float, default=None, help="SGD weight decay")
     parser.add_argument("--schedule", default=None, help="cosine or original-steps")
     parser.add_argument("--milestones", default=None,
                         help="original-steps: epochs at which the lr is multiplied by --gamma (default 60,120,160)")
@@ -311,7 +312,7 @@ def _configure_train(parser):
     parser.add_argument("--no-crs-wd", action="store_true", help="same weight decay for every parameter")
     parser.add_argument("--validation-size", type=float, default=None,
                         help="held-out training images: a fraction < 1 or a count (default 0.1)")
-    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=None, help="seed of the split, initialisation and batches")
     parser.add_argument("--device", default=None, help="auto (default), cpu, cuda or cuda:N")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (on CUDA with CUDA graphs)")
     parser.add_argument("--teacher", default=None, help="checkpoint of a teacher (written with --save) to distil from")
@@ -740,12 +741,33 @@ class _OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message[:500]}\n")
 
 
+class DefaultsHelp(argparse.HelpFormatter):
+    """Every option's default in --help: the value, or for ``train``'s preset overrides the short preset's."""
+
+    def _get_help_string(self, action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default is argparse.SUPPRESS or not action.option_strings \
+                or isinstance(action, (argparse._StoreTrueAction, argparse._HelpAction)):
+            return text
+        if action.default is None:
+            preset = _short_preset_value(action.dest) if self._prog.endswith(" train") else None
+            return text + (f" (default: the --preset's; short: {preset})" if preset is not None else "")
+        return text + " (default: %(default)s)"
+
+
+def _short_preset_value(field: str):
+    from budgetsearch.training import PRESETS  # only when train --help is shown: it imports torch
+
+    return getattr(PRESETS["short"], field, None)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _OneLineParser(prog="budgetsearch", description=__doc__.splitlines()[0])
+    # the module docstring's first line without its reST markup
+    parser = _OneLineParser(prog="budgetsearch", description=__doc__.splitlines()[0].replace("``", ""))
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (configure, _, help) in COMMANDS.items():
         epilog = EXIT_CODES if name in ("run", "worker") else None
-        configure(subparsers.add_parser(name, help=help, description=help, epilog=epilog))
+        configure(subparsers.add_parser(name, help=help, description=help, epilog=epilog, formatter_class=DefaultsHelp))
     return parser
 
 
@@ -771,6 +793,9 @@ def main(argv: Optional[list] = None) -> int:
     except BudgetSearchError as error:
         print(f"budgetsearch {args.command}: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:  # the reader left (`budgetsearch substitutes --json | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush finds no closed pipe
+        return 1
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ copy of the library: it is
   ``count(model, input_size, compat=...)``.
 
 The one mode is ``"deficient-efficient"``: the research code of Gray, Crowley
-and Storkey (2019, arXiv 1906.00859), REFERENCE §1. What it changes, and why
+and Storkey (2019, arXiv 1906.00859). What it changes, and why
 budgetsearch's default differs, is the table in README ("Compatibility mode").
 """
 

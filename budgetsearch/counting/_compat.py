@@ -1,4 +1,4 @@
-"""Counting rules of the compatibility mode "deficient-efficient" (REFERENCE §1.0).
+"""Counting rules of the compatibility mode "deficient-efficient".
 
 The original counted with forward hooks on every module of a batch of one zero
 image (its ``count.py``). Restated as budgetsearch rules, in one table:

@@ -1,6 +1,6 @@
 """Batched training-time augmentation and epoch batching, on the images' own device.
 
-The recipe is the one of the CIFAR WideResNet protocol (REFERENCE §3): RandomCrop
+The recipe is the one of the CIFAR WideResNet protocol: RandomCrop
 with zero padding, horizontal flip, ToTensor + Normalize, then Cutout. Every step
 works on a whole batch at once (no per-image Python loop, no DataLoader), so a
 batch held on the GPU never leaves it.

@@ -2,7 +2,7 @@
 
 Liu, Simonyan & Yang, "DARTS: Differentiable Architecture Search", ICLR 2019
 (the evaluation network: 36 initial channels, 20 cells, reductions at cells 6
-and 13, auxiliary head after cell 13, drop-path). REFERENCE §2.3.
+and 13, auxiliary head after cell 13, drop-path).
 
 Substitution points, built by the conv factory: both convs of every SepConv,
 the conv of every DilConv (dilation 2), the 1×1 of every ReLUConvBN and both

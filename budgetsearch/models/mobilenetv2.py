@@ -2,7 +2,7 @@
 
 Sandler, Howard, Zhu, Zhmoginov & Chen, "MobileNetV2: Inverted Residuals and
 Linear Bottlenecks", CVPR 2018 (width multiplier 1.0, the (t, c, n, s) table
-below). REFERENCE §2.4.
+below).
 
 Substitution points, built by the conv factory: every pointwise 1×1 (expand
 and project), the final 1×1 to 1280 channels, and the classifier, which is a

@@ -2,8 +2,8 @@
 
 Zagoruyko & Komodakis, "Wide Residual Networks", BMVC 2016; the ResNet-50
 layout of He et al., "Deep Residual Learning for Image Recognition", CVPR 2016,
-in torchvision's post-activation form with the stride in the 3×3 (REFERENCE
-§2.2). Stage widths 128/256/512/1024 with outputs ×2 (256 … 2048); the same
+in torchvision's post-activation form with the stride in the 3×3.
+Stage widths 128/256/512/1024 with outputs ×2 (256 … 2048); the same
 shapes as torchvision's ``wide_resnet50_2``.
 
 Substitution points, built by the conv factory: every bottleneck's 1×1 reduce,

@@ -1,7 +1,7 @@
 """Wide residual networks for CIFAR.
 
 Zagoruyko & Komodakis, "Wide Residual Networks", BMVC 2016. Pre-activation basic
-blocks as REFERENCE §2.1: the two 3×3 convs of every block are built by the
+blocks as the original study's: the two 3×3 convs of every block are built by the
 chosen conv factory; the stem, the 1×1 shortcuts, the final BN and the FC stay
 dense. ``forward(x, return_attention=True)`` also returns the attention map
 after each group (Zagoruyko & Komodakis, "Paying More Attention to Attention",

@@ -1,6 +1,6 @@
 """The "settings range" view: a network's counts over each substitute's whole domain.
 
-REFERENCE §4.2: the original author swept each substitute's hyperparameter,
+The original author swept each substitute's hyperparameter,
 counted the network at every setting and plotted parameters against a
 setting normalised to [0, 1], to read off settings for common budgets by eye.
 :func:`settings_curve` computes that table; :func:`draw_settings_curves`

@@ -5,7 +5,7 @@
   ACDC product). The reconstruction depends only on parameters, so at
   inference it is done once: :func:`reconstructed_once` caches every such
   weight, which is how counting keeps it out of the per-image mult-adds.
-* :func:`depthwise_then`: the "separable substitution" of REFERENCE §1.0, a
+* :func:`depthwise_then`: the "separable substitution" of the original study, a
   depthwise k×k conv (only when k > 1) followed by a structured 1×1.
 * Init helpers. The variance rule: on unit-variance input every substitute's
   output variance matches a dense conv of the same geometry under the He
@@ -214,7 +214,7 @@ def depthwise_conv(channels, kernel_size, stride, padding, dilation) -> nn.Conv2
 
 def depthwise_then(pointwise: PointwiseFactory, in_channels, out_channels, kernel_size, stride=1, padding=0,
                    dilation=1, bias=False) -> DepthwiseSeparable:
-    """REFERENCE §1.0: for k > 1 a depthwise conv carries stride, padding and dilation and the
+    """For k > 1 a depthwise conv carries stride, padding and dilation and the
     1×1 runs at stride 1; for k = 1 the 1×1 carries them itself.
 
     ``pointwise(in_channels, out_channels, stride=, padding=, dilation=, bias=)`` builds the 1×1

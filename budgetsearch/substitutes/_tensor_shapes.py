@@ -1,4 +1,4 @@
-"""Shapes and ranks shared by the tensor-decomposed 1×1 convs (REFERENCE §1.8).
+"""Shapes and ranks shared by the tensor-decomposed 1×1 convs.
 
 A (C_o, C_i) weight matrix is flattened row-major and viewed as a 3-way tensor
 ``(d1, d2, d3)`` chosen by :func:`dimensionize`; the decompositions then size

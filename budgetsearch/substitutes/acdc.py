@@ -1,7 +1,7 @@
 """ACDC: depthwise k×k (only if k > 1), then a 1×1 whose weight is a stack of ACDC factors.
 
 Moczulski, Denil, Appleyard, de Freitas, "ACDC: A Structured Efficient Linear
-Layer", ICLR 2016; used as a substitute as in REFERENCE §1.5.
+Layer", ICLR 2016; used as a conv substitute as the original study did.
 
 On c = max(C_i, C_o) channels, one factor is ``M = diag(a)·C·R·diag(d)·C⁻¹``
 (row-vector convention: the DCT-II of a row x is ``x·C``), with a, d ∈ R^c
@@ -24,7 +24,7 @@ Parameters: ``[k > 1]·C_i·k² + 2·c·n`` (+ C_o with bias). n counts the fact
 built and used; the original discards its last factor, so its ``ACDC_12`` is
 n = 11 here.
 
-Options for the compatibility mode (``budgetsearch.compat``; REFERENCE §1.5):
+Options for the compatibility mode (``budgetsearch.compat``):
 ``quirks=True`` builds n − 1 factors for ``layers=n`` as the original did (so
 ``layers`` ≥ 2); ``inner_riffle=False`` leaves R out of each factor,
 ``M = diag(a)·C·diag(d)·C⁻¹`` (the original's OriginalACDC; the stack still
@@ -56,7 +56,7 @@ def orthonormal_dct(size: int, dtype=None) -> torch.Tensor:
 
 
 def riffle_order(size: int) -> torch.Tensor:
-    """Old column for each new column of X·R: evens, then odds (REFERENCE §1.5 for even sizes)."""
+    """Old column for each new column of X·R: evens, then odds."""
     return torch.cat([torch.arange(0, size, 2), torch.arange(1, size, 2)])
 
 

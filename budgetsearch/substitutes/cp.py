@@ -1,7 +1,7 @@
 """CP 1×1: depthwise k×k (only if k > 1), then a 1×1 whose weight is a CP (rank-R) tensor.
 
 Lebedev et al., "Speeding-up Convolutional Neural Networks Using Fine-tuned
-CP-Decomposition", ICLR 2015. REFERENCE §1.8.
+CP-Decomposition", ICLR 2015.
 
 The (C_o, C_i) weight matrix, flattened row-major, is viewed as a 3-way tensor
 (d1, d2, d3) (:func:`dimensionize`) held as a sum of R rank-one terms, factor

@@ -1,7 +1,7 @@
 """Rank-factorised 1×1 ("RF"): depthwise k×k, then 1×1 to rank r, then 1×1 to C_o.
 
 A linear bottleneck as in Sandler et al., "MobileNetV2: Inverted Residuals and
-Linear Bottlenecks", CVPR 2018; REFERENCE §1.6.
+Linear Bottlenecks", CVPR 2018.
 """
 
 import functools

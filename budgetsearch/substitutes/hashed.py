@@ -14,7 +14,7 @@ non-persistent int32 buffer (not a parameter, never in checkpoints), holding
 * ``sep-hashed``: dense depthwise k×k + hashed 1×1 with B = max(1, int(h·C_o·C_i)).
   Params: [k>1]·C_i·k² + B.
 
-Options for the compatibility mode (``budgetsearch.compat``; REFERENCE §1.3-1.4):
+Options for the compatibility mode (``budgetsearch.compat``):
 ``quirks=True`` gives every hashed conv the original's forced C_o bias and its
 budget int(h·size) with no floor at 1; ``budget_of="dense"`` (sep-hashed only,
 the original's SepHashedDecimate) takes B = int(h·C_o·C_i·k²) of the *dense k×k*

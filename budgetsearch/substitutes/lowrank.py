@@ -1,6 +1,6 @@
 """Tied-transpose low-rank bottleneck: depthwise k×k, then y = Vᵀ(V·x).
 
-REFERENCE §1.7 (``LR_h``): one weight V of shape (r, c), c = max(C_i, C_o),
+The original study's ``LR_h``: one weight V of shape (r, c), c = max(C_i, C_o),
 r = max(1, int(h·c)); the effective c×c matrix VᵀV is symmetric PSD.
 Channels are matched as in the original: the input is tiled up to c channels
 (channel j reads input channel j mod C_i) and, when C_i > C_o, adjacent output

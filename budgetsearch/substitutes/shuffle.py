@@ -2,7 +2,7 @@
 
 Zhang et al., "ShuffleNet: An Extremely Efficient Convolutional Neural Network
 for Mobile Devices", CVPR 2018; used without shortcut, BN or nonlinearity as a
-conv substitute (REFERENCE §1.9). Bottleneck b = max(1, C_o // 4).
+conv substitute, as the original study did. Bottleneck b = max(1, C_o // 4).
 
 A group count that does not divide the channels falls back to the next valid
 one below it: g is decremented until g | C_i, g | C_o and g | b.

@@ -2,7 +2,7 @@
 
 Novikov et al., "Tensorizing Neural Networks", NeurIPS 2015; for convolutions
 Garipov et al., "Ultimate tensorization: compressing convolutional and FC
-layers alike", 2016. REFERENCE §1.8.
+layers alike", 2016.
 
 The (C_o, C_i) weight matrix, flattened row-major, is viewed as a 3-way tensor
 (d1, d2, d3) (:func:`dimensionize`) held as three TT cores of shapes

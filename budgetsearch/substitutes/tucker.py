@@ -1,7 +1,7 @@
 """Tucker 1×1: depthwise k×k (only if k > 1), then a 1×1 whose weight is a Tucker tensor.
 
 Kim et al., "Compression of Deep Convolutional Neural Networks for Fast and Low
-Power Mobile Applications", ICLR 2016. REFERENCE §1.8.
+Power Mobile Applications", ICLR 2016.
 
 The (C_o, C_i) weight matrix, flattened row-major, is viewed as a 3-way tensor
 (d1, d2, d3) (:func:`dimensionize`) held as a dense core G (t1, t2, t3) and factor
@@ -18,7 +18,7 @@ Option for the compatibility mode (``budgetsearch.compat``): ``quirks=True``
 stores the core as the original did, as a 3-core tensor train with ranks
 r2' = min(min(d1·d2, d3), t3) and r1' = min(min(d1, d2·d3), t2·r2'), cores
 (1, t1, r1'), (r1', t2, r2'), (r2', t3, 1): parameters
-Σ_j d_j·t_j + t1·r1' + r1'·t2·r2' + r2'·t3 (REFERENCE §1.8).
+Σ_j d_j·t_j + t1·r1' + r1'·t2·r2' + r2'·t3.
 """
 
 import functools

@@ -38,7 +38,7 @@ def _integer(owner: str, name: str, value, *, low: int, high: Optional[int] = No
 
 @dataclass(frozen=True)
 class DistillConfig:
-    """Train the student against a frozen teacher (REFERENCE §3, "student" mode).
+    """Train the student against a frozen teacher (the original study's "student" mode).
 
     ``teacher``: a checkpoint written by this tool (``budgetsearch train --save``).
     ``beta``: attention-transfer weight before the 3/M scaling (M = number of maps);
@@ -72,7 +72,7 @@ class TrainConfig:
     trial's steps (every step, so even a 2-epoch trial gets a smooth decay);
     ``"original-steps"`` multiplies it by ``gamma`` at each epoch of
     ``milestones``, changed at the *start* of the epoch as the original did
-    (REFERENCE §3: lr 0.1 for epochs 0-59, 0.02 for 60-119, ...).
+    (lr 0.1 for epochs 0-59, 0.02 for 60-119, ...).
     ``crs_weight_decay``: the substitute's own parameters get ``weight_decay`` x
     (network params / reference network params); False gives every parameter
     ``weight_decay``.

@@ -1,4 +1,4 @@
-"""Training losses: cross-entropy, attention transfer and knowledge distillation (REFERENCE §3).
+"""Training losses: cross-entropy, attention transfer and knowledge distillation.
 
 Attention transfer: Zagoruyko & Komodakis, "Paying More Attention to
 Attention", ICLR 2017. Knowledge distillation: Hinton, Vinyals & Dean,

@@ -1,4 +1,4 @@
-"""Optimizer parameter groups with compression-ratio-scaled weight decay (CRS-wd, REFERENCE §3).
+"""Optimizer parameter groups with compression-ratio-scaled weight decay (CRS-wd).
 
 The substitute's own compressed weights get ``weight_decay · ρ`` with
 ρ = (parameters of the network) / (parameters of the same network built with
@@ -9,7 +9,7 @@ number of weights shrinks.
 
 Groups are chosen by module type, from the substitute's registered
 ``compressed_types``, never by parameter names: the original's name matching
-silently missed four substitutes for weeks (REFERENCE §5 row 13).
+silently missed four substitutes for weeks.
 """
 
 from __future__ import annotations

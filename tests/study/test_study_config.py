@@ -198,3 +198,27 @@ def test_the_trainer_gets_the_files_training_settings(tmp_path):
     trainer = train_config(config, {"role": "student", "seed": 3}, {}, "cpu", tmp_path)
     assert (trainer.epochs, trainer.batch_size, trainer.schedule, trainer.milestones, trainer.gamma, trainer.seed) == \
         (3, 64, "original-steps", (1, 2), 0.5, 3)
+
+
+def test_the_reference_study_file_writes_out_every_key():
+    import dataclasses
+    import tomllib
+
+    from budgetsearch.study import StudyConfig
+
+    path = next(p for p in STUDIES if p.name == "wrn-28-10-cifar10.toml")
+    text = path.read_text()
+    written = tomllib.loads(text)
+    for top in dataclasses.fields(StudyConfig):
+        if top.name == "source":
+            continue
+        assert top.name in written, top.name
+        nested = StudyConfig.__dataclass_fields__[top.name].default_factory \
+            if top.default_factory is not dataclasses.MISSING else None
+        for sub in dataclasses.fields(nested) if nested is not None else ():
+            if (top.name, sub.name) == ("storage", "url"):  # a URL would move the study off its journal file
+                assert "# url = " in text
+            elif (top.name, sub.name) == ("tuning", "params"):  # tuned parameters are tables named after them
+                assert "lr = {low = " in text
+            else:
+                assert sub.name in written[top.name], f"{top.name}.{sub.name}"
