@@ -71,12 +71,9 @@ def _chosen(model: nn.Module, select, exclude: Iterable[str]) -> Predicate:
         else:
             points = frozenset(points)
             select = lambda name, module: name in points  # noqa: E731
-    if isinstance(select, str):
-        if select not in SELECTIONS:
-            raise ConfigError(f"select must be one of {', '.join(SELECTIONS)} or a callable (name, module) -> bool, "
-                              f"but got select={select!r}")
+    if isinstance(select, str) and select in SELECTIONS:
         select = SELECTIONS[select]
-    elif not callable(select):
+    elif isinstance(select, str) or not callable(select):
         raise ConfigError(f"select must be one of {', '.join(SELECTIONS)} or a callable (name, module) -> bool, "
                           f"but got select={select!r}")
 

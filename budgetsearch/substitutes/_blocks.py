@@ -36,18 +36,44 @@ def dense_output_variance(in_channels: int, out_channels: int) -> float:
 
 
 def check_geometry(in_channels, out_channels, kernel_size, stride, padding, dilation):
-    """Validate and normalise Conv2d geometry; returns (kernel, stride, padding, dilation) as pairs."""
+    """Validate and normalise Conv2d geometry; returns (kernel, stride, padding, dilation) as pairs.
+
+    String padding is torch's: ``'valid'`` is no padding; ``'same'`` (stride 1 only, as in torch)
+    stays ``'same'`` where it pads at all, so the convs that receive it pad exactly as
+    ``nn.Conv2d`` does (the odd one of an odd total on the right and bottom), and is no
+    padding where the kernel's dilated extent is 1.
+    """
     for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
         if not isinstance(value, int) or value < 1:
             raise ConfigError(f"{name} must be a positive int, but got {value!r}")
     kernel, stride, dilation = _pair(kernel_size), _pair(stride), _pair(dilation)
+    for name, pair in (("kernel_size", kernel), ("stride", stride), ("dilation", dilation)):
+        if any(not isinstance(v, int) or v < 1 for v in pair):
+            raise ConfigError(f"{name} must be int(s) >= 1, but got {pair!r}")
     if isinstance(padding, str):
-        raise ConfigError(f"padding must be an int or a pair of ints, but got {padding!r}")
+        if padding not in ("same", "valid"):
+            raise ConfigError(f"padding must be int(s) >= 0, 'same' or 'valid', but got {padding!r}")
+        if padding == "same" and stride != (1, 1):
+            raise ConfigError(f"padding='same' needs stride 1 (as in torch), but got stride={stride!r}")
+        pads = padding == "same" and any(d * (k - 1) for d, k in zip(dilation, kernel))
+        return kernel, stride, ("same" if pads else (0, 0)), dilation
     padding = _pair(padding)
-    for name, pair, low in (("kernel_size", kernel, 1), ("stride", stride, 1), ("dilation", dilation, 1), ("padding", padding, 0)):
-        if any(not isinstance(v, int) or v < low for v in pair):
-            raise ConfigError(f"{name} must be int(s) >= {low}, but got {pair!r}")
+    if any(not isinstance(v, int) or v < 0 for v in padding):
+        raise ConfigError(f"padding must be int(s) >= 0, 'same' or 'valid', but got {padding!r}")
     return kernel, stride, padding, dilation
+
+
+def keep_conv_attributes(module: nn.Module, in_channels, out_channels, kernel_size, stride, padding, dilation):
+    """Give a conv substitute ``nn.Conv2d``'s geometry attributes, as the conv it replaces had them.
+
+    Model code reads them (TF-style "same" padding computed from ``stride``,
+    ``kernel_size`` and ``dilation`` in forward), so a substitute must answer as the conv would.
+    """
+    module.in_channels, module.out_channels = in_channels, out_channels
+    module.kernel_size, module.stride, module.dilation = _pair(kernel_size), _pair(stride), _pair(dilation)
+    module.padding = padding if isinstance(padding, str) else _pair(padding)
+    module.groups, module.padding_mode = 1, "zeros"
+    return module
 
 
 def _full_precision(module: nn.Module):
@@ -95,9 +121,10 @@ class ReconstructedConv(ReconstructedModule):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False):
         super().__init__()
-        kernel, stride, padding, dilation = check_geometry(in_channels, out_channels, kernel_size, stride, padding, dilation)
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride, self.padding, self.dilation = kernel, stride, padding, dilation
+        geometry = (in_channels, out_channels, kernel_size, stride, padding, dilation)
+        check_geometry(*geometry)
+        # String padding stays a string: F.conv2d pads it exactly as nn.Conv2d does.
+        keep_conv_attributes(self, *geometry)
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
 
     @property
@@ -129,6 +156,10 @@ class ReconstructedConv(ReconstructedModule):
 
     def forward(self, x):
         return F.conv2d(x, self.reconstructed(), self.bias, self.stride, self.padding, self.dilation)
+
+    def linear_maps(self) -> tuple:
+        """A 1×1's weight as one ``(weight, bias)`` for ``F.linear`` (see :class:`PointwiseLinear`)."""
+        return ((self.reconstructed().flatten(1), self.bias),)
 
     def extra_repr(self) -> str:
         return (
@@ -189,14 +220,16 @@ def depthwise_then(pointwise: PointwiseFactory, in_channels, out_channels, kerne
     ``pointwise(in_channels, out_channels, stride=, padding=, dilation=, bias=)`` builds the 1×1
     (a layer class with its size fixed by ``functools.partial``, say).
     """
-    kernel, stride, padding, dilation = check_geometry(in_channels, out_channels, kernel_size, stride, padding, dilation)
+    geometry = (in_channels, out_channels, kernel_size, stride, padding, dilation)
+    kernel, stride, padding, dilation = check_geometry(*geometry)
     if kernel != (1, 1):
         depthwise = depthwise_conv(in_channels, kernel, stride, padding, dilation)
         stride, padding, dilation = (1, 1), (0, 0), (1, 1)
     else:
         depthwise = None
-    return DepthwiseSeparable(depthwise, pointwise(in_channels, out_channels, stride=stride, padding=padding,
-                                                   dilation=dilation, bias=bias))
+    layer = DepthwiseSeparable(depthwise, pointwise(in_channels, out_channels, stride=stride, padding=padding,
+                                                    dilation=dilation, bias=bias))
+    return keep_conv_attributes(layer, *geometry)
 
 
 class ChannelsLastPointwise(nn.Module):
@@ -227,6 +260,35 @@ def channels_last_pointwise(linear: Callable[..., nn.Module]) -> PointwiseFactor
         return ChannelsLastPointwise(linear(in_channels, out_channels, bias=bias), in_channels, out_channels,
                                      stride, padding, dilation)
     return pointwise
+
+
+class PointwiseLinear(nn.Module):
+    """A substitute's 1×1 in the place of ``nn.Linear``, applied to the last dimension of ``(..., in_features)``.
+
+    A Linear(i, o) is a 1×1 conv(i, o) on features laid out last, so it gets exactly that
+    1×1 (the same parameters, init and weight-decay type) without a depthwise part.
+    The 1×1 lists its maps through ``linear_maps()`` (``(weight, bias)`` pairs, applied in
+    order with ``F.linear``), so a rebuilt weight is rebuilt once under :func:`reconstructed_once`.
+    """
+
+    def __init__(self, pointwise: nn.Module, in_features: int, out_features: int):
+        super().__init__()
+        self.pointwise = pointwise
+        self.in_features, self.out_features = in_features, out_features
+
+    def forward(self, x):
+        for weight, bias in self.pointwise.linear_maps():
+            x = F.linear(x, weight, bias)
+        return x
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}"
+
+
+def pointwise_linear(pointwise: PointwiseFactory, in_features, out_features, bias=True) -> PointwiseLinear:
+    """The linear form of a 1×1 factory ``pointwise(in_channels, out_channels, bias=)`` (as for :func:`depthwise_then`)."""
+    check_geometry(in_features, out_features, 1, 1, 0, 1)
+    return PointwiseLinear(pointwise(in_features, out_features, bias=bias), in_features, out_features)
 
 
 def he_fan_out_(conv: nn.Conv2d) -> nn.Conv2d:

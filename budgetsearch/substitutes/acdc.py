@@ -40,7 +40,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from ._blocks import ReconstructedConv, depthwise_then
+from ._blocks import ReconstructedConv, depthwise_then, pointwise_linear
 from ._registry import Hyperparameter, Substitute, register_substitute
 
 
@@ -153,6 +153,11 @@ def acdc_conv(in_channels, out_channels, kernel_size, stride=1, padding=0, dilat
     return depthwise_then(pointwise, in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
 
 
+def acdc_linear(in_features, out_features, bias=True, *, layers):
+    pointwise = functools.partial(ACDCPointwise, factors=layers)
+    return pointwise_linear(pointwise, in_features, out_features, bias)
+
+
 register_substitute(Substitute(
     name="acdc",
     build=acdc_conv,
@@ -161,4 +166,5 @@ register_substitute(Substitute(
     summary="depthwise k×k (only if k>1) + 1×1 built from n ACDC factors (diag·DCT·riffle·diag·IDCT)",
     paper="Moczulski et al., ACDC: A Structured Efficient Linear Layer, ICLR 2016",
     compressed_types=(ACDCPointwise,),
+    linear=acdc_linear,
 ))

@@ -11,7 +11,8 @@ from ._registry import Substitute, register_substitute
 
 def dense_conv(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False) -> nn.Conv2d:
     """``nn.Conv2d`` with the WideResNet He fan-out init."""
-    kernel, stride, padding, dilation = check_geometry(in_channels, out_channels, kernel_size, stride, padding, dilation)
+    kernel, stride, _, dilation = check_geometry(in_channels, out_channels, kernel_size, stride, padding, dilation)
+    # The padding as given: nn.Conv2d itself then holds and applies 'same' and 'valid'.
     return he_fan_out_(nn.Conv2d(in_channels, out_channels, kernel, stride, padding, dilation, bias=bias))
 
 

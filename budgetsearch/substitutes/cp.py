@@ -21,7 +21,7 @@ import functools
 import torch
 from torch import nn
 
-from ._blocks import ReconstructedConv, depthwise_then
+from ._blocks import ReconstructedConv, depthwise_then, pointwise_linear
 from ._registry import Hyperparameter, Substitute, register_substitute
 from ._tensor_shapes import cp_rank, dimensionize
 
@@ -54,6 +54,11 @@ def cp_conv(in_channels, out_channels, kernel_size, stride=1, padding=0, dilatio
     return depthwise_then(pointwise, in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
 
 
+def cp_linear(in_features, out_features, bias=True, *, rank_scale):
+    pointwise = functools.partial(CPPointwise, rank_scale=rank_scale)
+    return pointwise_linear(pointwise, in_features, out_features, bias)
+
+
 register_substitute(Substitute(
     name="cp",
     build=cp_conv,
@@ -65,4 +70,5 @@ register_substitute(Substitute(
     paper="Lebedev et al., Speeding-up Convolutional Neural Networks Using Fine-tuned CP-Decomposition, ICLR 2015",
     compressed_types=(CPPointwise,),
     sizes=lambda c_in, c_out, kernel, rank_scale: cp_rank(dimensionize(c_out, c_in), rank_scale),
+    linear=cp_linear,
 ))

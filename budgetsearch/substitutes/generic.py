@@ -9,7 +9,7 @@ import math
 
 from torch import nn
 
-from ._blocks import depthwise_then
+from ._blocks import depthwise_then, pointwise_linear
 from ._registry import Hyperparameter, Substitute, register_substitute
 
 
@@ -34,11 +34,21 @@ class LowRankPointwise(nn.Module):
     def forward(self, x):
         return self.expand(self.contract(x))
 
+    def linear_maps(self) -> tuple:
+        return ((self.contract.weight.flatten(1), None), (self.expand.weight.flatten(1), self.expand.bias))
+
+
+def low_rank_pointwise(in_channels, out_channels, rank_scale):
+    return functools.partial(LowRankPointwise, rank=bottleneck_rank(rank_scale, in_channels, out_channels))
+
 
 def generic_low_rank(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False, *, rank_scale):
-    rank = bottleneck_rank(rank_scale, in_channels, out_channels)
-    pointwise = functools.partial(LowRankPointwise, rank=rank)
+    pointwise = low_rank_pointwise(in_channels, out_channels, rank_scale)
     return depthwise_then(pointwise, in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
+
+
+def generic_low_rank_linear(in_features, out_features, bias=True, *, rank_scale):
+    return pointwise_linear(low_rank_pointwise(in_features, out_features, rank_scale), in_features, out_features, bias)
 
 
 register_substitute(Substitute(
@@ -51,4 +61,5 @@ register_substitute(Substitute(
     paper="Sandler et al., MobileNetV2, CVPR 2018 (linear bottleneck)",
     compressed_types=(LowRankPointwise,),
     sizes=lambda c_in, c_out, kernel, rank_scale: bottleneck_rank(rank_scale, c_in, c_out),
+    linear=generic_low_rank_linear,
 ))

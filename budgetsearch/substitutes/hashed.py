@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from ._blocks import ReconstructedConv, depthwise_then
+from ._blocks import ReconstructedConv, depthwise_then, pointwise_linear
 from ._registry import Hyperparameter, Substitute, register_substitute
 
 PAPER = "Chen et al., Compressing Neural Networks with the Hashing Trick, ICML 2015"
@@ -111,6 +111,13 @@ def separable_hashed_conv(in_channels, out_channels, kernel_size, stride=1, padd
     return depthwise_then(pointwise, in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
 
 
+def hashed_linear(in_features, out_features, bias=True, *, budget_scale, seed=0):
+    """The linear form of both: a hashed (out, in) weight with B = max(1, int(h·out·in))."""
+    budget = hash_budget(out_features * in_features, budget_scale)
+    pointwise = functools.partial(HashedConv, kernel_size=1, budget=budget, seed=seed)
+    return pointwise_linear(pointwise, in_features, out_features, bias)
+
+
 def _budget_scale(weights: str) -> Hyperparameter:
     return Hyperparameter("budget_scale", float, 0.0, 1.0, grows=True, low_open=True,
                           doc=f"fraction of the {weights} kept as shared values: B = max(1, int(h·size))")
@@ -119,10 +126,10 @@ def _budget_scale(weights: str) -> Hyperparameter:
 register_substitute(Substitute(
     name="hashed", build=hashed_conv, hyperparameter=_budget_scale("dense k×k weights"), original_name="Hashed",
     summary="HashedNet k×k conv: weights gathered with sign hashing from B shared values", paper=PAPER,
-    compressed_types=(HashedConv,), sizes=hashed_budget,
+    compressed_types=(HashedConv,), sizes=hashed_budget, linear=hashed_linear,
 ))
 register_substitute(Substitute(
     name="sep-hashed", build=separable_hashed_conv, hyperparameter=_budget_scale("pointwise weights"),
     original_name="SepHashed", summary="depthwise k×k + HashedNet 1×1", paper=PAPER,
-    compressed_types=(HashedConv,), sizes=separable_hashed_budget,
+    compressed_types=(HashedConv,), sizes=separable_hashed_budget, linear=hashed_linear,
 ))

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._blocks import ReconstructedModule, check_geometry, depthwise_then
+from ._blocks import ReconstructedModule, check_geometry, depthwise_then, pointwise_linear
 from ._registry import Hyperparameter, Substitute, register_substitute
 from .generic import bottleneck_rank
 
@@ -57,11 +57,22 @@ class TiedLowRank(ReconstructedModule):
         x = F.conv2d(x, contract, None, self.stride, self.padding, self.dilation)
         return F.conv2d(x, expand, self.bias)
 
+    def linear_maps(self) -> tuple:
+        contract, expand = self.reconstructed()
+        return ((contract.flatten(1), None), (expand.flatten(1), self.bias))
+
+
+def tied_pointwise(in_channels, out_channels, rank_scale):
+    return functools.partial(TiedLowRank, rank=bottleneck_rank(rank_scale, in_channels, out_channels))
+
 
 def tied_low_rank(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False, *, rank_scale):
-    rank = bottleneck_rank(rank_scale, in_channels, out_channels)
-    pointwise = functools.partial(TiedLowRank, rank=rank)
+    pointwise = tied_pointwise(in_channels, out_channels, rank_scale)
     return depthwise_then(pointwise, in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
+
+
+def tied_low_rank_linear(in_features, out_features, bias=True, *, rank_scale):
+    return pointwise_linear(tied_pointwise(in_features, out_features, rank_scale), in_features, out_features, bias)
 
 
 register_substitute(Substitute(
@@ -72,4 +83,5 @@ register_substitute(Substitute(
     paper="Gray et al., Separable Layers Enable Structured Efficient Linear Substitutions, 2019",
     compressed_types=(TiedLowRank,),
     sizes=lambda c_in, c_out, kernel, rank_scale: bottleneck_rank(rank_scale, c_in, c_out),
+    linear=tied_low_rank_linear,
 ))

@@ -7,7 +7,7 @@ import functools
 
 from ._blocks import depthwise_then
 from ._registry import Substitute, register_substitute
-from .conv import dense_conv
+from .conv import dense_conv, dense_linear
 
 # A dense 1×1 under He fan-out init: entry variance 2/C_o.
 dense_pointwise = functools.partial(dense_conv, kernel_size=1)
@@ -24,4 +24,6 @@ register_substitute(Substitute(
     original_name="Sep",
     summary="depthwise k×k (only if k>1) + dense 1×1",
     paper="Chollet, Xception, CVPR 2017",
+    # Without a depthwise part, what is left at a linear is the dense 1×1: nn.Linear itself.
+    linear=dense_linear,
 ))

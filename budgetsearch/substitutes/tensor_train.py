@@ -21,7 +21,7 @@ import math
 import torch
 from torch import nn
 
-from ._blocks import ReconstructedConv, depthwise_then
+from ._blocks import ReconstructedConv, depthwise_then, pointwise_linear
 from ._registry import Hyperparameter, Substitute, register_substitute
 from ._tensor_shapes import dimensionize, tt_ranks
 
@@ -59,6 +59,11 @@ def tensor_train_conv(in_channels, out_channels, kernel_size, stride=1, padding=
     return depthwise_then(pointwise, in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
 
 
+def tensor_train_linear(in_features, out_features, bias=True, *, rank_scale):
+    pointwise = functools.partial(TensorTrainPointwise, rank_scale=rank_scale)
+    return pointwise_linear(pointwise, in_features, out_features, bias)
+
+
 register_substitute(Substitute(
     name="tensor-train",
     build=tensor_train_conv,
@@ -69,4 +74,5 @@ register_substitute(Substitute(
     paper="Novikov et al., Tensorizing Neural Networks, NeurIPS 2015; Garipov et al., 2016 (convolutions)",
     compressed_types=(TensorTrainPointwise,),
     sizes=lambda c_in, c_out, kernel, rank_scale: tt_ranks(dimensionize(c_out, c_in), rank_scale),
+    linear=tensor_train_linear,
 ))

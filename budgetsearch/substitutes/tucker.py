@@ -27,7 +27,7 @@ import math
 import torch
 from torch import nn
 
-from ._blocks import ReconstructedConv, depthwise_then
+from ._blocks import ReconstructedConv, depthwise_then, pointwise_linear
 from ._registry import Hyperparameter, Substitute, register_substitute
 from ._tensor_shapes import dimensionize, tucker_ranks
 
@@ -79,6 +79,11 @@ def tucker_conv(in_channels, out_channels, kernel_size, stride=1, padding=0, dil
     return depthwise_then(pointwise, in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
 
 
+def tucker_linear(in_features, out_features, bias=True, *, rank_scale):
+    pointwise = functools.partial(TuckerPointwise, rank_scale=rank_scale)
+    return pointwise_linear(pointwise, in_features, out_features, bias)
+
+
 register_substitute(Substitute(
     name="tucker",
     build=tucker_conv,
@@ -90,4 +95,5 @@ register_substitute(Substitute(
           "Mobile Applications, ICLR 2016",
     compressed_types=(TuckerPointwise,),
     sizes=lambda c_in, c_out, kernel, rank_scale: tucker_ranks(dimensionize(c_out, c_in), rank_scale),
+    linear=tucker_linear,
 ))

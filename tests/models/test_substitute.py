@@ -7,6 +7,7 @@ from torch import nn
 from budgetsearch.errors import ConfigError
 from budgetsearch.models import SELECTIONS, create_model, selection, substitute
 from budgetsearch.models._registry import _FAMILIES
+from budgetsearch.substitutes import get_substitute
 
 
 class SmallNet(nn.Module):
@@ -35,7 +36,7 @@ class SmallNet(nn.Module):
 ])
 def test_named_selections_pick_their_layer_kinds(select, names):
     model = SmallNet()
-    report = substitute(model, "conv", select=select)
+    report = substitute(model, "generic", 0.5, select=select)
     assert [r.name for r in report.replaced] == names
     assert all(r.kind == ("linear" if n in ("hidden", "classifier") else "conv") for r, n in zip(report.replaced, names))
     assert model(torch.randn(2, 3, 8, 8)).shape == (2, 10)
@@ -45,7 +46,7 @@ def test_named_selections_pick_their_layer_kinds(select, names):
                                           ("pointwise", []), ("linear", [])])
 def test_grouped_convs_stay_dense_and_the_report_says_so(select, kept):
     model = SmallNet()
-    report = substitute(model, "conv", select=select)
+    report = substitute(model, "tucker", 0.5, select=select)
     assert [k.name for k in report.kept_dense] == kept
     assert all("grouped (groups=8)" == k.reason for k in report.kept_dense)
     assert type(model.depthwise) is nn.Conv2d
@@ -53,7 +54,7 @@ def test_grouped_convs_stay_dense_and_the_report_says_so(select, kept):
 
 def test_exclude_globs_keep_the_stem_and_the_head_dense():
     model = SmallNet()
-    report = substitute(model, "conv", select="all", exclude=["stem", "class*"])
+    report = substitute(model, "generic", 0.5, select="all", exclude=["stem", "class*"])
     assert [r.name for r in report.replaced] == ["expand", "body", "hidden"]
     assert type(model.stem) is nn.Conv2d and type(model.classifier) is nn.Linear
 
@@ -82,7 +83,7 @@ def test_the_selection_predicate_agrees_with_substitute():
 def test_the_attention_out_projection_stays_dense():
     # nn.MultiheadAttention reads out_proj.weight itself; replacing the module would be silently ignored.
     model = nn.ModuleDict({"attention": nn.MultiheadAttention(16, 2), "head": nn.Linear(16, 4)})
-    report = substitute(model, "conv", select="linear")
+    report = substitute(model, "generic", 0.5, select="linear")
     assert [r.name for r in report.replaced] == ["head"]
     assert [k.name for k in report.kept_dense] == ["attention.out_proj"]
 
@@ -95,7 +96,8 @@ def test_bad_selection_names_the_allowed_ones():
 
 def test_a_conv_only_substitute_on_linears_is_refused_before_anything_changes():
     model = SmallNet()
-    with pytest.raises(ConfigError, match="'hidden': substitute 'shuffle:2' replaces convolutions only.*linear form: conv"):
+    supporting = "conv, separable, hashed, sep-hashed, generic, lowrank, acdc, tensor-train, tucker, cp"
+    with pytest.raises(ConfigError, match=f"'hidden': substitute 'shuffle:2' replaces convolutions only.*: {supporting}"):
         substitute(model, "shuffle", 2, select="all")
     assert all(type(m) in (nn.Conv2d, nn.Linear) for m in model.children())
 
@@ -119,8 +121,16 @@ def _structure(model):
 @pytest.mark.parametrize("setting", ["tucker:0.41", "hashed:0.1", "shuffle:4", "separable"])
 def test_default_selection_builds_exactly_what_create_model_builds(name, setting):
     with torch.device("meta"):
-        expected = create_model(name, substitute=setting)
         model = create_model(name)
+        linear_points = any(isinstance(model.get_submodule(p), nn.Linear) for p in model.substitution_points)
+        if linear_points and get_substitute(setting.split(":")[0]).linear is None:
+            # A conv-only substitute cannot build a family with linear points, either way.
+            with pytest.raises(ConfigError, match="replaces convolutions only"):
+                create_model(name, substitute=setting)
+            with pytest.raises(ConfigError, match="replaces convolutions only"):
+                substitute(model, setting)
+            return
+        expected = create_model(name, substitute=setting)
         report = substitute(model, setting)
     assert _structure(model) == _structure(expected)
     assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in expected.parameters())
@@ -140,3 +150,16 @@ def test_an_explicit_selection_overrides_the_recorded_points():
     model = create_model("wrn-16-2")
     report = substitute(model, "separable", select="spatial")
     assert "stem" in [r.name for r in report.replaced]
+
+
+def test_substituted_linears_keep_features_bias_and_leading_shapes():
+    model = nn.Sequential(nn.Linear(16, 32), nn.GELU(), nn.Linear(32, 8, bias=False))
+    report = substitute(model, "tensor-train", 0.5, select="linear")
+    assert [(r.in_channels, r.out_channels, r.bias) for r in report.replaced] == [(16, 32, True), (32, 8, False)]
+    assert [(m.in_features, m.out_features) for m in (model[0], model[2])] == [(16, 32), (32, 8)]
+    assert model(torch.randn(2, 5, 16)).shape == (2, 5, 8)
+    # 1×1 tensor-train parameters of REFERENCE §1.8 plus the one bias: (32, 16) → (8, 8, 8) at ranks (4, 4),
+    # (8, 32) → (8, 8, 4) at ranks (4, 2).
+    tt_16_32 = 8 * 4 + 4 * 8 * 4 + 4 * 8 + 32
+    tt_32_8 = 8 * 4 + 4 * 8 * 2 + 2 * 4
+    assert sum(p.numel() for p in model.parameters()) == tt_16_32 + tt_32_8

@@ -199,3 +199,104 @@ def test_autocast_leaves_the_reconstruction_in_float32(name):
             rebuilt = module.reconstructed()
         for want, got in zip(*(v if isinstance(v, tuple) else (v,) for v in (expected, rebuilt))):
             assert got.dtype == want.dtype and torch.equal(got, want)
+
+
+# --- The linear forms: nn.Linear(i, o) gets the 1×1 conv(i, o) at the same setting, without a depthwise part.
+
+LINEAR_NAMES = [n for n in NAMES if get_substitute(n).linear is not None]
+LINEAR_SHAPES = [(16, 160), (160, 48), (48, 48)]
+
+
+def build_linear(name, in_features, out_features, bias=True, setting=None):
+    setting = typical_setting(name) if setting is None else setting
+    return get_substitute(name).factory(setting).linear(in_features, out_features, bias=bias)
+
+
+def test_every_substitute_with_a_1x1_structure_has_a_linear_form():
+    assert set(LINEAR_NAMES) >= {"conv", "separable", "generic", "lowrank", "hashed", "sep-hashed", "tensor-train",
+                                 "tucker", "cp", "acdc"}
+    assert "shuffle" not in LINEAR_NAMES
+
+
+@pytest.mark.parametrize("name", LINEAR_NAMES)
+@pytest.mark.parametrize("leading", [(), (5,), (2, 3, 7)], ids=str)
+def test_linear_form_maps_the_last_dimension_of_any_leading_shape(name, leading):
+    layer = build_linear(name, 12, 20)
+    x = torch.randn(*leading, 12)
+    y = layer(x)
+    assert y.shape == (*leading, 20)
+    # Row-wise: each row is mapped alone, whatever the leading shape.
+    torch.testing.assert_close(layer(x.reshape(-1, 12)).reshape(y.shape), y)
+    assert (layer.in_features, layer.out_features) == (12, 20)
+
+
+@pytest.mark.parametrize("name", LINEAR_NAMES)
+@pytest.mark.parametrize("shape", LINEAR_SHAPES, ids=str)
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_form_parameters_are_the_1x1_formula_plus_the_bias(name, shape, bias):
+    c_in, c_out = shape
+    layer = build_linear(name, c_in, c_out, bias=bias)
+    expected = expected_params(name, c_in, c_out, 1, typical_setting(name)) + (c_out if bias else 0)
+    assert sum(p.numel() for p in layer.parameters()) == expected
+    assert parameter_count(layer)[""] == expected
+
+
+@pytest.mark.parametrize("name", LINEAR_NAMES)
+def test_linear_form_keeps_a_zero_bias_and_trains_every_parameter(name):
+    layer = build_linear(name, 12, 20)
+    biases = [p for n, p in layer.named_parameters() if n.endswith("bias")]
+    assert len(biases) == 1 and biases[0].shape == (20,) and not biases[0].any()
+    layer(torch.randn(3, 4, 12)).square().sum().backward()
+    for pname, p in layer.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, pname
+
+
+@pytest.mark.parametrize("name", LINEAR_NAMES)
+@pytest.mark.parametrize("shape", LINEAR_SHAPES, ids=str)
+def test_linear_form_init_output_variance_is_within_2x_of_dense_linear(name, shape):
+    # dense_linear's rule, N(0, 2/out_features): Var(y) = 2·in/out on unit input.
+    c_in, c_out = shape
+    torch.manual_seed(0)
+    with torch.no_grad():
+        ratio = build_linear(name, c_in, c_out)(torch.randn(4096, c_in)).var().item() / (2 * c_in / c_out)
+    assert 0.5 <= ratio <= 2.0, ratio
+
+
+class TokensThen(nn.Module):
+    """(1, C, H, W) -> (1, H·W, C) tokens, then ``layer``: a linear applied with a leading shape."""
+
+    def __init__(self, layer):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x):
+        return self.layer(x.flatten(2).transpose(1, 2))
+
+
+def linear_mult_adds(name, c_in, c_out, h):
+    """Per row, at inference: a rebuilt weight is one (out, in) product, the bottlenecks their two factors."""
+    if name in ("generic", "lowrank"):
+        return max(1, int(h * max(c_in, c_out))) * (c_in + c_out)
+    return c_in * c_out
+
+
+@pytest.mark.parametrize("name", LINEAR_NAMES)
+def test_linear_form_mult_adds_per_token_match_the_formula(name):
+    layer = build_linear(name, 48, 24, bias=False)
+    result = count(TokensThen(layer), (48, 3, 5))
+    assert result.mult_adds == 15 * linear_mult_adds(name, 48, 24, typical_setting(name))
+    assert result.params == expected_params(name, 48, 24, 1, typical_setting(name))
+
+
+@pytest.mark.parametrize("name", LINEAR_NAMES)
+def test_linear_form_state_dict_round_trip_and_reconstructed_once(name):
+    torch.manual_seed(1)
+    original = build_linear(name, 16, 32)
+    torch.manual_seed(2)
+    rebuilt = build_linear(name, 16, 32)
+    rebuilt.load_state_dict(original.state_dict())
+    x = torch.randn(2, 5, 16)
+    with torch.no_grad():
+        assert torch.equal(original(x), rebuilt(x))
+        with reconstructed_once(rebuilt):
+            torch.testing.assert_close(original(x), rebuilt(x), atol=1e-6, rtol=1e-5)
