@@ -7,6 +7,7 @@ parameters of TinyVGG built here and counted by Σnumel, and the frontier files.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import optuna
@@ -59,3 +60,20 @@ def test_two_workers_run_every_cell_once_and_write_the_frontier(runs_dir, capsys
     rows = json.loads(capsys.readouterr().out)
     assert rows and {row["substitute"] for row in rows} <= {"generic", "tucker"}
     assert sorted(p.name for p in out.iterdir() if p.suffix == ".csv")
+
+
+def test_a_worker_imports_the_model_from_the_recorded_entry_whatever_its_working_directory(tmp_path, monkeypatch):
+    found = tmp_path / "found"
+    found.mkdir()
+    (found / "workernets.py").write_text("from examples.tinyvgg import TinyVGG as Net\n")
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(found))])
+    monkeypatch.delitem(sys.modules, "workernets", raising=False)
+    monkeypatch.chdir(found)
+    recorded = parse_study({"name": "w", "model": "workernets:Net", "model_options": {"in_channels": 1}}).to_dict()
+    assert recorded["model_path"] == str(found.resolve())
+    # A worker: elsewhere, without the folder on sys.path, reading the stored config.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(found)])
+    monkeypatch.delitem(sys.modules, "workernets")
+    assert parse_study(recorded, "stored").model_path == str(found.resolve())
+    assert Path(sys.modules["workernets"].__file__).resolve() == (found / "workernets.py").resolve()
