@@ -7,6 +7,7 @@ from torch import nn
 from budgetsearch.errors import ConfigError
 from budgetsearch.models import SELECTIONS, create_model, selection, substitute
 from budgetsearch.models._registry import _FAMILIES
+from budgetsearch.substitutes import parse_substitute
 
 
 class SmallNet(nn.Module):
@@ -119,6 +120,13 @@ def _structure(model):
 @pytest.mark.parametrize("setting", ["tucker:0.41", "hashed:0.1", "shuffle:4", "separable"])
 def test_default_selection_builds_exactly_what_create_model_builds(name, setting):
     with torch.device("meta"):
+        dense = create_model(name)
+        if "linear" not in parse_substitute(setting).substitute.layer_kinds and any(
+                isinstance(dense.get_submodule(point), nn.Linear) for point in dense.substitution_points):
+            # A family with linear points (the ViT) cannot take a conv-only substitute: refused, not half-built.
+            with pytest.raises(ConfigError, match="replaces convolutions only"):
+                create_model(name, substitute=setting)
+            return
         expected = create_model(name, substitute=setting)
         model = create_model(name)
         report = substitute(model, setting)
