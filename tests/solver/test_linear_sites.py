@@ -80,5 +80,5 @@ def test_solve_on_a_linear_site_is_the_largest_rank_within_budget(tokens_family)
 
 
 def test_a_substitute_without_linear_form_is_refused_at_a_linear_site(tokens_family):
-    with pytest.raises(ConfigError, match="'separable' replaces convolutions only"):
-        solve_budget(tokens_family, get_substitute("separable"), "1x")
+    with pytest.raises(ConfigError, match="'shuffle' replaces convolutions only"):
+        solve_budget(tokens_family, get_substitute("shuffle"), "1x")
