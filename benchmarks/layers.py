@@ -1,15 +1,16 @@
-"""Forward+backward time of every substitute against the dense conv, at WRN-28-10's layer shapes.
+"""Forward+backward time of every substitute against dense, at WRN-28-10's and a ViT's layer shapes.
 
-Each substitute is set (by the budget solver) so that the whole WRN-28-10 has
+Each substitute is set (by the budget solver) so that the whole network has
 about 1/10 of the dense network's parameters, or, where even its largest
 setting stays below that (shuffle, acdc), at its largest setting; the
 params/dense column says what each got. For each distinct substitution
-site of WRN-28-10 the script times one training step's forward and backward of
-that layer on a batch (32 on the CPU, 128 on a CUDA GPU) and prints the time as
-a ratio to the dense conv at the same site, plus the network-weighted total
-(each site counted as often as it occurs).
+site the script times one training step's forward and backward of that layer
+on a batch of images (32 on the CPU, 128 on a CUDA GPU; a ViT's linear layers
+see all their tokens, 64 per image) and prints the time as a ratio to the dense
+layer at the same site, plus the network-weighted total (each site counted as
+often as it occurs). The ViT table holds the substitutes with a linear form.
 
-    python benchmarks/layers.py [--device cuda] [--batch 32] [--repeats 5]
+    python benchmarks/layers.py [--device cuda] [--batch 32] [--repeats 5] [--models wrn-28-10 vit-6-256]
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ import time
 
 import torch
 
+from budgetsearch.errors import InfeasibleBudgetError
 from budgetsearch.solver import network_counter, solve_budget
-from budgetsearch.substitutes import get_substitute, list_substitutes
+from budgetsearch.solver._search import highest, lowest
+from budgetsearch.substitutes import get_substitute, linear_substitutes, list_substitutes
 
-MODEL = "wrn-28-10"
+MODELS = ("wrn-28-10", "vit-6-256")
 
 
 def step_seconds(layer, x, repeats: int) -> float:
@@ -44,33 +47,40 @@ def step_seconds(layer, x, repeats: int) -> float:
     return statistics.median(times)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--batch", type=int, default=None, help="default: 32 on CPU, 128 on CUDA")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--budget", default="0.1x", help="network budget the settings are solved for")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    batch = args.batch or (128 if device.type == "cuda" else 32)
-    counter = network_counter(MODEL)
-    sites = counter.sites
-
+def solved_settings(model: str, budget: str, names: list) -> dict:
     settings = {}
-    for name in ["conv"] + [n for n in list_substitutes() if n != "conv"]:
-        if get_substitute(name).hyperparameter is None:
+    for name in names:
+        substitute = get_substitute(name)
+        if substitute.hyperparameter is None:
             settings[name] = None
             continue
-        # A budget above a substitute's reach (shuffle, acdc) gives its largest network: timed as that.
-        settings[name] = solve_budget(MODEL, name, args.budget).setting
+        try:
+            settings[name] = solve_budget(model, name, budget).setting
+        except InfeasibleBudgetError:
+            # Out of reach from below: even the smallest setting exceeds the budget (btt on vit-6-256 at
+            # 0.1x); time the smallest. (A budget above the largest is solved as its largest, saturated.)
+            hp = substitute.hyperparameter
+            settings[name] = lowest(hp) if hp.grows else highest(hp)
+    return settings
 
-    print(f"# {MODEL} layer shapes, batch {batch}, device {device} ({torch.get_num_threads()} CPU threads), "
+
+def site_label(site) -> str:
+    if site.kind == "linear":
+        return f"{site.in_channels}->{site.out_channels}@{site.input_shape[0]}tok"
+    return f"{site.in_channels}->{site.out_channels}/s{site.stride[0]}@{site.input_hw[0]}"
+
+
+def print_table(model: str, args, device: torch.device, batch: int) -> None:
+    counter = network_counter(model)
+    sites = counter.sites
+    linear = any(site.kind == "linear" for site in sites)
+    names = ["conv"] + [n for n in (linear_substitutes() if linear else list_substitutes()) if n != "conv"
+                        and (args.substitutes is None or n in args.substitutes)]
+    settings = solved_settings(model, args.budget, names)
+
+    print(f"# {model} layer shapes, batch {batch}, device {device} ({torch.get_num_threads()} CPU threads), "
           f"median of {args.repeats}; settings solved for {args.budget} of the dense network")
-    header = ["substitute", "setting", "params/dense"] + [f"{s.in_channels}->{s.out_channels}/s{s.stride[0]}@{s.input_hw[0]}"
-                                          for s in sites] + ["network"]
+    header = ["substitute", "setting", "params/dense"] + [site_label(s) for s in sites] + ["network"]
     print("  ".join(f"{h:>16}" for h in header))
     dense_times = None
     for name, setting in settings.items():
@@ -79,7 +89,7 @@ def main() -> None:
         for site in sites:
             torch.manual_seed(0)
             layer = site.build(substitute, setting).to(device)
-            x = torch.randn(batch, site.in_channels, *site.input_hw, device=device, requires_grad=True)
+            x = torch.randn(batch, *site.input_shape, device=device, requires_grad=True)
             times[site] = step_seconds(layer, x, args.repeats)
         if dense_times is None:
             dense_times = times  # "conv" comes first: the baseline of every ratio
@@ -89,6 +99,25 @@ def main() -> None:
         print("  ".join(f"{c:>16}" for c in [name, "-" if setting is None else f"{setting:.4g}", f"{size:.3f}",
                                              *cells]))
     print("dense seconds per step: " + ", ".join(f"{t * 1e3:.1f} ms" for t in dense_times.values()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--batch", type=int, default=None, help="images per step; default: 32 on CPU, 128 on CUDA")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--budget", default="0.1x", help="network budget the settings are solved for")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), help=f"default: {' '.join(MODELS)}")
+    parser.add_argument("--substitutes", nargs="+", default=None, help="only these (dense is always timed)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    batch = args.batch or (128 if device.type == "cuda" else 32)
+    for model in args.models:
+        print_table(model, args, device, batch)
+        print()
 
 
 if __name__ == "__main__":
