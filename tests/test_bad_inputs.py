@@ -51,6 +51,8 @@ CASES = [
      "cannot be read"),
     ("path-under-a-file", lambda t: ["run", study_file(t) + "/x.toml"], "cannot be read"),
     ("name-too-long", lambda t: ["run", str(t / ("x" * 300 + ".toml"))], "cannot be read"),
+    pytest.param("unreadable", lambda t: ["run", (study_file(t), os.chmod(t / "bad.toml", 0))[0]], "Permission denied",
+                 marks=pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")),
     ("dev-zero", lambda t: ["run", "/dev/zero"], "a device, FIFO or socket"),
     ("deep-nesting", lambda t: ["run", study_file(t, "x = " + "[" * 50_000 + "]" * 50_000)], "nested too deeply"),
     ("huge-file", lambda t: ["run", study_file(t, "# " + "x" * 2_000_000)], "larger than"),

@@ -29,13 +29,13 @@ def loaded_or_refused(load):
     return config
 
 
-@settings(max_examples=300, deadline=2000)
+@settings(max_examples=300, deadline=10000)
 @given(st.dictionaries(st.sampled_from(KEYS), VALUES, max_size=6))
 def test_any_parsed_table_is_a_study_or_a_config_error(data):
     loaded_or_refused(lambda: parse_study({"name": "fuzz"} | data, "fuzz.toml"))  # a name, so later keys are reached
 
 
-@settings(max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=10000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.one_of(st.binary(max_size=2000), st.lists(TOML_PIECES, max_size=12).map(lambda p: "".join(p).encode(
     "utf-8", "surrogateescape"))))
 def test_any_file_content_is_a_study_or_a_config_error(tmp_path, content):
