@@ -117,14 +117,14 @@ def _configure_count(parser):
 @command("count", "count parameters and mult-adds of a model with a substitute", _configure_count)
 def run_count(args) -> int:
     from budgetsearch.compat import compat_factory
-    from budgetsearch.counting import count
-    from budgetsearch.models import create_model, default_input_size, find_model
+    from budgetsearch.counting import count_model
+    from budgetsearch.models import default_input_size, find_model
 
     substitute = args.substitute or find_model(args.model)[0].reference
     factory = compat_factory(substitute, args.setting, args.compat)
-    model = create_model(args.model, num_classes=args.num_classes, substitute=factory)
     input_size = args.input_size or default_input_size(args.model)
-    result = count(model, input_size, compat=args.compat)
+    result = count_model(args.model, factory, num_classes=args.num_classes, input_size=input_size,
+                         compat=args.compat)
     summary = {"model": args.model, "substitute": factory.substitute.name, "setting": factory.setting,
                "compat": args.compat, "params": result.params, "mult_adds": result.mult_adds,
                "reconstruction_mult_adds": result.reconstruction_mult_adds}
