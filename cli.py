@@ -133,7 +133,7 @@ def model_selection(args) -> dict:
 
 def print_kept_dense(kept: tuple) -> None:
     if kept:
-        print(f"kept dense (selected, but no substitute fits): "
+        print("kept dense (selected, but no substitute fits): "
               + ", ".join(f"{k.name} ({k.reason})" for k in kept))
 
 
@@ -193,15 +193,16 @@ def _configure_count(parser):
 @command("count", "count parameters and mult-adds of a model with a substitute", _configure_count)
 def run_count(args) -> int:
     from budgetsearch.compat import compat_factory
-    from budgetsearch.counting import count, fixed_part
-    from budgetsearch.models import check_forward, create_model, default_input_size, input_options, model_defaults
+    from budgetsearch.counting import build_for_counting, count, fixed_part
+    from budgetsearch.models import check_forward, default_input_size, model_defaults
 
     chosen = model_selection(args)
     substitute = args.substitute or model_defaults(args.model)[2]
     factory = compat_factory(substitute, args.setting, args.compat)
     input_size = args.input_size or default_input_size(args.model)
-    model = create_model(args.model, num_classes=args.num_classes, substitute=factory, select=chosen["select"],
-                         exclude=chosen["exclude"], **input_options(args.model, input_size), **chosen["options"])
+    model = build_for_counting(args.model, factory, num_classes=args.num_classes, input_size=input_size,
+                               compat=args.compat, select=chosen["select"], exclude=chosen["exclude"],
+                               **chosen["options"])
     check_forward(model, args.model, input_size)
     result = count(model, input_size, compat=args.compat)
     fixed_params, fixed_mult_adds = fixed_part(result, model.substitution_points)

@@ -5,9 +5,11 @@ such as BN statistics and hash tables excluded), cross-checked against
 fvcore's ``parameter_count``. Mult-adds are fvcore's trace of one forward pass
 of a batch of one image in eval mode, under the rule table of ``_rules``,
 with every parameter-only weight reconstruction (hash gather, tensor
-contraction, ACDC product, folded tilings) done once beforehand by
-:func:`~budgetsearch.substitutes.reconstructed_once`: those weights enter the
-trace as constants, so the count is the per-image cost as deployed.
+contraction, ACDC product, folded tilings) done once beforehand, as
+:func:`~budgetsearch.substitutes.reconstructed_once` does: those weights enter
+the trace as constants, so the count is the per-image cost as deployed. Only
+their shapes reach the count, so it uses zeros of those shapes
+(:func:`~budgetsearch.substitutes.stand_in_reconstructions`) and never rebuilds.
 
 The model may return a tensor or any nesting of tuples, lists, dicts and
 dataclasses of tensors (transformers' ``ModelOutput`` included).
@@ -37,7 +39,7 @@ from torch import nn
 
 from ..compat import check_mode
 from ..errors import ConfigError, CountingError
-from ..substitutes import reconstructed_once
+from ..substitutes import stand_in_reconstructions
 from . import _compat
 from ._reconstruction import reconstruction_mult_adds
 from ._rules import Handle, default_rules
@@ -253,7 +255,7 @@ def count(model: nn.Module, input_size=(3, 32, 32), *, rules: Optional[Dict[str,
         rules = default_rules() if mode is None else _compat.operator_rules()
     module_rules = {} if mode is None else _compat.module_rules()
     try:
-        with reconstructed_once(model), torch.no_grad():
+        with stand_in_reconstructions(model), torch.no_grad():
             example = torch.zeros(1, *size, device=device)
             analysis = FlopCountAnalysis(_TensorOutputs(model), example)
             # fvcore would silently skip its own list of ignored operators; here every operator needs a rule.

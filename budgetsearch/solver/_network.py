@@ -28,10 +28,9 @@ from torch.nn.modules.utils import _pair
 
 from ..compat import check_mode, compat_factory
 from ..compat import hyperparameter as compat_hyperparameter
-from ..counting import count, reconstruction_mult_adds
+from ..counting import count, reconstruction_mult_adds, zero_filled
 from ..models import ModelSpec, check_forward, create_model, default_input_size, input_options, model_defaults, model_label
-from ..substitutes import ReconstructedModule, Substitute, get_substitute
-from ._meta import shape_only
+from ..substitutes import ReconstructedModule, Substitute, get_substitute, shape_only
 from ._search import highest, lowest
 
 # Built in every site to find the sites and trace the fixed part: no hyperparameter, cheap to build and run.
@@ -253,10 +252,10 @@ class NetworkCounter:
             cheapest = None if hp is None else lowest(hp) if hp.grows else highest(hp)
             if cheapest is not None and self._signature(site, substitute, cheapest) == signature:
                 setting = cheapest
-            # A real layer consumes random numbers: keep the caller's RNG stream untouched.
-            with torch.random.fork_rng(devices=[]):
+            # Built for its shapes only (no initialisation, no calibration): the count reads nothing else.
+            with shape_only():
                 layer = site.build(substitute, setting, self.compat)
-            self._mult_adds[signature] = count(layer, site.counting_shape, compat=self.compat,
+            self._mult_adds[signature] = count(zero_filled(layer), site.counting_shape, compat=self.compat,
                                                rules=self.rules).exact_mult_adds
         return self._mult_adds[signature]
 

@@ -9,7 +9,9 @@ from ._blocks import (
     ReconstructedModule,
     dense_output_variance,
     reconstructed_once,
+    stand_in_reconstructions,
 )
+from ._meta import shape_only
 from ._registry import (
     ConvFactory,
     Hyperparameter,
@@ -27,6 +29,6 @@ from . import conv, separable, hashed, generic, lowrank, shuffle, acdc, tensor_t
 
 __all__ = [
     "ConvFactory", "DepthwiseSeparable", "Hyperparameter", "ReconstructedConv", "ReconstructedModule", "Substitute", "as_factory",
-    "dense_output_variance", "get_substitute", "linear_substitutes", "list_substitutes", "parse_substitute", "reconstructed_once",
-    "register_substitute",
+    "dense_output_variance", "get_substitute", "linear_substitutes", "list_substitutes", "parse_substitute",
+    "reconstructed_once", "register_substitute", "shape_only", "stand_in_reconstructions",
 ]

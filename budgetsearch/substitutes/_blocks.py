@@ -5,6 +5,8 @@
   ACDC product). The reconstruction depends only on parameters, so at
   inference it is done once: :func:`reconstructed_once` caches every such
   weight, which is how counting keeps it out of the per-image mult-adds.
+  Counting needs only the weight's shape: :func:`stand_in_reconstructions`
+  gives zeros of it, so a count never runs the rebuild.
 * :func:`depthwise_then`: the "separable substitution" of the original study, a
   depthwise k×k conv (only when k > 1) followed by a structured 1×1.
 * Init helpers. The variance rule: on unit-variance input every substitute's
@@ -115,6 +117,11 @@ class ReconstructedModule(nn.Module):
         value = self.reconstruct()
         return tuple(tuple(v.shape) for v in value) if isinstance(value, tuple) else (tuple(value.shape),)
 
+    def stand_in(self):
+        """Zeros shaped like :meth:`reconstruct`'s result; subclasses that know the shapes skip the rebuild."""
+        value = self.reconstruct()
+        return tuple(torch.zeros_like(v) for v in value) if isinstance(value, tuple) else torch.zeros_like(value)
+
 
 class ReconstructedConv(ReconstructedModule):
     """Conv2d whose full weight is rebuilt from parameters by :meth:`reconstruct_weight`."""
@@ -154,6 +161,9 @@ class ReconstructedConv(ReconstructedModule):
     def reconstructed_shapes(self) -> tuple:
         return (self.weight_shape,)
 
+    def stand_in(self) -> torch.Tensor:
+        return next(self.parameters()).new_zeros(self.weight_shape)
+
     def forward(self, x):
         return F.conv2d(x, self.reconstructed(), self.bias, self.stride, self.padding, self.dilation)
 
@@ -173,6 +183,19 @@ def _detached(value):
 
 
 @contextlib.contextmanager
+def _cached(model: nn.Module, tensors: Callable[[ReconstructedModule], object]):
+    """Within the block, every :class:`ReconstructedModule` of ``model`` computes with ``tensors(layer)``."""
+    layers = [m for m in model.modules() if isinstance(m, ReconstructedModule)]
+    with torch.no_grad():
+        for layer in layers:
+            layer._cached = tensors(layer)
+    try:
+        yield model
+    finally:
+        for layer in layers:
+            layer._cached = None
+
+
 def reconstructed_once(model: nn.Module):
     """Within the block, every :class:`ReconstructedModule` uses tensors rebuilt once on entry.
 
@@ -180,15 +203,17 @@ def reconstructed_once(model: nn.Module):
     parameters only, so it is materialised once, not per image. Gradients do not
     flow to the parameters inside the block.
     """
-    layers = [m for m in model.modules() if isinstance(m, ReconstructedModule)]
-    with torch.no_grad():
-        for layer in layers:
-            layer._cached = _detached(layer.reconstruct())
-    try:
-        yield model
-    finally:
-        for layer in layers:
-            layer._cached = None
+    return _cached(model, lambda layer: _detached(layer.reconstruct()))
+
+
+def stand_in_reconstructions(model: nn.Module):
+    """Within the block, every :class:`ReconstructedModule` computes with zeros of its rebuilt tensors' shapes.
+
+    A count traces operators and shapes, never values, so this counts exactly as
+    :func:`reconstructed_once` does, without rebuilding anything (an ACDC product
+    of n factors on c channels is 2n − 1 c×c matmuls).
+    """
+    return _cached(model, lambda layer: layer.stand_in())
 
 
 class DepthwiseSeparable(nn.Module):

@@ -9,7 +9,7 @@ import cli
 from budgetsearch.counting import count, reconstruction_mult_adds
 from budgetsearch.models import create_model
 from budgetsearch.solver import solve_budget
-from budgetsearch.solver._meta import shape_only
+from budgetsearch.substitutes import shape_only
 
 # wrn-16-4: two blocks per group, widths 64/128/256 after a 16-channel stem; each block has two 3×3 convs.
 WRN_16_4_CONVS = [(16, 64), (64, 64), (64, 64), (64, 64), (64, 128), (128, 128), (128, 128), (128, 128),

@@ -9,7 +9,7 @@ from budgetsearch.counting import count
 from budgetsearch.errors import ConfigError
 from budgetsearch.models import create_model
 from budgetsearch.solver import solve_budget
-from budgetsearch.solver._meta import shape_only
+from budgetsearch.substitutes import shape_only
 from budgetsearch.substitutes import get_substitute
 from cli import main
 

@@ -17,7 +17,7 @@ from budgetsearch.counting import count
 from budgetsearch.errors import ConfigError, InfeasibleBudgetError
 from budgetsearch.models import create_model
 from budgetsearch.solver import network_counter, parse_budget, solve_budget
-from budgetsearch.solver._meta import shape_only
+from budgetsearch.substitutes import shape_only
 from budgetsearch.substitutes import get_substitute, list_substitutes
 from budgetsearch.substitutes._tensor_shapes import dimensionize
 

@@ -5,7 +5,7 @@ import json
 import pandas as pd
 
 from budgetsearch.models import create_model
-from budgetsearch.solver._meta import shape_only
+from budgetsearch.substitutes import shape_only
 from budgetsearch.substitutes import list_substitutes
 from cli import main
 

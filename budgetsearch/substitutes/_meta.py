@@ -4,7 +4,8 @@ A meta tensor has a shape and no values, so filling it (``nn.init.normal_``
 and friends) does nothing but cost the meta kernels' Python dispatch, which
 dominates a small layer's construction. Under :func:`shape_only` those calls
 return their tensor untouched, so the solver can build thousands of probe
-layers to read their parameter counts.
+layers to read their parameter counts, and ``count`` can build a whole network
+without its initialisation (ACDC's calibration rebuilds its product).
 """
 
 from __future__ import annotations
