@@ -15,8 +15,7 @@ import pytest
 import torch
 from torch import nn
 
-from budgetsearch.counting import count, default_rules
-from budgetsearch.counting._rules import free, per_output_element
+from budgetsearch.counting import count
 from budgetsearch.solver import network_counter, solve_budget
 from budgetsearch.solver._search import highest, lowest
 from budgetsearch.substitutes import get_substitute, linear_substitutes, list_substitutes
@@ -63,31 +62,13 @@ def vit_small_config():
     return Logits(transformers.ViTForImageClassification(config))
 
 
-def attention_mult_adds(inputs, outputs) -> int:
-    """Q·Kᵀ and the weighted sum of V: B·H·L·S·(D + Dv) (the softmax's few ops per score left out here)."""
-    from fvcore.nn.jit_handles import get_shape
-
-    *batch, length, depth = get_shape(inputs[0])
-    source, value_depth = get_shape(inputs[2])[-2:]
-    heads = 1
-    for size in batch:
-        heads *= size
-    return heads * length * source * (depth + value_depth)
-
-
-# Rules for operators the built-in table may not have yet; as count(rules=) takes it.
-RULES = default_rules() | {"aten::gelu": per_output_element, "aten::scaled_dot_product_attention": attention_mult_adds,
-                           "aten::dropout_": free}
-NEEDS_CONVOLUTION_MODE_RULE = pytest.mark.xfail(
-    reason="string padding traces as aten::_convolution_mode, which needs a counting rule (the counting helper's)")
-
 # (model, selection, exclude, layer kind it selects, marks)
 MODELS = [
     pytest.param(convnext_small_config, "convs", (), "conv", id="convnext-small-config"),
     pytest.param(vit_small_config, "linear", ("*patch_embeddings*",), "linear", id="vit-small-config"),
     pytest.param(resnet50, "convs", (), "conv", marks=pytest.mark.slow, id="resnet-50"),
     pytest.param(mobilenetv2_tf_padding, "convs", (), "conv", marks=pytest.mark.slow, id="mobilenetv2-tf-padding"),
-    pytest.param(efficientnet_b0, "convs", (), "conv", marks=[pytest.mark.slow, NEEDS_CONVOLUTION_MODE_RULE],
+    pytest.param(efficientnet_b0, "convs", (), "conv", marks=pytest.mark.slow,
                  id="efficientnet-b0"),
 ]
 
@@ -98,7 +79,7 @@ def _supporting(kind: str) -> list:
 
 @functools.lru_cache(maxsize=None)
 def _counter(make, select, exclude):
-    return network_counter(make, CLASSES, SIZE, select=select, exclude=exclude, rules=RULES)
+    return network_counter(make, CLASSES, SIZE, select=select, exclude=exclude)
 
 
 def _reachable_budget(counter, name: str) -> int:
@@ -119,9 +100,9 @@ def test_every_supporting_substitute_solves_within_budget_and_builds_what_it_cou
     for name in _supporting(kind):
         budget = _reachable_budget(counter, name)
         solution = solve_budget(make, name, budget, num_classes=CLASSES, input_size=SIZE, select=select,
-                                exclude=exclude, rules=RULES)
+                                exclude=exclude)
         network = solution.build()
-        counted = count(network, SIZE, rules=RULES)
+        counted = count(network, SIZE)
         assert solution.params <= budget, name
         assert (solution.params, solution.mult_adds) == (counted.params, counted.mult_adds), name
         assert solution.params == sum(p.numel() for p in network.parameters()), name
