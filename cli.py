@@ -194,7 +194,7 @@ def _configure_count(parser):
 def run_count(args) -> int:
     from budgetsearch.compat import compat_factory
     from budgetsearch.counting import build_for_counting, count, fixed_part
-    from budgetsearch.models import check_forward, default_input_size, model_defaults
+    from budgetsearch.models import default_input_size, model_defaults
 
     chosen = model_selection(args)
     substitute = args.substitute or model_defaults(args.model)[2]
@@ -203,7 +203,6 @@ def run_count(args) -> int:
     model = build_for_counting(args.model, factory, num_classes=args.num_classes, input_size=input_size,
                                compat=args.compat, select=chosen["select"], exclude=chosen["exclude"],
                                **chosen["options"])
-    check_forward(model, args.model, input_size)
     result = count(model, input_size, compat=args.compat)
     fixed_params, fixed_mult_adds = fixed_part(result, model.substitution_points)
     summary = {"model": args.model, "substitute": factory.substitute.name, "setting": factory.setting,

@@ -20,8 +20,7 @@ import time
 import torch
 from torch import nn
 
-from budgetsearch.counting import count, default_rules
-from budgetsearch.counting._rules import per_output_element
+from budgetsearch.counting import count
 from budgetsearch.errors import InfeasibleBudgetError
 from budgetsearch.solver import network_counter, solve_budget
 from budgetsearch.solver._search import highest, lowest
@@ -49,21 +48,6 @@ def vit_b16():
     return Logits(transformers.ViTForImageClassification(transformers.ViTConfig(num_labels=1000)))
 
 
-def attention_mult_adds(inputs, outputs) -> int:
-    from fvcore.nn.jit_handles import get_shape
-
-    *batch, length, depth = get_shape(inputs[0])
-    source, value_depth = get_shape(inputs[2])[-2:]
-    heads = 1
-    for size in batch:
-        heads *= size
-    return heads * length * source * (depth + value_depth)
-
-
-# The ViT's operators, in case the built-in table has no rule for them yet.
-RULES = default_rules() | {"aten::gelu": per_output_element, "aten::scaled_dot_product_attention": attention_mult_adds}
-
-
 def seconds(call):
     start = time.perf_counter()
     value = call()
@@ -71,7 +55,7 @@ def seconds(call):
 
 
 def solve_times(label, make, selection, size, budgets, names):
-    trace, counter = seconds(lambda: network_counter(make, 1000, size, rules=RULES, **selection))
+    trace, counter = seconds(lambda: network_counter(make, 1000, size, **selection))
     kinds = {site.kind for site in counter.sites}
     print(f"\n{label}: {sum(counter.sites.values())} substitution points ({len(counter.sites)} distinct), "
           f"dense {counter.dense.params:,} params, fixed part {counter.fixed.params:,}; "
@@ -84,7 +68,7 @@ def solve_times(label, make, selection, size, budgets, names):
         cells = []
         for budget in budgets:
             try:
-                elapsed, solution = seconds(lambda: solve_budget(make, name, budget, input_size=size, rules=RULES,
+                elapsed, solution = seconds(lambda: solve_budget(make, name, budget, input_size=size,
                                                                  num_classes=1000, **selection))
                 cells.append(f"{elapsed:7.2f} s {solution.params / solution.dense_params:5.3f}")
             except InfeasibleBudgetError:
@@ -122,7 +106,6 @@ def main() -> None:
     args = parser.parse_args()
     size = tuple(int(s) for s in args.input_size.split(","))
     names = args.substitutes or list_substitutes()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, input {args.input_size}")
     if "resnet-solve" not in args.skip:
         solve_times("ResNet-50, select=convs", resnet50, {"select": "convs"}, size, args.budgets, names)

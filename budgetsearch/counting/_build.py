@@ -16,7 +16,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from ..models import ModelSpec, create_model, input_options, is_registered, model_defaults
+from ..models import ModelSpec, check_forward, create_model, input_options, is_registered, model_defaults, model_label
 from ..substitutes import shape_only
 from ._count import Count, count
 
@@ -37,7 +37,9 @@ def build_for_counting(model: ModelSpec, substitute="conv", setting=None, *, num
     build = dict(num_classes=num_classes, substitute=substitute, setting=setting, compat=compat, select=select,
                  exclude=exclude, **input_options(model, input_size), **options)
     if not is_registered(model):
-        return create_model(model, **build)
+        network = create_model(model, **build)
+        check_forward(network, model_label(model), input_size)  # the user's forward fails with one line naming it
+        return network
     with shape_only():
         return zero_filled(create_model(model, **build))
 
