@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from ..models import create_model, input_options
+from ..models import create_model, input_options, load_reference, model_label
 from ..substitutes import ConvFactory, Substitute, parse_substitute
 
 
@@ -68,13 +68,16 @@ class Architecture:
                               f"input_size, but got {record!r} ({error})") from None
 
 
-def resolve_architecture(model: str, substitute: Union[str, Substitute, ConvFactory], setting,
+def resolve_architecture(model, substitute: Union[str, Substitute, ConvFactory], setting,
                          num_classes: int, input_size, options: Optional[dict] = None, select: Optional[str] = None,
                          exclude=()) -> Architecture:
-    """Normalise the names a caller passes (``"acdc"`` + 4, ``"acdc:4"``, ``"ACDC_4"``, a factory)."""
+    """Normalise the names a caller passes (``"acdc"`` + 4, ``"acdc:4"``, ``"ACDC_4"``, a factory).
+
+    A callable model is recorded as the reference it is importable by, so its
+    checkpoint can be rebuilt in another process.
+    """
     if not isinstance(model, str):
-        raise ConfigError(f"model must be a registered model name or a package.module:callable reference "
-                          f"(a trial is recorded by name), but got {model!r}")
+        model = _reference_of(model)
     if isinstance(substitute, ConvFactory):
         if setting is not None:
             raise ConfigError(f"{substitute.label!r} is already bound to a setting, but setting={setting!r} was also given")
@@ -87,3 +90,17 @@ def resolve_architecture(model: str, substitute: Union[str, Substitute, ConvFact
         raise ConfigError(f"substitute must be a registered name or factory, but got {substitute!r}")
     return Architecture(model, factory.substitute.name, factory.setting, int(num_classes), tuple(input_size),
                         dict(options or {}), select, tuple(exclude))
+
+
+def _reference_of(model) -> str:
+    """``package.module:callable`` for a callable importable under that name; else a ConfigError."""
+    reference = model_label(model)
+    importable = callable(model) and not isinstance(model, nn.Module) and "<" not in reference
+    try:
+        importable = importable and load_reference(reference) is model
+    except ConfigError:
+        importable = False
+    if not importable:
+        raise ConfigError(f"model must be a registered name, a package.module:callable reference or a callable "
+                          f"importable by one (a trial is recorded by reference), but got {model!r}")
+    return reference

@@ -254,7 +254,7 @@ def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, 
             "val_error": last["val_error"], "test_error": progress.test.top1_error})
 
 
-def train_trial(model: str, substitute="conv", setting=None, dataset: Union[str, Dataset] = "digits",
+def train_trial(model, substitute="conv", setting=None, dataset: Union[str, Dataset] = "digits",
                 config: Optional[TrainConfig] = None, on_epoch: Optional[EpochCallback] = None,
                 num_classes: Optional[int] = None, save=None, *, model_options: Optional[dict] = None,
                 select: Optional[str] = None, exclude=()) -> TrialResult:
@@ -267,8 +267,9 @@ def train_trial(model: str, substitute="conv", setting=None, dataset: Union[str,
     returning True stops the trial as ``"pruned"``. ``save``: write a
     checkpoint there when the trial completes (replacing a file already
     there); a path that cannot be written is refused before training.
-    ``model`` is a registered name or a ``package.module:callable`` reference,
-    built with ``model_options``, its layers chosen by ``select`` and ``exclude``.
+    ``model`` is a registered name, a ``package.module:callable`` reference or a
+    callable importable by one (recorded as that reference), built with
+    ``model_options``, its layers chosen by ``select`` and ``exclude``.
     """
     config = TrainConfig() if config is None else config
     if not isinstance(config, TrainConfig):
