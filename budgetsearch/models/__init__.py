@@ -1,6 +1,7 @@
 """Models by name, and substitution of conv layers in any model."""
 
-from ._reference import ModelSpec, add_search_path, build_any, check_forward, is_reference, load_reference, model_label
+from ._reference import (ModelSpec, add_search_path, build_any, check_forward, is_reference, load_reference, model_label,
+                         reference_of)
 from ._registry import (ModelFamily, create_model, default_input_size, find_model, input_options, is_registered,
                         list_models, model_defaults, register_model)
 from .substitute import SELECTIONS, KeptDense, Replacement, SubstitutionReport, kept_dense, selection, substitute
@@ -15,6 +16,6 @@ __all__ = [
     "AuxiliaryOutput", "DARTS", "ImageNetResNet", "KeptDense", "MobileNetV2", "ModelFamily", "ModelSpec", "Replacement",
     "SELECTIONS", "SubstitutionReport", "VisionTransformer", "WideResNet", "add_search_path", "attention_map", "build_any",
     "check_forward", "create_model", "default_input_size", "find_model", "input_options", "is_reference", "is_registered",
-    "kept_dense", "list_models", "load_reference", "model_defaults", "model_label", "register_model", "selection",
+    "kept_dense", "list_models", "load_reference", "model_defaults", "model_label", "reference_of", "register_model", "selection",
     "substitute",
 ]

@@ -148,3 +148,18 @@ def check_forward(network: nn.Module, label: str, input_size: tuple) -> None:
                           f"{_first_line(error)}") from None
     finally:
         network.train(was_training)
+
+
+def reference_of(model) -> str:
+    """``package.module:callable`` for a callable importable under that name; else a ConfigError."""
+    reference = model_label(model)
+    importable = callable(model) and not isinstance(model, nn.Module) and "<" not in reference
+    try:
+        importable = importable and load_reference(reference) is model
+    except ConfigError:
+        importable = False
+    if not importable:
+        raise ConfigError(f"model must be a registered name, a package.module:callable reference or a callable "
+                          f"importable by one (a trial is recorded by reference, so another process can rebuild "
+                          f"it), but got {model!r}")
+    return reference

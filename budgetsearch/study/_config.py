@@ -211,7 +211,15 @@ def load_study_config(path) -> StudyConfig:
 
 
 def parse_study(data: dict, source: str = "<dict>") -> StudyConfig:
-    """Validate a study held as plain data (a parsed TOML file, or :meth:`StudyConfig.to_dict`)."""
+    """Validate a study held as plain data (a parsed TOML file, or :meth:`StudyConfig.to_dict`).
+
+    From Python, ``model`` may also be a callable importable as ``package.module:callable``:
+    the study records that reference, which its workers import.
+    """
+    if callable(data.get("model")):
+        from ..models import reference_of
+
+        data = data | {"model": reference_of(data["model"])}
     top = Table(source, "", data)
     name = top.get("name", str, check=_NAME.fullmatch,
                    allowed="letters, digits, '.', '_', '-' (it names the folder runs/<name>/)")

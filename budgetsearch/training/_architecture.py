@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from ..models import create_model, input_options, load_reference, model_label
+from ..models import create_model, input_options, reference_of
 from ..substitutes import ConvFactory, Substitute, parse_substitute
 
 
@@ -77,7 +77,7 @@ def resolve_architecture(model, substitute: Union[str, Substitute, ConvFactory],
     checkpoint can be rebuilt in another process.
     """
     if not isinstance(model, str):
-        model = _reference_of(model)
+        model = reference_of(model)
     if isinstance(substitute, ConvFactory):
         if setting is not None:
             raise ConfigError(f"{substitute.label!r} is already bound to a setting, but setting={setting!r} was also given")
@@ -91,16 +91,3 @@ def resolve_architecture(model, substitute: Union[str, Substitute, ConvFactory],
     return Architecture(model, factory.substitute.name, factory.setting, int(num_classes), tuple(input_size),
                         dict(options or {}), select, tuple(exclude))
 
-
-def _reference_of(model) -> str:
-    """``package.module:callable`` for a callable importable under that name; else a ConfigError."""
-    reference = model_label(model)
-    importable = callable(model) and not isinstance(model, nn.Module) and "<" not in reference
-    try:
-        importable = importable and load_reference(reference) is model
-    except ConfigError:
-        importable = False
-    if not importable:
-        raise ConfigError(f"model must be a registered name, a package.module:callable reference or a callable "
-                          f"importable by one (a trial is recorded by reference), but got {model!r}")
-    return reference

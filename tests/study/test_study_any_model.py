@@ -30,6 +30,14 @@ def test_the_study_file_records_where_its_model_module_was_found():
     assert parse_study(config.to_dict(), "again") == config
 
 
+def test_a_callable_model_in_python_is_recorded_as_its_reference():
+    config = load_study_config(STUDY)
+    by_callable = parse_study(config.to_dict() | {"model": TinyVGG}, "python")
+    assert by_callable.model == "examples.tinyvgg:TinyVGG" == config.model
+    with pytest.raises(ConfigError, match="recorded by reference"):
+        parse_study(config.to_dict() | {"model": lambda: TinyVGG()}, "python")
+
+
 @pytest.mark.parametrize("changes, message", [
     ({"model": "examples.tinyvgg:Missing"}, "model 'examples.tinyvgg:Missing': 'examples.tinyvgg' has no "
                                             "attribute 'Missing'"),
