@@ -324,6 +324,13 @@ def _configure_train(parser):
     parser.add_argument("--json", action="store_true", help="print the trial's result as one JSON object")
 
 
+def _comma_separated(text: str, convert, flag: str, allowed: str) -> tuple:
+    try:
+        return tuple(convert(item) for item in text.split(","))
+    except ValueError:
+        raise ConfigError(f"{flag} must be {allowed}, but got {text!r}") from None
+
+
 def _train_config(args):
     import dataclasses
 
@@ -337,17 +344,11 @@ def _train_config(args):
                  "warmup_epochs": args.warmup_epochs, "label_smoothing": args.label_smoothing,
                  "grad_clip": args.grad_clip}
     if args.betas is not None:
-        try:
-            overrides["betas"] = tuple(float(beta) for beta in args.betas.split(","))
-        except ValueError:
-            raise ConfigError(f"--betas must be two comma-separated numbers such as 0.9,0.999, "
-                              f"but got {args.betas!r}") from None
+        overrides["betas"] = _comma_separated(args.betas, float, "--betas", "two comma-separated numbers such as "
+                                                                            "0.9,0.999")
     if args.milestones is not None:
-        try:
-            overrides["milestones"] = tuple(int(epoch) for epoch in args.milestones.split(","))
-        except ValueError:
-            raise ConfigError(f"--milestones must be comma-separated epochs such as 60,120,160, "
-                              f"but got {args.milestones!r}") from None
+        overrides["milestones"] = _comma_separated(args.milestones, int, "--milestones",
+                                                   "comma-separated epochs such as 60,120,160")
     if args.validation_size is not None:
         size = args.validation_size
         # "--validation-size 500" is a count; a non-integral or non-finite value goes to TrainConfig to be refused
