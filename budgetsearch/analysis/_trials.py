@@ -18,24 +18,15 @@ from typing import Optional, Union
 import pandas as pd
 
 from ..errors import ConfigError
+from ..study._record import TRIAL_ATTRIBUTES, attribute_kinds
 
-# The user attributes the study scheduler writes on every trial (None where not
-# applicable); agreed between the study and analysis engineers.
-TRIAL_ATTRIBUTES = (
-    "model", "dataset", "substitute", "setting", "budget", "budget_params", "budget_mult_adds", "seed", "cell",
-    "role", "params", "mult_adds", "dense_params", "dense_mult_adds", "convention", "val_error", "val_top5_error",
-    "test_error", "test_top5_error", "train_error", "status", "message", "wall_time", "epochs_run", "config",
-    # the scheduler's own additions: which tuning trial of its cell; whether a dead worker lost it (then requeued);
-    # every budget its network serves (cells of one substitute that build the same network train once)
-    "tuning_trial", "lost", "budgets",
-)
 OPTUNA_COLUMNS = ("number", "state", "value", "datetime_start", "datetime_complete")
+_KINDS = attribute_kinds()
 # Whole numbers that may be missing: pandas' nullable integer keeps them exact (no float64 rounding of counts).
-INTEGER_COLUMNS = ("number", "budget_params", "budget_mult_adds", "seed", "params", "mult_adds", "dense_params",
-                   "dense_mult_adds", "epochs_run", "tuning_trial")
-FLOAT_COLUMNS = ("value", "val_error", "val_top5_error", "test_error", "test_top5_error", "train_error", "wall_time")
+INTEGER_COLUMNS = ("number",) + tuple(name for name, kinds in _KINDS.items() if kinds == (int,))
+FLOAT_COLUMNS = ("value",) + tuple(name for name, kinds in _KINDS.items() if kinds == (float,))
 # Columns holding dicts or lists of them; written to CSV as JSON text.
-DICT_COLUMNS = ("convention", "config", "budgets")
+DICT_COLUMNS = tuple(name for name, kinds in _KINDS.items() if kinds in ((dict,), (list,)))
 
 
 def load_trials(study, study_name: Optional[str] = None) -> pd.DataFrame:

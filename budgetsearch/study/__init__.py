@@ -6,23 +6,24 @@ and trains them in worker processes; ``run_worker(WorkerOptions(...))`` joins
 a study from any machine; ``open_storage(url, name)`` opens its storage.
 """
 
-from ._cells import ATTRIBUTE_KEYS, SKIPPED_ATTR, SkippedCell, SolvedCell, StudyPlan, cell_name, plan_study
+from ._cells import SKIPPED_ATTR, SkippedCell, SolvedCell, StudyPlan, cell_name, plan_study
 from ._config import (
-    BudgetSpec, DistillationSettings, PruningSettings, StorageSettings, StudyConfig, TrainingSettings, TunedParam,
-    TuningSettings, load_study_config, parse_study,
+    BudgetSpec, DistillationSettings, PruningSettings, StorageSettings, StudyConfig, TunedParam,
+    TuningSettings, load_study_config, parse_assignment, parse_study,
 )
 from ._progress import (Progress, final_trials, read_skipped_cells, read_study_trials, read_trials, served_budgets,
                         study_progress, summary_rows)
+from ._record import RESULT_ATTRIBUTES, TRIAL_ATTRIBUTES, TrialRecord
 from ._queue import enqueue_missing, is_recorded
 from ._run import RunOptions, RunReport, parse_devices, prepare_study, run_study
 from ._storage import open_storage, study_dir
 from ._worker import WorkerOptions, load_stored_config, run_worker
 
 __all__ = [
-    "ATTRIBUTE_KEYS", "SKIPPED_ATTR", "BudgetSpec", "DistillationSettings", "Progress", "PruningSettings", "RunOptions", "RunReport",
-    "SkippedCell", "SolvedCell", "StorageSettings", "StudyConfig", "StudyPlan", "TrainingSettings", "TunedParam",
+    "RESULT_ATTRIBUTES", "TRIAL_ATTRIBUTES", "TrialRecord", "SKIPPED_ATTR", "BudgetSpec", "DistillationSettings", "Progress", "PruningSettings", "RunOptions", "RunReport",
+    "SkippedCell", "SolvedCell", "StorageSettings", "StudyConfig", "StudyPlan", "TunedParam",
     "TuningSettings", "WorkerOptions", "cell_name", "enqueue_missing", "final_trials", "is_recorded",
-    "load_stored_config", "load_study_config", "open_storage", "parse_study", "plan_study", "prepare_study", "run_study", "run_worker",
+    "load_stored_config", "load_study_config", "parse_assignment", "open_storage", "parse_study", "plan_study", "prepare_study", "run_study", "run_worker",
     "read_skipped_cells", "read_study_trials", "read_trials", "served_budgets", "study_dir", "study_progress", "summary_rows",
     "parse_devices",
 ]

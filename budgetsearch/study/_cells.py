@@ -20,18 +20,10 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 
 from ..errors import InfeasibleBudgetError
 from ._config import BudgetSpec, StudyConfig
+from ._record import TrialRecord
 
 TEACHER_BUDGET = "dense"  # the budget label of the dense teacher trial
 
-# Every trial carries all of these user attributes (None where not applicable), see the project README.
-ATTRIBUTE_KEYS = (
-    "model", "dataset", "substitute", "setting", "budget", "budget_params", "budget_mult_adds", "seed", "cell",
-    "role", "params", "mult_adds", "dense_params", "dense_mult_adds", "convention", "val_error", "val_top5_error",
-    "test_error", "test_top5_error", "train_error", "status", "message", "wall_time", "epochs_run", "config",
-    # budgetsearch's own additions: which tuning trial of the cell this is; whether a dead worker lost it;
-    # every budget the trained network serves ({"budget", "budget_params", "budget_mult_adds"}, its own first).
-    "tuning_trial", "lost", "budgets",
-)
 # Attributes also recorded as Optuna parameters, so Optuna's own tools (dashboard, trials_dataframe) see each cell.
 CELL_PARAMS = ("substitute", "budget", "budget_params", "setting")
 # Study user attribute: the skipped cells of the latest run (substitute, budget, reason), for `status` and reports.
@@ -120,7 +112,8 @@ def plan_study(config: StudyConfig, on_cell=None) -> StudyPlan:
     """
     from ..solver import network_counter, parse_budget, solve_budget
 
-    counter = network_counter(config.model, config.num_classes, tuple(config.input_size))
+    counter = network_counter(config.model, config.num_classes, tuple(config.input_size),
+                              options=config.model_options, **config.model_selection)
     solved, skipped = [], []
     first_of_network: dict = {}  # (substitute, layer sizes) -> the budget label of the cell that trains it
     for budget in config.budgets:
@@ -179,29 +172,25 @@ def _served(cells: list) -> list:
             for c in cells]
 
 
-def _empty() -> dict:
-    return dict.fromkeys(ATTRIBUTE_KEYS) | {"lost": False}
-
-
 def _attributes(config: StudyConfig, cell: SolvedCell, seed: int, tuning_index, served: list) -> dict:
-    return _empty() | {
-        "model": config.model, "dataset": config.dataset, "substitute": cell.substitute, "setting": cell.setting,
-        "budget": cell.budget.label, "budget_params": cell.budget_params, "budget_mult_adds": cell.budget_mult_adds,
-        "seed": seed, "cell": cell_name(cell.substitute, cell.budget.label, seed), "role": "student",
-        "params": cell.params, "mult_adds": cell.mult_adds, "dense_params": cell.dense_params,
-        "dense_mult_adds": cell.dense_mult_adds, "convention": cell.convention, "tuning_trial": tuning_index,
-        "budgets": _served(served),
-    }
+    return TrialRecord(
+        model=config.model, dataset=config.dataset, substitute=cell.substitute, setting=cell.setting,
+        budget=cell.budget.label, budget_params=cell.budget_params, budget_mult_adds=cell.budget_mult_adds,
+        seed=seed, cell=cell_name(cell.substitute, cell.budget.label, seed), role="student",
+        params=cell.params, mult_adds=cell.mult_adds, dense_params=cell.dense_params,
+        dense_mult_adds=cell.dense_mult_adds, convention=cell.convention, tuning_trial=tuning_index,
+        budgets=_served(served),
+    ).to_attrs()
 
 
 def teacher_attributes(config: StudyConfig, any_cell: SolvedCell) -> dict:
     """The dense teacher trial (distillation = "train"): the unsubstituted model, counted by the solver as dense."""
     seed = config.seeds[0]
-    return _empty() | {
-        "model": config.model, "dataset": config.dataset, "substitute": "conv", "setting": None,
-        "budget": TEACHER_BUDGET, "budget_params": any_cell.dense_params, "budget_mult_adds": None, "seed": seed,
-        "cell": cell_name("conv", TEACHER_BUDGET, seed), "role": "teacher", "params": any_cell.dense_params,
-        "mult_adds": any_cell.dense_mult_adds, "dense_params": any_cell.dense_params,
-        "dense_mult_adds": any_cell.dense_mult_adds, "convention": any_cell.convention,
-        "budgets": [{"budget": TEACHER_BUDGET, "budget_params": any_cell.dense_params, "budget_mult_adds": None}],
-    }
+    return TrialRecord(
+        model=config.model, dataset=config.dataset, substitute="conv", setting=None,
+        budget=TEACHER_BUDGET, budget_params=any_cell.dense_params, budget_mult_adds=None, seed=seed,
+        cell=cell_name("conv", TEACHER_BUDGET, seed), role="teacher", params=any_cell.dense_params,
+        mult_adds=any_cell.dense_mult_adds, dense_params=any_cell.dense_params,
+        dense_mult_adds=any_cell.dense_mult_adds, convention=any_cell.convention,
+        budgets=[{"budget": TEACHER_BUDGET, "budget_params": any_cell.dense_params, "budget_mult_adds": None}],
+    ).to_attrs()

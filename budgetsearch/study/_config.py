@@ -14,17 +14,18 @@ import os
 import re
 import stat
 import tomllib
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Tuple, Union
 
 from ..errors import BudgetSearchError, ConfigError
-from ._fields import Table
+from ..training import PRESETS, DistillConfig, TrainConfig
+from ..training._config import MAX_EPOCHS, MAX_SEED
+from ._fields import Table, describe_type
 
 # Digits and CIFAR shapes, so a study needs no data on disk to be validated or solved.
 DATASET_SHAPES = {"digits": ((1, 8, 8), 10), "cifar10": ((3, 32, 32), 10), "cifar100": ((3, 32, 32), 100)}
-SCHEDULES = ("cosine", "original-steps")
-OPTIMIZERS = ("sgd", "adamw")
 PRUNERS = ("none", "median", "hyperband")
 SAMPLERS = ("tpe", "random")
 # Hyperparameters a study may tune per cell; weight_decay_scale multiplies training.weight_decay.
@@ -32,9 +33,11 @@ TUNABLE = ("lr", "weight_decay_scale", "momentum")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")  # it names a folder: within any file system's name limit
 MAX_STUDY_FILE_BYTES = 1_000_000  # the longest shipped study file is a few kB
 # Bounds no real study reaches, so that a typo (an extra zero or three) is refused instead of running for ever.
-MAX_EPOCHS = 10_000
 MAX_SEEDS = 10_000
-MAX_SEED = 2**63 - 1  # torch.manual_seed's range
+# A trial's seed, device and teacher come from the study's `seeds`, the worker and [distillation], not [training].
+_PER_TRIAL = {"seed": "the top-level key seeds", "device": "the worker's --device",
+              "distill": "the [distillation] table"}
+_DISTILL_DEFAULTS = {f.name: f.default for f in dataclasses.fields(DistillConfig) if f.name != "teacher"}
 
 
 @dataclass(frozen=True)
@@ -51,37 +54,22 @@ class BudgetSpec:
 
 
 @dataclass(frozen=True)
-class TrainingSettings:
-    preset: Optional[str] = None  # a name in budgetsearch.training.PRESETS; keys given here override it
-    epochs: int = 10  # short trials: enough to rank substitutes, not to reach final accuracy
-    batch_size: int = 128  # the original CIFAR protocol's
-    lr: float = 0.1  # the original WRN protocol's
-    optimizer: str = "sgd"  # the CNN recipe; "adamw" for ViTs
-    momentum: float = 0.9  # SGD only
-    betas: Tuple[float, float] = (0.9, 0.999)  # AdamW only: torch's defaults
-    warmup_epochs: float = 0.0  # linear warmup of the rate over this many epochs (fractions allowed)
-    label_smoothing: float = 0.0
-    grad_clip: Optional[float] = None  # clip the gradients' total norm to this; None: no clipping
-    weight_decay: float = 5e-4  # the original WRN protocol's
-    schedule: str = "cosine"  # fits any epoch count; "original-steps" is the 200-epoch 60/120/160 schedule
-    milestones: Tuple[int, ...] = (60, 120, 160)  # "original-steps": epochs at which the lr is multiplied by gamma
-    gamma: float = 0.2  # "original-steps": that factor
-    crs_weight_decay: bool = True  # compression-ratio-scaled decay, on in the original study
-    validation_size: float = 0.1  # fraction (or int count) of the training set held out for model selection
-    compile: bool = False  # torch.compile: worth it only for long GPU trials
-
-
-@dataclass(frozen=True)
 class DistillationSettings:
+    """Where the teacher comes from, and the distillation loss's weights (validated as a :class:`DistillConfig`)."""
+
     teacher: str = "none"  # "none", "train" (a dense teacher trial runs first) or a checkpoint path
-    beta: float = 1e3  # attention-transfer weight, the original study's
-    alpha: float = 0.0  # KD weight; 0 in every original experiment
-    temperature: float = 4.0
+    beta: float = _DISTILL_DEFAULTS["beta"]
+    alpha: float = _DISTILL_DEFAULTS["alpha"]
+    temperature: float = _DISTILL_DEFAULTS["temperature"]
     teacher_epochs: Optional[int] = None  # epochs of the "train" teacher; None: training.epochs
 
     @property
     def enabled(self) -> bool:
         return self.teacher != "none"
+
+    def distill_config(self, checkpoint) -> DistillConfig:
+        """The trainer's distillation settings, with the teacher's weights read from ``checkpoint``."""
+        return DistillConfig(teacher=str(checkpoint), beta=self.beta, alpha=self.alpha, temperature=self.temperature)
 
 
 @dataclass(frozen=True)
@@ -133,7 +121,7 @@ class StudyConfig:
     # coarse settings (shuffle's groups) can land 20-35% under a budget and would be compared as if they met it,
     # while the continuous ones land within ~5% of every budget; 0.9 keeps every compared point within 10%.
     min_fill: float = 0.9
-    training: TrainingSettings = field(default_factory=TrainingSettings)
+    training: TrainConfig = field(default_factory=TrainConfig)  # seed, device and distill are set per trial
     distillation: DistillationSettings = field(default_factory=DistillationSettings)
     pruning: PruningSettings = field(default_factory=PruningSettings)
     tuning: TuningSettings = field(default_factory=TuningSettings)
@@ -159,20 +147,45 @@ class StudyConfig:
         data["substitutes"] = list(self.substitutes)
         data["seeds"] = list(self.seeds)
         data["exclude"] = list(self.exclude)
-        data["training"]["milestones"] = list(self.training.milestones)
-        data["training"]["betas"] = list(self.training.betas)
+        data["training"] = {k: v for k, v in self.training.to_dict().items() if k not in _PER_TRIAL}
         data["budgets"] = [b["params"] if b["mult_adds"] is None else b for b in data["budgets"]]
         tuning = data["tuning"]
         for p in tuning.pop("params"):
             tuning[p.pop("name")] = p
         return _drop_none(data)
 
-    def replace(self, **changes) -> "StudyConfig":
-        """A copy with top-level fields changed and validated again (e.g. a ``--dataset`` override)."""
-        data = self.to_dict() | changes
+    def replace(self, changes: Optional[dict] = None, /, **fields) -> "StudyConfig":
+        """A copy with settings changed and the whole study validated again.
+
+        ``replace(dataset="cifar10:PATH")`` changes top-level keys; ``replace({"training.epochs": 1})``
+        takes dotted keys into the file's tables (what ``run --set training.epochs=1`` passes). A new
+        data set brings its own input size and classes unless those are changed too.
+        """
+        changes = dict(changes or {}) | fields
+        data = self.to_dict()
+        for key, value in changes.items():
+            *tables, name = key.split(".")
+            target = data
+            for table in tables:
+                if not isinstance(target.get(table, {}), dict):
+                    raise ConfigError(f"{self.source}: cannot set {key!r}: {table!r} is not a table")
+                target = target.setdefault(table, {})
+            target[name] = value
         if "dataset" in changes and not {"input_size", "num_classes"} & changes.keys():
             data.pop("input_size"), data.pop("num_classes")  # follow the new data set
         return parse_study(data, self.source)
+
+
+def parse_assignment(text: str) -> Tuple[str, object]:
+    """``"training.epochs=1"`` -> ``("training.epochs", 1)``: a dotted key and a TOML value (a bare word is a string)."""
+    key, equals, value = str(text).partition("=")
+    key = key.strip()
+    if not equals or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", key):
+        raise ConfigError(f"a setting must be KEY=VALUE with a dotted key, e.g. training.epochs=1, but got {text!r}")
+    try:
+        return key, tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        return key, value.strip()  # model=wrn-16-4 needs no quotes
 
 
 def _drop_none(value):
@@ -249,7 +262,7 @@ def parse_study(data: dict, source: str = "<dict>") -> StudyConfig:
     config = StudyConfig(
         name=name, model=model, dataset=dataset, input_size=input_size, num_classes=num_classes,
         substitutes=substitutes, budgets=budgets, seeds=seeds, min_fill=min_fill, training=training,
-        distillation=_distillation(top, training), pruning=_pruning(top), tuning=_tuning(top),
+        distillation=_distillation(top), pruning=_pruning(top), tuning=_tuning(top),
         storage=_storage(top), model_options=model_options, select=select, exclude=exclude, model_path=model_path,
         source=source,
     )
@@ -350,7 +363,7 @@ def _check_budget(top: Table, key: str, spec: BudgetSpec) -> None:
 
 def _seeds(top: Table) -> tuple:
     allowed = (f"an integer N in [1, {MAX_SEEDS}] (seeds 0..N-1) or a non-empty list of at most {MAX_SEEDS} distinct "
-               f"integers in [0, 2**63 - 1]")
+               f"integers in [0, {MAX_SEED}]")
     value = top.get("seeds", (int, list), 1, allowed=allowed)
     if isinstance(value, int):
         if not 1 <= value <= MAX_SEEDS:
@@ -362,84 +375,56 @@ def _seeds(top: Table) -> tuple:
     return tuple(value)
 
 
-def _training(top: Table) -> TrainingSettings:
+def _training(top: Table) -> TrainConfig:
+    """The ``[training]`` table as a :class:`TrainConfig`: its fields, over a preset's, checked together on load."""
     table = top.sub("training")
-    base = TrainingSettings()
-    preset = table.get("preset", str, None, allowed="a preset name")
-    if preset is not None:
-        base = dataclasses.replace(base, preset=preset, **_preset_values(table, preset))
-    positive = dict(check=lambda v: v > 0, allowed="a number > 0")
-    settings = TrainingSettings(
-        preset=preset,
-        epochs=table.get("epochs", int, base.epochs, check=lambda v: 1 <= v <= MAX_EPOCHS,
-                         allowed=f"an integer in [1, {MAX_EPOCHS}]"),
-        batch_size=table.get("batch_size", int, base.batch_size, check=lambda v: v >= 1, allowed="an integer >= 1"),
-        lr=table.get("lr", float, base.lr, **positive),
-        optimizer=table.get("optimizer", str, base.optimizer, check=lambda v: v in OPTIMIZERS,
-                            allowed=" or ".join(map(repr, OPTIMIZERS))),
-        momentum=table.get("momentum", float, base.momentum, check=lambda v: 0 <= v < 1, allowed="a number in [0, 1)"),
-        betas=table.get("betas", list, base.betas, check=_betas, convert=lambda v: tuple(float(b) for b in v),
-                        allowed="two numbers in [0, 1), e.g. [0.9, 0.999]"),
-        warmup_epochs=table.get("warmup_epochs", float, base.warmup_epochs, check=lambda v: v >= 0,
-                                allowed="a number of epochs >= 0"),
-        label_smoothing=table.get("label_smoothing", float, base.label_smoothing, check=lambda v: 0 <= v < 1,
-                                  allowed="a number in [0, 1)"),
-        grad_clip=table.get("grad_clip", float, base.grad_clip, **positive),
-        weight_decay=table.get("weight_decay", float, base.weight_decay, check=lambda v: v >= 0,
-                               allowed="a number >= 0"),
-        schedule=table.get("schedule", str, base.schedule, check=lambda v: v in SCHEDULES,
-                           allowed=" or ".join(map(repr, SCHEDULES))),
-        milestones=table.get("milestones", list, base.milestones, check=_increasing_epochs, convert=tuple,
-                             allowed="a list of strictly increasing epochs >= 1"),
-        gamma=table.get("gamma", float, base.gamma, **positive),
-        crs_weight_decay=table.get("crs_weight_decay", bool, base.crs_weight_decay, allowed="true or false"),
-        validation_size=table.get("validation_size", (int, float), base.validation_size,
-                                  check=lambda v: (0 < v < 1) if isinstance(v, float) else v >= 1,
-                                  allowed="a fraction in (0, 1) or an image count >= 1 (pruning needs a validation set)"),
-        compile=table.get("compile", bool, base.compile, allowed="true or false"),
-    )
+    preset = table.get("preset", str, None, check=lambda v: v in PRESETS, allowed=", ".join(map(repr, PRESETS)))
+    base = PRESETS[preset] if preset is not None else TrainConfig()
+    hints = typing.get_type_hints(TrainConfig)
+    values = {}
+    for name in (f.name for f in dataclasses.fields(TrainConfig)):
+        if name in _PER_TRIAL:
+            if table.has(name):
+                raise table.error(name, table.values[name], f"no value here: a trial's {name} comes from "
+                                  f"{_PER_TRIAL[name]}")
+            continue
+        kind = _toml_kind(hints[name])
+        value = table.get(name, kind, getattr(base, name), allowed=describe_type(kind))
+        values[name] = tuple(value) if isinstance(value, list) else value
     table.finish()
-    return settings
+    try:
+        training = dataclasses.replace(base, **values)
+    except ConfigError as error:  # it names TrainConfig's field, which is the [training] key of the same name
+        raise ConfigError(f"{table.source}: training.{str(error).removeprefix('TrainConfig.')}") from None
+    if not training.validation_size:  # a trial's objective is its validation error
+        raise table.error("validation_size", training.validation_size,
+                          "a fraction in (0, 1) or an image count >= 1 (a study ranks trials by validation error)")
+    return training
 
 
-def _betas(values: list) -> bool:
-    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
-    return len(values) == 2 and numbers and all(0 <= v < 1 for v in values)
+def _toml_kind(hint) -> Union[type, tuple]:
+    """The TOML value type(s) that hold a :class:`TrainConfig` field of type ``hint``."""
+    kinds = typing.get_args(hint) if typing.get_origin(hint) is Union else (hint,)
+    kinds = tuple(list if typing.get_origin(k) is tuple else k for k in kinds if k is not type(None))
+    return kinds if len(kinds) > 1 else kinds[0]
 
 
-def _increasing_epochs(values: list) -> bool:
-    epochs_ok = all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values)
-    return epochs_ok and values == sorted(set(values))
-
-
-def _preset_values(table: Table, preset: str) -> dict:
-    """The training fields a trainer preset sets (``budgetsearch.training.PRESETS``)."""
-    from ..training import PRESETS
-
-    if preset not in PRESETS:
-        raise table.error("preset", preset, ", ".join(map(repr, PRESETS)))
-    values = PRESETS[preset]
-    values = dataclasses.asdict(values) if dataclasses.is_dataclass(values) else dict(values)
-    names = {f.name for f in dataclasses.fields(TrainingSettings)} - {"preset"}
-    return {k: v for k, v in values.items() if k in names}
-
-
-def _distillation(top: Table, training: TrainingSettings) -> DistillationSettings:
+def _distillation(top: Table) -> DistillationSettings:
     allowed = "'none', 'train' (train a dense teacher first) or a teacher checkpoint path"
     if top.has("distillation") and isinstance(top.values["distillation"], str):
         teacher = top.get("distillation", str, check=bool, allowed=allowed)
         return DistillationSettings(teacher=teacher)
     table = top.sub("distillation")
-    settings = DistillationSettings(
-        teacher=table.get("teacher", str, "none", check=bool, allowed=allowed),
-        beta=table.get("beta", float, 1e3, check=lambda v: v >= 0, allowed="a number >= 0"),
-        alpha=table.get("alpha", float, 0.0, check=lambda v: 0 <= v <= 1, allowed="a number in [0, 1]"),
-        temperature=table.get("temperature", float, 4.0, check=lambda v: v > 0, allowed="a number > 0"),
-        teacher_epochs=table.get("teacher_epochs", int, None, check=lambda v: 1 <= v <= MAX_EPOCHS,
-                                 allowed=f"an integer in [1, {MAX_EPOCHS}]"),
-    )
+    teacher = table.get("teacher", str, "none", check=bool, allowed=allowed)
+    weights = {name: table.get(name, float, default, allowed="a number") for name, default in _DISTILL_DEFAULTS.items()}
+    teacher_epochs = table.get("teacher_epochs", int, None, check=lambda v: 1 <= v <= MAX_EPOCHS,
+                               allowed=f"an integer in [1, {MAX_EPOCHS}]")
     table.finish()
-    return settings
+    try:
+        DistillConfig(teacher=teacher, **weights)
+    except ConfigError as error:  # it names DistillConfig's field, which is the [distillation] key of the same name
+        raise ConfigError(f"{table.source}: distillation.{str(error).removeprefix('DistillConfig.')}") from None
+    return DistillationSettings(teacher=teacher, teacher_epochs=teacher_epochs, **weights)
 
 
 def _pruning(top: Table) -> PruningSettings:

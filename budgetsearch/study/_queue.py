@@ -25,14 +25,12 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
-from ._cells import ATTRIBUTE_KEYS, CELL_PARAMS, trial_key
+from ._cells import CELL_PARAMS, trial_key
 from ._owners import OWNER_ATTR, owner_alive
+from ._record import RESULT_ATTRIBUTES, TRIAL_ATTRIBUTES
 
 logger = logging.getLogger("budgetsearch.study")
 
-# The attributes a worker writes when the trial ends; a re-queued copy starts without them.
-RESULT_KEYS = ("val_error", "val_top5_error", "test_error", "test_top5_error", "train_error", "status", "message",
-               "wall_time", "epochs_run", "config")
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 # A RUNNING trial that shows no owner this long after it was claimed belongs to a worker that died
 # between claiming it and naming itself (two storage writes apart).
@@ -114,7 +112,8 @@ def fail_lost(study: optuna.Study, trial: FrozenTrial, reason: str) -> bool:
             return False
     except UpdateFinishedTrialError:
         return False
-    attrs = {k: v for k, v in trial.user_attrs.items() if k in ATTRIBUTE_KEYS} | dict.fromkeys(RESULT_KEYS)
+    # the copy says what the trial is, not what the lost run gave
+    attrs = {k: v for k, v in trial.user_attrs.items() if k in TRIAL_ATTRIBUTES} | dict.fromkeys(RESULT_ATTRIBUTES)
     attrs["lost"] = False
     cell = {name: value for name, value in trial.params.items() if name in CELL_PARAMS}  # not the tuned values
     study.add_trial(optuna.trial.create_trial(state=TrialState.WAITING, user_attrs=attrs, params=cell,

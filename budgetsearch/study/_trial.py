@@ -19,6 +19,7 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
 from ._config import StudyConfig
+from ._record import RESULT_ATTRIBUTES
 from ._pruning import budget_peers, cell_peers, make_pruner, make_sampler
 from ._storage import study_dir
 
@@ -45,25 +46,16 @@ def teacher_checkpoint(config: StudyConfig, runs_dir) -> Path:
 
 def train_config(config: StudyConfig, attrs: dict, tuned: dict, device: str, runs_dir):
     """The trainer's configuration for this trial: the study's training settings, tuned values, seed, device, teacher."""
-    from ..training import PRESETS, DistillConfig, TrainConfig
-
-    t = config.training
+    training = config.training
     teacher = attrs.get("role") == "teacher"
     distill = None
     if config.distillation.enabled and not teacher:
-        d = config.distillation
-        distill = DistillConfig(teacher=str(teacher_checkpoint(config, runs_dir)), beta=d.beta, alpha=d.alpha,
-                                temperature=d.temperature)
-    epochs = (config.distillation.teacher_epochs or t.epochs) if teacher else t.epochs
-    # A preset may set more than a study file names (e.g. the step schedule's milestones): start from it.
-    base = PRESETS[t.preset] if t.preset is not None else TrainConfig()
+        distill = config.distillation.distill_config(teacher_checkpoint(config, runs_dir))
+    epochs = (config.distillation.teacher_epochs or training.epochs) if teacher else training.epochs
     return dataclasses.replace(
-        base, epochs=epochs, batch_size=t.batch_size, lr=tuned.get("lr", t.lr), momentum=tuned.get("momentum", t.momentum),
-        weight_decay=t.weight_decay * tuned.get("weight_decay_scale", 1.0), schedule=t.schedule,
-        milestones=t.milestones, gamma=t.gamma, optimizer=t.optimizer, betas=t.betas, warmup_epochs=t.warmup_epochs,
-        label_smoothing=t.label_smoothing, grad_clip=t.grad_clip,
-        crs_weight_decay=t.crs_weight_decay, validation_size=t.validation_size, seed=attrs["seed"], device=device,
-        distill=distill, compile=t.compile,
+        training, epochs=epochs, lr=tuned.get("lr", training.lr), momentum=tuned.get("momentum", training.momentum),
+        weight_decay=training.weight_decay * tuned.get("weight_decay_scale", 1.0), seed=attrs["seed"], device=device,
+        distill=distill,
     )
 
 
@@ -141,9 +133,7 @@ def _suggest(study: optuna.Study, config: StudyConfig, frozen) -> dict:
 
 
 def _result_record(result: dict) -> dict:
-    keys = ("status", "message", "val_error", "val_top5_error", "test_error", "test_top5_error", "train_error",
-            "wall_time", "epochs_run", "reconstruction_mult_adds")
-    return {k: result.get(k) for k in keys}
+    return {k: result.get(k) for k in RESULT_ATTRIBUTES}
 
 
 def _finish(storage, frozen, record: dict, reported: list[float]) -> None:

@@ -18,6 +18,7 @@ from ..errors import ConfigError
 SCHEDULES = ("cosine", "original-steps")
 OPTIMIZERS = ("sgd", "adamw")
 MAX_SEED = 2 ** 64 - 1  # the largest seed torch.Generator.manual_seed takes
+MAX_EPOCHS = 10_000  # no real trial reaches it: a typo (an extra zero or three) is refused instead of running for ever
 
 
 def _number(owner: str, name: str, value, *, low: float, low_open: bool = False, high: float = math.inf) -> None:
@@ -120,7 +121,7 @@ class TrainConfig:
 
     def __post_init__(self):
         owner = "TrainConfig"
-        _integer(owner, "epochs", self.epochs, low=1)
+        _integer(owner, "epochs", self.epochs, low=1, high=MAX_EPOCHS)
         _integer(owner, "batch_size", self.batch_size, low=1)
         _integer(owner, "eval_batch_size", self.eval_batch_size, low=1)
         _integer(owner, "seed", self.seed, low=0, high=MAX_SEED)
@@ -135,7 +136,10 @@ class TrainConfig:
                 isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas):
             raise ConfigError(f"TrainConfig.betas must be two numbers in [0, 1), but got {betas!r}")
         object.__setattr__(self, "betas", tuple(float(b) for b in betas))
-        _number(owner, "warmup_epochs", self.warmup_epochs, low=0.0, high=self.epochs)
+        _number(owner, "warmup_epochs", self.warmup_epochs, low=0.0)
+        if self.warmup_epochs > self.epochs:
+            raise ConfigError(f"TrainConfig.warmup_epochs must be at most epochs ({self.epochs}), "
+                              f"but got {self.warmup_epochs!r}")
         _number(owner, "label_smoothing", self.label_smoothing, low=0.0, high=1.0)
         if self.label_smoothing == 1.0:
             raise ConfigError(f"TrainConfig.label_smoothing must be in [0, 1), but got {self.label_smoothing!r}")

@@ -17,11 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List, Tuple
 
-import torch
 from torch import nn
 
-from ..models import create_model, model_defaults
-from ..substitutes import ConvFactory
+from ..substitutes import ConvFactory, get_substitute
+from ._architecture import Architecture
 
 
 @dataclass(frozen=True)
@@ -39,20 +38,21 @@ class DecayGroup:
                 "tensors": self.tensors, "module_types": list(self.module_types)}
 
 
-def reference_ratio(model_name: str, factory: ConvFactory, num_classes: int, **options) -> Tuple[float, int, int]:
-    """``(ρ, params, reference params)``, both networks built on the meta device (no memory, no init).
+def reference_ratio(architecture: Architecture) -> Tuple[float, int, int]:
+    """``(ρ, params, reference params)`` of ``architecture``'s network, as the solver's counter counts them.
 
-    ``options`` go to both constructors (e.g. ``in_channels``).
+    One count for every consumer: the ratio is the network's parameters over those of the same
+    network built with its family's reference substitute, both as the budget was solved (modules
+    that run only in training, such as DARTS's auxiliary head, are not counted).
     """
-    reference = model_defaults(model_name)[2]
+    from ..solver import network_counter
 
-    def size(substitute) -> int:
-        with torch.device("meta"):
-            network = create_model(model_name, num_classes=num_classes, substitute=substitute, **options)
-        return sum(p.numel() for p in network.parameters())
-
-    params, dense = size(factory), size(reference)
-    return params / dense, params, dense
+    counter = network_counter(architecture.model, architecture.num_classes, architecture.input_size,
+                              options=architecture.options, select=architecture.select, exclude=architecture.exclude)
+    factory = architecture.factory
+    params = counter.params(factory.substitute, factory.setting)
+    reference = counter.params(get_substitute(counter.reference), None)
+    return params / reference, params, reference
 
 
 def _owners(model: nn.Module, compressed_types: tuple):

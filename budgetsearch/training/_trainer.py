@@ -290,8 +290,7 @@ def train_trial(model, substitute="conv", setting=None, dataset: Union[str, Data
 
     network = build_model(architecture, config.seed)
     counted = count(network, data.input_size)  # on the CPU, before the model moves
-    ratio, params, reference_params = reference_ratio(architecture.model, architecture.factory, classes,
-                                                      **architecture.build_options())
+    ratio, _, reference_params = reference_ratio(architecture)
     groups, decay_records = weight_decay_groups(network, architecture.factory, ratio, config.weight_decay,
                                                 config.crs_weight_decay)
     logger.info("%s: weight-decay groups %s", architecture.label(), [g.to_dict() for g in decay_records])

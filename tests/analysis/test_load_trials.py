@@ -77,9 +77,3 @@ def test_csv_writes_dicts_as_json(study, tmp_path):
     assert len(back) == 21 and list(back.columns) == list(trials.columns)
     assert json.loads(back["config"][0]) == study.trials[0].user_attrs["config"]
     assert back["params"][0] == study.trials[0].user_attrs["params"]
-
-
-def test_the_columns_are_the_attributes_the_scheduler_writes():
-    from budgetsearch.study import ATTRIBUTE_KEYS
-
-    assert set(TRIAL_ATTRIBUTES) == set(ATTRIBUTE_KEYS)

@@ -7,14 +7,15 @@ from optuna.trial import TrialState
 from budgetsearch.errors import ConfigError
 from budgetsearch.study import RunOptions, enqueue_missing, load_study_config, open_storage, parse_devices, \
     prepare_study
-from budgetsearch.study._cells import ATTRIBUTE_KEYS, cell_name
+from budgetsearch.study._cells import cell_name
+from budgetsearch.study import TRIAL_ATTRIBUTES
 from budgetsearch.study._owners import OWNER_ATTR, OwnerLock, owner_alive
 from budgetsearch.study._queue import JournalOwnerCheck, claim, claimable
 from budgetsearch.study._run import worker_devices
 
 
 def rows(cells, role="student"):
-    return [dict.fromkeys(ATTRIBUTE_KEYS) | {"cell": c, "role": role, "lost": False, "budget": c.split("|")[1]}
+    return [dict.fromkeys(TRIAL_ATTRIBUTES) | {"cell": c, "role": role, "lost": False, "budget": c.split("|")[1]}
             for c in cells]
 
 

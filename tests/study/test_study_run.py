@@ -14,7 +14,7 @@ import pytest
 from optuna.trial import TrialState
 
 import cli
-from budgetsearch.study import ATTRIBUTE_KEYS, open_storage
+from budgetsearch.study import TRIAL_ATTRIBUTES, open_storage
 from budgetsearch.study._owners import OWNER_ATTR
 
 
@@ -43,7 +43,7 @@ def test_four_cells_two_workers_every_attribute_once(write_study, runs_dir, dens
     assert len({t.system_attrs[OWNER_ATTR] for t in trials}) == 2
     for t in trials:
         a = t.user_attrs
-        assert set(ATTRIBUTE_KEYS) <= set(a)
+        assert set(TRIAL_ATTRIBUTES) <= set(a)
         fraction = float(a["budget"].rstrip("x"))
         assert a["dense_params"] == dense_wrn_10_1_digits
         assert a["budget_params"] == math.floor(fraction * dense_wrn_10_1_digits)

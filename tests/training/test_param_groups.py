@@ -3,9 +3,11 @@
 import pytest
 from torch import nn
 
+from budgetsearch.counting import count
 from budgetsearch.models import create_model
 from budgetsearch.substitutes import get_substitute, list_substitutes, parse_substitute
 from budgetsearch.training import reference_ratio, weight_decay_groups
+from budgetsearch.training._architecture import resolve_architecture
 
 # WRN-16-2: n = 2 blocks per group, widths 16 / 32 / 64 / 128 (REFERENCE §2.1).
 # The substituted 3x3 convs, as (C_in, C_out):
@@ -33,7 +35,7 @@ def test_acdc_groups_match_the_layer_formula(factors):
     total = FIXED + depthwise + compressed
     factory = parse_substitute("acdc", factors)
     model = create_model("wrn-16-2", substitute=factory)
-    ratio, params, dense = reference_ratio("wrn-16-2", factory, 10)
+    ratio, params, dense = reference_ratio(resolve_architecture("wrn-16-2", factory, None, 10, (3, 32, 32)))
     assert (params, dense) == (total, DENSE) and ratio == pytest.approx(total / DENSE, rel=1e-15)
 
     _, records = weight_decay_groups(model, factory, ratio, 5e-4, crs=True)
@@ -47,7 +49,7 @@ def test_acdc_groups_match_the_layer_formula(factors):
 
 def test_reference_ratio_example_from_the_original():
     # REFERENCE §3: Shuffle_1 on WRN-28-10 gives rho = 0.065357 (2,384,154 / 36,479,194, §2.5).
-    ratio, params, dense = reference_ratio("wrn-28-10", parse_substitute("Shuffle_1"), 10)
+    ratio, params, dense = reference_ratio(resolve_architecture("wrn-28-10", "Shuffle_1", None, 10, (3, 32, 32)))
     assert (params, dense) == (2_384_154, 36_479_194)
     assert ratio == pytest.approx(0.065357, abs=5e-7)
 
@@ -92,3 +94,16 @@ def test_dense_network_has_an_empty_compressed_group():
     groups, records = weight_decay_groups(model, factory, 1.0, 5e-4, crs=True)
     assert [g["name"] for g in groups] == ["base"] and records[0].params == 0
     assert records[1].params == DENSE
+
+
+def test_the_ratio_is_the_counters_count_so_darts_auxiliary_head_is_left_out():
+    # DARTS's reference is its own separable convs. The auxiliary head runs only in training: the
+    # solver's budget does not count it, so neither does ρ.
+    architecture = resolve_architecture("darts", "tucker", 0.3, 10, (3, 32, 32), {"channels": 4, "layers": 3})
+    ratio, params, reference = reference_ratio(architecture)
+    student, dense = architecture.build(), resolve_architecture("darts", "separable", None, 10, (3, 32, 32),
+                                                                 {"channels": 4, "layers": 3}).build()
+    assert (params, reference) == (count(student, (3, 32, 32)).params, count(dense, (3, 32, 32)).params)
+    assert ratio == params / reference
+    head = sum(p.numel() for p in student.auxiliary_head.parameters())
+    assert head > 0 and params == sum(p.numel() for p in student.parameters()) - head

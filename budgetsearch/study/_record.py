@@ -1,0 +1,75 @@
+"""The trial record: the user attributes every trial of a study carries, declared once.
+
+``run`` writes the fields that say what a trial is when it queues it; the
+worker that trains it writes the result fields (``written_by="worker"``) when
+it ends; the queue copies the first kind into a re-queued trial; the trials
+table shows them all, in this order. A field missing from a stored trial
+(a journal written before the field existed) reads as missing, never as an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+_WORKER = {"written_by": "worker"}
+
+
+def _result(default=None):
+    return field(default=default, metadata=_WORKER)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrialRecord:
+    """One trial's user attributes (None where a field does not apply)."""
+
+    model: str
+    dataset: str
+    substitute: str
+    setting: Union[int, float, None]  # the substitute's size hyperparameter; None for the dense teacher
+    budget: str  # the budget's label, "dense" for the teacher
+    budget_params: int
+    budget_mult_adds: Optional[int]
+    seed: int
+    cell: str  # substitute|budget|seed
+    role: str  # "student" or "teacher"
+    params: int  # the solver's count of the network this trial trains
+    mult_adds: int
+    dense_params: int
+    dense_mult_adds: int
+    convention: dict  # how params and mult_adds were counted
+    val_error: Optional[float] = _result()
+    val_top5_error: Optional[float] = _result()
+    test_error: Optional[float] = _result()
+    test_top5_error: Optional[float] = _result()
+    train_error: Optional[float] = _result()
+    status: Optional[str] = _result()
+    message: Optional[str] = _result()
+    wall_time: Optional[float] = _result()
+    epochs_run: Optional[int] = _result()
+    reconstruction_mult_adds: Optional[int] = _result()  # mult-adds of rebuilding factorised weights, per step
+    config: Optional[dict] = _result()  # the resolved settings it was trained with
+    # Which tuning trial of its cell this is (None: the cell is not tuned).
+    tuning_trial: Optional[int] = None
+    # Whether a dead worker lost it (a fresh copy was then queued); written last, so it overrules a recoverer.
+    lost: bool = False
+    # Every budget the trained network serves ({"budget", "budget_params", "budget_mult_adds"}, its own first):
+    # cells of one substitute whose settings build the same network train once.
+    budgets: Optional[list] = None
+
+    def to_attrs(self) -> dict:
+        """The record as Optuna user attributes (JSON values)."""
+        return dataclasses.asdict(self)
+
+
+TRIAL_ATTRIBUTES = tuple(f.name for f in dataclasses.fields(TrialRecord))
+RESULT_ATTRIBUTES = tuple(f.name for f in dataclasses.fields(TrialRecord) if f.metadata == _WORKER)
+
+
+def attribute_kinds() -> dict:
+    """Each attribute's value kinds, e.g. ``{"params": (int,), "setting": (int, float)}`` (None left out)."""
+    hints = typing.get_type_hints(TrialRecord)
+    return {name: tuple(k for k in (typing.get_args(hint) or (hint,)) if k is not type(None))
+            for name, hint in hints.items()}
