@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-import cli
+from budgetsearch import cli
 
 
 def help_of(capsys, *command) -> str:
@@ -32,7 +32,7 @@ def test_train_help_shows_every_default(capsys):
 
 def test_output_into_a_closed_pipe_is_no_traceback():
     # The reader is gone before the command prints (as `| head` is once it has its lines).
-    process = subprocess.Popen([sys.executable, "-m", "cli", "substitutes", "--json"], stdout=subprocess.PIPE,
+    process = subprocess.Popen([sys.executable, "-m", "budgetsearch.cli", "substitutes", "--json"], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     process.stdout.close()
     errors = process.stderr.read()

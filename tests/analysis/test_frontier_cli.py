@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-import cli
+from budgetsearch import cli
 
 
 def test_writes_every_output_and_prints_the_front(journal, tmp_path, capsys):
