@@ -12,7 +12,7 @@ import sqlite3
 import pytest
 import torch
 
-import cli
+from budgetsearch import cli
 
 STUDY = 'name = "bad"\nmodel = "wrn-10-1"\nsubstitutes = ["generic"]\nbudgets = ["0.1x"]\n[training]\nepochs = 1\n'
 SECONDS = 30  # far longer than any refusal takes; a hang today took minutes or never ended
@@ -69,12 +69,19 @@ CASES = [
     ("count-input-size-huge", lambda t: ["count", "--model", "wrn-10-1", "--input-size", "3,100000,100000"],
      "'3,100000,100000'"),
     ("curves-points-huge", lambda t: ["curves", "--model", "wrn-10-1", "--points", "100000000",
-                                      "--out", str(t / "c")], "--points must be in [2, 10,000]"),
+                                      "--out", str(t / "c")], "argument --points: must be an integer in [2, 10,000]"),
     ("worker-threads-negative", lambda t: ["worker", "--study", "bad", "--runs-dir", str(t), "--threads=-1"],
-     "--threads must be an integer >= 1, but got -1"),
+     "argument --threads: must be an integer >= 1, but got '-1'"),
     ("worker-threads-zero", lambda t: ["worker", "--study", "bad", "--runs-dir", str(t), "--threads=0"],
-     "--threads must be an integer >= 1, but got 0"),
-    ("worker-device-foo", lambda t: ["worker", "--study", "bad", "--device", "foo"], "--device must be"),
+     "argument --threads: must be an integer >= 1, but got '0'"),
+    ("worker-device-foo", lambda t: ["worker", "--study", "bad", "--device", "foo"],
+     "argument --device: devices must be 'cpu' or distinct CUDA devices"),
+    ("worker-two-devices", lambda t: ["worker", "--study", "bad", "--device", "cuda:0,cuda:1"],
+     "argument --device: must be one device"),
+    ("run-workers-zero", lambda t: ["run", study_file(t), "--workers", "0"],
+     "argument --workers: must be an integer >= 1"),
+    ("run-threads-zero", lambda t: ["run", study_file(t), "--threads", "0"],
+     "argument --threads: must be an integer >= 1"),
     ("unknown-key-long", lambda t: ["run", study_file(t, STUDY + 'junk = "' + "j" * 500_000 + '"\n')],
      "characters)"),
     ("study-file-50MB", lambda t: ["run", study_file(t, STUDY + 'junk = "' + "j" * 50_000_000 + '"\n')],

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-import cli
+from budgetsearch import cli
 
 
 def help_of(capsys, *command) -> str:
@@ -32,9 +32,31 @@ def test_train_help_shows_every_default(capsys):
 
 def test_output_into_a_closed_pipe_is_no_traceback():
     # The reader is gone before the command prints (as `| head` is once it has its lines).
-    process = subprocess.Popen([sys.executable, "-m", "cli", "substitutes", "--json"], stdout=subprocess.PIPE,
+    process = subprocess.Popen([sys.executable, "-m", "budgetsearch.cli", "substitutes", "--json"], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     process.stdout.close()
     errors = process.stderr.read()
     assert process.wait(timeout=120) == 1
     assert "Traceback" not in errors and "BrokenPipeError" not in errors
+
+
+def test_the_console_script_is_the_package_and_no_top_level_cli_is_installed():
+    import configparser
+    import importlib
+    from pathlib import Path
+
+    setup = configparser.ConfigParser()
+    setup.read(Path(__file__).resolve().parents[1] / "setup.cfg")
+    name, _, target = setup["options.entry_points"]["console_scripts"].strip().partition(" = ")
+    module, _, function = target.partition(":")
+    assert (name, module) == ("budgetsearch", "budgetsearch.cli")
+    assert getattr(importlib.import_module(module), function) is cli.main
+    assert "py_modules" not in setup["options"]  # site-packages gets no module named `cli`
+
+
+def test_the_checkout_entry_point_runs_the_same_commands():
+    from pathlib import Path
+
+    entry = Path(__file__).resolve().parents[1] / "cli.py"
+    done = subprocess.run([sys.executable, str(entry), "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and all(name in done.stdout for name in cli.COMMANDS)

@@ -37,51 +37,43 @@ def load_trials(study, study_name: Optional[str] = None) -> pd.DataFrame:
     of a JournalStorage file such as ``runs/NAME/journal.log``) together with
     ``study_name``.
     """
-    import optuna
-
-    if not isinstance(study, optuna.Study):
-        if not study_name:
-            raise ConfigError(f"study_name is required when loading trials from a storage, but got {study_name!r}")
-        storage = resolve_storage(study)
-        try:
-            study = optuna.load_study(study_name=study_name, storage=storage)
-        except KeyError:
-            names = optuna.get_all_study_names(storage)
-            raise ConfigError(f"study {study_name!r} is not in storage {_describe(study)}; "
-                              f"it holds {names or 'no studies'}") from None
-    return trials_frame(study.get_trials(deepcopy=False))
+    return trials_frame(open_study(study, study_name).get_trials(deepcopy=False))
 
 
-def load_study_file_trials(study_file, storage=None) -> tuple:
+def load_study_file_trials(study_file, storage=None, runs_dir=None) -> tuple:
     """``(study name, trials)`` of the study a study file (TOML) describes.
 
     The storage is ``storage`` when given (anything :func:`resolve_storage`
     accepts), else the study file's own, opened by
     ``budgetsearch.study.open_storage`` (its default: the journal file
-    ``runs/<name>/journal.log``).
+    ``<runs_dir>/<name>/journal.log``, where ``run_study`` with the same
+    ``runs_dir`` wrote it; None: the study's default folder).
     """
-    name, opened = _study_file_storage(study_file, storage)
+    name, opened = _study_file_storage(study_file, storage, runs_dir)
     return name, load_trials(opened, name)
 
 
-def load_study_file_skipped(study_file, storage=None) -> pd.DataFrame:
+def load_study_file_skipped(study_file, storage=None, runs_dir=None) -> pd.DataFrame:
     """:func:`load_skipped_cells` of the study a study file describes (storage as :func:`load_study_file_trials`)."""
-    name, opened = _study_file_storage(study_file, storage)
+    name, opened = _study_file_storage(study_file, storage, runs_dir)
     return load_skipped_cells(opened, name)
 
 
-def _study_file_storage(study_file, storage) -> tuple:
-    from ..study import load_study_config, open_storage, study_dir
+def _study_file_storage(study_file, storage=None, runs_dir=None) -> tuple:
+    """``(study name, Optuna storage)`` of a study file, read as :func:`load_study_file_trials` reads it."""
+    from ..study import load_study_config, open_storage
+    from ..study._storage import DEFAULT_RUNS_DIR, journal_path
 
     config = load_study_config(study_file)
+    runs_dir = DEFAULT_RUNS_DIR if runs_dir is None else runs_dir
     if storage is not None:
         return config.name, resolve_storage(storage)
     url = getattr(config.storage, "url", config.storage)  # StorageSettings, or a plain URL / None
-    journal = study_dir(config.name) / "journal.log"
+    journal = journal_path(None, config.name, runs_dir)
     if url is None and not journal.is_file():  # don't let a read create an empty study folder
         raise ConfigError(f"study {config.name!r} has no trials yet: {str(journal)!r} does not exist "
-                          f"(run `budgetsearch run {study_file}` first, or pass the storage)")
-    return config.name, open_storage(url, config.name)
+                          f"(run the study first, or pass the storage or runs_dir it was run with)")
+    return config.name, open_storage(url, config.name, runs_dir=runs_dir)
 
 
 def load_skipped_cells(study, study_name: Optional[str] = None) -> pd.DataFrame:
@@ -89,13 +81,27 @@ def load_skipped_cells(study, study_name: Optional[str] = None) -> pd.DataFrame:
 
     ``study``: as for :func:`load_trials`.
     """
-    import optuna
-
     from ..study import SKIPPED_ATTR
 
-    if not isinstance(study, optuna.Study):
-        study = optuna.load_study(study_name=study_name, storage=resolve_storage(study))
-    return pd.DataFrame(study.user_attrs.get(SKIPPED_ATTR, []), columns=["substitute", "budget", "reason"])
+    skipped = open_study(study, study_name).user_attrs.get(SKIPPED_ATTR, [])
+    return pd.DataFrame(skipped, columns=["substitute", "budget", "reason"])
+
+
+def open_study(study, study_name: Optional[str] = None):
+    """The ``optuna.Study`` ``study`` is, or the one named ``study_name`` in the storage ``study``."""
+    import optuna
+
+    if isinstance(study, optuna.Study):
+        return study
+    if not study_name:
+        raise ConfigError(f"study_name is required when loading trials from a storage, but got {study_name!r}")
+    storage = resolve_storage(study)
+    try:
+        return optuna.load_study(study_name=study_name, storage=storage)
+    except KeyError:
+        names = optuna.get_all_study_names(storage)
+        raise ConfigError(f"study {study_name!r} is not in storage {_describe(study)}; "
+                          f"it holds {names or 'no studies'}") from None
 
 
 def trials_frame(trials) -> pd.DataFrame:

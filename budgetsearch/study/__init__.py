@@ -11,6 +11,7 @@ from ._config import (
     BudgetSpec, DistillationSettings, PruningSettings, StorageSettings, StudyConfig, TunedParam,
     TuningSettings, load_study_config, parse_assignment, parse_study,
 )
+from ._failures import FailureSummary, failure_summary
 from ._progress import (Progress, final_trials, read_skipped_cells, read_study_trials, read_trials, served_budgets,
                         study_progress, summary_rows)
 from ._record import RESULT_ATTRIBUTES, TRIAL_ATTRIBUTES, TrialRecord
@@ -20,10 +21,11 @@ from ._storage import open_storage, study_dir
 from ._worker import WorkerOptions, load_stored_config, run_worker
 
 __all__ = [
-    "RESULT_ATTRIBUTES", "TRIAL_ATTRIBUTES", "TrialRecord", "SKIPPED_ATTR", "BudgetSpec", "DistillationSettings", "Progress", "PruningSettings", "RunOptions", "RunReport",
-    "SkippedCell", "SolvedCell", "StorageSettings", "StudyConfig", "StudyPlan", "TunedParam",
-    "TuningSettings", "WorkerOptions", "cell_name", "enqueue_missing", "final_trials", "is_recorded",
-    "load_stored_config", "load_study_config", "parse_assignment", "open_storage", "parse_study", "plan_study", "prepare_study", "run_study", "run_worker",
-    "read_skipped_cells", "read_study_trials", "read_trials", "served_budgets", "study_dir", "study_progress", "summary_rows",
-    "parse_devices",
+    "RESULT_ATTRIBUTES", "SKIPPED_ATTR", "TRIAL_ATTRIBUTES", "BudgetSpec", "DistillationSettings", "FailureSummary",
+    "Progress", "PruningSettings", "RunOptions", "RunReport", "SkippedCell", "SolvedCell", "StorageSettings",
+    "StudyConfig", "StudyPlan", "TrialRecord", "TunedParam", "TuningSettings", "WorkerOptions", "cell_name",
+    "enqueue_missing", "failure_summary", "final_trials", "is_recorded", "load_stored_config", "load_study_config",
+    "open_storage", "parse_assignment", "parse_devices", "parse_study", "plan_study", "prepare_study",
+    "read_skipped_cells", "read_study_trials", "read_trials", "run_study", "run_worker", "served_budgets", "study_dir",
+    "study_progress", "summary_rows",
 ]

@@ -25,7 +25,7 @@ from ._config import StudyConfig, parse_study
 from ._progress import Progress, study_progress, summary_rows
 from ._queue import enqueue_missing
 from ._storage import DEFAULT_RUNS_DIR, open_storage, queue_lock, storage_errors
-from ._worker import CONFIG_ATTR
+from ._worker import CONFIG_ATTR, check_threads
 
 DATA_ATTR = "budgetsearch:data"  # study user attribute: what the data set is, by content (dataset_fingerprint)
 
@@ -53,12 +53,12 @@ class RunReport:
     trials: tuple = ()  # every trial of the study when the run ended
 
 
-def parse_devices(text: str, flag: str = "--devices") -> tuple:
-    """``"cpu"`` or ``"cuda:0,cuda:1"`` -> a tuple of device names (``flag`` names the option in errors)."""
+def parse_devices(text: str) -> tuple:
+    """``"cpu"`` or ``"cuda:0,cuda:1"`` -> a tuple of device names (``RunOptions.devices``)."""
     devices = tuple(part.strip() for part in str(text).split(",") if part.strip())
     valid = all(d == "cpu" or (d.startswith("cuda:") and d[5:].isdigit()) for d in devices)
     if not devices or not valid or len(set(devices)) != len(devices) or ("cpu" in devices and len(devices) > 1):
-        raise ConfigError(f"{flag} must be 'cpu' or distinct CUDA devices like 'cuda:0,cuda:1', but got "
+        raise ConfigError(f"devices must be 'cpu' or distinct CUDA devices like 'cuda:0,cuda:1', but got "
                           f"{str(text)[:100]!r}")
     return devices
 
@@ -68,11 +68,11 @@ def worker_devices(options: RunOptions) -> tuple:
     if options.devices == ("cpu",):
         count = 1 if options.workers is None else options.workers
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise ConfigError(f"--workers must be an integer >= 1, but got {options.workers!r}")
+            raise ConfigError(f"RunOptions.workers must be an integer >= 1, but got {options.workers!r}")
         return ("cpu",) * count
     if options.workers not in (None, len(options.devices)):
-        raise ConfigError(f"--workers must equal the number of CUDA devices ({len(options.devices)}: one trial per "
-                          f"device), but got {options.workers!r}")
+        raise ConfigError(f"RunOptions.workers must equal the number of CUDA devices ({len(options.devices)}: one "
+                          f"trial per device), but got {options.workers!r}")
     return tuple(options.devices)
 
 
@@ -92,8 +92,8 @@ def check_runnable(config: StudyConfig, devices: tuple) -> None:
         available = torch.cuda.device_count() if torch.cuda.is_available() else 0
         missing = [d for d in cuda if int(d.partition(":")[2] or 0) >= available]
         if missing:
-            raise ConfigError(f"--devices {','.join(devices)}: {', '.join(missing)} not available "
-                              f"(this machine has {available} CUDA device(s)); use --devices cpu")
+            raise ConfigError(f"RunOptions.devices = {devices}: {', '.join(missing)} not available "
+                              f"(this machine has {available} CUDA device(s)); use devices=('cpu',)")
 
 
 def prepare_study(config: StudyConfig, storage_url: Optional[str], runs_dir=DEFAULT_RUNS_DIR,
@@ -123,8 +123,7 @@ def run_study(config: StudyConfig, options: RunOptions = RunOptions(), *, on_cel
     storage_url = options.storage if options.storage is not None else config.storage.url
     devices = worker_devices(options)
     runs_dir = str(Path(options.runs_dir).resolve())
-    if isinstance(options.threads, bool) or not isinstance(options.threads, int) or options.threads < 1:
-        raise ConfigError(f"--threads must be an integer >= 1, but got {options.threads!r}")
+    check_threads(options.threads, "RunOptions.threads")
     check_runnable(config, devices)
     study, plan, queued = prepare_study(config, storage_url, runs_dir, on_cell=on_cell,
                                         retry_failed=options.retry_failed)

@@ -45,11 +45,17 @@ def load_stored_config(storage, study_name: str) -> StudyConfig:
         study_id = storage.get_study_id_from_name(study_name)
     except KeyError:
         raise ConfigError(f"no study named {study_name!r} in this storage; start it with `budgetsearch run "
-                          f"STUDY.toml` (with the same --storage)") from None
+                          f"STUDY.toml` (on the same storage)") from None
     data = storage.get_study_user_attrs(study_id).get(CONFIG_ATTR)
     if data is None:
         raise ConfigError(f"study {study_name!r} was not created by `budgetsearch run` (it has no {CONFIG_ATTR!r})")
     return parse_study(data, f"study {study_name!r} in storage")
+
+
+def check_threads(threads, setting: str) -> None:
+    """torch CPU threads must be a whole number >= 1; ``setting`` names where the value came from."""
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigError(f"{setting} must be an integer >= 1, but got {threads!r}")
 
 
 def run_worker(options: WorkerOptions, on_trial: Optional[Callable[[str, dict], None]] = None) -> int:
@@ -57,10 +63,8 @@ def run_worker(options: WorkerOptions, on_trial: Optional[Callable[[str, dict], 
 
     ``on_trial(event, user_attrs)`` is called with "start" and with the final status of each trial.
     """
-    if options.threads is not None and (isinstance(options.threads, bool) or not isinstance(options.threads, int)
-                                        or options.threads < 1):
-        raise ConfigError(f"--threads must be an integer >= 1, but got {options.threads!r}")
-    if options.threads:
+    if options.threads is not None:
+        check_threads(options.threads, "WorkerOptions.threads")
         import torch
 
         torch.set_num_threads(options.threads)

@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-import cli
+from budgetsearch import cli
 
 
 def test_writes_every_output_and_prints_the_front(journal, tmp_path, capsys):
@@ -77,3 +77,25 @@ def test_a_study_file_read_from_another_storage(tmp_path, capsys):
     assert cli.main(argv) == 0
     assert "synthetic" not in (out / "report.md").read_text() and "# Frontier report: elsewhere" in \
         (out / "report.md").read_text()
+
+
+def test_runs_dir_holds_the_study_files_journal_and_the_default_out(tmp_path, monkeypatch, capsys):
+    from synthetic_study import journal_study
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.toml").write_text('name = "moved"\n')
+    runs = tmp_path / "my-runs"
+    (runs / "moved").mkdir(parents=True)
+    journal_study(runs / "moved" / "journal.log", name="moved")
+    assert cli.main(["frontier", "s.toml", "--json"]) == 2  # run with --runs-dir my-runs: nothing under runs/
+    assert "has no trials yet" in capsys.readouterr().err
+    assert cli.main(["frontier", "s.toml", "--runs-dir", str(runs), "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 5
+    assert (runs / "moved" / "report.md").is_file() and not (tmp_path / "runs").exists()
+
+
+def test_runs_dir_is_the_default_out_of_a_storage_and_study(journal, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = ["frontier", "--storage", str(journal), "--study", "synthetic", "--runs-dir", "r", "--json"]
+    assert cli.main(argv) == 0
+    assert (tmp_path / "r" / "synthetic" / "frontier.csv").is_file() and not (tmp_path / "runs").exists()

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-import cli
+from budgetsearch import cli
 
 TABLE = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
 

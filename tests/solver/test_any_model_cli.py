@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from cli import main
+from budgetsearch.cli import main
 
 USER_MODULE = '''
 from torch import nn

@@ -7,7 +7,7 @@ import pandas as pd
 from budgetsearch.models import create_model
 from budgetsearch.substitutes import shape_only
 from budgetsearch.substitutes import list_substitutes
-from cli import main
+from budgetsearch.cli import main
 
 
 def meta_params(model, substitute, setting):

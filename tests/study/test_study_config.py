@@ -233,3 +233,34 @@ def test_the_reference_study_file_writes_out_every_key():
                 assert "lr = {low = " in text
             else:
                 assert sub.name in written[top.name], f"{top.name}.{sub.name}"
+
+
+@pytest.mark.parametrize("text, key, value", [
+    ("training.epochs=1", "training.epochs", 1),
+    ('substitutes=["tucker", "cp"]', "substitutes", ["tucker", "cp"]),
+    ("model=wrn-16-4", "model", "wrn-16-4"),  # a bare word is a string
+    ("training.lr = 0.05", "training.lr", 0.05),
+])
+def test_a_setting_override_is_a_dotted_key_and_a_toml_value(text, key, value):
+    from budgetsearch.study import parse_assignment
+
+    assert parse_assignment(text) == (key, value)
+
+
+def test_overrides_are_validated_with_the_whole_study(tmp_path):
+    config = load_study_config(write(tmp_path, ""))
+    changed = config.replace({"training.epochs": 2, "training.warmup_epochs": 1, "seeds": 2})
+    assert (changed.training.epochs, changed.training.warmup_epochs, changed.seeds) == (2, 1.0, (0, 1))
+    with pytest.raises(ConfigError, match=r"training.warmup_epochs must be at most epochs \(1\)"):
+        config.replace({"training.epochs": 1, "training.warmup_epochs": 3})
+    with pytest.raises(ConfigError, match="'name' is not a table"):
+        config.replace({"name.x": 1})
+
+
+def test_run_refuses_a_bad_override_before_anything_is_queued(tmp_path, capsys):
+    import cli
+
+    path = write(tmp_path, "")
+    assert cli.main(["run", str(path), "--set", "training.warmup_epochs=99", "--runs-dir", str(tmp_path)]) == 2
+    assert "training.warmup_epochs must be at most epochs (10)" in capsys.readouterr().err
+    assert not (tmp_path / "study").exists()

@@ -113,7 +113,7 @@ def test_one_worker_per_device(devices, workers, expected):
 @pytest.mark.parametrize("devices, workers", [("gpu", None), ("cuda:0,cuda:0", None), ("cpu,cuda:0", None),
                                               ("cuda:0,cuda:1", 3), ("cpu", 0)])
 def test_bad_devices_or_workers(devices, workers):
-    with pytest.raises(ConfigError, match="--devices|--workers"):
+    with pytest.raises(ConfigError, match=r"^(devices|RunOptions\.workers) must"):  # the settings, not CLI flags
         worker_devices(RunOptions(workers=workers, devices=parse_devices(devices)))
 
 

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-import cli
+from budgetsearch import cli
 from budgetsearch.training import load_checkpoint
 
 

@@ -1,0 +1,79 @@
+"""``substitutes`` and ``count``: what is registered, and what a model with a substitute counts."""
+
+from __future__ import annotations
+
+from ._commands import command
+from ._options import add_compat_option, add_model_options, model_selection
+from ._output import print_json, print_kept_dense, print_table
+
+
+def _configure_substitutes(parser):
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+@command("substitutes", "list the registered substitutes and their size hyperparameters", _configure_substitutes)
+def run_substitutes(args) -> int:
+    from budgetsearch.substitutes import get_substitute, list_substitutes
+
+    rows = []
+    for name in list_substitutes():
+        s = get_substitute(name)
+        hp = s.hyperparameter
+        rows.append({
+            "name": s.name, "original": s.original_name,
+            "hyperparameter": hp.name if hp else None, "type": hp.type.__name__ if hp else None,
+            "domain": hp.domain if hp else None,
+            "params_with_setting": (("grow" if hp.grows else "shrink") if hp else None),
+            "summary": s.summary, "paper": s.paper,
+        })
+    if args.json:
+        print_json(rows)
+    else:
+        print_table(rows, ["name", "original", "hyperparameter", "domain", "params_with_setting", "summary"])
+    return 0
+
+
+def _configure_count(parser):
+    add_model_options(parser)
+    parser.add_argument("--substitute", default=None, help="NAME, NAME:SETTING or the original NAME_SETTING "
+                                                          "(default: the network as published, e.g. dense for WRNs, "
+                                                          "separable for DARTS)")
+    parser.add_argument("--setting", type=float, default=None, help="the substitute's hyperparameter value")
+    parser.add_argument("--per-layer", action="store_true", help="also print each module's own count")
+    add_compat_option(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+@command("count", "count parameters and mult-adds of a model with a substitute", _configure_count)
+def run_count(args) -> int:
+    from budgetsearch.compat import compat_factory
+    from budgetsearch.counting import build_for_counting, count, fixed_part
+    from budgetsearch.models import default_input_size, model_defaults
+
+    chosen = model_selection(args)
+    substitute = args.substitute or model_defaults(args.model)[2]
+    factory = compat_factory(substitute, args.setting, args.compat)
+    input_size = args.input_size or default_input_size(args.model)
+    model = build_for_counting(args.model, factory, num_classes=args.num_classes, input_size=input_size,
+                               compat=args.compat, select=chosen["select"], exclude=chosen["exclude"],
+                               **chosen["options"])
+    result = count(model, input_size, compat=args.compat)
+    fixed_params, fixed_mult_adds = fixed_part(result, model.substitution_points)
+    summary = {"model": args.model, "substitute": factory.substitute.name, "setting": factory.setting,
+               "compat": args.compat, "params": result.params, "mult_adds": result.mult_adds,
+               "reconstruction_mult_adds": result.reconstruction_mult_adds, "fixed_params": fixed_params,
+               "fixed_mult_adds": fixed_mult_adds}
+    if args.json:
+        kept = [{"name": k.name, "reason": k.reason} for k in model.kept_dense]
+        print_json(summary | result.to_dict(per_layer=args.per_layer) | {"kept_dense": kept})
+        return 0
+    if args.per_layer:
+        print_table(result.per_layer().to_dict("records"), ["name", "type", "params", "mult_adds"])
+        print()
+    print_table([summary], list(summary))
+    print(f"counted with {result.convention.counter}; unit: {result.convention.unit}; "
+          f"input {','.join(map(str, input_size))}, batch 1; mult_adds per image at inference, "
+          f"reconstruction_mult_adds per training step (rebuilding the structured weights, any batch); fixed part: "
+          f"what the {len(model.substitution_points)} substitution points do not hold")
+    print_kept_dense(model.kept_dense)
+    return 0
