@@ -63,7 +63,7 @@ CASES = [
     ("solve-budget-1e9999999", lambda t: ["solve", "--model", "wrn-10-1", "--budget", "1e9999999"], "at most 1e+15"),
     ("solve-budget-1e-400x", lambda t: ["solve", "--model", "wrn-10-1", "--budget", "1e-400x"], "(0, 1]"),
     ("epochs-huge", lambda t: ["run", study_file(t, STUDY.replace("epochs = 1", "epochs = 100000000"))],
-     "training.epochs = 100000000"),
+     "training.epochs must be an int in [1, 10000], but got 100000000"),
     ("count-num-classes-negative", lambda t: ["count", "--model", "wrn-10-1", "--num-classes=-5"], "'-5'"),
     ("count-num-classes-zero", lambda t: ["count", "--model", "wrn-10-1", "--num-classes=0"], "'0'"),
     ("count-input-size-huge", lambda t: ["count", "--model", "wrn-10-1", "--input-size", "3,100000,100000"],
@@ -88,6 +88,8 @@ CASES = [
      "larger than 1,000,000 bytes"),
     # accepted today although nothing can work: refused before anything is queued
     ("lr-inf", lambda t: ["run", study_file(t, STUDY + "lr = inf\n")], "training.lr = inf"),
+    ("warmup-over-epochs", lambda t: ["run", study_file(t, STUDY + "warmup_epochs = 5\n")],
+     "training.warmup_epochs must be at most epochs (1), but got 5.0"),
     ("weight-decay-inf", lambda t: ["run", study_file(t, STUDY + "weight_decay = inf\n")], "a finite number"),
     ("gamma-inf", lambda t: ["run", study_file(t, STUDY + "gamma = inf\n")], "a finite number"),
     ("beta-inf", lambda t: ["run", study_file(t, STUDY + "[distillation]\nteacher = 'train'\nbeta = inf\n")],

@@ -81,7 +81,8 @@ def split_validation(images: Tensor, labels: Tensor, count: int, seed: int):
     return images[train_index], labels[train_index], images[val_index], labels[val_index]
 
 
-def _parse_spec(spec: str) -> Tuple[str, str]:
+def parse_dataset_spec(spec: str) -> Tuple[str, str]:
+    """``"cifar10:PATH"`` -> ``("cifar10", "PATH")``, ``"digits"`` -> ``("digits", "")``; anything else is refused."""
     forms = ", ".join(repr(form) for form in SPEC_FORMS)
     if not isinstance(spec, str):
         raise ConfigError(f"data set spec must be a string, one of {forms}, but got {spec!r}")
@@ -98,7 +99,7 @@ def _parse_spec(spec: str) -> Tuple[str, str]:
 
 def dataset_fingerprint(spec: str) -> str:
     """What the data set ``spec`` names, by content, not by path: ``"digits"``, or ``"cifar10:sha256:..."``."""
-    name, path = _parse_spec(spec)
+    name, path = parse_dataset_spec(spec)
     return name if name == "digits" else cifar_fingerprint(path, CIFAR_LAYOUTS[name])
 
 
@@ -112,7 +113,7 @@ def load_dataset(spec: str, *, validation_size: Union[int, float] = DEFAULT_VALI
     float fraction (0 = none); which ones is fixed by ``seed``. The test set
     never depends on the seed.
     """
-    name, path = _parse_spec(spec)
+    name, path = parse_dataset_spec(spec)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed must be an int >= 0, but got {seed!r}")
     if name == "digits":

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Tuple, Union
 
+from ..data import parse_dataset_spec
 from ..errors import BudgetSearchError, ConfigError
 from ..training import PRESETS, DistillConfig, TrainConfig
 from ..training._config import MAX_EPOCHS, MAX_SEED
@@ -247,7 +248,7 @@ def parse_study(data: dict, source: str = "<dict>") -> StudyConfig:
                       allowed="a list of globs on qualified module names")
     dataset = top.get("dataset", str, StudyConfig.dataset, check=_valid_dataset,
                       allowed="'digits', 'cifar10:PATH' or 'cifar100:PATH'")
-    kind = dataset.partition(":")[0]
+    kind = parse_dataset_spec(dataset)[0]
     shape, classes = DATASET_SHAPES[kind]
     input_size = top.get("input_size", list, tuple(shape), convert=tuple,
                          check=lambda v: len(v) == 3 and all(_positive_int(x) for x in v),
@@ -275,8 +276,11 @@ def _positive_int(value) -> bool:
 
 
 def _valid_dataset(spec: str) -> bool:
-    kind, colon, path = spec.partition(":")
-    return (kind == "digits" and not colon) or (kind in ("cifar10", "cifar100") and bool(path.strip()))
+    try:
+        parse_dataset_spec(spec)
+    except ConfigError:
+        return False
+    return True
 
 
 def _check_model(top: Table, model: str, model_path: Optional[str]) -> Optional[str]:

@@ -19,6 +19,7 @@ from typing import Callable, Optional
 import optuna
 from optuna.trial import TrialState
 
+from ..data import parse_dataset_spec
 from ..errors import BudgetSearchError, ConfigError
 from ._cells import SKIPPED_ATTR, StudyPlan, plan_study, skipped_record
 from ._config import StudyConfig, parse_study
@@ -78,7 +79,7 @@ def worker_devices(options: RunOptions) -> tuple:
 
 def check_runnable(config: StudyConfig, devices: tuple) -> None:
     """Refuse, before anything is queued, a study none of whose trials could start: every one would fail alike."""
-    kind, _, folder = config.dataset.partition(":")
+    folder = parse_dataset_spec(config.dataset)[1]
     if folder and not Path(folder).is_dir():
         raise ConfigError(f"{config.source}: dataset = {config.dataset!r}: the data folder {folder!r} does not exist "
                           f"or is not a folder")
@@ -173,7 +174,7 @@ def _comparable(data: dict) -> dict:
     data = json.loads(json.dumps(data))
     data.get("storage", {}).pop("url", None)
     if isinstance(data.get("dataset"), str):
-        data["dataset"] = data["dataset"].partition(":")[0]
+        data["dataset"] = parse_dataset_spec(data["dataset"])[0]
     return data
 
 
