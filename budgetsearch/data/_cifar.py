@@ -53,14 +53,14 @@ CIFAR_LAYOUTS = {
     "cifar10": CifarLayout(
         "cifar10", "cifar-10-batches-py", tuple(f"data_batch_{i}" for i in range(1, 6)), "test_batch",
         "batches.meta", b"labels", b"label_names", 10,
-        # The original's constants (REFERENCE §3), not recomputed, so numbers stay comparable.
+        # The original study's constants, not recomputed, so numbers stay comparable.
         (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010),
         AugmentRecipe(crop_padding=4, horizontal_flip=True, cutout_size=16),
         "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a"),
     "cifar100": CifarLayout(
         "cifar100", "cifar-100-python", ("train",), "test", "meta", b"fine_labels", b"fine_label_names", 100,
         (0.5071, 0.4866, 0.4409), (0.2009, 0.1984, 0.2023),
-        # REFERENCE §3: the original's CIFAR-100 path had no Cutout.
+        # The original study trained CIFAR-100 without Cutout.
         AugmentRecipe(crop_padding=4, horizontal_flip=True, cutout_size=0),
         "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz", "eb9058c3a382ffc7106e4002c42a8d85"),
 }

@@ -184,9 +184,9 @@ def _valid_device(text: str) -> bool:
 PRESETS = {
     # Short trials for search: the defaults.
     "short": TrainConfig(),
-    # The original CIFAR WRN protocol (REFERENCE §3): 200 epochs, x0.2 at 60/120/160.
+    # The original CIFAR WRN protocol: 200 epochs, x0.2 at 60/120/160.
     "original": TrainConfig(epochs=200, schedule="original-steps", milestones=(60, 120, 160), gamma=0.2),
-    # The original DARTS recipe (REFERENCE §3): 600 epochs, cosine, lr 0.025, wd 3e-4, batch 96.
+    # The original DARTS recipe: 600 epochs, cosine, lr 0.025, wd 3e-4, batch 96.
     # Inputs are normalised with the data set's constants (CIFAR-10: the WRN ones), not DARTS's own
     # std (0.247, 0.243, 0.262). The difference scales the input channels by 0.77-0.82: the common
     # part is absorbed by the stem's BN, the rest amounts to a slightly different stem init.

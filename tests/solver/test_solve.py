@@ -172,7 +172,7 @@ def test_the_solution_builds_a_model_the_counter_counts_exactly(substitute):
 
 
 def test_the_original_studys_hand_picked_settings_are_the_solvers_answers():
-    # REFERENCE §4.2: Shuffle_8 (563,594) is the largest ShuffleNet under 0.6M; Generic_0.1 gives 1,190,634.
+    # The original study's table: Shuffle_8 (563,594) is the largest ShuffleNet under 0.6M; Generic_0.1 gives 1,190,634.
     assert solve_budget("wrn-28-10", "shuffle", 600_000).setting == 8
     assert solve_budget("wrn-28-10", "Shuffle", 1_000_000).setting == 4
     generic = solve_budget("wrn-28-10", "generic", 1_190_634)
@@ -207,7 +207,7 @@ def test_a_budget_below_every_setting_names_the_smallest_reachable_count():
 
 
 def test_a_budget_above_every_setting_gets_the_largest_network_marked_saturated():
-    # The original study's Shuffle_1 at its 2.4M budget (REFERENCE §2.5: 2,384,154 params).
+    # The original study's Shuffle_1 at its 2.4M budget (2,384,154 params).
     largest = network_params("wrn-28-10", "shuffle", 1)
     solution = solve_budget("wrn-28-10", "shuffle", "2.4M")
     assert (solution.setting, solution.params, solution.saturated) == (1, largest, True)
@@ -263,7 +263,7 @@ def test_solutions_for_one_channel_inputs_build_and_count_exactly():
 
 
 def test_float_settings_are_written_with_the_fewest_decimals_their_plateau_allows():
-    # REFERENCE §4.2's hand-picked TensorTrain_0.23 (598,200 params) is what a 598,200 budget gives.
+    # The original study's hand-picked TensorTrain_0.23 (598,200 params) is what a 598,200 budget gives.
     solution = solve_budget("wrn-28-10", "tensor-train", 598_200)
     assert (solution.setting, solution.params) == (0.23, 598_200)
     assert solution.smallest_setting == 0.22999999999999998

@@ -9,7 +9,7 @@ from budgetsearch.substitutes import get_substitute, list_substitutes, parse_sub
 from budgetsearch.training import reference_ratio, weight_decay_groups
 from budgetsearch.training._architecture import resolve_architecture
 
-# WRN-16-2: n = 2 blocks per group, widths 16 / 32 / 64 / 128 (REFERENCE §2.1).
+# WRN-16-2: n = 2 blocks per group, widths 16 / 32 / 64 / 128 (depth 6n + 4).
 # The substituted 3x3 convs, as (C_in, C_out):
 WRN_16_2_CONVS = [(16, 32), (32, 32), (32, 32), (32, 32),
                   (32, 64), (64, 64), (64, 64), (64, 64),
@@ -28,7 +28,7 @@ def test_dense_wrn_16_2_total_is_the_formula():
 
 @pytest.mark.parametrize("factors", [1, 4, 12])
 def test_acdc_groups_match_the_layer_formula(factors):
-    # REFERENCE §1.5 (budgetsearch's ACDC): each conv is a depthwise 3x3 (C_in·9, base decay)
+    # budgetsearch's ACDC: each conv is a depthwise 3x3 (C_in·9, base decay)
     # plus n factors of 2·c parameters, c = max(C_in, C_out) (compressed).
     compressed = sum(2 * max(ci, co) * factors for ci, co in WRN_16_2_CONVS)
     depthwise = sum(ci * 9 for ci, _ in WRN_16_2_CONVS)
@@ -48,7 +48,7 @@ def test_acdc_groups_match_the_layer_formula(factors):
 
 
 def test_reference_ratio_example_from_the_original():
-    # REFERENCE §3: Shuffle_1 on WRN-28-10 gives rho = 0.065357 (2,384,154 / 36,479,194, §2.5).
+    # The original study: Shuffle_1 on WRN-28-10 gives rho = 0.065357 (2,384,154 / 36,479,194 params).
     ratio, params, dense = reference_ratio(resolve_architecture("wrn-28-10", "Shuffle_1", None, 10, (3, 32, 32)))
     assert (params, dense) == (2_384_154, 36_479_194)
     assert ratio == pytest.approx(0.065357, abs=5e-7)

@@ -1,4 +1,4 @@
-"""TrainConfig validation, presets and the learning-rate schedules (REFERENCE §3)."""
+"""TrainConfig validation, presets and the learning-rate schedules (the original WRN protocol: x0.2 at epochs 60, 120, 160)."""
 
 import math
 
@@ -35,7 +35,7 @@ def test_short_defaults_are_the_issue_recipe():
 
 
 def test_original_steps_preset_reproduces_the_reference_rates():
-    # REFERENCE §3: lr 0.1 for epochs 0-59, 0.02 for 60-119, 0.004 for 120-159, 0.0008 for 160-199,
+    # The original protocol: lr 0.1 for epochs 0-59, 0.02 for 60-119, 0.004 for 120-159, 0.0008 for 160-199,
     # changed at the start of the epoch (so epoch 60 already runs at 0.02, every step of it).
     config = PRESETS["original"]
     assert config.epochs == 200
