@@ -48,7 +48,6 @@ def test_bad_model_keys_are_refused_naming_them(changes, message):
         load_study_config(STUDY).replace(**changes)
 
 
-@pytest.mark.slow  # ~40 s: two worker processes train four cells
 def test_two_workers_run_every_cell_once_and_write_the_frontier(runs_dir, capsys):
     assert cli.main(["run", str(STUDY), "--workers", "2", "--runs-dir", str(runs_dir), "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)

@@ -102,8 +102,7 @@ def test_a_file_that_is_not_a_journal_is_an_error_naming_it(tmp_path, content):
     assert journal.read_bytes() == content
 
 
-@pytest.mark.parametrize("where", [pytest.param("start", marks=pytest.mark.slow), "middle",
-                                   pytest.param("end", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("where", ["start", "middle", "end"])
 def test_a_run_after_a_torn_record_completes_every_cell_once(finished, tmp_path, where, capsys):
     study, data, intact = finished
     offsets = last_record_offsets(data)

@@ -32,7 +32,6 @@ def trials(runs):
     return optuna.load_study(study_name="repair", storage=storage).get_trials(deepcopy=False)
 
 
-@pytest.mark.slow
 def test_failed_trials_exit_3_and_are_trained_again_with_retry_failed(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     for name in SHADOWS:
