@@ -42,7 +42,7 @@ from ..errors import ConfigError, CountingError
 from ..substitutes import stand_in_reconstructions
 from . import _compat
 from ._reconstruction import reconstruction_mult_adds
-from ._rules import Handle, default_rules
+from ._rules import Handle, default_rules, naming_the_operator
 
 
 @dataclass(frozen=True)
@@ -239,8 +239,8 @@ def count(model: nn.Module, input_size=(3, 32, 32), *, rules: Optional[Dict[str,
     """Parameters and per-image inference mult-adds of ``model`` at ``input_size`` (C, H, W).
 
     ``rules`` replaces the operator table (default :func:`default_rules`, or the
-    compatibility mode's); an operator the model executes that has no rule raises
-    :class:`CountingError`. ``compat`` is None (budgetsearch's convention) or a mode
+    compatibility mode's); an operator the model executes that has no rule, or
+    whose rule meets a value of unknown shape, raises :class:`CountingError`. ``compat`` is None (budgetsearch's convention) or a mode
     of :data:`budgetsearch.compat.MODES`.
     """
     mode = check_mode(compat)
@@ -260,7 +260,7 @@ def count(model: nn.Module, input_size=(3, 32, 32), *, rules: Optional[Dict[str,
             analysis = FlopCountAnalysis(_TensorOutputs(model), example)
             # fvcore would silently skip its own list of ignored operators; here every operator needs a rule.
             analysis._ignored_ops = set()
-            analysis.set_op_handle(**rules)
+            analysis.set_op_handle(**naming_the_operator(rules))
             analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
             totals = _unwrapped(analysis.by_module())
             unsupported = analysis.unsupported_ops()
