@@ -186,10 +186,13 @@ def _apply_module_rules(model: nn.Module, totals: dict, shapes: dict, module_rul
 
 
 class _TensorOutputs(nn.Module):
-    """``model`` with its output flattened to a tuple of tensors.
+    """``model`` with its output, and every submodule's, flattened to a tuple of tensors.
 
     The jit trace takes tensors, tuples, lists and dicts only, and a model may
-    return its own result type (a dataclass; transformers' ``ModelOutput``).
+    return its own result type (a dataclass; transformers' ``ModelOutput``). The
+    trace also drops whatever no output depends on, yet work whose result a model
+    discards still runs (SigLIP's attention-pooling head, under a classifier that
+    averages the tokens instead): returning every module's output keeps it counted.
     """
 
     def __init__(self, model: nn.Module):
@@ -197,11 +200,18 @@ class _TensorOutputs(nn.Module):
         self.model = model
 
     def forward(self, x):
-        output = self.model(x)
+        produced = []
+        hooks = [module.register_forward_hook(lambda module, inputs, output: produced.append(output))
+                 for module in self.model.modules()]
+        try:
+            output = self.model(x)
+        finally:
+            for hook in hooks:
+                hook.remove()
         tensors = tuple(_tensors(output))
         if not tensors:
             raise CountingError(f"the model's forward must return tensors, but returned {type(output).__name__}")
-        return tensors
+        return tensors + tuple(_tensors(produced))
 
 
 def _tensors(output):

@@ -71,8 +71,8 @@ im2col (``F.unfold``)                  0: data movement, each output element cop
                                        is padding), as the nearest upsampling is
 col2im (``F.fold``)                    1 per input element read: torch accumulates every column element
                                        into its position of the image, overlapping or not, as a sum does
-view, reshape, reshape_as, flatten,    0: data movement (also pad, index, slice, expand, expand_as, roll,
-permute, transpose, cat, stack, ...    chunk, split, split_with_sizes, unbind, ...)
+view, reshape, reshape_as, flatten,    0: data movement (also unflatten, pad, index, slice, expand, expand_as,
+permute, transpose, cat, stack, ...    roll, chunk, split, split_with_sizes, unbind, ...)
 =====================================  ===================================================================
 
 A rule never guesses a shape: a value whose shape the trace does not know
@@ -226,8 +226,8 @@ CONSTANTS = ("aten::arange", "aten::zeros", "aten::ones", "aten::new_zeros", "at
 DROPOUT = _with_in_place("aten::dropout", "aten::feature_dropout", "aten::alpha_dropout",
                          "aten::feature_alpha_dropout")
 DATA_MOVEMENT = (
-    "aten::view", "aten::reshape", "aten::reshape_as", "aten::flatten", "aten::transpose", "aten::permute",
-    "aten::contiguous", "aten::t", "aten::cat", "aten::stack", "aten::constant_pad_nd", "aten::pad",
+    "aten::view", "aten::reshape", "aten::reshape_as", "aten::flatten", "aten::unflatten", "aten::transpose",
+    "aten::permute", "aten::contiguous", "aten::t", "aten::cat", "aten::stack", "aten::constant_pad_nd", "aten::pad",
     "aten::index_select", "aten::index", "aten::repeat", "aten::expand", "aten::expand_as", "aten::roll",
     "aten::slice", "aten::select", "aten::size", "aten::Int", "aten::ScalarImplicit", "aten::to", "aten::detach",
     "aten::unsqueeze", "aten::squeeze", "aten::chunk", "aten::split", "aten::split_with_sizes", "aten::unbind",

@@ -7,7 +7,7 @@ torch's own FlopCounterMode for the convolutions and the linear algebra.
 
 import pytest
 import torch
-from torch.utils.flop_counter import FlopCounterMode
+from torch_counts import flop_counter_mult_adds
 
 from budgetsearch.counting import count, count_parameters
 
@@ -36,13 +36,6 @@ MODELS = {
 }
 
 LINEAR_OPERATORS = ("linear", "addmm", "mm", "matmul", "bmm", "einsum")
-
-
-def flop_counter_mult_adds(model, size) -> dict:
-    """FlopCounterMode's counts per aten operator, halved to mult-adds."""
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model.eval()(torch.zeros(1, *size))
-    return {str(op).removeprefix("aten."): flops // 2 for op, flops in counter.get_flop_counts()["Global"].items()}
 
 
 @pytest.fixture(scope="module", params=list(MODELS))
