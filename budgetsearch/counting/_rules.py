@@ -108,7 +108,7 @@ class _UnknownShape(CountingError):
 def traced_shape(value) -> List[int]:
     """The shape of the traced ``value``; one the trace does not know stops the count (a guess is a wrong number)."""
     if not value.isCompleteTensor():
-        raise _UnknownShape(f"its {value.type()} value {value.debugName()!r} has no known shape")
+        raise _UnknownShape(f"a {value.type()} value has no known shape")
     return value.type().sizes()
 
 
@@ -265,7 +265,7 @@ def _naming_the_operator(op: str, handle: Handle) -> Handle:
                     traced_shape(value)  # fvcore's own rules read shapes without checking them
             return handle(inputs, outputs)
         except _UnknownShape as error:
-            raise CountingError(f"cannot count {op}: {error}, and a count never guesses one") from None
+            raise CountingError(f"cannot count {op}: {error}, and a count never guesses a shape") from None
 
     return rule
 
