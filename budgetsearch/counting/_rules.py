@@ -28,7 +28,8 @@ einsum (``...`` and implicit output    budgetsearch's order, left to right, what
 allowed)                               torch (so a count never depends on an optional package): per pair,
                                        the product of the sizes of every label left in the pair (one
                                        multiply-add per point of the product's iteration space), plus 1
-                                       per element read to sum out a label no later term needs
+                                       per element read to sum out a label (of size > 1) no later term
+                                       needs
 scaled_dot_product_attention           QKᵀ and AV: B·L·S·(E + E_v); the scale: 1 per score (B·L·S); a float
                                        mask: 1 per score (boolean and causal masks select: free); softmax:
                                        3 per score, as below; dropout with p > 0: 1 per score
