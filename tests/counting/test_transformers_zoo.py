@@ -19,7 +19,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
-from torch_counts import flop_counter_mult_adds
+from torch_counts import LINEAR_ALGEBRA, flop_counter_mult_adds
 
 from budgetsearch.counting import count, zero_filled
 
@@ -49,8 +49,6 @@ NOT_COUNTED = {
     "PerceiverForImageClassificationConvProcessing": ("its default config does not build", ValueError,
                                                       "must be divisible by num_heads"),
 }
-# By FlopCounterMode's name: the convolutions, then the linear algebra.
-LINEAR_ALGEBRA = ("linear", "addmm", "mm", "matmul", "bmm", "einsum")
 ATTENTION = "scaled_dot_product_attention"
 
 

@@ -3,6 +3,9 @@
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+# budgetsearch's operators (``Count.by_operator``) whose work FlopCounterMode counts as addmm, mm and bmm
+LINEAR_ALGEBRA = ("linear", "addmm", "mm", "matmul", "bmm", "einsum")
+
 
 def flop_counter_mult_adds(model, size) -> dict:
     """FlopCounterMode's FLOPs per aten operator in one eval forward of a zero image, halved to mult-adds."""
