@@ -3,7 +3,8 @@
 Parameters are the unique trainable parameters (a shared one once; buffers
 such as BN statistics and hash tables excluded), cross-checked against
 fvcore's ``parameter_count``. Mult-adds are fvcore's trace of one forward pass
-of a batch of one image in eval mode, under the rule table of ``_rules``,
+of a batch of one image in eval mode (every operation that runs, including
+work whose result the model discards), under the rule table of ``_rules``,
 with every parameter-only weight reconstruction (hash gather, tensor
 contraction, ACDC product, folded tilings) done once beforehand, as
 :func:`~budgetsearch.substitutes.reconstructed_once` does: those weights enter
