@@ -130,7 +130,8 @@ def test_every_image_classifier_counts(model_type, class_name):
     assert result.by_operator.get(ATTENTION, 0) == attention.mult_adds
 
 
-@pytest.mark.parametrize("class_name", list(NOT_COUNTED))
+@pytest.mark.parametrize("class_name", [pytest.param(name, id=f"{name} ({reason})")
+                                        for name, (reason, *_) in NOT_COUNTED.items()])
 def test_a_classifier_not_counted_here_fails_for_the_reason_given(class_name):
     model_type = next(model_type for model_type, name in CLASSIFIERS if name == class_name)
     _, error, message = NOT_COUNTED[class_name]
