@@ -4,7 +4,8 @@ from ._build import build_for_counting, count_model, zero_filled
 from ._count import Convention, Count, LayerCount, count, count_parameters
 from ._fixed import fixed_part
 from ._reconstruction import reconstruction_mult_adds, reconstruction_rules
-from ._rules import default_rules, register_rule
+from ._rules import default_rules, register_rule, traced_shape
 
 __all__ = ["Convention", "Count", "LayerCount", "build_for_counting", "count", "count_model", "count_parameters", "default_rules",
-           "fixed_part", "reconstruction_mult_adds", "reconstruction_rules", "register_rule", "zero_filled"]
+           "fixed_part", "reconstruction_mult_adds", "reconstruction_rules", "register_rule", "traced_shape",
+           "zero_filled"]

@@ -3,7 +3,8 @@
 Parameters are the unique trainable parameters (a shared one once; buffers
 such as BN statistics and hash tables excluded), cross-checked against
 fvcore's ``parameter_count``. Mult-adds are fvcore's trace of one forward pass
-of a batch of one image in eval mode, under the rule table of ``_rules``,
+of a batch of one image in eval mode (every operation that runs, including
+work whose result the model discards), under the rule table of ``_rules``,
 with every parameter-only weight reconstruction (hash gather, tensor
 contraction, ACDC product, folded tilings) done once beforehand, as
 :func:`~budgetsearch.substitutes.reconstructed_once` does: those weights enter
@@ -42,7 +43,7 @@ from ..errors import ConfigError, CountingError
 from ..substitutes import stand_in_reconstructions
 from . import _compat
 from ._reconstruction import reconstruction_mult_adds
-from ._rules import Handle, default_rules
+from ._rules import Handle, default_rules, naming_the_operator
 
 
 @dataclass(frozen=True)
@@ -186,10 +187,13 @@ def _apply_module_rules(model: nn.Module, totals: dict, shapes: dict, module_rul
 
 
 class _TensorOutputs(nn.Module):
-    """``model`` with its output flattened to a tuple of tensors.
+    """``model`` with its output, and every submodule's, flattened to a tuple of tensors.
 
     The jit trace takes tensors, tuples, lists and dicts only, and a model may
-    return its own result type (a dataclass; transformers' ``ModelOutput``).
+    return its own result type (a dataclass; transformers' ``ModelOutput``). The
+    trace also drops whatever no output depends on, yet work whose result a model
+    discards still runs (SigLIP's attention-pooling head, under a classifier that
+    averages the tokens instead): returning every module's output keeps it counted.
     """
 
     def __init__(self, model: nn.Module):
@@ -197,11 +201,18 @@ class _TensorOutputs(nn.Module):
         self.model = model
 
     def forward(self, x):
-        output = self.model(x)
+        produced = []
+        hooks = [module.register_forward_hook(lambda module, inputs, output: produced.append(output))
+                 for module in self.model.modules()]
+        try:
+            output = self.model(x)
+        finally:
+            for hook in hooks:
+                hook.remove()
         tensors = tuple(_tensors(output))
         if not tensors:
             raise CountingError(f"the model's forward must return tensors, but returned {type(output).__name__}")
-        return tensors
+        return tensors + tuple(_tensors(produced))
 
 
 def _tensors(output):
@@ -239,8 +250,8 @@ def count(model: nn.Module, input_size=(3, 32, 32), *, rules: Optional[Dict[str,
     """Parameters and per-image inference mult-adds of ``model`` at ``input_size`` (C, H, W).
 
     ``rules`` replaces the operator table (default :func:`default_rules`, or the
-    compatibility mode's); an operator the model executes that has no rule raises
-    :class:`CountingError`. ``compat`` is None (budgetsearch's convention) or a mode
+    compatibility mode's); an operator the model executes that has no rule, or
+    whose rule meets a value of unknown shape, raises :class:`CountingError`. ``compat`` is None (budgetsearch's convention) or a mode
     of :data:`budgetsearch.compat.MODES`.
     """
     mode = check_mode(compat)
@@ -260,7 +271,7 @@ def count(model: nn.Module, input_size=(3, 32, 32), *, rules: Optional[Dict[str,
             analysis = FlopCountAnalysis(_TensorOutputs(model), example)
             # fvcore would silently skip its own list of ignored operators; here every operator needs a rule.
             analysis._ignored_ops = set()
-            analysis.set_op_handle(**rules)
+            analysis.set_op_handle(**naming_the_operator(rules))
             analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
             totals = _unwrapped(analysis.by_module())
             unsupported = analysis.unsupported_ops()

@@ -1,11 +1,17 @@
-"""Mult-adds of an einsum, contracted the way torch contracts it without opt_einsum: left to right.
+"""Mult-adds of an einsum, contracted in budgetsearch's order: left to right.
+
+That is torch's own order without opt_einsum. With opt_einsum installed, torch
+contracts three or more operands along the path opt_einsum finds and records
+it in the trace; the count does not read it, so it never depends on an
+optional package (opt_einsum's path is chosen to cost less).
 
 Each pair costs the product of the sizes of every label left in the pair (its
 batch, kept and contracted labels: one multiply-add per point of the product's
 iteration space, what the ``bmm`` torch reduces it to costs). Before a pair, a
 label that neither the other operand, a later one nor the output needs is
-summed out, one addition per element read. ``...`` stands for the broadcast
-leading dimensions; an equation without ``->`` has numpy's implicit output.
+summed out, one addition per element read (none for labels of size 1, which a
+squeeze drops). ``...`` stands for the broadcast leading dimensions; an
+equation without ``->`` has numpy's implicit output.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ def einsum_mult_adds(equation: str, shapes: Sequence[Sequence[int]]) -> int:
 
     def sum_out(operand: Dict[str, int], needed: set) -> Dict[str, int]:
         nonlocal mult_adds
-        if any(label not in needed for label in operand):
+        if math.prod(size for label, size in operand.items() if label not in needed) > 1:
             mult_adds += math.prod(operand.values())
         return {label: size for label, size in operand.items() if label in needed}
 

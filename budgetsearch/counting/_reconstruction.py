@@ -26,7 +26,7 @@ from torch import nn
 
 from ..errors import CountingError
 from ..substitutes import ReconstructedModule
-from ._rules import Handle, _numel, default_rules, free, per_output_element
+from ._rules import Handle, _numel, default_rules, naming_the_operator, per_output_element
 
 
 def _source_elements(inputs, outputs) -> int:
@@ -35,11 +35,10 @@ def _source_elements(inputs, outputs) -> int:
 
 
 def reconstruction_rules() -> Dict[str, Handle]:
-    """``count``'s rules plus the operators of weight rebuilds (folding channels, signs, fresh zeros)."""
+    """``count``'s rules plus the operators only weight rebuilds use (folding channels, signs)."""
     rules = default_rules()
     rules.update({"aten::index_add": _source_elements, "aten::index_add_": _source_elements,
-                  "aten::neg": per_output_element, "aten::zeros": free, "aten::new_zeros": free,
-                  "aten::unbind": free})
+                  "aten::neg": per_output_element})
     return rules
 
 
@@ -66,7 +65,7 @@ def layer_reconstruction_mult_adds(layer: ReconstructedModule) -> int:
         copy.deepcopy(layer).to("meta")
     analysis = FlopCountAnalysis(_Rebuild(shadow), (torch.zeros((), device="meta"),))
     analysis._ignored_ops = set()  # every operator needs a rule, as in count
-    analysis.set_op_handle(**reconstruction_rules())
+    analysis.set_op_handle(**naming_the_operator(reconstruction_rules()))
     analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     total = analysis.total()
     if analysis.unsupported_ops():

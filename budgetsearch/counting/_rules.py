@@ -1,13 +1,15 @@
 """Mult-add rules: operator name -> handle, one table, every operator explicit.
 
 The unit is the mult-add: one fused multiply-add = 1. Every other operation is
-put on that scale by four principles, and each rule below follows from one:
+put on that scale by five principles, and each rule below follows from one:
 
 1. linear algebra counts its multiply-adds (bias excluded, as fvcore does);
 2. an elementwise operation (arithmetic, or one pointwise function, however
    it is computed) = 1 per output element, after broadcasting;
 3. a reduction (a sum, a mean, a norm's statistic) = 1 per element read;
-4. comparisons, selections and data movement = 0.
+4. comparisons, selections, lookups, data movement and creating constants = 0;
+5. index arithmetic = 0: an elementwise operation whose result is an integer or
+   boolean tensor computes shapes, positions or masks, not activations.
 
 Work done once per row or group (a reciprocal, a square root, a log of a
 sum) is O(rows), not O(elements), and is not counted.
@@ -22,19 +24,30 @@ matmul, bmm (any leading dims,         numel(output)·K, K the contracted size: 
 broadcasting, 1-D operands)            dimensions count once per output matrix (fvcore's ``matmul``
                                        counted the first operand's size only, wrong when the second
                                        operand carries the batch)
-einsum (``...`` and implicit output    contracted left to right (torch's order without opt_einsum): per
-allowed)                               pair, the product of the sizes of every label left in the pair
-                                       (one multiply-add per point of the product's iteration space), plus
-                                       1 per element read to sum out a label no later term needs
+einsum (``...`` and implicit output    budgetsearch's order, left to right, whatever path opt_einsum gives
+allowed)                               torch (so a count never depends on an optional package): per pair,
+                                       the product of the sizes of every label left in the pair (one
+                                       multiply-add per point of the product's iteration space), plus 1
+                                       per element read to sum out a label (of size > 1) no later term
+                                       needs
 scaled_dot_product_attention           QKᵀ and AV: B·L·S·(E + E_v); the scale: 1 per score (B·L·S); a float
                                        mask: 1 per score (boolean and causal masks select: free); softmax:
                                        3 per score, as below; dropout with p > 0: 1 per score
-add, sub, mul, div, rsub (also         1 per output element after broadcasting (a bias add, a residual, a
-in place)                              layer scale, a squeeze-excite gate)
+add, sub, mul, div, rsub,              1 per output element after broadcasting (a bias add, a residual, a
+floor_divide, remainder (also          layer scale, a squeeze-excite gate); 0 when the result is an
+in place)                              integer or boolean tensor (index arithmetic: a window count, a
+                                       position modulo a window)
 gelu, silu, sigmoid, tanh, hardswish,  1 per output element: one pointwise function, whatever its formula
-hardsigmoid (also in place)            (an erf, an exp, a clamp and a multiply fused in one kernel)
+hardsigmoid, exp, pow, ceil            (an erf, an exp, a clamp and a multiply fused in one kernel); 0 on
+(also in place)                        an integer or boolean result, as above
 relu, relu6, hardtanh, clamp,          0: comparisons
-max_pool2d, max
+clamp_min, max, min, max_pool2d,
+eq, ne, ge, gt, le, lt
+masked_fill, where, __and__            0: selections by a mask (``masked_fill`` writes a constant where the
+                                       mask is set; ``__and__`` combines boolean masks)
+embedding                              0: a lookup of table rows (the table is counted as parameters)
+arange, zeros, ones, new_zeros,        0: constants, made without reading any activation
+new_ones
 softmax, log_softmax                   3 per element: the exponential, its accumulation into the row's sum,
                                        the division (softmax) or subtraction of the log-sum (log_softmax)
 batch_norm (eval)                      normalise and affine with stored statistics: 2 per element with an
@@ -44,39 +57,73 @@ layer_norm, group_norm                 statistics 2 per element (sum and sum of 
                                        or bias is given: 4 per element, 3 without affine
 instance_norm                          fvcore's rule: 5 per element with affine, 4 without
 mean, sum, avg_pool2d,                 1 per input element read
-adaptive_avg_pool2d
+adaptive_avg_pool1d/2d
+linalg_vector_norm                     1 per input element read: the power (a square for the 2-norm) and
+                                       its accumulation as one multiply-add; the root is once per row
 dropout, feature_dropout,              0 at inference, where they are the identity; 1 per element (the mask
 alpha_dropout (also in place)          multiply) if a model forces one on during the eval-mode trace
 upsample_nearest*                      0: each output copies one input element
 upsample_linear1d, _bilinear2d,        per output element, the taps of the weighted sum: 2, 4, 16, 8
 _bicubic2d, _trilinear3d
-view, reshape, flatten, permute,       0: data movement (also pad, index, slice, expand, chunk, split, ...)
-transpose, cat, stack, ...
+_upsample_bilinear2d_aa,               the same taps per output element, each axis's widened by its
+_upsample_bicubic2d_aa (antialias)     downsampling factor as the antialiasing filter is: per axis,
+                                       ⌈taps·max(1, in/out)⌉ of 2 (bilinear) or 4 (bicubic)
+im2col (``F.unfold``)                  0: data movement, each output element copies one input element (or
+                                       is padding), as the nearest upsampling is
+col2im (``F.fold``)                    1 per input element read: torch accumulates every column element
+                                       into its position of the image, overlapping or not, as a sum does
+view, reshape, reshape_as, flatten,    0: data movement (also unflatten, pad, index, slice, expand, expand_as,
+permute, transpose, cat, stack, ...    roll, chunk, split, split_with_sizes, unbind, ...)
 =====================================  ===================================================================
 
-An operator that is in no rule fails the count (see ``count``).
-:func:`register_rule` adds a rule to the default table, and so to every count
-that uses :func:`default_rules`; ``count(rules=...)`` replaces the table for
-one count.
+A rule never guesses a shape: a value whose shape the trace does not know
+(a list, a scalar, an incompletely traced tensor) stops the count with a
+:class:`~budgetsearch.errors.CountingError` naming the operator. An operator
+that is in no rule fails the count too (see ``count``). :func:`register_rule`
+adds a rule to the default table, and so to every count that uses
+:func:`default_rules`; ``count(rules=...)`` replaces the table for one count.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 from fvcore.nn.flop_count import _DEFAULT_SUPPORTED_OPS
-from fvcore.nn.jit_handles import conv_flop_count, get_shape
+from fvcore.nn.jit_handles import conv_flop_count
 
-from ..errors import ConfigError
+from ..errors import ConfigError, CountingError
 from ._einsum import einsum_mult_adds
 
 Handle = Callable[[List[Any], List[Any]], int]
 
+INDEX_TYPES = frozenset({"Bool", "Byte", "Char", "Short", "Int", "Long"})  # integer and boolean scalar types
+
+
+class _UnknownShape(CountingError):
+    """A rule read the shape of a value the trace does not know the shape of; ``count`` names the operator."""
+
+
+def traced_shape(value) -> List[int]:
+    """The shape of the traced ``value``; one the trace does not know stops the count (a guess is a wrong number)."""
+    if not value.isCompleteTensor():
+        raise _UnknownShape(f"a {value.type()} value has no known shape")
+    return value.type().sizes()
+
 
 def _numel(value) -> int:
-    return math.prod(get_shape(value) or ())
+    return math.prod(traced_shape(value))
+
+
+def _given(value) -> bool:
+    """Whether an optional tensor argument (a weight, a mask) was passed rather than None."""
+    return value.type().kind() != "NoneType"
+
+
+def _is_index(value) -> bool:
+    return value.type().kind() == "TensorType" and value.type().scalarType() in INDEX_TYPES
 
 
 def per_output_element(inputs, outputs) -> int:
@@ -91,20 +138,26 @@ def free(inputs, outputs) -> int:
     return 0
 
 
+def elementwise(inputs, outputs) -> int:
+    """1 per output element, 0 on an integer or boolean result (index arithmetic)."""
+    return 0 if _is_index(outputs[0]) else per_output_element(inputs, outputs)
+
+
 def convolution_with_string_padding(inputs, outputs) -> Counter:
     """``aten::_convolution_mode(input, weight, bias, stride, padding: str, dilation, groups)``."""
-    x, weight, out = (get_shape(v) for v in (inputs[0], inputs[1], outputs[0]))
+    x, weight, out = (traced_shape(v) for v in (inputs[0], inputs[1], outputs[0]))
     return Counter({"conv": conv_flop_count(x, weight, out)})
 
 
 def matmul(inputs, outputs) -> int:
     """numel(output)·K for ``aten::matmul``/``aten::bmm``, whatever broadcasts the leading dimensions."""
-    return _numel(outputs[0]) * get_shape(inputs[0])[-1]
+    return _numel(outputs[0]) * traced_shape(inputs[0])[-1]
 
 
 def einsum(inputs, outputs) -> int:
+    """``aten::einsum(equation, tensors, path)``: ``path``, opt_einsum's order when torch uses it, is not read."""
     operands = inputs[1].node().inputs()  # the prim::ListConstruct of the operand tensors
-    return einsum_mult_adds(inputs[0].toIValue(), [get_shape(v) for v in operands])
+    return einsum_mult_adds(inputs[0].toIValue(), [traced_shape(v) for v in operands])
 
 
 SOFTMAX_PER_ELEMENT = 3  # exponential, accumulation into the sum, normalisation
@@ -116,11 +169,11 @@ def softmax(inputs, outputs) -> int:
 
 def scaled_dot_product_attention(inputs, outputs) -> int:
     """``aten::scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal, scale, ...)``."""
-    query, key, value, out = (get_shape(v) for v in (inputs[0], inputs[1], inputs[2], outputs[0]))
+    query, key, value, out = (traced_shape(v) for v in (inputs[0], inputs[1], inputs[2], outputs[0]))
     scores = math.prod(out[:-1]) * key[-2]  # B·L·S, B the output's leading dims (grouped-query keys broadcast)
     mult_adds = scores * (query[-1] + value[-1]) + scores + SOFTMAX_PER_ELEMENT * scores
     mask = inputs[3]
-    if get_shape(mask) is not None and mask.type().scalarType() != "Bool":
+    if _given(mask) and mask.type().scalarType() != "Bool":
         mult_adds += scores
     if inputs[4].toIValue():
         mult_adds += scores
@@ -129,7 +182,7 @@ def scaled_dot_product_attention(inputs, outputs) -> int:
 
 def normalisation(inputs, outputs) -> int:
     """``aten::layer_norm``/``aten::group_norm(input, shape or groups, weight, bias, eps, ...)``."""
-    affine = any(get_shape(v) is not None for v in inputs[2:4])
+    affine = any(_given(v) for v in inputs[2:4])
     return (4 if affine else 3) * _numel(inputs[0])
 
 
@@ -145,45 +198,82 @@ def _interpolation(taps: int) -> Handle:
     return interpolation
 
 
+def _antialiased_interpolation(taps_per_axis: int) -> Handle:
+    """``aten::_upsample_*_aa(input, output_size, align_corners, scale_factors)``: the filter widens by in/out."""
+    def antialiased(inputs, outputs) -> int:
+        sizes_in, sizes_out = traced_shape(inputs[0])[2:], traced_shape(outputs[0])[2:]
+        taps = math.prod(math.ceil(taps_per_axis * max(1.0, n_in / n_out)) for n_in, n_out in zip(sizes_in, sizes_out))
+        return taps * _numel(outputs[0])
+
+    return antialiased
+
+
 def _with_in_place(*ops: str) -> tuple:
     return ops + tuple(f"{op}_" for op in ops)
 
 
 ELEMENTWISE_ARITHMETIC = ("aten::add", "aten::add_", "aten::sub", "aten::sub_", "aten::mul", "aten::mul_",
-                          "aten::div", "aten::div_", "aten::rsub")
+                          "aten::div", "aten::div_", "aten::rsub", *_with_in_place("aten::floor_divide",
+                                                                                    "aten::remainder"))
 POINTWISE_FUNCTIONS = _with_in_place("aten::gelu", "aten::silu", "aten::sigmoid", "aten::tanh",
-                                     "aten::hardswish", "aten::hardsigmoid")
-AVERAGING = ("aten::avg_pool2d", "aten::mean", "aten::sum")
-COMPARISON = ("aten::relu", "aten::relu_", "aten::max_pool2d", "aten::max", "aten::clamp", "aten::clamp_",
-              "aten::hardtanh", "aten::hardtanh_", "aten::relu6", "aten::relu6_")
+                                     "aten::hardswish", "aten::hardsigmoid", "aten::exp", "aten::pow", "aten::ceil")
+AVERAGING = ("aten::avg_pool2d", "aten::mean", "aten::sum", "aten::adaptive_avg_pool1d")
+NORMS = ("aten::linalg_vector_norm",)
+COMPARISON = ("aten::relu", "aten::relu_", "aten::max_pool2d", "aten::max", "aten::min", "aten::clamp",
+              "aten::clamp_", "aten::clamp_min", "aten::clamp_min_", "aten::hardtanh", "aten::hardtanh_",
+              "aten::relu6", "aten::relu6_", "aten::eq", "aten::ne", "aten::ge", "aten::gt", "aten::le", "aten::lt")
+SELECTION = ("aten::masked_fill", "aten::masked_fill_", "aten::where", "aten::__and__", "aten::embedding")
+CONSTANTS = ("aten::arange", "aten::zeros", "aten::ones", "aten::new_zeros", "aten::new_ones")
 DROPOUT = _with_in_place("aten::dropout", "aten::feature_dropout", "aten::alpha_dropout",
                          "aten::feature_alpha_dropout")
 DATA_MOVEMENT = (
-    "aten::view", "aten::reshape", "aten::flatten", "aten::transpose", "aten::permute", "aten::contiguous",
-    "aten::t", "aten::cat", "aten::stack", "aten::constant_pad_nd", "aten::pad", "aten::index_select",
-    "aten::index", "aten::repeat", "aten::expand", "aten::slice", "aten::select", "aten::size", "aten::Int",
-    "aten::ScalarImplicit", "aten::to", "aten::detach", "aten::unsqueeze", "aten::squeeze", "aten::chunk",
-    "aten::split", "aten::narrow", "aten::numel", "aten::clone", "aten::identity", "aten::alias",
-    "aten::lift_fresh", "aten::upsample_nearest1d", "aten::upsample_nearest2d", "aten::upsample_nearest3d",
+    "aten::view", "aten::reshape", "aten::reshape_as", "aten::flatten", "aten::unflatten", "aten::transpose",
+    "aten::permute", "aten::contiguous", "aten::t", "aten::cat", "aten::stack", "aten::constant_pad_nd", "aten::pad",
+    "aten::index_select", "aten::index", "aten::repeat", "aten::expand", "aten::expand_as", "aten::roll",
+    "aten::slice", "aten::select", "aten::size", "aten::Int", "aten::ScalarImplicit", "aten::to", "aten::detach",
+    "aten::unsqueeze", "aten::squeeze", "aten::chunk", "aten::split", "aten::split_with_sizes", "aten::unbind",
+    "aten::narrow", "aten::numel", "aten::clone", "aten::identity", "aten::alias", "aten::lift_fresh",
+    "aten::im2col", "aten::upsample_nearest1d", "aten::upsample_nearest2d", "aten::upsample_nearest3d",
     "aten::_upsample_nearest_exact1d", "aten::_upsample_nearest_exact2d", "aten::_upsample_nearest_exact3d",
 )
 INTERPOLATION_TAPS = {"aten::upsample_linear1d": 2, "aten::upsample_bilinear2d": 4,
                       "aten::upsample_bicubic2d": 16, "aten::upsample_trilinear3d": 8}
+ANTIALIASED_TAPS_PER_AXIS = {"aten::_upsample_bilinear2d_aa": 2, "aten::_upsample_bicubic2d_aa": 4}
 
 
 def _builtin_rules() -> Dict[str, Handle]:
     rules: Dict[str, Handle] = dict(_DEFAULT_SUPPORTED_OPS)
-    rules.update({op: per_output_element for op in ELEMENTWISE_ARITHMETIC + POINTWISE_FUNCTIONS})
-    rules.update({op: per_input_element for op in AVERAGING})
-    rules.update({op: free for op in COMPARISON + DATA_MOVEMENT})
+    rules.update({op: elementwise for op in ELEMENTWISE_ARITHMETIC + POINTWISE_FUNCTIONS})
+    rules.update({op: per_input_element for op in AVERAGING + NORMS + ("aten::col2im",)})
+    rules.update({op: free for op in COMPARISON + SELECTION + CONSTANTS + DATA_MOVEMENT})
     rules.update({op: dropout for op in DROPOUT})
     rules.update({op: _interpolation(taps) for op, taps in INTERPOLATION_TAPS.items()})
+    rules.update({op: _antialiased_interpolation(taps) for op, taps in ANTIALIASED_TAPS_PER_AXIS.items()})
     rules.update({"aten::_convolution_mode": convolution_with_string_padding,
                   "aten::matmul": matmul, "aten::bmm": matmul, "aten::einsum": einsum,
                   "aten::softmax": softmax, "aten::log_softmax": softmax,
                   "aten::scaled_dot_product_attention": scaled_dot_product_attention,
                   "aten::layer_norm": normalisation, "aten::group_norm": normalisation})
     return rules
+
+
+def _naming_the_operator(op: str, handle: Handle) -> Handle:
+    @functools.wraps(handle)
+    def rule(inputs, outputs):
+        try:
+            for value in (*inputs, *outputs):
+                if value.type().kind() == "TensorType":
+                    traced_shape(value)  # fvcore's own rules read shapes without checking them
+            return handle(inputs, outputs)
+        except _UnknownShape as error:
+            raise CountingError(f"cannot count {op}: {error}, and a count never guesses a shape") from None
+
+    return rule
+
+
+def naming_the_operator(rules: Dict[str, Optional[Handle]]) -> Dict[str, Optional[Handle]]:
+    """``rules`` whose handles stop on a value of unknown shape with a :class:`CountingError` naming the operator."""
+    return {op: handle if handle is None else _naming_the_operator(op, handle) for op, handle in rules.items()}
 
 
 # Rules added with register_rule, for every count that uses the default table.
@@ -194,7 +284,8 @@ def register_rule(op: str, handle: Handle, *, replace: bool = False) -> None:
     """Add the counting rule ``handle`` for the traced operator ``op`` (e.g. ``"aten::erf"``) to the default table.
 
     ``handle(inputs, outputs)`` receives the operator's traced ``torch._C.Value``
-    inputs and outputs (``fvcore.nn.jit_handles.get_shape`` reads a shape) and
+    inputs and outputs (:func:`traced_shape` reads a shape, and stops the count
+    naming the operator where the trace does not know it) and
     returns its mult-adds: a number, or a ``Counter`` naming the entries of
     ``Count.by_operator``. The rule reaches every count made with
     :func:`default_rules` (``count``, and the solver, curves and studies built on

@@ -1,15 +1,16 @@
 """Counting third-party model definitions nobody here tuned: transformers' vision models, built from configs.
 
-No weights, no download. Their forward returns a ``ModelOutput``, which ``count`` takes as it is.
+No weights, no download: each is built on the meta device and given zero weights, as ``count_model``
+builds a registered model. Their forward returns a ``ModelOutput``, which ``count`` takes as it is.
 Independent expectations: the parameter counts the models were published with, Σnumel, and
 torch's own FlopCounterMode for the convolutions and the linear algebra.
 """
 
 import pytest
 import torch
-from torch.utils.flop_counter import FlopCounterMode
+from torch_counts import LINEAR_ALGEBRA, flop_counter_mult_adds
 
-from budgetsearch.counting import count, count_parameters
+from budgetsearch.counting import count, count_parameters, zero_filled
 
 transformers = pytest.importorskip("transformers")
 
@@ -35,20 +36,15 @@ MODELS = {
     "vit": (vit, (3, 32, 32)),
 }
 
-LINEAR_OPERATORS = ("linear", "addmm", "mm", "matmul", "bmm", "einsum")
-
-
-def flop_counter_mult_adds(model, size) -> dict:
-    """FlopCounterMode's counts per aten operator, halved to mult-adds."""
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model.eval()(torch.zeros(1, *size))
-    return {str(op).removeprefix("aten."): flops // 2 for op, flops in counter.get_flop_counts()["Global"].items()}
+def on_meta(build):
+    with torch.device("meta"):
+        return build()
 
 
 @pytest.fixture(scope="module", params=list(MODELS))
 def counted(request):
     build, size = MODELS[request.param]
-    model = build()
+    model = zero_filled(on_meta(build))
     return model, size, count(model, size)
 
 
@@ -67,7 +63,7 @@ def test_conv_and_linear_mult_adds_equal_flop_counter_mode(counted):
     model, size, result = counted
     torch_counts = flop_counter_mult_adds(model, size)
     assert result.by_operator["conv"] == torch_counts["convolution"]
-    ours = sum(result.by_operator.get(op, 0) for op in LINEAR_OPERATORS)
+    ours = sum(result.by_operator.get(op, 0) for op in LINEAR_ALGEBRA)
     assert ours == sum(torch_counts.get(op, 0) for op in ("addmm", "mm", "bmm"))
     assert sum(layer.mult_adds for layer in result.layers) == result.mult_adds
 
@@ -85,7 +81,7 @@ def test_conv_and_linear_mult_adds_equal_flop_counter_mode(counted):
 ])
 def test_params_equal_the_published_counts(name, build, published):
     # the ImageNet models, 1000 classes, as torchvision/timm/Keras publish their trainable parameters
-    assert count_parameters(build()) == published
+    assert count_parameters(on_meta(build)) == published
 
 
 def test_vit_params_by_hand():
