@@ -37,7 +37,8 @@ import cli
 REPO = Path(__file__).resolve().parents[1]
 STUDY_FILES = sorted((REPO / "studies").glob("*.toml"))
 POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
-TINY_CIFAR_IMAGES = 64  # per file of the subset: 320 training images, an epoch of wrn-16-2 in seconds
+POSTGRES_STUDY = "wrn-28-10-cifar10"  # what the README's `worker --study NAME` joins: its file shows such workers
+TINY_CIFAR_IMAGES = 32  # per file of the subset: 160 training images, an epoch of wrn-16-2 with acdc in seconds
 
 
 # --- the documented lines -------------------------------------------------------------------------------------
@@ -218,7 +219,7 @@ def _map_storage(argv, here):
 
 
 def _map_study_name(argv, here):
-    return _replace_word(argv, lambda w: w == "NAME", lambda w: "wrn-28-10-cifar10")
+    return _replace_word(argv, lambda w: w == "NAME", lambda w: POSTGRES_STUDY)
 
 
 def _map_study_file(argv, here):
@@ -258,12 +259,12 @@ def _absent_cuda_refused(argv, here):
 MAPPINGS = (
     Mapping("PATH in cifar10:PATH",
             f"a CIFAR-10 copy of the first {TINY_CIFAR_IMAGES} images of each file of the subset "
-            "(tests/conftest.py's cifar_mini)", "a placeholder; the subset's 5,500 images take minutes an epoch",
+            "(tests/conftest.py's cifar_mini)", "a placeholder; an epoch of the subset's 5,170 takes minutes",
             _map_data),
     Mapping("postgresql://HOST/DB, postgresql://user@host/db",
             f"a fresh database on {POSTGRES_SERVER}, the same for every URL of a session (skipped without a server, "
             "unless BUDGETSEARCH_REQUIRE_POSTGRES=1)", "placeholders", _map_storage),
-    Mapping("--study NAME", "--study wrn-28-10-cifar10, the study whose file shows PostgreSQL workers",
+    Mapping("--study NAME", f"--study {POSTGRES_STUDY}, the study whose file shows PostgreSQL workers",
             "a placeholder", _map_study_name),
     Mapping("studies/NAME.toml", "a copy trained one epoch on the data PATH maps to (HEAVY_STUDIES: also smaller)",
             "a study's trials take minutes to hours", _map_study_file),
@@ -372,6 +373,16 @@ def postgres_database():
         admin.close()
 
 
+@pytest.fixture
+def torch_threads_kept():
+    """A worker run in-process sets torch's thread count (``--threads``); later tests get theirs back."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 def _run(argv: list, capsys) -> tuple:
     try:
         status = cli.main(argv)
@@ -423,16 +434,20 @@ def _check_study_figures(argv: list, output: str, figures: StudyFigures, where: 
 
 
 @pytest.mark.parametrize("session", list(SESSIONS), ids=list(SESSIONS))
-def test_documented_commands_do_what_the_text_says(session, request, tmp_path, monkeypatch, capsys):
+def test_documented_commands_do_what_the_text_says(session, request, tmp_path, monkeypatch, capsys,
+                                                   torch_threads_kept):
     monkeypatch.chdir(tmp_path)  # runs/, curves/ and every relative output land in the test's folder
     here = Here(request, tmp_path)
     for command in SESSIONS[session]:
         here.expect(0, None)
-        argv = list(command.argv[1:])
+        argv, mapped = list(command.argv[1:]), []
         for mapping in MAPPINGS:
-            argv = mapping.apply(argv, here)
+            before, argv = argv, mapping.apply(argv, here)
+            if argv != before:
+                mapped.append(f"{mapping.documented} -> {mapping.runs_as}")
         status, out, err = _run(argv, capsys)
-        shown = f"{command.where} ran as {shlex.join(argv)}:\n{out[-2000:]}\n{err[-2000:]}"
+        shown = f"{command.where} ran as {shlex.join(argv)} ({'; '.join(mapped) or 'as written'}):\n" \
+                f"{out[-2000:]}\n{err[-2000:]}"
         assert status == here.expected_status, shown
         if here.expected_text is not None:
             assert here.expected_text in err, shown
