@@ -2,7 +2,7 @@
 
 The commands are parsed out of the files, so a command is tested the day it is documented: in README.md the
 indented lines that start with ``budgetsearch`` or ``pip`` (a line ending in ``\\`` continues on the next), in
-``studies/*.toml`` the comment lines that start with ``budgetsearch``. Each runs in-process through
+``studies/*.toml`` the comment lines that start with either. Each runs in-process through
 ``cli.main`` in a fresh folder, and must exit 0 (a `&&` chain stops at anything else) and print every figure
 the text states beside it: a count like ``36,479,194`` or a decimal like ``0.481`` in its ``# comment``.
 
@@ -85,7 +85,7 @@ def readme_commands() -> list:
 def study_file_commands(path: Path) -> list:
     found = []
     for number, line in enumerate(path.read_text().splitlines(), 1):
-        match = re.match(r"#\s+(budgetsearch .*)", line)
+        match = re.match(r"#\s+((?:budgetsearch|pip) .*)", line)
         if match:
             found += _commands(f"studies/{path.name}", number, match.group(1))
     return found
