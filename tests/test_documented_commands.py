@@ -46,7 +46,7 @@ TINY_CIFAR_IMAGES = 32  # per file of the subset: 160 training images, an epoch 
 @dataclass(frozen=True)
 class Command:
     where: str  # file:line
-    argv: tuple  # the words after the program name (`budgetsearch`, `pip`, ...) included as written
+    argv: tuple  # every word as written, the program (`budgetsearch`, `pip`, `python`) first
     comment: str  # what the text says beside it
 
     @property
@@ -444,7 +444,7 @@ def test_documented_commands_do_what_the_text_says(session, request, tmp_path, m
         for mapping in MAPPINGS:
             before, argv = argv, mapping.apply(argv, here)
             if argv != before:
-                mapped.append(f"{mapping.documented} -> {mapping.runs_as}")
+                mapped.append(f"{mapping.documented} -> {mapping.runs_as} ({mapping.why})")
         status, out, err = _run(argv, capsys)
         shown = f"{command.where} ran as {shlex.join(argv)} ({'; '.join(mapped) or 'as written'}):\n" \
                 f"{out[-2000:]}\n{err[-2000:]}"
