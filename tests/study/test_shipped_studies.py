@@ -2,7 +2,8 @@
 
 The end-to-end run shrinks the study through the override a user has (``run --set KEY=VALUE``, i.e.
 :meth:`StudyConfig.replace` with dotted keys): one epoch of the first solved cell, on the CIFAR-10
-subset where the study names CIFAR-10 data that is not on this machine.
+subset where the study names CIFAR-10 data that is not on this machine, with 90 % of the training
+images held out for validation.
 """
 
 from pathlib import Path
@@ -23,7 +24,7 @@ def test_studies_are_shipped():
 
 
 @pytest.mark.parametrize("path", STUDIES, ids=lambda p: p.name)
-def test_every_study_plans_and_trains_its_first_cell(path, tmp_path, cifar_mini):
+def test_every_study_plans_and_trains_its_first_cell(path, tmp_path, request):
     config = load_study_config(path)
     plan = plan_study(config)
     assert plan.solved, f"{path.name}: no cell is feasible: {[c.reason for c in plan.skipped]}"
@@ -33,12 +34,13 @@ def test_every_study_plans_and_trains_its_first_cell(path, tmp_path, cifar_mini)
     first = plan.solved[0]
     budget = first.budget.params if first.budget.mult_adds is None else \
         {"params": first.budget.params, "mult_adds": first.budget.mult_adds}
+    # One epoch of one cell on a tenth of the training images (the rest validates).
     changes = {"substitutes": [first.substitute], "budgets": [budget], "seeds": 1, "training.epochs": 1,
-               "tuning.trials": 0, "min_fill": 0.0}
+               "training.validation_size": 0.9, "tuning.trials": 0, "min_fill": 0.0}
     if config.distillation.teacher == "train":
         changes["distillation.teacher_epochs"] = 1
     if config.dataset.startswith("cifar10:") and not Path(config.dataset.partition(":")[2]).is_dir():
-        changes["dataset"] = DATASET_OVERRIDES.get(path.name, f"cifar10:{cifar_mini}")
+        changes["dataset"] = DATASET_OVERRIDES.get(path.name) or f"cifar10:{request.getfixturevalue('cifar_mini')}"
     small = config.replace(changes)
     report = run_study(small, RunOptions(runs_dir=str(tmp_path)))
     assert report.worker_exit_codes == (0,) * len(report.worker_exit_codes)
