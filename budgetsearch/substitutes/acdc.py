@@ -40,7 +40,8 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from ._blocks import ReconstructedConv, depthwise_then, pointwise_linear
+from ._blocks import DepthwiseSeparable, ReconstructedConv, depthwise_then, pointwise_linear
+from ._compat_counted import CompatCounted
 from ._registry import Hyperparameter, Substitute, register_substitute
 
 
@@ -144,13 +145,35 @@ class ACDCPointwise(ReconstructedConv):
         return f"{super().extra_repr()}, factors={self.factors}, channels={self.channels}"
 
 
+class ACDCConv(DepthwiseSeparable, CompatCounted):
+    """The conv form: depthwise k×k (only if k > 1), then an :class:`ACDCPointwise`.
+
+    Under the compatibility mode it is counted as the original's count.py counted it:
+    the depthwise C_i·k_h·k_w·A_out, plus L·(4c + 5c·log₂c)·A' for the L factors on
+    c channels, where A' is the positions of the *layer's input* when a depthwise
+    precedes the 1×1 (the original's quirk: a strided layer is counted at input
+    resolution), else the 1×1's own output positions.
+    """
+
+    def compat_mult_adds(self, input_shape: tuple, output_shape: tuple) -> float:
+        batch, in_channels, *input_positions = input_shape
+        output_positions = math.prod(output_shape[2:])
+        c = self.pointwise.channels
+        fast_transform = self.pointwise.factors * (4 * c + 5 * c * math.log2(c))
+        if self.depthwise is None:
+            return batch * fast_transform * output_positions
+        depthwise = in_channels * math.prod(self.depthwise.kernel_size) * output_positions
+        return batch * (depthwise + fast_transform * math.prod(input_positions))
+
+
 def acdc_conv(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False, *, layers,
               quirks=False, inner_riffle=True):
     factors = layers - 1 if quirks else layers
     if quirks and factors < 1:
         raise ConfigError(f"the original's ACDC_n builds n - 1 factors, so layers must be >= 2, but got layers={layers!r}")
     pointwise = functools.partial(ACDCPointwise, factors=factors, inner_riffle=inner_riffle)
-    return depthwise_then(pointwise, in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
+    return depthwise_then(pointwise, in_channels, out_channels, kernel_size, stride, padding, dilation, bias,
+                          block=ACDCConv)
 
 
 def acdc_linear(in_features, out_features, bias=True, *, layers):
@@ -161,7 +184,7 @@ def acdc_linear(in_features, out_features, bias=True, *, layers):
 register_substitute(Substitute(
     name="acdc",
     build=acdc_conv,
-    hyperparameter=Hyperparameter("layers", int, 1, 128, grows=True, doc="number of ACDC factors n"),
+    hyperparameter=Hyperparameter("layers", int, 1, 128, grows=True),  # the number n of ACDC factors
     original_name="ACDC",
     summary="depthwise k×k (only if k>1) + 1×1 built from n ACDC factors (diag·DCT·riffle·diag·IDCT)",
     paper="Moczulski et al., ACDC: A Structured Efficient Linear Layer, ICLR 2016",
