@@ -16,11 +16,11 @@ data movement, concatenation
 functional/adaptive pooling, mean       0
 ``nn.AvgPool2d``/``nn.MaxPool2d``       N·C·H_out·W_out·k² (module rule)
 a substitute's layer that states its    its own formula (``compat_mult_adds``; see
-own count (``CompatCounted``)           ``budgetsearch.substitutes.CompatCounted``): ACDC's
-                                        L·(4c + 5c·log₂c)·A' fast transform, where A' is the
-                                        layer's input positions when a depthwise conv precedes
-                                        the 1×1 (the original's quirk: a strided layer is counted
-                                        at input resolution); the tied low rank's 2·c·r·A_out
+own count (``CompatCounted``)           ``budgetsearch.substitutes.CompatCounted``): ACDC's 1×1
+                                        L·(4c + 5c·log₂c)·A', where A' is the substitute layer's
+                                        input positions when a depthwise conv precedes the 1×1
+                                        (the original's quirk: a strided layer is counted at
+                                        input resolution); the tied low rank's 2·c·r·A_out
 ======================================  ====================================================
 
 Operator rules apply to the trace; module rules replace the traced count of
@@ -73,7 +73,10 @@ def pooling_module(module, name, model, shapes) -> float:
 
 def declared_by_the_layer(module, name, model, shapes) -> float:
     """What a :class:`~budgetsearch.substitutes.CompatCounted` layer states its count is."""
-    return module.compat_mult_adds(*shapes[name])
+    holder = name.rpartition(".")[0]
+    input_shape, output_shape = shapes[name]
+    layer_input_shape = shapes[holder][0] if name and holder in shapes else input_shape
+    return module.compat_mult_adds(input_shape, output_shape, layer_input_shape)
 
 
 def module_rules() -> Dict[type, ModuleRule]:

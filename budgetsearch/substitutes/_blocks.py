@@ -238,13 +238,12 @@ def depthwise_conv(channels, kernel_size, stride, padding, dilation) -> nn.Conv2
 
 
 def depthwise_then(pointwise: PointwiseFactory, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                   dilation=1, bias=False, block: type = DepthwiseSeparable) -> DepthwiseSeparable:
+                   dilation=1, bias=False) -> DepthwiseSeparable:
     """For k > 1 a depthwise conv carries stride, padding and dilation and the
     1×1 runs at stride 1; for k = 1 the 1×1 carries them itself.
 
     ``pointwise(in_channels, out_channels, stride=, padding=, dilation=, bias=)`` builds the 1×1
-    (a layer class with its size fixed by ``functools.partial``, say); ``block`` is the
-    :class:`DepthwiseSeparable` (sub)class that holds the two.
+    (a layer class with its size fixed by ``functools.partial``, say).
     """
     geometry = (in_channels, out_channels, kernel_size, stride, padding, dilation)
     kernel, stride, padding, dilation = check_geometry(*geometry)
@@ -253,8 +252,8 @@ def depthwise_then(pointwise: PointwiseFactory, in_channels, out_channels, kerne
         stride, padding, dilation = (1, 1), (0, 0), (1, 1)
     else:
         depthwise = None
-    layer = block(depthwise, pointwise(in_channels, out_channels, stride=stride, padding=padding, dilation=dilation,
-                                       bias=bias))
+    layer = DepthwiseSeparable(depthwise, pointwise(in_channels, out_channels, stride=stride, padding=padding,
+                                                    dilation=dilation, bias=bias))
     return keep_conv_attributes(layer, *geometry)
 
 

@@ -17,13 +17,16 @@ class CompatCounted:
     """A layer whose count under the compatibility mode it states itself (subclass it, next to ``nn.Module``).
 
     The value replaces the count of the operators the layer and everything inside it run.
+    A substitute's 1×1 part may be counted by what the whole substitute layer received:
+    ``layer_input_shape`` is the input of the module that holds it (its own input where
+    nothing does).
     """
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         _DECLARED.append(cls)
 
-    def compat_mult_adds(self, input_shape: tuple, output_shape: tuple) -> float:
+    def compat_mult_adds(self, input_shape: tuple, output_shape: tuple, layer_input_shape: tuple) -> float:
         """Mult-adds of one forward from an input of ``input_shape`` to an output of ``output_shape`` (with batch)."""
         raise NotImplementedError
 

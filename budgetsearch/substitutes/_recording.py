@@ -7,13 +7,13 @@ model) and the arguments each was built from (the solver's sites).
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict
 
 from torch import nn
 from torch.nn.modules.utils import _pair
 
 from ..errors import ConfigError
-from ._registry import has_linear_form
+from ._registry import ConvFactory, has_linear_form
 
 
 class RecordingFactory:
@@ -39,7 +39,8 @@ class RecordingFactory:
         return layer
 
     def linear(self, in_features, out_features, bias=True):
-        if not has_linear_form(self.linear_factory):
+        # A registered substitute without a linear form says so itself, naming those with one.
+        if not isinstance(self.linear_factory, ConvFactory) and not has_linear_form(self.linear_factory):
             raise ConfigError(f"the conv factory {_label(self.linear_factory)} has no linear form (.linear), "
                               f"so it cannot build a linear substitution point")
         layer = self.linear_factory.linear(in_features, out_features, bias=bias)
@@ -52,5 +53,5 @@ class RecordingFactory:
         return tuple(name for name, module in model.named_modules() if module in self.built)
 
 
-def _label(factory) -> Optional[str]:
+def _label(factory) -> str:
     return repr(getattr(factory, "label", getattr(factory, "__qualname__", type(factory).__name__)))

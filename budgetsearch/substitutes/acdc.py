@@ -40,7 +40,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from ._blocks import DepthwiseSeparable, ReconstructedConv, depthwise_then, pointwise_linear
+from ._blocks import ReconstructedConv, depthwise_then, pointwise_linear
 from ._compat_counted import CompatCounted
 from ._registry import Hyperparameter, Substitute, register_substitute
 
@@ -90,13 +90,21 @@ def _tables(in_channels: int, out_channels: int, inner_riffle: bool, dtype: torc
         return (dct[:, order] if inner_riffle else dct).contiguous(), dct.t()[:, order].contiguous(), channel_map
 
 
-class ACDCPointwise(ReconstructedConv):
+class ACDCPointwise(ReconstructedConv, CompatCounted):
     """1×1 conv with weight ``W = (M_1·R)…(M_n·R)``, widened or summed to (C_o, C_i).
 
     ``factors`` is the number n of ACDC factors actually used. ``a`` and ``d``
     hold one row per factor. The DCT matrices and channel maps are
     non-persistent buffers: rebuilt at construction, never checkpointed.
+
+    Under the compatibility mode it is counted as the original's count.py counted
+    it: n·(4c + 5c·log₂c)·A' on c channels, where A' is the positions of the
+    input of the layer holding it when a depthwise conv precedes it
+    (``counted_at_layer_input``; the original's quirk: a strided layer is counted
+    at input resolution), else its own output positions.
     """
+
+    counted_at_layer_input = False
 
     def __init__(self, in_channels, out_channels, factors, stride=1, padding=0, dilation=1, bias=False,
                  inner_riffle=True):
@@ -144,26 +152,10 @@ class ACDCPointwise(ReconstructedConv):
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, factors={self.factors}, channels={self.channels}"
 
-
-class ACDCConv(DepthwiseSeparable, CompatCounted):
-    """The conv form: depthwise k×k (only if k > 1), then an :class:`ACDCPointwise`.
-
-    Under the compatibility mode it is counted as the original's count.py counted it:
-    the depthwise C_i·k_h·k_w·A_out, plus L·(4c + 5c·log₂c)·A' for the L factors on
-    c channels, where A' is the positions of the *layer's input* when a depthwise
-    precedes the 1×1 (the original's quirk: a strided layer is counted at input
-    resolution), else the 1×1's own output positions.
-    """
-
-    def compat_mult_adds(self, input_shape: tuple, output_shape: tuple) -> float:
-        batch, in_channels, *input_positions = input_shape
-        output_positions = math.prod(output_shape[2:])
-        c = self.pointwise.channels
-        fast_transform = self.pointwise.factors * (4 * c + 5 * c * math.log2(c))
-        if self.depthwise is None:
-            return batch * fast_transform * output_positions
-        depthwise = in_channels * math.prod(self.depthwise.kernel_size) * output_positions
-        return batch * (depthwise + fast_transform * math.prod(input_positions))
+    def compat_mult_adds(self, input_shape: tuple, output_shape: tuple, layer_input_shape: tuple) -> float:
+        positions = layer_input_shape[2:] if self.counted_at_layer_input else output_shape[2:]
+        c = self.channels
+        return output_shape[0] * self.factors * (4 * c + 5 * c * math.log2(c)) * math.prod(positions)
 
 
 def acdc_conv(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False, *, layers,
@@ -172,8 +164,9 @@ def acdc_conv(in_channels, out_channels, kernel_size, stride=1, padding=0, dilat
     if quirks and factors < 1:
         raise ConfigError(f"the original's ACDC_n builds n - 1 factors, so layers must be >= 2, but got layers={layers!r}")
     pointwise = functools.partial(ACDCPointwise, factors=factors, inner_riffle=inner_riffle)
-    return depthwise_then(pointwise, in_channels, out_channels, kernel_size, stride, padding, dilation, bias,
-                          block=ACDCConv)
+    layer = depthwise_then(pointwise, in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
+    layer.pointwise.counted_at_layer_input = layer.depthwise is not None
+    return layer
 
 
 def acdc_linear(in_features, out_features, bias=True, *, layers):

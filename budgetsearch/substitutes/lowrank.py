@@ -69,7 +69,7 @@ class TiedLowRank(ReconstructedModule, CompatCounted):
         contract, expand = self.reconstructed()
         return ((contract.flatten(1), None), (expand.flatten(1), self.bias))
 
-    def compat_mult_adds(self, input_shape: tuple, output_shape: tuple) -> float:
+    def compat_mult_adds(self, input_shape: tuple, output_shape: tuple, layer_input_shape: tuple) -> float:
         rank, width = self.V.shape
         return output_shape[0] * 2 * width * rank * math.prod(output_shape[2:])
 
