@@ -165,7 +165,7 @@ class ConvFactory:
 
 
 def has_linear_form(factory) -> bool:
-    """Whether a conv factory (a :class:`ConvFactory` or any callable) can also build a layer in place of ``nn.Linear``."""
+    """Whether a conv factory (a :class:`ConvFactory` or any callable) also builds layers in place of ``nn.Linear``."""
     if isinstance(factory, ConvFactory):
         return factory.substitute.linear is not None
     return callable(getattr(factory, "linear", None))

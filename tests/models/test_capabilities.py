@@ -1,4 +1,4 @@
-"""What a model offers the trainer and the counter is declared (ModelCapabilities), by every family and for any model."""
+"""What a model offers the trainer and the counter is declared (ModelCapabilities): by every family, for any model."""
 
 import math
 

@@ -20,7 +20,8 @@ def test_anything_else_is_not(model):
 
 
 # (what was typed, the registered name it is close to)
-MODEL_TYPOS = [("wrn-28-1O", "wrn-28-10"), ("mobilenet-v2", "mobilenetv2"), ("dart", "darts"), ("vit6-256", "vit-6-256")]
+MODEL_TYPOS = [("wrn-28-1O", "wrn-28-10"), ("mobilenet-v2", "mobilenetv2"), ("dart", "darts"),
+               ("vit6-256", "vit-6-256")]
 
 
 @pytest.mark.parametrize("typed, meant", MODEL_TYPOS)
