@@ -19,7 +19,6 @@ budgetsearch's default differs, is the table in README ("Compatibility mode").
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
 from typing import Optional
 
 from ..errors import ConfigError
@@ -76,34 +75,14 @@ def check_mode(compat: Optional[str]) -> Optional[str]:
     raise ConfigError(f"compat must be None or one of {', '.join(repr(m) for m in MODES)}, but got compat={compat!r}")
 
 
-@dataclass(frozen=True)
-class CompatFactory:
-    """A substitute bound to a setting and to a mode's options; called like ``nn.Conv2d``."""
-
-    substitute: object  # the registered Substitute
-    setting: object
-    compat: str
-    options: dict = field(default_factory=dict)
-
-    def __call__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True, **options):
-        factory = ConvFactory(self.substitute, self.setting)
-        return factory(in_channels, out_channels, kernel_size, stride, padding, dilation, bias,
-                       **(self.options | options))
-
-    @property
-    def label(self) -> str:
-        return f"{ConvFactory(self.substitute, self.setting).label} [{self.compat}]"
-
-    def __hash__(self):
-        return hash((self.substitute.name, self.setting, self.compat, tuple(sorted(self.options.items()))))
-
-
-def compat_factory(substitute, setting=None, compat: Optional[str] = DEFICIENT_EFFICIENT):
+def compat_factory(substitute, setting=None, compat: Optional[str] = None):
     """The conv factory for ``substitute`` at ``setting`` under mode ``compat``.
 
     ``substitute`` is anything :func:`~budgetsearch.substitutes.as_factory` takes, or
-    one of the mode's :data:`ALIASES`. With ``compat=None`` this is ``as_factory``.
-    A plain callable is not a registered substitute: it is returned unchanged.
+    one of the mode's :data:`ALIASES`. With ``compat=None`` this is ``as_factory``;
+    under a mode it is the same :class:`~budgetsearch.substitutes.ConvFactory` carrying
+    the mode's options for its conv form. A plain callable is not a registered
+    substitute: it is returned unchanged.
     """
     mode = check_mode(compat)
     if mode is None:
@@ -120,8 +99,8 @@ def compat_factory(substitute, setting=None, compat: Optional[str] = DEFICIENT_E
         if not isinstance(factory, ConvFactory):
             return factory
     options = SUBSTITUTE_OPTIONS[mode].get(factory.substitute.name, {}) | extra
-    return CompatFactory(factory.substitute, factory.setting, mode, options)
+    return ConvFactory(factory.substitute, factory.setting, options, mode)
 
 
-__all__ = ["ALIASES", "CompatFactory", "DEFICIENT_EFFICIENT", "LOWEST_SETTINGS", "MODES", "SUBSTITUTE_OPTIONS",
+__all__ = ["ALIASES", "DEFICIENT_EFFICIENT", "LOWEST_SETTINGS", "MODES", "SUBSTITUTE_OPTIONS",
            "check_mode", "compat_factory", "hyperparameter"]

@@ -15,13 +15,12 @@ BatchNorm, residual adds, dropout,      0 (no module rule in the original, or ru
 data movement, concatenation
 functional/adaptive pooling, mean       0
 ``nn.AvgPool2d``/``nn.MaxPool2d``       N·C·H_out·W_out·k² (module rule)
-ACDC 1×1 (``ACDCPointwise``)            L·(4c + 5c·log₂c)·A' with c = max(C_i, C_o), L the
-                                        factors, and A' the output positions of a kernel-1,
-                                        stride-1, pad-0 conv on the *separable layer's input*
-                                        when a depthwise conv precedes it (the original's
-                                        quirk: a strided layer is counted at input
-                                        resolution), else the 1×1's own output positions
-tied low rank (``TiedLowRank``, LR_h)   2·c·r·A_out (V then Vᵀ on the c tiled channels)
+a substitute's layer that states its    its own formula (``compat_mult_adds``; see
+own count (``CompatCounted``)           ``budgetsearch.substitutes.CompatCounted``): ACDC's 1×1
+                                        L·(4c + 5c·log₂c)·A', where A' is the substitute layer's
+                                        input positions when a depthwise conv precedes the 1×1
+                                        (the original's quirk: a strided layer is counted at
+                                        input resolution); the tied low rank's 2·c·r·A_out
 ======================================  ====================================================
 
 Operator rules apply to the trace; module rules replace the traced count of
@@ -37,9 +36,7 @@ from typing import Callable, Dict
 from fvcore.nn.jit_handles import get_shape
 from torch import nn
 
-from ..substitutes import DepthwiseSeparable
-from ..substitutes.acdc import ACDCPointwise
-from ..substitutes.lowrank import TiedLowRank
+from ..substitutes import compat_counted_types
 from ._rules import (AVERAGING, COMPARISON, DATA_MOVEMENT, ELEMENTWISE_ARITHMETIC, Handle, default_rules, free,
                      per_input_element)
 
@@ -74,25 +71,17 @@ def pooling_module(module, name, model, shapes) -> float:
     return n * c * h_out * w_out * kernel * kernel
 
 
-def acdc_fast_transform(module, name, model, shapes) -> float:
-    parent_name = name.rpartition(".")[0]
-    parent = model.get_submodule(parent_name)
-    if isinstance(parent, DepthwiseSeparable) and parent.depthwise is not None and parent.pointwise is module:
-        positions = math.prod(shapes[parent_name][0][2:])
-    else:
-        positions = math.prod(shapes[name][1][2:])
-    c = module.channels
-    return module.factors * (4 * c + 5 * c * math.log2(c)) * positions
-
-
-def tied_low_rank(module, name, model, shapes) -> float:
-    rank, width = module.V.shape
-    return 2 * width * rank * math.prod(shapes[name][1][2:])
+def declared_by_the_layer(module, name, model, shapes) -> float:
+    """What a :class:`~budgetsearch.substitutes.CompatCounted` layer states its count is."""
+    holder = name.rpartition(".")[0]
+    input_shape, output_shape = shapes[name]
+    layer_input_shape = shapes[holder][0] if name and holder in shapes else input_shape
+    return module.compat_mult_adds(input_shape, output_shape, layer_input_shape)
 
 
 def module_rules() -> Dict[type, ModuleRule]:
-    return {nn.AvgPool2d: pooling_module, nn.MaxPool2d: pooling_module, ACDCPointwise: acdc_fast_transform,
-            TiedLowRank: tied_low_rank}
+    return {nn.AvgPool2d: pooling_module, nn.MaxPool2d: pooling_module,
+            **{layer: declared_by_the_layer for layer in compat_counted_types()}}
 
 
 DESCRIPTION = {

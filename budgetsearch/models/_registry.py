@@ -15,6 +15,8 @@ from torch import nn
 from .._plugins import load_plugins
 from ..compat import check_mode, compat_factory
 from ..errors import ConfigError, UnknownNameError
+from ..substitutes import RecordingFactory, did_you_mean, get_substitute
+from ._capabilities import complete_declaration
 from ._reference import ModelSpec, build_any, default_num_classes, is_reference, model_label
 from .substitute import substitute as substitute_layers
 
@@ -51,43 +53,29 @@ def list_models() -> list[str]:
     return [f.example for f in _FAMILIES]
 
 
+def _matches(name: str) -> list:
+    load_plugins()
+    return [(f, m) for f in _FAMILIES if (m := re.fullmatch(f.pattern, name))]
+
+
 def find_model(name: str) -> tuple[ModelFamily, tuple]:
     """The family whose pattern matches ``name``; a more specific pattern (fewer groups) wins, so the
     ImageNet ``wrn-50-2`` is not read as the CIFAR ``wrn-D-K`` with D = 50."""
-    load_plugins()
-    matches = [(f, m) for f in _FAMILIES if (m := re.fullmatch(f.pattern, name))]
+    matches = _matches(name)
     if matches:
         family, match = min(matches, key=lambda found: len(found[1].groups()))
         return family, tuple(int(g) if g.isdigit() else g for g in match.groups())
     raise UnknownNameError(
-        f"unknown model {name!r}; registered families: "
+        f"unknown model {name!r}{did_you_mean(name, [f.example for f in _FAMILIES])}; registered families: "
         + ", ".join(f"{f.example} ({f.summary})" for f in _FAMILIES)
     )
 
 
-class _RecordingFactory:
-    """Builds with ``factory`` and keeps every module it built, to name the model's substitution points."""
-
-    def __init__(self, factory):
-        self.factory, self.built = factory, []
-
-    def _keep(self, module: nn.Module) -> nn.Module:
-        self.built.append(module)
-        return module
-
-    def __call__(self, *args, **kwargs) -> nn.Module:
-        return self._keep(self.factory(*args, **kwargs))
-
-    def linear(self, *args, **kwargs) -> nn.Module:
-        if not callable(getattr(self.factory, "linear", None)):
-            raise ConfigError(f"the conv factory {self.factory!r} has no linear form (.linear), "
-                              f"so it cannot build a linear substitution point")
-        return self._keep(self.factory.linear(*args, **kwargs))
-
-    def points(self, model: nn.Module) -> tuple:
-        """Qualified names, in ``named_modules`` order, of the built modules that ended up in ``model``."""
-        built = {id(module) for module in self.built}
-        return tuple(name for name, module in model.named_modules() if id(module) in built)
+def _registered_family(model) -> Optional[tuple]:
+    """``find_model(model)`` for a name (an unknown one is an error); None for a reference, callable or module."""
+    if isinstance(model, str) and not is_reference(model):
+        return find_model(model)
+    return None
 
 
 def create_model(name: ModelSpec, num_classes: Optional[int] = None, substitute="conv", setting=None,
@@ -111,28 +99,30 @@ def create_model(name: ModelSpec, num_classes: Optional[int] = None, substitute=
     exactly those by default, so substituting a dense build gives the same network.
     """
     factory = compat_factory(substitute, setting, compat)
-    if is_registered(name):
-        family, arguments = find_model(name)
+    registered = _registered_family(name)
+    if registered is not None:
+        family, arguments = registered
         classes = family.num_classes if num_classes is None else num_classes
         own_points = select is None and not exclude
-        recording = _RecordingFactory(factory if own_points else compat_factory("conv"))
+        # Chosen points are substituted into the family as its authors built it, every point dense.
+        recording = RecordingFactory(factory if own_points else get_substitute("conv").factory())
         model = family.build(*arguments, num_classes=classes, conv=recording,
                              **family.compat_options.get(check_mode(compat), {}), **options)
         model.substitution_points = recording.points(model)
         model.kept_dense = ()
         if own_points:
-            return model
+            return complete_declaration(model)
     else:
         model = build_any(name, num_classes, **options)
     report = substitute_layers(model, factory, select=select, exclude=exclude)
     model.substitution_points = tuple(r.name for r in report.replaced)
     model.kept_dense = report.kept_dense  # selected, but grouped or otherwise not substitutable
-    return model
+    return complete_declaration(model)
 
 
 def is_registered(model) -> bool:
-    """Whether ``model`` is a name for a registered family (not a reference, callable or module)."""
-    return isinstance(model, str) and not is_reference(model)
+    """Whether ``model`` is a name a registered family matches (not a reference, callable, module or unknown name)."""
+    return isinstance(model, str) and not is_reference(model) and bool(_matches(model))
 
 
 def model_defaults(model: ModelSpec) -> tuple:
@@ -140,22 +130,24 @@ def model_defaults(model: ModelSpec) -> tuple:
 
     A model that is not registered has no known input size (None) and is relative to dense convs.
     """
-    if is_registered(model):
-        family = find_model(model)[0]
+    registered = _registered_family(model)
+    if registered is not None:
+        family = registered[0]
         return family.num_classes, family.input_size, family.reference
     return default_num_classes(model), None, "conv"
 
 
 def default_input_size(name: ModelSpec) -> tuple:
-    if not is_registered(name):
+    registered = _registered_family(name)
+    if registered is None:
         raise ConfigError(f"model {model_label(name)!r} is not registered, so its input size must be given "
                           f"(--input-size C,H,W on the command line, input_size= in Python, or a study's dataset)")
-    return find_model(name)[0].input_size
+    return registered[0].input_size
 
 
 def input_options(name: ModelSpec, input_size) -> dict:
     """Constructor arguments for inputs whose channels differ from the family's (digits: 1 channel)."""
-    if not is_registered(name):
+    if _registered_family(name) is None:
         return {}  # the user's own model is built as they wrote it
     channels = tuple(input_size)[0]
     return {"in_channels": channels} if channels != default_input_size(name)[0] else {}

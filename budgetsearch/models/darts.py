@@ -16,14 +16,14 @@ the stem, every BN, max pooling, the auxiliary head and the classifier.
 from __future__ import annotations
 
 from collections import namedtuple
-from typing import NamedTuple, Optional
+from typing import Optional
 
 import torch
 from torch import nn
 
 from ..errors import ConfigError
+from ._capabilities import AuxiliaryOutput, TappedNetwork
 from ._registry import ModelFamily, register_model
-from .wide_resnet import attention_map
 
 Genotype = namedtuple("Genotype", "normal normal_concat reduce reduce_concat")
 
@@ -35,13 +35,6 @@ DARTS_V2 = Genotype(
             ("max_pool_3x3", 0), ("skip_connect", 2), ("skip_connect", 2), ("max_pool_3x3", 1)],
     reduce_concat=[2, 3, 4, 5],
 )
-
-
-class AuxiliaryOutput(NamedTuple):
-    """What DARTS returns in training mode with its auxiliary head: detect it with ``isinstance``."""
-
-    logits: torch.Tensor
-    auxiliary: torch.Tensor
 
 
 class ReLUConvBN(nn.Sequential):
@@ -150,22 +143,19 @@ class AuxiliaryHead(nn.Module):
         return self.classifier(self.features(x).flatten(1))
 
 
-class DARTS(nn.Module):
+class DARTS(TappedNetwork):
     """DARTS-V2 for 32×32 inputs.
 
     ``forward(x)`` returns the logits. In training mode with the auxiliary head
     (``auxiliary=True``, the default) it returns an :class:`AuxiliaryOutput`
-    ``(logits, auxiliary)`` instead: a trainer detects it with
-    ``isinstance(out, AuxiliaryOutput)`` and adds ``auxiliary_weight`` (0.4 in
-    the DARTS recipe) times the auxiliary loss. In eval mode the head never runs,
-    and counting leaves its parameters out (``training_only_modules``).
+    ``(logits, auxiliary)`` instead, and declares (see :class:`ModelCapabilities`)
+    the head's loss weight, 0.4 in the DARTS recipe, and the head as training-only:
+    in eval mode it never runs, and counting leaves its parameters out.
     ``forward(x, return_attention=True)`` returns ``(output, maps)`` with the
     attention maps of the two cell outputs that feed the reduction cells.
-    ``drop_path_prob`` is an attribute: the DARTS recipe raises it linearly from
+    ``drop_path_prob`` is declared too: the DARTS recipe raises it linearly from
     0 to 0.2 over training; drop-path only acts in training mode.
     """
-
-    auxiliary_weight = 0.4
 
     def __init__(self, channels: int = 36, layers: int = 20, num_classes: int = 10, conv=None,
                  genotype: Genotype = DARTS_V2, auxiliary: bool = True, drop_path_prob: float = 0.2,
@@ -192,24 +182,22 @@ class DARTS(nn.Module):
             if i == self.auxiliary_index:
                 c_auxiliary = c_prev
         self.auxiliary_head: Optional[AuxiliaryHead] = AuxiliaryHead(c_auxiliary, num_classes) if auxiliary else None
+        self.auxiliary_weight = 0.4 if auxiliary else 0.0
         self.training_only_modules = ("auxiliary_head",) if auxiliary else ()
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_prev, num_classes)
 
-    def forward(self, x, return_attention: bool = False):
+    def forward_tapped(self, x):
         s0 = s1 = self.stem(x)
-        maps, auxiliary = [], None
+        taps, auxiliary = [], None
         for i, cell in enumerate(self.cells):
             if cell.reduction:
-                maps.append(s1)  # the output of the cell that feeds this reduction cell
+                taps.append(s1)  # the output of the cell that feeds this reduction cell
             s0, s1 = s1, cell(s0, s1, self.drop_path_prob)
             if i == self.auxiliary_index and self.auxiliary_head is not None and self.training:
                 auxiliary = self.auxiliary_head(s1)
         logits = self.classifier(self.global_pooling(s1).flatten(1))
-        output = logits if auxiliary is None else AuxiliaryOutput(logits, auxiliary)
-        if return_attention:
-            return output, [attention_map(m) for m in maps]
-        return output
+        return (logits if auxiliary is None else AuxiliaryOutput(logits, auxiliary)), taps
 
 
 register_model(ModelFamily(

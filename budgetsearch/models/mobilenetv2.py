@@ -23,8 +23,8 @@ import math
 from torch import nn
 
 from ..substitutes.conv import dense_conv
+from ._capabilities import TappedNetwork
 from ._registry import ModelFamily, register_model
-from .wide_resnet import attention_map
 
 # t (expansion), c (output channels), n (blocks), s (stride of the first block)
 INVERTED_RESIDUALS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
@@ -55,7 +55,7 @@ class InvertedResidual(nn.Module):
         return x + self.conv(x) if self.residual else self.conv(x)
 
 
-class MobileNetV2(nn.Module):
+class MobileNetV2(TappedNetwork):
     def __init__(self, num_classes: int = 1000, conv=dense_conv, in_channels: int = 3, dropout: float = 0.2):
         super().__init__()
         self.stem = nn.Sequential(_dense(in_channels, 32, 2, groups=1), nn.BatchNorm2d(32), nn.ReLU6(inplace=True))
@@ -74,18 +74,15 @@ class MobileNetV2(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.classifier = conv(1280, num_classes, 1, bias=True)
 
-    def forward(self, x, return_attention: bool = False):
+    def forward_tapped(self, x):
         x = self.stem(x)
-        maps = []
+        taps = []
         for index, block in enumerate(self.blocks):
             x = block(x)
             if index in self.taps:
-                maps.append(x)
+                taps.append(x)
         x = self.dropout(self.pool(self.head(x)))
-        logits = self.classifier(x).flatten(1)
-        if return_attention:
-            return logits, [attention_map(m) for m in maps]
-        return logits
+        return self.classifier(x).flatten(1), taps
 
 
 register_model(ModelFamily(

@@ -25,8 +25,8 @@ import math
 from torch import nn
 
 from ..substitutes.conv import dense_conv
+from ._capabilities import TappedNetwork
 from ._registry import ModelFamily, register_model
-from .wide_resnet import attention_map
 
 
 class Bottleneck(nn.Module):
@@ -53,7 +53,7 @@ class Bottleneck(nn.Module):
         return self.relu(out + identity)
 
 
-class ImageNetResNet(nn.Module):
+class ImageNetResNet(TappedNetwork):
     """Bottleneck ResNet for 224×224 ImageNet; ``widen=2, expansion=2`` is WRN-50-2."""
 
     def __init__(self, blocks=(3, 4, 6, 3), widen: int = 2, expansion: int = 2, num_classes: int = 1000,
@@ -78,16 +78,13 @@ class ImageNetResNet(nn.Module):
         # Kaiming-normal fan-out on the dense stem (the factory's convs carry their own init); BN 1/0 is the default.
         nn.init.normal_(self.stem.weight, std=math.sqrt(2.0 / (self.stem.out_channels * 7 * 7)))
 
-    def forward(self, x, return_attention: bool = False):
+    def forward_tapped(self, x):
         x = self.maxpool(self.relu(self.bn(self.stem(x))))
-        maps = []
+        taps = []
         for stage in self.stages:
             x = stage(x)
-            maps.append(x)
-        logits = self.fc(self.pool(x).flatten(1))
-        if return_attention:
-            return logits, [attention_map(m) for m in maps]
-        return logits
+            taps.append(x)
+        return self.fc(self.pool(x).flatten(1)), taps
 
 
 register_model(ModelFamily(

@@ -16,7 +16,8 @@ from typing import Callable, Iterable, Optional, Union
 from torch import nn
 
 from ..errors import ConfigError
-from ..substitutes import ConvFactory, as_factory, linear_substitutes
+from ..substitutes import as_factory, did_you_mean, has_linear_form, linear_substitutes
+from ._capabilities import ModelCapabilities
 
 Predicate = Callable[[str, nn.Module], bool]
 
@@ -65,7 +66,7 @@ def _chosen(model: nn.Module, select, exclude: Iterable[str]) -> Predicate:
     """The selection before ``kept_dense``: what the user asked for."""
     patterns = (exclude,) if isinstance(exclude, str) else tuple(exclude)
     if select is None:
-        points = getattr(model, "substitution_points", None)
+        points = model.substitution_points if isinstance(model, ModelCapabilities) else None
         if points is None:
             select = "spatial"
         else:
@@ -74,8 +75,9 @@ def _chosen(model: nn.Module, select, exclude: Iterable[str]) -> Predicate:
     if isinstance(select, str) and select in SELECTIONS:
         select = SELECTIONS[select]
     elif isinstance(select, str) or not callable(select):
+        hint = did_you_mean(select, SELECTIONS) if isinstance(select, str) else ""
         raise ConfigError(f"select must be one of {', '.join(SELECTIONS)} or a callable (name, module) -> bool, "
-                          f"but got select={select!r}")
+                          f"but got select={select!r}{hint}")
 
     def chosen(name: str, module: nn.Module) -> bool:
         return (_conv(module) or _linear(name, module)) and bool(select(name, module)) \
@@ -125,21 +127,12 @@ class SubstitutionReport:
     def __len__(self):
         return len(self.replaced)
 
-    def to_records(self) -> list[dict]:
-        return [r.__dict__ | {"substitute": self.substitute} for r in self.replaced]
-
-
-def _has_linear_form(build) -> bool:
-    if isinstance(build, ConvFactory):
-        return build.substitute.linear is not None
-    return callable(getattr(build, "linear", None))
-
 
 def _check_substitutable(name: str, module: nn.Module, build, label: str) -> None:
     if _conv(module) and module.padding_mode != "zeros":
         raise ConfigError(f"cannot substitute {name!r}: only zero-padded convs are supported, "
                           f"but got padding_mode={module.padding_mode!r}")
-    if _linear(name, module) and not _has_linear_form(build):
+    if _linear(name, module) and not has_linear_form(build):
         raise ConfigError(
             f"cannot substitute {name!r}: substitute {label!r} replaces convolutions only, not nn.Linear "
             f"(substitutes with a linear form: {', '.join(linear_substitutes())})"

@@ -10,9 +10,17 @@ The substitution points are the qkv, attention-output and MLP linears, built
 through ``conv.linear(...)``; the patch embedding and the head stay dense.
 Attention is written as explicit matmuls and a softmax, so every operator it
 runs is counted by its own rule.
+
+``forward(x, return_attention=True)`` also returns three attention maps over
+the tokens (Zagoruyko & Komodakis's map, the tokens' width in place of the
+channels): after blocks ⌈D/3⌉, ⌈2D/3⌉ and D, the ends of three equal stages
+as a WideResNet's three groups, so a ViT of any depth pairs with another on the
+same token grid (a ViT of fewer than three blocks taps a block more than once).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +28,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..substitutes.conv import dense_conv
+from ._capabilities import TappedNetwork
 from ._registry import ModelFamily, register_model
 
 HEAD_WIDTH = 64
@@ -66,7 +75,7 @@ class Block(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
-class VisionTransformer(nn.Module):
+class VisionTransformer(TappedNetwork):
     def __init__(self, depth: int, width: int, num_classes: int = 10, conv=dense_conv, in_channels: int = 3,
                  image_size: int = 32):
         super().__init__()
@@ -83,14 +92,19 @@ class VisionTransformer(nn.Module):
         self.position = nn.Parameter(torch.empty(1, tokens, width))
         nn.init.trunc_normal_(self.position, std=0.02)
         self.blocks = nn.Sequential(*(Block(width, conv) for _ in range(depth)))
+        self.tapped_blocks = tuple(math.ceil(stage * depth / 3) - 1 for stage in (1, 2, 3))
         self.norm = nn.LayerNorm(width)
         self.head = nn.Linear(width, num_classes)
         nn.init.zeros_(self.head.bias)
 
-    def forward(self, x):
+    def forward_tapped(self, x):
         x = self.patch_embedding(x).flatten(2).transpose(1, 2) + self.position
-        x = self.norm(self.blocks(x))
-        return self.head(x.mean(dim=1))
+        taps = []
+        for index, block in enumerate(self.blocks):
+            x = block(x)
+            # (batch, tokens, width) as (batch, channels, positions): the width is the tokens' channels.
+            taps += [x.transpose(1, 2)] * self.tapped_blocks.count(index)
+        return self.head(self.norm(x).mean(dim=1)), taps
 
 
 register_model(ModelFamily(

@@ -10,18 +10,13 @@ ICLR 2017), computed inside forward so it works under replication.
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
 from ..substitutes.conv import dense_conv
+from ._capabilities import TappedNetwork
 from ._registry import ModelFamily, register_model
-
-
-def attention_map(features: torch.Tensor) -> torch.Tensor:
-    """L2-normalised spatial map of the channel-mean of squared activations, per example."""
-    return F.normalize(features.pow(2).mean(1).flatten(1))
 
 
 class BasicBlock(nn.Module):
@@ -44,7 +39,7 @@ class BasicBlock(nn.Module):
         return out + residual
 
 
-class WideResNet(nn.Module):
+class WideResNet(TappedNetwork):
     def __init__(self, depth: int, width: int, num_classes: int = 10, conv=dense_conv, in_channels: int = 3):
         super().__init__()
         if depth < 10 or (depth - 4) % 6:
@@ -64,17 +59,14 @@ class WideResNet(nn.Module):
         self.fc = nn.Linear(widths[-1], num_classes)
         nn.init.zeros_(self.fc.bias)
 
-    def forward(self, x, return_attention: bool = False):
+    def forward_tapped(self, x):
         x = self.stem(x)
-        maps = []
+        taps = []
         for group in self.groups:
             x = group(x)
-            maps.append(x)
+            taps.append(x)
         x = F.relu(self.bn(x))
-        logits = self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
-        if return_attention:
-            return logits, [attention_map(m) for m in maps]
-        return logits
+        return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1)), taps
 
 
 register_model(ModelFamily(

@@ -24,13 +24,12 @@ from typing import Dict, Optional, Tuple
 
 import torch
 from torch import nn
-from torch.nn.modules.utils import _pair
 
 from ..compat import check_mode, compat_factory
 from ..compat import hyperparameter as compat_hyperparameter
 from ..counting import count, reconstruction_mult_adds, zero_filled
 from ..models import ModelSpec, check_forward, create_model, default_input_size, input_options, model_defaults, model_label
-from ..substitutes import ReconstructedModule, Substitute, get_substitute, shape_only
+from ..substitutes import ReconstructedModule, RecordingFactory, Substitute, get_substitute, shape_only
 from ._search import highest, lowest
 
 # Built in every site to find the sites and trace the fixed part: no hyperparameter, cheap to build and run.
@@ -119,30 +118,6 @@ def _ancestors(root: nn.Module, name: str):
     return [root.get_submodule(".".join(parts[:i])) for i in range(len(parts))]
 
 
-class _RecordingFactory:
-    """Builds with ``factory`` and records the arguments of each layer it builds, convs and linears."""
-
-    def __init__(self, factory, linear_factory):
-        self.factory, self.linear_factory = factory, linear_factory
-        self.recorded: Dict[nn.Module, dict] = {}
-
-    def __call__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True):
-        layer = self.factory(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
-                             dilation=dilation, bias=bias)
-        # String padding ('same', 'valid') is kept as the model wrote it.
-        self.recorded[layer] = dict(in_channels=in_channels, out_channels=out_channels, bias=bias,
-                                    padding=padding if isinstance(padding, str) else _pair(padding),
-                                    **{k: _pair(v) for k, v in (("kernel_size", kernel_size), ("stride", stride),
-                                                                ("dilation", dilation))})
-        return layer
-
-    def linear(self, in_features, out_features, bias=True):
-        layer = self.linear_factory.linear(in_features, out_features, bias=bias)
-        self.recorded[layer] = dict(in_channels=in_features, out_channels=out_features, bias=bias, kind="linear",
-                                    kernel_size=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1))
-        return layer
-
-
 def build_recording_sites(model: ModelSpec, num_classes: Optional[int], input_size: tuple, factory,
                           linear_factory, options: Optional[dict] = None, select=None,
                           exclude=(), compat: Optional[str] = None) -> Tuple[nn.Module, Counter]:
@@ -153,20 +128,20 @@ def build_recording_sites(model: ModelSpec, num_classes: Optional[int], input_si
     forward of a batch of one image reads each site's input size; with a cheap
     ``factory`` it costs far less than tracing the network.
     """
-    recording = _RecordingFactory(factory, linear_factory)
+    recording = RecordingFactory(factory, linear_factory)
     shapes: Dict[nn.Module, tuple] = {}
     with torch.random.fork_rng(devices=[]):
         network = create_model(model, num_classes=num_classes, substitute=recording, select=select, exclude=exclude, compat=compat,
                                **input_options(model, input_size), **(options or {}))
     hooks = [layer.register_forward_pre_hook(lambda module, args: shapes.__setitem__(module, tuple(args[0].shape[1:])))
-             for layer in recording.recorded]
+             for layer in recording.built]
     try:
         check_forward(network, model_label(model), input_size)
     finally:
         for hook in hooks:
             hook.remove()
     # A site the forward never reaches (a training-only head) is not part of the count.
-    sites = Counter(Site(**arguments, input_shape=shapes[layer]) for layer, arguments in recording.recorded.items()
+    sites = Counter(Site(**arguments, input_shape=shapes[layer]) for layer, arguments in recording.built.items()
                     if layer in shapes)
     return network, sites
 

@@ -11,13 +11,17 @@ from ._blocks import (
     reconstructed_once,
     stand_in_reconstructions,
 )
+from ._compat_counted import CompatCounted, compat_counted_types
 from ._meta import shape_only
+from ._recording import RecordingFactory
 from ._registry import (
     ConvFactory,
     Hyperparameter,
     Substitute,
     as_factory,
+    did_you_mean,
     get_substitute,
+    has_linear_form,
     linear_substitutes,
     list_substitutes,
     parse_substitute,
@@ -28,7 +32,8 @@ from ._registry import (
 from . import conv, separable, hashed, generic, lowrank, shuffle, acdc, tensor_train, tucker, cp, monarch, butterfly, kronecker, btt  # noqa: E402,F401,I001
 
 __all__ = [
-    "ConvFactory", "DepthwiseSeparable", "Hyperparameter", "ReconstructedConv", "ReconstructedModule", "Substitute", "as_factory",
-    "dense_output_variance", "get_substitute", "linear_substitutes", "list_substitutes", "parse_substitute",
+    "CompatCounted", "ConvFactory", "DepthwiseSeparable", "Hyperparameter", "ReconstructedConv", "ReconstructedModule",
+    "RecordingFactory", "Substitute", "as_factory", "compat_counted_types", "dense_output_variance", "did_you_mean",
+    "get_substitute", "has_linear_form", "linear_substitutes", "list_substitutes", "parse_substitute",
     "reconstructed_once", "register_substitute", "shape_only", "stand_in_reconstructions",
 ]

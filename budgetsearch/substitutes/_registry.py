@@ -9,11 +9,12 @@ whether the parameter count grows or shrinks with it.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Hashable, Optional, Union
+from typing import Callable, Hashable, Iterable, Mapping, Optional, Union
 
 from torch import nn
 from torch.nn.modules.utils import _pair
@@ -38,7 +39,6 @@ class Hyperparameter:
     high: float
     grows: bool = True
     low_open: bool = False
-    doc: str = ""
 
     def __post_init__(self):
         if self.type not in (int, float):
@@ -126,10 +126,18 @@ class Substitute:
 
 @dataclass(frozen=True)
 class ConvFactory:
-    """A substitute bound to a setting; called like ``nn.Conv2d``."""
+    """A substitute bound to a setting; called like ``nn.Conv2d``, and like ``nn.Linear`` through :meth:`linear`.
+
+    ``options`` are keyword options of the substitute's conv form that a
+    compatibility mode sets (``quirks=True``, see :mod:`budgetsearch.compat`),
+    and ``compat`` names that mode (None: budgetsearch's own layers). The linear
+    form takes no options: the original code had no linear layers to be compatible with.
+    """
 
     substitute: Substitute
     setting: Setting
+    options: Mapping[str, object] = field(default_factory=dict)
+    compat: Optional[str] = None
 
     def _sized(self, options: dict) -> dict:
         if self.substitute.hyperparameter is None:
@@ -138,7 +146,7 @@ class ConvFactory:
 
     def __call__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True, **options):
         return self.substitute.build(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
-                                     dilation=dilation, bias=bias, **self._sized(options))
+                                     dilation=dilation, bias=bias, **self._sized(dict(self.options) | options))
 
     def linear(self, in_features, out_features, bias=True, **options) -> nn.Module:
         """The substitute in place of ``nn.Linear(in_features, out_features, bias)``."""
@@ -149,7 +157,29 @@ class ConvFactory:
 
     @property
     def label(self) -> str:
-        return self.substitute.name if self.setting is None else f"{self.substitute.name}:{self.setting:g}"
+        label = self.substitute.name if self.setting is None else f"{self.substitute.name}:{self.setting:g}"
+        return label if self.compat is None else f"{label} [{self.compat}]"
+
+    def __hash__(self):
+        return hash((self.substitute.name, self.setting, tuple(sorted(self.options.items())), self.compat))
+
+
+def has_linear_form(factory) -> bool:
+    """Whether a conv factory (a :class:`ConvFactory` or any callable) also builds layers in place of ``nn.Linear``."""
+    if isinstance(factory, ConvFactory):
+        return factory.substitute.linear is not None
+    return callable(getattr(factory, "linear", None))
+
+
+def did_you_mean(name, known: Iterable[str]) -> str:
+    """`` (did you mean 'a' or 'b'?)`` for the names in ``known`` close to ``name`` (any case), or ``""``."""
+    by_lower = {}
+    for candidate in known:
+        by_lower.setdefault(candidate.lower(), candidate)  # the first spelling given wins
+    close = difflib.get_close_matches(str(name).lower(), by_lower, n=3)
+    if not close:
+        return ""
+    return f" (did you mean {' or '.join(repr(by_lower[c]) for c in close)}?)"
 
 
 _SUBSTITUTES: dict[str, Substitute] = {}
@@ -183,9 +213,10 @@ def get_substitute(name: str) -> Substitute:
     load_plugins()
     key = name if name in _SUBSTITUTES else _ORIGINAL_NAMES.get(str(name).lower())
     if key is None:
+        original_names = [s.original_name for s in _SUBSTITUTES.values()]
         raise UnknownNameError(
-            f"unknown substitute {name!r}; registered: {', '.join(_SUBSTITUTES)} "
-            f"(original names: {', '.join(s.original_name for s in _SUBSTITUTES.values())})"
+            f"unknown substitute {name!r}{did_you_mean(name, [*_SUBSTITUTES, *original_names])}; registered: "
+            f"{', '.join(_SUBSTITUTES)} (original names: {', '.join(original_names)})"
         )
     return _SUBSTITUTES[key]
 

@@ -41,6 +41,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ._blocks import ReconstructedConv, depthwise_then, pointwise_linear
+from ._compat_counted import CompatCounted
 from ._registry import Hyperparameter, Substitute, register_substitute
 
 
@@ -89,13 +90,21 @@ def _tables(in_channels: int, out_channels: int, inner_riffle: bool, dtype: torc
         return (dct[:, order] if inner_riffle else dct).contiguous(), dct.t()[:, order].contiguous(), channel_map
 
 
-class ACDCPointwise(ReconstructedConv):
+class ACDCPointwise(ReconstructedConv, CompatCounted):
     """1×1 conv with weight ``W = (M_1·R)…(M_n·R)``, widened or summed to (C_o, C_i).
 
     ``factors`` is the number n of ACDC factors actually used. ``a`` and ``d``
     hold one row per factor. The DCT matrices and channel maps are
     non-persistent buffers: rebuilt at construction, never checkpointed.
+
+    Under the compatibility mode it is counted as the original's count.py counted
+    it: n·(4c + 5c·log₂c)·A' on c channels, where A' is the positions of the
+    input of the layer holding it when a depthwise conv precedes it
+    (``counted_at_layer_input``; the original's quirk: a strided layer is counted
+    at input resolution), else its own output positions.
     """
+
+    counted_at_layer_input = False
 
     def __init__(self, in_channels, out_channels, factors, stride=1, padding=0, dilation=1, bias=False,
                  inner_riffle=True):
@@ -143,6 +152,11 @@ class ACDCPointwise(ReconstructedConv):
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, factors={self.factors}, channels={self.channels}"
 
+    def compat_mult_adds(self, input_shape: tuple, output_shape: tuple, layer_input_shape: tuple) -> float:
+        positions = layer_input_shape[2:] if self.counted_at_layer_input else output_shape[2:]
+        c = self.channels
+        return output_shape[0] * self.factors * (4 * c + 5 * c * math.log2(c)) * math.prod(positions)
+
 
 def acdc_conv(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False, *, layers,
               quirks=False, inner_riffle=True):
@@ -150,7 +164,9 @@ def acdc_conv(in_channels, out_channels, kernel_size, stride=1, padding=0, dilat
     if quirks and factors < 1:
         raise ConfigError(f"the original's ACDC_n builds n - 1 factors, so layers must be >= 2, but got layers={layers!r}")
     pointwise = functools.partial(ACDCPointwise, factors=factors, inner_riffle=inner_riffle)
-    return depthwise_then(pointwise, in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
+    layer = depthwise_then(pointwise, in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
+    layer.pointwise.counted_at_layer_input = layer.depthwise is not None
+    return layer
 
 
 def acdc_linear(in_features, out_features, bias=True, *, layers):
@@ -161,7 +177,7 @@ def acdc_linear(in_features, out_features, bias=True, *, layers):
 register_substitute(Substitute(
     name="acdc",
     build=acdc_conv,
-    hyperparameter=Hyperparameter("layers", int, 1, 128, grows=True, doc="number of ACDC factors n"),
+    hyperparameter=Hyperparameter("layers", int, 1, 128, grows=True),  # the number n of ACDC factors
     original_name="ACDC",
     summary="depthwise k×k (only if k>1) + 1×1 built from n ACDC factors (diag·DCT·riffle·diag·IDCT)",
     paper="Moczulski et al., ACDC: A Structured Efficient Linear Layer, ICLR 2016",

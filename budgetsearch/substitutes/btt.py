@@ -59,8 +59,8 @@ class BlockTensorTrainLinear(FeaturesLastLinear):
 register_substitute(Substitute(
     name="btt",
     build=conv_form(BlockTensorTrainLinear),
-    hyperparameter=Hyperparameter("rank", int, 1, 256, grows=True,
-                                  doc="BTT rank r, capped where parameters would exceed dense's"),
+    # BTT rank r, capped where parameters would exceed dense's
+    hyperparameter=Hyperparameter("rank", int, 1, 256, grows=True),
     original_name="BTT",
     summary="depthwise k×k + Block Tensor-Train 1×1 (two cores, rank-r blocks)",
     paper="Qiu et al., Compute Better Spent, ICML 2024; Potapczynski et al., NeurIPS 2024",

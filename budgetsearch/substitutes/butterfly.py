@@ -96,8 +96,8 @@ class ButterflyLinear(FeaturesLastLinear):
 register_substitute(Substitute(
     name="butterfly",
     build=conv_form(ButterflyLinear),
-    hyperparameter=Hyperparameter("factors", int, 1, 64, grows=True,
-                                  doc="butterfly blocks, capped where parameters would exceed dense's"),
+    # butterfly blocks, capped where parameters would exceed dense's
+    hyperparameter=Hyperparameter("factors", int, 1, 64, grows=True),
     original_name="Butterfly",
     summary="depthwise k×k + butterfly 1×1 (log₂n sparse factors per block, stacked to d_out)",
     paper="Dao et al., Learning Fast Algorithms for Linear Transforms Using Butterfly Factorizations, ICML 2019",

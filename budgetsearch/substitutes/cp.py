@@ -62,9 +62,8 @@ def cp_linear(in_features, out_features, bias=True, *, rank_scale):
 register_substitute(Substitute(
     name="cp",
     build=cp_conv,
-    hyperparameter=Hyperparameter("rank_scale", float, 0.0, 1.0, grows=True, low_open=True,
-                                  doc="CP rank R = max(1, round(h·C_o·C_i / Σ d_j)), "
-                                      "so h ≈ the fraction of the dense 1×1 kept"),
+    # CP rank R = max(1, round(h·C_o·C_i / Σ d_j)), so h ≈ the fraction of the dense 1×1 kept
+    hyperparameter=Hyperparameter("rank_scale", float, 0.0, 1.0, grows=True, low_open=True),
     original_name="CP",
     summary="depthwise k×k + 1×1 whose weight is a rank-R CP tensor",
     paper="Lebedev et al., Speeding-up Convolutional Neural Networks Using Fine-tuned CP-Decomposition, ICLR 2015",

@@ -54,8 +54,8 @@ def generic_low_rank_linear(in_features, out_features, bias=True, *, rank_scale)
 register_substitute(Substitute(
     name="generic",
     build=generic_low_rank,
-    hyperparameter=Hyperparameter("rank_scale", float, 0.0, 1.0, grows=True, low_open=True,
-                                  doc="bottleneck rank r = max(1, int(h·max(C_i, C_o)))"),
+    # bottleneck rank r = max(1, int(h·max(C_i, C_o)))
+    hyperparameter=Hyperparameter("rank_scale", float, 0.0, 1.0, grows=True, low_open=True),
     original_name="Generic",
     summary="depthwise + 1×1 to rank r + 1×1 to C_o",
     paper="Sandler et al., MobileNetV2, CVPR 2018 (linear bottleneck)",

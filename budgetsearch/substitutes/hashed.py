@@ -118,18 +118,18 @@ def hashed_linear(in_features, out_features, bias=True, *, budget_scale, seed=0)
     return pointwise_linear(pointwise, in_features, out_features, bias)
 
 
-def _budget_scale(weights: str) -> Hyperparameter:
-    return Hyperparameter("budget_scale", float, 0.0, 1.0, grows=True, low_open=True,
-                          doc=f"fraction of the {weights} kept as shared values: B = max(1, int(h·size))")
+# The fraction h of the hashed weights (the dense k×k, or sep-hashed's 1×1) kept as shared values:
+# B = max(1, int(h·size)).
+BUDGET_SCALE = Hyperparameter("budget_scale", float, 0.0, 1.0, grows=True, low_open=True)
 
 
 register_substitute(Substitute(
-    name="hashed", build=hashed_conv, hyperparameter=_budget_scale("dense k×k weights"), original_name="Hashed",
+    name="hashed", build=hashed_conv, hyperparameter=BUDGET_SCALE, original_name="Hashed",
     summary="HashedNet k×k conv: weights gathered with sign hashing from B shared values", paper=PAPER,
     compressed_types=(HashedConv,), sizes=hashed_budget, linear=hashed_linear,
 ))
 register_substitute(Substitute(
-    name="sep-hashed", build=separable_hashed_conv, hyperparameter=_budget_scale("pointwise weights"),
+    name="sep-hashed", build=separable_hashed_conv, hyperparameter=BUDGET_SCALE,
     original_name="SepHashed", summary="depthwise k×k + HashedNet 1×1", paper=PAPER,
     compressed_types=(HashedConv,), sizes=separable_hashed_budget, linear=hashed_linear,
 ))

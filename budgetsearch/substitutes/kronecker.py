@@ -65,8 +65,8 @@ class KroneckerLinear(FeaturesLastLinear):
 register_substitute(Substitute(
     name="kronecker",
     build=conv_form(KroneckerLinear),
-    hyperparameter=Hyperparameter("terms", int, 1, 1024, grows=True,
-                                  doc="Kronecker terms K, capped where parameters would exceed dense's"),
+    # Kronecker terms K, capped where parameters would exceed dense's
+    hyperparameter=Hyperparameter("terms", int, 1, 1024, grows=True),
     original_name="Kronecker",
     summary="depthwise k×k + 1×1 whose weight is a sum of K Kronecker products",
     paper="Qiu et al., Compute Better Spent: Replacing Dense Layers with Structured Matrices, ICML 2024",

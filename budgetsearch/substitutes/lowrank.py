@@ -11,12 +11,14 @@ C_i→r→C_o. Params: [k>1]·C_i·k² + r·c.
 
 
 import functools
+import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ._blocks import ReconstructedModule, check_geometry, depthwise_then, pointwise_linear
+from ._compat_counted import CompatCounted
 from ._registry import Hyperparameter, Substitute, register_substitute
 from .generic import bottleneck_rank
 
@@ -27,7 +29,13 @@ def fold_channels(weight: torch.Tensor, groups: torch.Tensor, size: int, dim: in
                        device=weight.device).index_add(dim, groups, weight)
 
 
-class TiedLowRank(ReconstructedModule):
+class TiedLowRank(ReconstructedModule, CompatCounted):
+    """The 1×1: y = Vᵀ(V·x) on the c tiled channels.
+
+    Under the compatibility mode it is counted as the original's count.py counted it:
+    2·c·r·A_out (V, then Vᵀ, on the c tiled channels), whatever the folded weights run.
+    """
+
     def __init__(self, in_channels, out_channels, rank, stride=1, padding=0, dilation=1, bias=False):
         super().__init__()
         _, self.stride, self.padding, self.dilation = check_geometry(in_channels, out_channels, 1, stride, padding, dilation)
@@ -61,6 +69,10 @@ class TiedLowRank(ReconstructedModule):
         contract, expand = self.reconstructed()
         return ((contract.flatten(1), None), (expand.flatten(1), self.bias))
 
+    def compat_mult_adds(self, input_shape: tuple, output_shape: tuple, layer_input_shape: tuple) -> float:
+        rank, width = self.V.shape
+        return output_shape[0] * 2 * width * rank * math.prod(output_shape[2:])
+
 
 def tied_pointwise(in_channels, out_channels, rank_scale):
     return functools.partial(TiedLowRank, rank=bottleneck_rank(rank_scale, in_channels, out_channels))
@@ -77,8 +89,8 @@ def tied_low_rank_linear(in_features, out_features, bias=True, *, rank_scale):
 
 register_substitute(Substitute(
     name="lowrank", build=tied_low_rank,
-    hyperparameter=Hyperparameter("rank_scale", float, 0.0, 1.0, grows=True, low_open=True,
-                                  doc="rank r = max(1, int(h·max(C_i, C_o))) of the tied bottleneck VᵀV"),
+    # rank r = max(1, int(h·max(C_i, C_o))) of the tied bottleneck VᵀV
+    hyperparameter=Hyperparameter("rank_scale", float, 0.0, 1.0, grows=True, low_open=True),
     original_name="LR", summary="depthwise + tied-transpose bottleneck VᵀV",
     paper="Gray et al., Separable Layers Enable Structured Efficient Linear Substitutions, 2019",
     compressed_types=(TiedLowRank,),

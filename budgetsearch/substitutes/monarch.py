@@ -97,8 +97,8 @@ class MonarchLinear(FeaturesLastLinear):
 register_substitute(Substitute(
     name="monarch",
     build=conv_form(MonarchLinear),
-    hyperparameter=Hyperparameter("blocks", int, 1, 1024, grows=False,
-                                  doc="block count b: the fewest-parameter count among 1..b, at most dense's"),
+    # block count b: the fewest-parameter count among 1..b, at most dense's
+    hyperparameter=Hyperparameter("blocks", int, 1, 1024, grows=False),
     original_name="Monarch",
     summary="depthwise k×k + Monarch 1×1 (two block-diagonal factors and a permutation)",
     paper="Dao et al., Monarch: Expressive Structured Matrices for Efficient and Accurate Training, ICML 2022",

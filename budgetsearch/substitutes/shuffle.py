@@ -63,8 +63,8 @@ def linear_shuffle(in_channels, out_channels, kernel_size, stride=1, padding=0, 
 
 register_substitute(Substitute(
     name="shuffle", build=linear_shuffle,
-    hyperparameter=Hyperparameter("groups", int, 1, 128, grows=False,
-                                  doc="groups g of both 1×1 convs (falls back to the largest valid g' ≤ g)"),
+    # groups g of both 1×1 convs (falls back to the largest valid g' ≤ g)
+    hyperparameter=Hyperparameter("groups", int, 1, 128, grows=False),
     original_name="Shuffle", summary="linear ShuffleNet unit: grouped 1×1, shuffle, depthwise, grouped 1×1",
     paper="Zhang et al., ShuffleNet, CVPR 2018",
     compressed_types=(LinearShuffle,),

@@ -67,8 +67,8 @@ def tensor_train_linear(in_features, out_features, bias=True, *, rank_scale):
 register_substitute(Substitute(
     name="tensor-train",
     build=tensor_train_conv,
-    hyperparameter=Hyperparameter("rank_scale", float, 0.0, 1.0, grows=True, low_open=True,
-                                  doc="TT ranks r_j = max(1, round(h·min(d_j, d_{j+1}))), clipped to full TT ranks"),
+    # TT ranks r_j = max(1, round(h·min(d_j, d_{j+1}))), clipped to full TT ranks
+    hyperparameter=Hyperparameter("rank_scale", float, 0.0, 1.0, grows=True, low_open=True),
     original_name="TensorTrain",
     summary="depthwise k×k + 1×1 whose weight is a 3-core tensor train",
     paper="Novikov et al., Tensorizing Neural Networks, NeurIPS 2015; Garipov et al., 2016 (convolutions)",

@@ -87,8 +87,8 @@ def tucker_linear(in_features, out_features, bias=True, *, rank_scale):
 register_substitute(Substitute(
     name="tucker",
     build=tucker_conv,
-    hyperparameter=Hyperparameter("rank_scale", float, 0.0, 1.0, grows=True, low_open=True,
-                                  doc="Tucker ranks t_j = max(1, round(h·d_j))"),
+    # Tucker ranks t_j = max(1, round(h·d_j))
+    hyperparameter=Hyperparameter("rank_scale", float, 0.0, 1.0, grows=True, low_open=True),
     original_name="Tucker",
     summary="depthwise k×k + 1×1 whose weight is a Tucker core with three factor matrices",
     paper="Kim et al., Compression of Deep Convolutional Neural Networks for Fast and Low Power "

@@ -28,6 +28,7 @@ from torch import nn
 from ..counting import count
 from ..data import Dataset, augment, iterate_batches, load_dataset
 from ..errors import ConfigError
+from ..models import AuxiliaryOutput, ModelCapabilities
 from ._architecture import Architecture, resolve_architecture
 from ._checkpoint import check_checkpoint_path, load_checkpoint, save_checkpoint
 from ._config import TrainConfig
@@ -84,11 +85,6 @@ def _seeded_global_rng(device: torch.device, seed: int):
         yield
 
 
-def build_model(architecture: Architecture, seed: int) -> nn.Module:
-    """The student network, initialised from ``seed`` (a separate function so tests can wrap it)."""
-    return architecture.build(seed)
-
-
 def _resolve_dataset(dataset: Union[str, Dataset], config: TrainConfig) -> Dataset:
     if isinstance(dataset, Dataset):
         return dataset
@@ -101,17 +97,20 @@ def _resolve_dataset(dataset: Union[str, Dataset], config: TrainConfig) -> Datas
 def _split_output(output, with_maps: bool):
     """``(logits, aux_logits or None, maps or None)`` from a model's forward.
 
-    WRNs return ``logits`` or ``(logits, maps)``; a network with an auxiliary
-    head (DARTS, in training mode) returns a ``(logits, auxiliary)`` named tuple
-    in place of ``logits``.
+    A forward returns ``logits``, or ``(logits, maps)`` when asked for attention maps;
+    a network with an auxiliary head (DARTS, in training mode) returns an
+    :class:`AuxiliaryOutput` in place of ``logits``.
     """
     maps = None
     if with_maps:
         output, maps = output
-    aux = None
-    if isinstance(output, (tuple, list)):
-        output, aux = output
-    return output, aux, maps
+    if isinstance(output, AuxiliaryOutput):
+        return output.logits, output.auxiliary, maps
+    return output, None, maps
+
+
+def _gives_attention_maps(network: nn.Module) -> bool:
+    return isinstance(network, ModelCapabilities) and network.gives_attention_maps
 
 
 def _attention_sizes(network: nn.Module, example) -> list:
@@ -139,12 +138,17 @@ def _load_teacher(config: TrainConfig, data: Dataset, num_classes: int, device, 
     for parameter in teacher.parameters():
         parameter.requires_grad_(False)
     # Attention transfer pairs the maps one to one: check before training, not at its first step.
+    cannot_teach = f"teacher {path} ({arch.label()}) cannot teach {architecture.label()} by attention transfer"
+    for role, network, label in (("teacher", teacher, arch.label()), ("student", student, architecture.label())):
+        if not _gives_attention_maps(network):
+            raise ConfigError(f"{cannot_teach}: the {role} {label} gives no attention maps "
+                              f"(its model does not declare gives_attention_maps)")
     example = torch.zeros(2, *data.input_size, device=device).contiguous(memory_format=fmt)
     theirs, ours = _attention_sizes(teacher, example), _attention_sizes(student, example)
-    if theirs != ours or not ours:
-        raise ConfigError(f"teacher {path} ({arch.label()}) cannot teach {architecture.label()} by attention "
-                          f"transfer: its attention maps have {theirs} positions, the student's {ours}; "
-                          f"use a teacher of the student's model family")
+    if theirs != ours:
+        raise ConfigError(f"{cannot_teach}: its attention maps have {theirs} positions, the student's {ours}, "
+                          f"and maps are paired one to one at equal resolutions; use a teacher whose maps match "
+                          f"(one of the student's model family)")
     return teacher, checkpoint
 
 
@@ -174,10 +178,11 @@ def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, 
     steps = len(images) // config.batch_size if drop_last else 1
     check_every = 1 if device.type == "cpu" else CUDA_FINITE_CHECK_EVERY
     distill, smoothing = config.distill, config.label_smoothing
-    aux_weight = float(getattr(network, "auxiliary_weight", 1.0))
+    declared = isinstance(network, ModelCapabilities)
+    aux_weight = network.auxiliary_weight if declared else 0.0
     # A network with drop-path (DARTS) declares its final rate; the DARTS recipe raises
-    # it linearly from 0 over the epochs (REFERENCE §3).
-    final_drop_path = getattr(network, "drop_path_prob", None)
+    # it linearly from 0 over the epochs.
+    final_drop_path = network.drop_path_prob if declared else None
 
     for epoch in range(config.epochs):
         progress.epoch, progress.stage = epoch + 1, "training"
@@ -288,7 +293,7 @@ def train_trial(model, substitute="conv", setting=None, dataset: Union[str, Data
     architecture = resolve_architecture(model, substitute, setting, classes, data.input_size, model_options, select,
                                         exclude)
 
-    network = build_model(architecture, config.seed)
+    network = architecture.build(config.seed)
     counted = count(network, data.input_size)  # on the CPU, before the model moves
     ratio, _, reference_params = reference_ratio(architecture)
     groups, decay_records = weight_decay_groups(network, architecture.factory, ratio, config.weight_decay,

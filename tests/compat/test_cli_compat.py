@@ -56,7 +56,6 @@ def test_unknown_mode_is_a_one_line_error(capsys):
     assert "deficient-efficient" in capsys.readouterr().err
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("model", ["darts", "wrn-50-2"])
 def test_the_issue_commands_print_their_totals(capsys, model):
     out = run_json(capsys, "--model", model, "--substitute", "SepHashed_0.2", "--compat", "deficient-efficient")
