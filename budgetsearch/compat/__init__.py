@@ -27,7 +27,7 @@ from ..substitutes import ConvFactory, Hyperparameter, Substitute, as_factory, g
 DEFICIENT_EFFICIENT = "deficient-efficient"
 MODES = (DEFICIENT_EFFICIENT,)
 
-# The original's parameter quirks, per registered substitute (REFERENCE §1.3-1.8):
+# The original's parameter quirks, per registered substitute:
 # hashed layers always carry a C_o bias and take B = int(h·size); ACDC_n builds n-1
 # factors; the Tucker core is stored as a tensor train. The other substitutes
 # already build the original's layers (TT/Tucker reshape and round-half-even ranks

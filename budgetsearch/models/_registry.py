@@ -97,6 +97,9 @@ def create_model(name: ModelSpec, num_classes: Optional[int] = None, substitute=
     The model records the qualified names of the modules ``substitute`` built as
     ``model.substitution_points``: :func:`~budgetsearch.models.substitute` replaces
     exactly those by default, so substituting a dense build gives the same network.
+    Whatever it builds implements :class:`~budgetsearch.models.ModelCapabilities`: a
+    family declares what it offers, any other model is declared to offer nothing more
+    than its logits (unless it declares otherwise itself).
     """
     factory = compat_factory(substitute, setting, compat)
     registered = _registered_family(name)

@@ -212,6 +212,10 @@ def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, 
                 else:
                     terms = {"loss": F.cross_entropy(logits.float(), targets, label_smoothing=smoothing)}
                 if aux is not None:  # the network declares the head's weight (DARTS: 0.4)
+                    if not aux_weight:
+                        raise ConfigError(f"{architecture.label()} returned an auxiliary output but declares "
+                                          f"auxiliary_weight={aux_weight!r}; a model with an auxiliary head "
+                                          f"declares the weight (> 0) of its loss")
                     terms["loss"] = terms["loss"] + aux_weight * F.cross_entropy(aux.float(), targets,
                                                                                  label_smoothing=smoothing)
             loss = terms["loss"]

@@ -1,4 +1,4 @@
-"""Compatibility mode "deficient-efficient" against REFERENCE §2.5 and §1.10 (the original's exact integers)."""
+"""Compatibility mode "deficient-efficient" against the original's published integers."""
 
 import math
 
@@ -13,7 +13,7 @@ from budgetsearch.substitutes import shape_only
 
 MODE = "deficient-efficient"
 
-# REFERENCE §2.5, WRN-28-10 on CIFAR-10 (32×32): setting -> (params, mult-adds), every row.
+# The original's WRN-28-10 on CIFAR-10 (32×32): setting -> (params, mult-adds), every row.
 SEPARABLE_MULT_ADDS = 629_696_778
 WRN_28_10 = {
     "Conv": (36_479_194, 5_245_638_922),
@@ -63,7 +63,7 @@ WRN_28_10 = {
 SITES = [((16, 160, 32, 1), 1), ((160, 160, 32, 1), 7), ((160, 320, 32, 2), 1), ((320, 320, 16, 1), 7),
          ((320, 640, 16, 2), 1), ((640, 640, 8, 1), 7)]
 # The network less those convs: every parameter but the 3×3 convs' 36,195,840, and every mult-add but their
-# C_i·C_o·9·A_out (REFERENCE §2.1's fixed part).
+# C_i·C_o·9·A_out: 283,354 parameters, as the original reported its never-substituted part.
 FIXED = (WRN_28_10["Conv"][0] - sum(n * c_in * c_out * 9 for (c_in, c_out, _, _), n in SITES),
          WRN_28_10["Conv"][1] - sum(n * c_in * c_out * 9 * (size // stride) ** 2
                                     for (c_in, c_out, size, stride), n in SITES))
@@ -105,7 +105,7 @@ def test_wrn_28_10_whole_network_totals_reproduce_the_original_exactly(setting):
 
 
 def test_dense_wrn_28_10_decomposition_under_the_original_convention():
-    # REFERENCE §2.1: conv 5,243,322,368 + ReLU elements 2,310,144 + FC 6,410 (weights and biases).
+    # The original's decomposition: conv 5,243,322,368 + ReLU elements 2,310,144 + FC 6,410 (weights and biases).
     result = count_model("wrn-28-10", compat=MODE)
     assert result.by_operator["conv"] == 5_243_322_368
     assert result.by_operator["relu"] == 2_310_144
@@ -114,7 +114,7 @@ def test_dense_wrn_28_10_decomposition_under_the_original_convention():
 
 
 def wrn_50_2_original_mult_adds(separable: bool) -> int:
-    """WRN-50-2 at 224² under the original's count.py (REFERENCE §1.0, §2.2), written out block by block.
+    """WRN-50-2 at 224² under the original's count.py, written out block by block.
 
     Convs C_i·C_o·k²·A_out (a separable 3×3 is a depthwise C_i·9·A_out plus a 1×1), ReLU one per element,
     the stem's 3×3 max pool and torchvision's final ``nn.AvgPool2d(7, stride=1)`` N·C·H_out·W_out·k²,
@@ -139,7 +139,8 @@ def test_wrn_50_2_totals_reproduce_the_original_convention(setting, separable):
     assert count_model("wrn-50-2", setting, compat=MODE).mult_adds == wrn_50_2_original_mult_adds(separable)
 
 
-# REFERENCE §1.10: (C_i, C_o, input H, stride) and per setting (params, mult-adds) per layer, k=3, padding 1, no bias.
+# The original's per-layer vectors: (C_i, C_o, input H, stride) and per setting (params, mult-adds) per layer,
+# k=3, padding 1, no bias.
 GEOMETRIES = [(16, 160, 32, 1), (160, 160, 32, 1), (160, 320, 32, 2), (640, 640, 8, 1)]
 PER_LAYER = {
     "Conv": [(23_040, 23_592_960), (230_400, 235_929_600), (460_800, 117_964_800), (3_686_400, 235_929_600)],
@@ -174,7 +175,7 @@ def test_acdc_per_factor_cost_matches_the_reference(c, per_factor):
 
 
 def test_acdc_strided_layer_is_counted_at_input_resolution_only_in_compat_mode():
-    # The original's quirk (REFERENCE §1.5): A' = 32² for a stride-2 layer whose output is 16².
+    # The original's quirk: A' = 32² for a stride-2 layer whose output is 16².
     layer = compat_factory("ACDC_12", compat=MODE)(160, 320, 3, stride=2, padding=1, bias=False)
     depthwise = 160 * 9 * 16 * 16
     expected = depthwise + 11 * (4 * 320 + 5 * 320 * math.log2(320)) * 32 * 32
@@ -204,7 +205,7 @@ def test_original_acdc_omits_the_inner_riffle_but_keeps_the_count():
 
 
 def test_quirked_tucker_core_is_a_tensor_train_with_the_reference_ranks():
-    # REFERENCE §1.8: (160, 160), h = 0.25 -> dims [32, 32, 25], t = [8, 8, 6], r1' = 32, r2' = 6: 2,490 params.
+    # The original's Tucker at (160, 160), h = 0.25: dims [32, 32, 25], t = [8, 8, 6], r1' = 32, r2' = 6: 2,490.
     layer = compat_factory("Tucker_0.25", compat=MODE)(160, 160, 1, bias=False)
     assert [tuple(c.shape) for c in layer.pointwise.core_cores] == [(1, 8, 32), (32, 8, 6), (6, 6, 1)]
     assert sum(p.numel() for p in layer.parameters()) == 2_490

@@ -1,4 +1,4 @@
-"""MobileNetV2-1.0 (REFERENCE §2.4) against hand-derived totals and fvcore's own parameter count."""
+"""MobileNetV2-1.0 (as the original study built it) against hand-derived totals and fvcore's own parameter count."""
 
 import torch
 from fvcore.nn import parameter_count

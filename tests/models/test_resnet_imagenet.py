@@ -1,4 +1,4 @@
-"""WRN-50-2 (REFERENCE §2.2) against hand-derived totals and fvcore's own parameter count."""
+"""WRN-50-2 (ResNet-50 bottlenecks, doubled widths, expansion 2) against hand-derived totals and fvcore's own parameter count."""
 
 import pytest
 import torch

@@ -158,7 +158,7 @@ def test_substituted_linears_keep_features_bias_and_leading_shapes():
     assert [(r.in_channels, r.out_channels, r.bias) for r in report.replaced] == [(16, 32, True), (32, 8, False)]
     assert [(m.in_features, m.out_features) for m in (model[0], model[2])] == [(16, 32), (32, 8)]
     assert model(torch.randn(2, 5, 16)).shape == (2, 5, 8)
-    # 1×1 tensor-train parameters of REFERENCE §1.8 plus the one bias: (32, 16) → (8, 8, 8) at ranks (4, 4),
+    # 1×1 tensor-train parameters (cores r_{j-1}·d_j·r_j) plus the one bias: (32, 16) → (8, 8, 8) at ranks (4, 4),
     # (8, 32) → (8, 8, 4) at ranks (4, 2).
     tt_16_32 = 8 * 4 + 4 * 8 * 4 + 4 * 8 + 32
     tt_32_8 = 8 * 4 + 4 * 8 * 2 + 2 * 4

@@ -1,4 +1,4 @@
-"""WideResNet structure and whole-network totals against REFERENCE §2.1 and §2.5."""
+"""WideResNet structure and whole-network totals against the original study's published integers."""
 
 import pytest
 import torch
@@ -8,7 +8,7 @@ from budgetsearch.errors import ConfigError, UnknownNameError
 from budgetsearch.models import WideResNet, create_model, substitute
 from budgetsearch.substitutes import DepthwiseSeparable
 
-# REFERENCE §2.5, WRN-28-10 on CIFAR-10: settings whose definition matches the original.
+# The original study's WRN-28-10 on CIFAR-10: settings whose definition matches the original.
 WRN_28_10_PARAMS = {
     "Conv": 36_479_194, "Sep": 4_380_138,
     "Generic_0.03": 601_162, "Generic_0.06": 851_322, "Generic_0.1": 1_190_634, "Generic_0.12": 1_346_682,
@@ -30,7 +30,8 @@ def test_wrn_28_10_parameter_totals_match_the_original(setting):
 
 
 def test_dense_wrn_28_10_decomposition():
-    # REFERENCE §2.1: convs 36,454,832 (stem 432, shortcuts 258,560, 3×3 convs 36,195,840), BN 17,952, FC 6,410.
+    # The original's dense WRN-28-10: convs 36,454,832 (stem 432, shortcuts 258,560, 3×3 convs 36,195,840),
+    # BN 17,952, FC 6,410.
     with torch.device("meta"):
         model = WideResNet(28, 10)
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]

@@ -22,7 +22,7 @@ def unnormalised_dct(size):
 
 
 def riffle_matrix(size):
-    """Column permutation of REFERENCE §1.5: new column j·(N/2)+g <- old column 2g+j (even N)."""
+    """The riffle column permutation: new column j·(N/2)+g <- old column 2g+j (even N)."""
     r = torch.zeros(size, size, dtype=torch.float64)
     for j in range(2):
         for g in range(size // 2):
@@ -100,7 +100,7 @@ def test_unit_diagonals_give_an_orthogonal_stack():
     torch.testing.assert_close(w @ w.t(), torch.eye(160), rtol=0, atol=1e-5)
 
 
-# Worked out by hand from REFERENCE §1.5 (expansion) and the documented grouping (contraction).
+# Worked out by hand from the original's expansion (tile after padding) and the documented grouping (contraction).
 EXPANSIONS = {
     (4, 8): [0, 1, 2, 3] * 2,            # a = 0, e = 2
     (3, 10): [0, 1, 2, 0, 1] * 2,        # a = 2, e = 2
@@ -131,7 +131,7 @@ def test_channel_folding_matches_moving_activations(channels, float64):
     torch.testing.assert_close(layer(x).detach(), expected, rtol=0, atol=1e-10)
 
 
-# REFERENCE §1.10, ACDC_12 row: the original drops its last factor, so that is n = 11 here.
+# The original's published ACDC_12 row: the original drops its last factor, so that is n = 11 here.
 @pytest.mark.parametrize("c_in, c_out, stride, params", [
     (16, 160, 1, 3_664), (160, 160, 1, 4_960), (160, 320, 2, 8_480), (640, 640, 1, 19_840),
 ])

@@ -1,6 +1,6 @@
 """Tensor-decomposed 1×1 substitutes (tensor-train, Tucker, CP) against independent numbers.
 
-Expected parameter counts come from REFERENCE §1.8/§1.10 or are worked out by
+Expected parameter counts are the original study's published integers or are worked out by
 hand in the comments; reconstructions are checked against explicit loops.
 """
 
@@ -39,7 +39,8 @@ def test_dimensionize_rejects_bad_channels():
         dimensionize(0, 16)
 
 
-# (C_i, C_o, stride) of the four REFERENCE §1.10 layers, all k=3, padding 1, bias=False.
+# (C_i, C_o, stride) of the four layers the original study published per-layer counts of, all k=3, padding 1,
+# bias=False.
 WRN_LAYERS = [(16, 160, 1), (160, 160, 1), (160, 320, 2), (640, 640, 1)]
 
 
@@ -59,7 +60,7 @@ def test_ranks_round_half_to_even():
 
 
 def test_tucker_reference_example_is_textbook():
-    # REFERENCE §1.8: (160,160), h=0.25 → dims (32,32,25), t=(8,8,6): 662 + 384 = 1,046; depthwise 160·9.
+    # The original's Tucker at (160,160), h=0.25 → dims (32,32,25), t=(8,8,6): 662 + 384 = 1,046; depthwise 160·9.
     block = tucker.tucker_conv(160, 160, 3, 1, 1, rank_scale=0.25)
     assert n_params(block.pointwise) == 1_046
     assert n_params(block) == 1_046 + 1_440

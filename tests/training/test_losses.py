@@ -1,4 +1,4 @@
-"""Attention transfer and KD against the formulas of REFERENCE §3, worked out in numpy."""
+"""Attention transfer and KD against the original's formulas, worked out in numpy."""
 
 import numpy as np
 import pytest

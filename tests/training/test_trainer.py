@@ -270,6 +270,17 @@ def test_auxiliary_head_and_drop_path_of_a_darts_network(random_cifar):
     assert {p for _, p in training} == {0.0, 0.1}
 
 
+def test_an_auxiliary_output_without_a_declared_weight_is_refused(small_digits):
+    def with_auxiliary(module, inputs, output):
+        if isinstance(module, WideResNet) and module.training:
+            return AuxiliaryOutput(output, output)
+        return None
+
+    with forward_hook(with_auxiliary), pytest.raises(ConfigError, match=r"wrn-10-1 conv returned an auxiliary "
+                                                                         r"output but declares auxiliary_weight=0.0"):
+        train_trial("wrn-10-1", "conv", None, small_digits, quick())
+
+
 def test_a_save_path_that_cannot_be_written_fails_before_training(tmp_path, small_digits):
     (tmp_path / "file").write_text("x")
     with forward_hook(lambda *_: pytest.fail("ran a model before checking --save")), \
