@@ -40,6 +40,7 @@ from torch import nn
 
 from ..compat import check_mode
 from ..errors import ConfigError, CountingError
+from ..models import ModelCapabilities
 from ..substitutes import stand_in_reconstructions
 from . import _compat
 from ._reconstruction import reconstruction_mult_adds
@@ -106,10 +107,14 @@ def check_input_size(input_size) -> tuple:
     return size
 
 
+def _training_only_names(model: nn.Module) -> tuple:
+    """The modules a model declares as running only in training (:class:`ModelCapabilities`)."""
+    return model.training_only_modules if isinstance(model, ModelCapabilities) else ()
+
+
 def _training_only(model: nn.Module) -> set:
-    """Ids of the parameters of the modules ``model.training_only_modules`` names."""
-    names = getattr(model, "training_only_modules", ())
-    return {id(p) for name in names for p in model.get_submodule(name).parameters()}
+    """Ids of the parameters of the modules the model declares as running only in training."""
+    return {id(p) for name in _training_only_names(model) for p in model.get_submodule(name).parameters()}
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -121,7 +126,7 @@ def count_parameters(model: nn.Module) -> int:
         raise CountingError(f"parameter counts disagree: unique parameters {total}, fvcore {fvcore_counts['']}")
     excluded = _training_only(model)
     if sum(p.numel() for i, p in unique.items() if i in excluded) != sum(
-            fvcore_counts[name] for name in getattr(model, "training_only_modules", ())):
+            fvcore_counts[name] for name in _training_only_names(model)):
         raise CountingError("training-only modules share parameters with the inference network")
     return sum(p.numel() for i, p in unique.items() if p.requires_grad and i not in excluded)
 

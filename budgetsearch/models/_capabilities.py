@@ -28,6 +28,18 @@ class AuxiliaryOutput(NamedTuple):
     auxiliary: torch.Tensor
 
 
+def class_scores(output) -> torch.Tensor:
+    """The logits in what a forward returns: a tensor, or a structure carrying them as ``.logits``
+    (:class:`AuxiliaryOutput`, or the output objects of transformers' image classifiers)."""
+    if isinstance(output, torch.Tensor):
+        return output
+    logits = getattr(output, "logits", None)
+    if not isinstance(logits, torch.Tensor):
+        raise TypeError(f"a classifier's forward must return its logits, or an output with a .logits tensor, "
+                        f"but got {type(output).__name__}")
+    return logits
+
+
 @runtime_checkable
 class ModelCapabilities(Protocol):
     """A model's declaration of what it offers the trainer and the counter.

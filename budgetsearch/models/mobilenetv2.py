@@ -1,8 +1,10 @@
-"""MobileNetV2-1.0 for 224×224 ImageNet.
+"""MobileNetV2 for 224×224 ImageNet.
 
 Sandler, Howard, Zhu, Zhmoginov & Chen, "MobileNetV2: Inverted Residuals and
-Linear Bottlenecks", CVPR 2018 (width multiplier 1.0, the (t, c, n, s) table
-below).
+Linear Bottlenecks", CVPR 2018: the (t, c, n, s) table below at width
+multiplier ``width`` (1.0 by default). As in the paper, the multiplier scales
+every layer's channels (rounded to a multiple of 8) except the final 1×1 to
+1280, which it only widens.
 
 Substitution points, built by the conv factory: every pointwise 1×1 (expand
 and project), the final 1×1 to 1280 channels, and the classifier, which is a
@@ -22,6 +24,7 @@ import math
 
 from torch import nn
 
+from ..errors import ConfigError
 from ..substitutes.conv import dense_conv
 from ._capabilities import TappedNetwork
 from ._registry import ModelFamily, register_model
@@ -55,12 +58,22 @@ class InvertedResidual(nn.Module):
         return x + self.conv(x) if self.residual else self.conv(x)
 
 
+def _scaled(channels: int, width: float) -> int:
+    """``channels × width`` to the nearest multiple of 8, never below 8 nor 10 % below the product (the paper's code)."""
+    rounded = max(8, int(channels * width + 4) // 8 * 8)
+    return rounded + 8 if rounded < 0.9 * channels * width else rounded
+
+
 class MobileNetV2(TappedNetwork):
-    def __init__(self, num_classes: int = 1000, conv=dense_conv, in_channels: int = 3, dropout: float = 0.2):
+    def __init__(self, num_classes: int = 1000, conv=dense_conv, in_channels: int = 3, dropout: float = 0.2,
+                 width: float = 1.0):
         super().__init__()
-        self.stem = nn.Sequential(_dense(in_channels, 32, 2, groups=1), nn.BatchNorm2d(32), nn.ReLU6(inplace=True))
-        blocks, channels, stride_so_far, self.taps = [], 32, 2, []
-        for t, c, n, s in INVERTED_RESIDUALS:
+        if isinstance(width, bool) or not isinstance(width, (int, float)) or not 0 < width <= 4:
+            raise ConfigError(f"MobileNetV2 width must be a multiplier in (0, 4], but got width={width!r}")
+        stem = _scaled(32, width)
+        self.stem = nn.Sequential(_dense(in_channels, stem, 2, groups=1), nn.BatchNorm2d(stem), nn.ReLU6(inplace=True))
+        blocks, channels, stride_so_far, self.taps = [], stem, 2, []
+        for t, c, n, s in ((t, _scaled(c, width), n, s) for t, c, n, s in INVERTED_RESIDUALS):
             if s == 2 and blocks and stride_so_far >= 4:
                 self.taps.append(len(blocks) - 1)  # the block closing the previous resolution
             stride_so_far *= s
@@ -69,10 +82,11 @@ class MobileNetV2(TappedNetwork):
                 channels = c
         self.taps.append(len(blocks) - 1)
         self.blocks = nn.Sequential(*blocks)
-        self.head = nn.Sequential(conv(channels, 1280, 1, bias=False), nn.BatchNorm2d(1280), nn.ReLU6(inplace=True))
+        last = _scaled(1280, max(width, 1.0))
+        self.head = nn.Sequential(conv(channels, last, 1, bias=False), nn.BatchNorm2d(last), nn.ReLU6(inplace=True))
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(dropout)
-        self.classifier = conv(1280, num_classes, 1, bias=True)
+        self.classifier = conv(last, num_classes, 1, bias=True)
 
     def forward_tapped(self, x):
         x = self.stem(x)
@@ -91,5 +105,6 @@ register_model(ModelFamily(
     build=lambda num_classes, conv, **options: MobileNetV2(num_classes=num_classes, conv=conv, **options),
     input_size=(3, 224, 224),
     num_classes=1000,
-    summary="ImageNet MobileNetV2-1.0; pointwise convs and the 1×1-conv classifier substitutable",
+    summary="ImageNet MobileNetV2 (width multiplier option, 1.0 by default); pointwise convs and the 1×1-conv "
+            "classifier substitutable",
 ))

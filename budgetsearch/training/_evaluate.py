@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..data import iterate_batches, normalize
+from ..models import class_scores
 from ._device import autocast
 
 
@@ -42,7 +43,7 @@ def evaluate(model: nn.Module, images: Tensor, labels: Tensor, mean, std, batch_
         for batch, targets in iterate_batches(images, labels, batch_size):
             inputs = normalize(batch, mean, std).contiguous(memory_format=memory_format)
             with autocast(device):
-                logits = model(inputs)
+                logits = class_scores(model(inputs))
             logits = logits.float()
             loss_sum += F.cross_entropy(logits, targets, reduction="sum").double()
             wrong1 += top_k_wrong(logits, targets, 1)

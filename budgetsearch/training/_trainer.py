@@ -28,7 +28,7 @@ from torch import nn
 from ..counting import count
 from ..data import Dataset, augment, iterate_batches, load_dataset
 from ..errors import ConfigError
-from ..models import AuxiliaryOutput, ModelCapabilities
+from ..models import AuxiliaryOutput, ModelCapabilities, class_scores
 from ._architecture import Architecture, resolve_architecture
 from ._checkpoint import check_checkpoint_path, load_checkpoint, save_checkpoint
 from ._config import TrainConfig
@@ -106,7 +106,7 @@ def _split_output(output, with_maps: bool):
         output, maps = output
     if isinstance(output, AuxiliaryOutput):
         return output.logits, output.auxiliary, maps
-    return output, None, maps
+    return class_scores(output), None, maps
 
 
 def _gives_attention_maps(network: nn.Module) -> bool:

@@ -1,4 +1,4 @@
-"""Counting against independent numbers: REFERENCE §2.1/§2.5 and closed-form formulas."""
+"""Counting against independent numbers: the original study's published WRN-28-10 counts and closed-form formulas."""
 
 import pytest
 import torch
@@ -12,7 +12,7 @@ from budgetsearch.models import create_model
 def test_dense_wrn_28_10_params_exact_and_mult_adds_within_half_a_percent():
     result = count(create_model("wrn-28-10"), (3, 32, 32))
     assert result.params == 36_479_194
-    assert result.by_operator["conv"] == 5_243_322_368  # REFERENCE §2.1, conv part, exact
+    assert result.by_operator["conv"] == 5_243_322_368  # the published WRN-28-10 conv mult-adds, exact
     assert abs(result.mult_adds - 5.2456e9) / 5.2456e9 < 0.005
     assert sum(layer.params for layer in result.layers) == result.params
     assert sum(layer.mult_adds for layer in result.layers) == result.mult_adds
@@ -66,7 +66,7 @@ def test_count_cli_defaults_to_the_network_as_published(capsys):
 
     from cli import main
 
-    # "Dense" DARTS is its depthwise-separable reference, as REFERENCE §2.3 describes it.
+    # "Dense" DARTS is its own depthwise-separable network (its reference substitute).
     assert main(["count", "--model", "darts", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["substitute"] == "separable" and result["params"] == 3_349_342

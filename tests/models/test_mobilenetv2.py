@@ -1,10 +1,12 @@
 """MobileNetV2-1.0 (as the original study built it) against hand-derived totals and fvcore's own parameter count."""
 
+import pytest
 import torch
 from fvcore.nn import parameter_count
 from torch import nn
 
 from budgetsearch.counting import count
+from budgetsearch.errors import ConfigError
 from budgetsearch.models import create_model
 
 TABLE = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
@@ -73,3 +75,18 @@ def test_the_budget_solver_works_on_it_unchanged():
     assert solution.params <= 3_504_872 // 2
     built = count(create_model("mobilenetv2", substitute="tucker", setting=solution.setting), (3, 224, 224))
     assert (built.params, built.mult_adds) == (solution.params, solution.mult_adds)
+
+
+def test_width_multiplier_scales_every_layer_but_the_last_as_the_paper():
+    # Keras' MobileNetV2(alpha=0.35) channels: stem 16, stages 8, 8, 16, 24, 32, 56, 112, last 1×1 kept at 1280.
+    network = create_model("mobilenetv2", width=0.35)
+    assert network.stem[0].out_channels == 16
+    ends = [network.blocks[i].conv[-2].out_channels for i in (0, 2, 5, 9, 12, 15, 16)]
+    assert ends == [8, 8, 16, 24, 32, 56, 112]
+    assert network.head[0].out_channels == 1280 and create_model("mobilenetv2", width=1.4).head[0].out_channels == 1792
+
+
+@pytest.mark.parametrize("width", [0, -1, 5, True, "1"])
+def test_a_width_outside_the_multipliers_is_refused(width):
+    with pytest.raises(ConfigError, match="width"):
+        create_model("mobilenetv2", width=width)
