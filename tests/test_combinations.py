@@ -120,6 +120,8 @@ def test_combination(model, selection, substitute):
                              model_options=case.options, **chosen)
         assert result.status == "complete", result.message
         assert math.isfinite(result.train_loss) and result.params == solution.params
+        # One count: the weight-decay ratio is the solver's (its count over its count of the reference network).
+        assert result.compression_ratio == solution.ratio
     else:  # the same network's layers chosen otherwise: one SGD step on a tiny batch
         network.train()
         inputs = torch.randn(2, *case.input_size, generator=torch.Generator().manual_seed(0))

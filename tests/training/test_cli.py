@@ -91,7 +91,7 @@ def test_train_with_a_budget_prints_the_setting_it_solved_and_the_fill(capsys):
 
 
 @pytest.mark.parametrize("option, value, message", [
-    ("--epochs", "0", "TrainConfig.epochs must be an int >= 1, but got 0"),
+    ("--epochs", "0", "TrainConfig.epochs must be an int in [1, 10000], but got 0"),
     ("--validation-size", "inf", "TrainConfig.validation_size must be an int >= 0 (a count) or a float in [0, 1)"),
     ("--validation-size", "1.5", "a float in [0, 1) (a fraction), but got 1.5"),
     ("--seed", str(10 ** 30), f"TrainConfig.seed must be an int in [0, {2 ** 64 - 1}], but got {10 ** 30}"),
