@@ -1,4 +1,5 @@
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,32 @@ def cifar_mini() -> Path:
     if not path.is_dir():
         pytest.skip(f"CIFAR-10 subset not found at {path}")
     return path
+
+
+POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
+
+
+@pytest.fixture
+def postgres_database():
+    """The URL of a fresh database on the local PostgreSQL server, dropped afterwards.
+
+    Without a server (or its driver) the test skips, unless BUDGETSEARCH_REQUIRE_POSTGRES=1 (as in CI).
+    """
+    try:
+        import psycopg  # the driver SQLAlchemy 2 uses for postgresql:// URLs
+
+        admin = psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", connect_timeout=3,
+                                autocommit=True)
+    except Exception as error:  # no driver or no server
+        if os.environ.get("BUDGETSEARCH_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"BUDGETSEARCH_REQUIRE_POSTGRES=1 but PostgreSQL on 127.0.0.1 is unreachable: {error}")
+        pytest.skip(f"no PostgreSQL server reachable on 127.0.0.1: {error}")
+    name = f"budgetsearch_test_{uuid.uuid4().hex[:10]}"
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{POSTGRES_SERVER}/{name}"
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()

@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import configparser
 import json
-import os
 import pickle
 import re
 import shlex
 import tomllib
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -36,7 +34,6 @@ import cli
 
 REPO = Path(__file__).resolve().parents[1]
 STUDY_FILES = sorted((REPO / "studies").glob("*.toml"))
-POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
 POSTGRES_STUDY = "wrn-28-10-cifar10"  # what the README's `worker --study NAME` joins: its file shows such workers
 TINY_CIFAR_IMAGES = 32  # per file of the subset: 160 training images, an epoch of wrn-16-2 with acdc in seconds
 
@@ -262,7 +259,8 @@ MAPPINGS = (
             "(tests/conftest.py's cifar_mini)", "a placeholder; an epoch of the subset's 5,170 takes minutes",
             _map_data),
     Mapping("postgresql://HOST/DB, postgresql://user@host/db",
-            f"a fresh database on {POSTGRES_SERVER}, the same for every URL of a session (skipped without a server, "
+            "a fresh database on the local server (tests/conftest.py's postgres_database), the same for every URL "
+            "of a session (skipped without a server, "
             "unless BUDGETSEARCH_REQUIRE_POSTGRES=1)", "placeholders", _map_storage),
     Mapping("--study NAME", f"--study {POSTGRES_STUDY}, the study whose file shows PostgreSQL workers",
             "a placeholder", _map_study_name),
@@ -348,29 +346,6 @@ def sessions() -> dict:
 
 
 SESSIONS = sessions()
-
-
-@pytest.fixture
-def postgres_database():
-    """A fresh database on the local server for this test, dropped afterwards."""
-    try:
-        import psycopg  # the driver SQLAlchemy 2 uses for postgresql:// URLs
-
-        admin = psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", connect_timeout=3,
-                                autocommit=True)
-    except Exception as error:  # no driver or no server
-        if os.environ.get("BUDGETSEARCH_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"BUDGETSEARCH_REQUIRE_POSTGRES=1 but PostgreSQL on 127.0.0.1 is unreachable: {error}")
-        pytest.skip(f"no PostgreSQL server reachable on 127.0.0.1: {error}")
-    name = f"budgetsearch_docs_{uuid.uuid4().hex[:10]}"
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{POSTGRES_SERVER}/{name}"
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 @pytest.fixture

@@ -21,8 +21,7 @@ from typing import Optional, Tuple, Union
 
 from ..data import parse_dataset_spec
 from ..errors import BudgetSearchError, ConfigError
-from ..training import PRESETS, DistillConfig, TrainConfig
-from ..training._config import MAX_EPOCHS, MAX_SEED
+from ..training import MAX_EPOCHS, MAX_SEED, PRESETS, DistillConfig, TrainConfig
 from ._fields import Table, describe_type
 
 # Digits and CIFAR shapes, so a study needs no data on disk to be validated or solved.

@@ -9,44 +9,13 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 
 import optuna
-import pytest
 from optuna.trial import TrialState
 
 from budgetsearch.study import load_study_config, open_storage, prepare_study
 from budgetsearch.study._owners import OWNER_ATTR
-
-SERVER = "postgresql://postgres@127.0.0.1:5432"
-
-
-def _admin():
-    import psycopg  # the driver SQLAlchemy 2 uses for postgresql:// URLs
-
-    return psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", connect_timeout=3, autocommit=True)
-
-
-@pytest.fixture
-def database():
-    """A fresh database for this test, dropped afterwards."""
-    try:
-        admin = _admin()
-    except Exception as error:  # no driver or no server
-        if os.environ.get("BUDGETSEARCH_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"BUDGETSEARCH_REQUIRE_POSTGRES=1 but PostgreSQL on 127.0.0.1 is unreachable: {error}")
-        pytest.skip(f"no PostgreSQL server reachable on 127.0.0.1: {error}")
-    name = f"budgetsearch_test_{uuid.uuid4().hex[:10]}"
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{SERVER}/{name}"
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
 
 def start_worker(url, name, runs_dir):
     return subprocess.Popen([sys.executable, "-m", "cli", "worker", "--storage", url, "--study", name,
@@ -54,15 +23,15 @@ def start_worker(url, name, runs_dir):
                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def test_two_workers_share_a_study_and_retry_a_killed_workers_trial(database, write_study, runs_dir):
+def test_two_workers_share_a_study_and_retry_a_killed_workers_trial(postgres_database, write_study, runs_dir):
     # Epochs enough that both workers are surely mid-trial together (an epoch takes a fraction of a second).
     path = write_study(name="pg", substitutes=("generic",), budgets=("0.1x", "0.2x", "0.3x"), epochs=10,
                        extra="[storage]\nheartbeat_interval = 1\ngrace_period = 4\n")
     config = load_study_config(path)
-    prepare_study(config, database, runs_dir)
-    storage = open_storage(database, "pg")
+    prepare_study(config, postgres_database, runs_dir)
+    storage = open_storage(postgres_database, "pg")
     study = optuna.load_study(study_name="pg", storage=storage)
-    workers = [start_worker(database, "pg", runs_dir) for _ in range(2)]
+    workers = [start_worker(postgres_database, "pg", runs_dir) for _ in range(2)]
     try:
         victim = None
         deadline = time.monotonic() + 240
@@ -96,7 +65,7 @@ def test_two_workers_share_a_study_and_retry_a_killed_workers_trial(database, wr
     assert len(trials) == 4  # three cells and one retry
 
 
-def test_two_runs_queueing_at_once_queue_each_cell_once(database, race_to_queue):
-    queued, per_key = race_to_queue(database, "race", cells=40, runs=3)
+def test_two_runs_queueing_at_once_queue_each_cell_once(postgres_database, race_to_queue):
+    queued, per_key = race_to_queue(postgres_database, "race", cells=40, runs=3)
     assert sorted(queued) == [0, 0, 40]
     assert len(per_key) == 40 and set(per_key.values()) == {1}
