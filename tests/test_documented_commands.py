@@ -30,7 +30,7 @@ from typing import Callable, Optional
 
 import pytest
 
-import cli
+from budgetsearch import cli
 
 REPO = Path(__file__).resolve().parents[1]
 STUDY_FILES = sorted((REPO / "studies").glob("*.toml"))

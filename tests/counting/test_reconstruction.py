@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-import cli
+from budgetsearch import cli
 from budgetsearch.counting import count, reconstruction_mult_adds
 from budgetsearch.models import create_model
 from budgetsearch.solver import solve_budget

@@ -14,7 +14,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-import cli
+from budgetsearch import cli
 from budgetsearch.errors import ConfigError
 from budgetsearch.study import load_study_config, open_storage, parse_study
 from examples.tinyvgg import TinyVGG

@@ -7,7 +7,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-import cli
+from budgetsearch import cli
 from budgetsearch.models import create_model
 from budgetsearch.solver import network_counter
 from budgetsearch.study import load_study_config, parse_study, plan_study, prepare_study, study_progress

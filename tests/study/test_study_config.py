@@ -258,7 +258,7 @@ def test_overrides_are_validated_with_the_whole_study(tmp_path):
 
 
 def test_run_refuses_a_bad_override_before_anything_is_queued(tmp_path, capsys):
-    import cli
+    from budgetsearch import cli
 
     path = write(tmp_path, "")
     assert cli.main(["run", str(path), "--set", "training.warmup_epochs=99", "--runs-dir", str(tmp_path)]) == 2

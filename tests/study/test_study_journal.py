@@ -7,7 +7,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-import cli
+from budgetsearch import cli
 from budgetsearch.errors import ConfigError
 from budgetsearch.study import open_storage
 from budgetsearch.study._journal import repair_journal

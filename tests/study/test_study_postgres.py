@@ -18,7 +18,7 @@ from budgetsearch.study import load_study_config, open_storage, prepare_study
 from budgetsearch.study._owners import OWNER_ATTR
 
 def start_worker(url, name, runs_dir):
-    return subprocess.Popen([sys.executable, "-m", "cli", "worker", "--storage", url, "--study", name,
+    return subprocess.Popen([sys.executable, "-m", "budgetsearch.cli", "worker", "--storage", url, "--study", name,
                              "--runs-dir", str(runs_dir), "--threads", "1"],
                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 

@@ -4,7 +4,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-import cli
+from budgetsearch import cli
 from budgetsearch.study import open_storage
 from budgetsearch.study._pruning import budget_peers
 

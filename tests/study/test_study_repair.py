@@ -10,7 +10,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-import cli
+from budgetsearch import cli
 from budgetsearch.study import open_storage
 
 SHADOWS = ("json", "optuna", "concurrent")

@@ -13,7 +13,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-import cli
+from budgetsearch import cli
 from budgetsearch.study import TRIAL_ATTRIBUTES, open_storage
 from budgetsearch.study._owners import OWNER_ATTR
 
@@ -95,7 +95,7 @@ def test_infeasible_cells_are_skipped_before_training(write_study, runs_dir, cap
 def test_killed_run_resumes_with_every_cell_once(write_study, runs_dir):
     # Epochs enough to catch the first trial between two of them (an epoch takes a fraction of a second).
     path = write_study(name="killed", substitutes=("generic",), budgets=("0.1x", "0.2x"), epochs=8)
-    command = [sys.executable, "-m", "cli", "run", str(path), "--runs-dir", str(runs_dir), "--json"]
+    command = [sys.executable, "-m", "budgetsearch.cli", "run", str(path), "--runs-dir", str(runs_dir), "--json"]
     run = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 240
     try:

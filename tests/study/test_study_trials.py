@@ -5,7 +5,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-import cli
+from budgetsearch import cli
 from budgetsearch.data import CIFAR_LAYOUTS
 from budgetsearch.study import open_storage
 from budgetsearch.training import load_checkpoint
