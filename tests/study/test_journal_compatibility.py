@@ -49,3 +49,16 @@ def _plain(value):
     if isinstance(value, (dict, list, str)):
         return value
     return None if pd.isna(value) else value.item() if hasattr(value, "item") else value
+
+
+def test_running_it_again_with_this_version_finds_every_cell_done(tmp_path, capsys):
+    import json
+    import shutil
+
+    from budgetsearch import cli
+
+    (tmp_path / "journal-v0.1").mkdir()
+    shutil.copy(DATA / "journal-v0.1.log", tmp_path / "journal-v0.1" / "journal.log")
+    status = cli.main(["run", str(DATA / "journal-v0.1.toml"), "--runs-dir", str(tmp_path), "--json"])
+    printed = json.loads(capsys.readouterr().out)
+    assert status == 0 and printed["queued"] == 0  # the stored settings are this file's: nothing to train again
