@@ -2,7 +2,7 @@
 
 import sys
 
-from budgetsearch.cli import EXIT_BAD_INPUT, EXIT_TRIALS_FAILED, main  # noqa: F401  (the statuses, for callers)
+from budgetsearch.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())
