@@ -21,6 +21,7 @@ from optuna.trial import TrialState
 
 from ..data import parse_dataset_spec
 from ..errors import BudgetSearchError, ConfigError
+from ..training import load_teacher
 from ._cells import SKIPPED_ATTR, StudyPlan, plan_study, skipped_record
 from ._config import StudyConfig, parse_study, resolve_model
 from ._identity import comparable, config_digest, differing_keys
@@ -85,8 +86,13 @@ def check_runnable(config: StudyConfig, devices: tuple) -> None:
         raise ConfigError(f"{config.source}: dataset = {config.dataset!r}: the data folder {folder!r} does not exist "
                           f"or is not a folder")
     teacher = config.distillation.teacher
-    if teacher not in ("none", "train") and not Path(teacher).is_file():
-        raise ConfigError(f"{config.source}: distillation.teacher = {teacher!r}: no such checkpoint file")
+    if teacher not in ("none", "train"):
+        if not Path(teacher).is_file():
+            raise ConfigError(f"{config.source}: distillation.teacher = {teacher!r}: no such checkpoint file")
+        try:  # readable, and recording the model its user named: told now, not by every trial
+            load_teacher(config.distillation.distill_config(teacher), config.model)
+        except BudgetSearchError as error:
+            raise ConfigError(f"{config.source}: distillation.teacher = {teacher!r}: {error}") from None
     cuda = [d for d in devices if d.startswith("cuda")]
     if cuda:
         import torch

@@ -103,3 +103,18 @@ def test_reading_a_study_imports_none_of_its_modules(tmp_path, runs_dir, capsys,
     cli.main([command, str(study), "--runs-dir", str(runs_dir)])
     captured = capsys.readouterr()
     assert ZEN not in captured.out + captured.err
+
+
+def test_a_crafted_teacher_checkpoint_is_refused_before_anything_is_queued(write_study, runs_dir, capsys):
+    import torch
+
+    marker = runs_dir.parent / "ran"
+    crafted = runs_dir.parent / "teacher.pt"
+    torch.save({"format": "budgetsearch-checkpoint", "version": 1, "state_dict": {}, "summary": {},
+                "architecture": {"model": "os:system", "substitute": "conv", "setting": None, "num_classes": 10,
+                                 "input_size": [1, 8, 8], "options": {"command": f"touch {marker}"}}}, crafted)
+    path = write_study(name="taught", substitutes=("generic",), budgets=("0.2x",),
+                       extra=f'[distillation]\nteacher = "{crafted}"\n')
+    assert cli.main(["run", str(path), "--runs-dir", str(runs_dir)]) == cli.EXIT_BAD_INPUT
+    assert "records model 'os:system', which is not a registered model" in capsys.readouterr().err
+    assert not marker.exists() and not (runs_dir / "taught").exists()
