@@ -89,7 +89,8 @@ def test_prepare_queues_each_cell_once_and_refuses_changed_settings(write_study,
     assert roles == ["teacher"] + ["student"] * 4  # the teacher is queued first
     assert prepare_study(config, None, runs_dir)[2] == 0
     changed = config.replace(training={"epochs": 3})
-    with pytest.raises(ConfigError, match=r"already exists .* different settings \(training\)"):
+    with pytest.raises(ConfigError, match=r"already exists .* different settings "
+                                          r"\(training.epochs, training.validation_size\)"):
         prepare_study(changed, None, runs_dir)
 
 
