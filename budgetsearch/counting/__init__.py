@@ -6,6 +6,6 @@ from ._fixed import fixed_part
 from ._reconstruction import reconstruction_mult_adds, reconstruction_rules
 from ._rules import default_rules, register_rule, traced_shape
 
-__all__ = ["COUNTERS", "Convention", "Count", "LayerCount", "build_for_counting", "count", "count_model", "count_parameters", "counter_in_use", "default_rules",
-           "fixed_part", "reconstruction_mult_adds", "reconstruction_rules", "register_rule", "traced_shape",
-           "zero_filled"]
+__all__ = ["COUNTERS", "Convention", "Count", "LayerCount", "build_for_counting", "count", "count_model",
+           "count_parameters", "counter_in_use", "default_rules", "fixed_part", "reconstruction_mult_adds",
+           "reconstruction_rules", "register_rule", "traced_shape", "zero_filled"]

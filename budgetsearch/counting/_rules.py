@@ -77,6 +77,11 @@ view, reshape, reshape_as, flatten,    0: data movement (also unflatten, pad, in
 permute, transpose, cat, stack, ...    roll, chunk, split, split_with_sizes, unbind, ...)
 =====================================  ===================================================================
 
+Both counters apply this one table (``count(counter=...)``): the jit trace's
+nodes and the operators torch dispatches carry the same ATen names and argument
+orders, save the few names only the dispatch level sees (``CONVOLUTIONS``,
+``DISPATCHED_DATA_MOVEMENT``), given the rule of what the trace records.
+
 A rule never guesses a shape: a value whose shape the trace does not know
 (a list, a scalar, an incompletely traced tensor) stops the count with a
 :class:`~budgetsearch.errors.CountingError` naming the operator. An operator
@@ -324,8 +329,10 @@ def register_rule(op: str, handle: Handle, *, replace: bool = False) -> None:
     """Add the counting rule ``handle`` for the traced operator ``op`` (e.g. ``"aten::erf"``) to the default table.
 
     ``handle(inputs, outputs)`` receives the operator's traced ``torch._C.Value``
-    inputs and outputs (:func:`traced_shape` reads a shape, and stops the count
-    naming the operator where the trace does not know it) and
+    inputs and outputs, or under ``counter="dispatch"`` the same in schema order as
+    ``DispatchValue`` (``type().kind()``, ``type().sizes()``, ``type().scalarType()``,
+    ``toIValue()`` and a list's ``node().inputs()``; :func:`traced_shape` reads a shape,
+    and stops the count naming the operator where the trace does not know it) and
     returns its mult-adds: a number, or a ``Counter`` naming the entries of
     ``Count.by_operator``. The rule reaches every count made with
     :func:`default_rules` (``count``, and the solver, curves and studies built on

@@ -35,6 +35,7 @@ from budgetsearch.errors import ConfigError
 from budgetsearch.solver._search import lowest
 from budgetsearch.substitutes import get_substitute, linear_substitutes, list_substitutes
 
+import test_transformers_zoo as zoo  # skips this module without transformers, as the matrix does
 from combinations import CASES
 
 SIDE = 8
@@ -46,7 +47,8 @@ def assert_same_count(traced, dispatched):
     assert dispatched.by_operator == traced.by_operator
     assert dispatched.layers == traced.layers
     assert dispatched.reconstruction_mult_adds == traced.reconstruction_mult_adds
-    assert dispatched.convention == dataclasses.replace(traced.convention, counter=DISPATCH)
+    assert dispatched.convention == dataclasses.replace(
+        traced.convention, counter=traced.convention.counter.replace(FVCORE, DISPATCH))
 
 
 def _matrix_cells():
@@ -64,9 +66,6 @@ def test_both_counters_agree_on_the_combination_matrix(model, substitute):
     network = build_for_counting(case.model, substitute, setting, num_classes=NUM_CLASSES, input_size=size,
                                  select=select, **case.options)
     assert_same_count(count(network, size, counter="fvcore"), count(network, size, counter="dispatch"))
-
-
-zoo = pytest.importorskip("test_transformers_zoo")
 
 
 @pytest.mark.parametrize("model_type, class_name", [pytest.param(*c, id=c[1]) for c in zoo.CLASSIFIERS
@@ -128,10 +127,27 @@ def test_an_unknown_counter_is_refused_naming_the_choices():
         count(nn.ReLU(), (3, 4, 4), counter="jit")
 
 
-def test_without_jit_tracing_count_falls_back_to_dispatch_and_says_so(monkeypatch):
+def _without_the_tracer(monkeypatch):
+    monkeypatch.delattr(torch.jit, "_get_trace_graph")
+
+
+def _forget_fvcore_nn(monkeypatch):
+    """The next ``import fvcore.nn`` imports it again, as in a fresh process (the modules come back after the test)."""
+    for name in [n for n in sys.modules if n == "fvcore.nn" or n.startswith("fvcore.nn.")]:
+        monkeypatch.delitem(sys.modules, name)
+
+
+def _without_fvcore(monkeypatch):
+    """As when torch.jit.script is gone: importing fvcore.nn fails."""
+    _forget_fvcore_nn(monkeypatch)
+    monkeypatch.setitem(sys.modules, "fvcore.nn", None)
+
+
+@pytest.mark.parametrize("lose_tracing", [_without_the_tracer, _without_fvcore])
+def test_without_jit_tracing_count_falls_back_to_dispatch_and_says_so(lose_tracing, monkeypatch):
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
     traced = count(model, (3, 8, 8))
-    monkeypatch.delattr(torch.jit, "_get_trace_graph")
+    lose_tracing(monkeypatch)
     fallen_back = count(model, (3, 8, 8))
     assert fallen_back.convention.counter == DISPATCH + FALLBACK
     assert (fallen_back.params, fallen_back.mult_adds, fallen_back.layers) == (
@@ -141,8 +157,7 @@ def test_without_jit_tracing_count_falls_back_to_dispatch_and_says_so(monkeypatc
 @pytest.mark.parametrize("counter", ["fvcore", "dispatch"])
 def test_counting_raises_no_warning(counter, monkeypatch):
     """The one known deprecation (fvcore scripting its losses at import) is silenced; any other fails here."""
-    for name in [n for n in sys.modules if n == "fvcore.nn" or n.startswith("fvcore.nn.")]:
-        monkeypatch.delitem(sys.modules, name)  # fvcore.nn is imported again, as in a fresh process
+    _forget_fvcore_nn(monkeypatch)
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -179,3 +194,15 @@ def test_solve_counts_with_the_counter_asked_for(capsys):
 
 def without_convention(result: dict) -> dict:
     return {key: value for key, value in result.items() if key != "convention"}
+
+
+@pytest.mark.parametrize("substitute, setting", [("conv", None), ("acdc", None), ("lowrank", 0.5), ("hashed", 0.5),
+                                                 ("tensor-train", 0.5), ("butterfly", 2)])
+def test_both_counters_agree_in_the_compatibility_mode(substitute, setting):
+    """Its operator rules and its module rules (ACDC's and the tied low rank's own formulas) replace traced counts."""
+    size = (3, SIDE, SIDE)
+    network = build_for_counting(CASES["wrn"].model, substitute, setting, num_classes=NUM_CLASSES, input_size=size,
+                                 compat="deficient-efficient")
+    traced, dispatched = (count(network, size, compat="deficient-efficient", counter=c) for c in COUNTERS)
+    assert dispatched.exact_mult_adds == traced.exact_mult_adds
+    assert_same_count(traced, dispatched)
