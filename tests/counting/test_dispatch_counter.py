@@ -51,6 +51,13 @@ def assert_same_count(traced, dispatched):
         traced.convention, counter=traced.convention.counter.replace(FVCORE, DISPATCH))
 
 
+def counted(model, size, counter, **options):
+    """``count`` with every warning an error: a counter must not warn (the known fvcore one is silenced)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return count(model, size, counter=counter, **options)
+
+
 def _matrix_cells():
     return [pytest.param(model, substitute, id=f"{model}-{substitute}") for model in CASES
             for substitute in list_substitutes()]
@@ -65,7 +72,7 @@ def test_both_counters_agree_on_the_combination_matrix(model, substitute):
     select = "all" if substitute in linear_substitutes() else "convs"  # every layer the substitute can take
     network = build_for_counting(case.model, substitute, setting, num_classes=NUM_CLASSES, input_size=size,
                                  select=select, **case.options)
-    assert_same_count(count(network, size, counter="fvcore"), count(network, size, counter="dispatch"))
+    assert_same_count(counted(network, size, "fvcore"), counted(network, size, "dispatch"))
 
 
 @pytest.mark.parametrize("model_type, class_name", [pytest.param(*c, id=c[1]) for c in zoo.CLASSIFIERS
@@ -73,10 +80,10 @@ def test_both_counters_agree_on_the_combination_matrix(model, substitute):
 def test_both_counters_agree_on_the_transformers_zoo(model_type, class_name, monkeypatch):
     model, size = zoo.build_on_meta(model_type, class_name)
     model = zoo.zero_filled(model)
-    dispatched = count(model, size, counter="dispatch")
+    dispatched = counted(model, size, "dispatch")
     # The trace takes the branch the model runs untraced (see test_a_model_branching_on_tracing_...).
     monkeypatch.setattr(torch.jit, "is_tracing", lambda: False)
-    assert_same_count(count(model, size, counter="fvcore"), dispatched)
+    assert_same_count(counted(model, size, "fvcore"), dispatched)
 
 
 class ExtraWorkWhenTraced(nn.Module):
@@ -159,9 +166,7 @@ def test_counting_raises_no_warning(counter, monkeypatch):
     """The one known deprecation (fvcore scripting its losses at import) is silenced; any other fails here."""
     _forget_fvcore_nn(monkeypatch)
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        count(model, (3, 8, 8), counter=counter)
+    counted(model, (3, 8, 8), counter)
 
 
 def test_the_command_line_offers_the_library_counters():
@@ -203,6 +208,6 @@ def test_both_counters_agree_in_the_compatibility_mode(substitute, setting):
     size = (3, SIDE, SIDE)
     network = build_for_counting(CASES["wrn"].model, substitute, setting, num_classes=NUM_CLASSES, input_size=size,
                                  compat="deficient-efficient")
-    traced, dispatched = (count(network, size, compat="deficient-efficient", counter=c) for c in COUNTERS)
+    traced, dispatched = (counted(network, size, c, compat="deficient-efficient") for c in COUNTERS)
     assert dispatched.exact_mult_adds == traced.exact_mult_adds
     assert_same_count(traced, dispatched)
