@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ._commands import command
-from ._options import add_compat_option, add_model_options, model_selection
+from ._options import add_compat_option, add_counter_option, add_model_options, model_selection
 from ._output import print_json, print_kept_dense, print_table
 
 
@@ -41,6 +41,7 @@ def _configure_count(parser):
     parser.add_argument("--setting", type=float, default=None, help="the substitute's hyperparameter value")
     parser.add_argument("--per-layer", action="store_true", help="also print each module's own count")
     add_compat_option(parser)
+    add_counter_option(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -57,7 +58,7 @@ def run_count(args) -> int:
     model = build_for_counting(args.model, factory, num_classes=args.num_classes, input_size=input_size,
                                compat=args.compat, select=chosen["select"], exclude=chosen["exclude"],
                                **chosen["options"])
-    result = count(model, input_size, compat=args.compat)
+    result = count(model, input_size, compat=args.compat, counter=args.counter)
     fixed_params, fixed_mult_adds = fixed_part(result, model.substitution_points)
     summary = {"model": args.model, "substitute": factory.substitute.name, "setting": factory.setting,
                "compat": args.compat, "params": result.params, "mult_adds": result.mult_adds,

@@ -118,3 +118,12 @@ def add_runs_dir(parser: argparse.ArgumentParser, holding: str) -> None:
 def add_compat_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compat", default=None, metavar="MODE",
                         help="build and count with another code's conventions: deficient-efficient")
+
+
+COUNTERS = ("fvcore", "dispatch")  # budgetsearch.counting.COUNTERS, named here so that --help need not import torch
+
+
+def add_counter_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--counter", choices=COUNTERS, default=None,
+                        help="how mult-adds are counted: fvcore (default; a torch.jit trace) or dispatch (every "
+                             "operator torch dispatches); both apply budgetsearch's rules and agree")
