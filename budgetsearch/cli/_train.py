@@ -63,7 +63,7 @@ def _comma_separated(text: str, convert, flag: str, allowed: str) -> tuple:
 def _train_config(args):
     import dataclasses
 
-    from budgetsearch.training import PRESETS, DistillConfig
+    from budgetsearch.training import PRESETS, DistillConfig, check_optimizer_options
 
     if args.preset not in PRESETS:
         raise ConfigError(f"--preset must be one of {sorted(PRESETS)}, but got {args.preset!r}")
@@ -75,6 +75,8 @@ def _train_config(args):
     if args.betas is not None:
         overrides["betas"] = _comma_separated(args.betas, float, "--betas", "two comma-separated numbers such as "
                                                                             "0.9,0.999")
+        # refused when given at all, even at its default value: the other optimizer would ignore it
+        check_optimizer_options(args.optimizer or PRESETS[args.preset].optimizer, {"betas": overrides["betas"]}, "--")
     if args.milestones is not None:
         overrides["milestones"] = _comma_separated(args.milestones, int, "--milestones",
                                                    "comma-separated epochs such as 60,120,160")
@@ -121,6 +123,8 @@ def run_train(args) -> int:
         substitute, setting = solution.substitute, solution.setting
         if not args.json:
             print(_solved_line(solution))
+    elif chosen["select"] is not None or chosen["exclude"]:
+        _check_layer_choice(args.model, args.num_classes or dataset.num_classes, dataset.input_size, chosen)
     bar = tqdm(total=config.epochs, desc=f"{args.model} {substitute}", unit="epoch", file=sys.stderr)
 
     def on_epoch(epoch, metrics):
@@ -149,6 +153,18 @@ def run_train(args) -> int:
         if summary["checkpoint"]:
             print(f"checkpoint written to {args.save}")
     return 0 if result.status == "complete" else 1
+
+
+def _check_layer_choice(model: str, num_classes: int, input_size: tuple, chosen: dict) -> None:
+    """Build the dense network on the meta device (no memory, no time), so that a choice of layers that
+    cannot work is told before the progress bar starts (the solver checks it with ``--budget``)."""
+    import torch
+
+    from budgetsearch.training import Architecture
+
+    with torch.device("meta"):
+        Architecture(model, "conv", None, num_classes, input_size, chosen["options"], chosen["select"],
+                     chosen["exclude"]).build()
 
 
 def _solved_line(solution) -> str:
