@@ -107,7 +107,7 @@ CASES = [
                  marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")),
     # settings of one optimizer given to another, or that no trial of the study could train with (issue 19)
     ("train-betas-with-sgd", lambda t: ["train", "--optimizer", "sgd", "--betas", "0.9,0.99", "--epochs", "1"],
-     "--betas = (0.9, 0.99) is an option of optimizer 'adamw' only, but got optimizer='sgd'"),
+     "TrainConfig.betas = (0.9, 0.99) is an option of optimizer 'adamw' only, but got optimizer='sgd'"),
     ("train-default-betas-with-sgd", lambda t: ["train", "--betas", "0.9,0.999", "--epochs", "1"],
      "--betas = (0.9, 0.999) is an option of optimizer 'adamw' only"),
     ("train-warmup-over-epochs", lambda t: ["train", "--epochs", "1", "--warmup-epochs", "2"],

@@ -75,8 +75,6 @@ def _train_config(args):
     if args.betas is not None:
         overrides["betas"] = _comma_separated(args.betas, float, "--betas", "two comma-separated numbers such as "
                                                                             "0.9,0.999")
-        # refused when given at all, even at its default value: the other optimizer would ignore it
-        check_optimizer_options(args.optimizer or PRESETS[args.preset].optimizer, {"betas": overrides["betas"]}, "--")
     if args.milestones is not None:
         overrides["milestones"] = _comma_separated(args.milestones, int, "--milestones",
                                                    "comma-separated epochs such as 60,120,160")
@@ -96,7 +94,10 @@ def _train_config(args):
         given = " ".join(f"--{name} {value:g}" for name, value in distill.items())
         raise ConfigError(f"--alpha, --beta and --temperature weigh distillation from a --teacher, "
                           f"but got {given} without --teacher")
-    return dataclasses.replace(PRESETS[args.preset], **{k: v for k, v in overrides.items() if v is not None})
+    config = dataclasses.replace(PRESETS[args.preset], **{k: v for k, v in overrides.items() if v is not None})
+    if args.betas is not None:  # refused even at its default value: given, it was meant to matter
+        check_optimizer_options(config.optimizer, {"betas": config.betas}, "--")
+    return config
 
 
 @command("train", "train one model with a substitute for a few epochs (a trial)", _configure_train)
