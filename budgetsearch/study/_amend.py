@@ -5,7 +5,9 @@ reaches was recorded as failed, no result was obtained with the old value, so
 the study takes the new one, records the change (:data:`AMENDMENTS_ATTR`) and
 trains the failed cells again. A change that reaches a trial holding a result
 (complete, pruned, diverged...) or one queued or running with the old settings
-would mix two settings in one study, and is refused naming the keys.
+would mix two settings in one study, and is refused naming the keys. A change
+that reaches no trial (an option the optimizer ignores; a study none of whose
+cells could be trained) is taken as it is.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Optional
 import optuna
 
 from ..errors import ConfigError
+from ..training import OPTIMIZER_OPTIONS
+from ._config import StudyConfig
 from ._queue import is_live, is_recorded
 
 AMENDMENTS_ATTR = "budgetsearch:amendments"  # study user attribute: [{time, key, old, new}], oldest first
@@ -38,8 +42,13 @@ def changed_settings(old: dict, new: dict) -> dict:
     return changes
 
 
-def reached_roles(key: str) -> tuple:
-    """The roles of the trials whose training the setting ``key`` changes."""
+def reached_roles(key: str, optimizers: frozenset = frozenset(OPTIMIZER_OPTIONS)) -> tuple:
+    """The roles of the trials whose training the setting ``key`` changes, when they train with ``optimizers``
+    (before and after the change): an option none of them reads reaches no trial."""
+    table, _, name = key.partition(".")
+    if table == "training" and any(name in options for options in OPTIMIZER_OPTIONS.values()) and \
+            not any(name in OPTIMIZER_OPTIONS[optimizer] for optimizer in optimizers):
+        return ()
     for prefix, roles in _REACHES.items():
         if key == prefix or key.startswith(prefix + "."):
             return roles
@@ -55,16 +64,21 @@ def _held(trial: optuna.trial.FrozenTrial) -> Optional[str]:
     return None
 
 
-def amend_study(study: optuna.Study, source: str, changes: dict, retry_failed: bool) -> None:
+def amend_study(study: optuna.Study, config: StudyConfig, changes: dict, retry_failed: bool) -> None:
     """Take the ``changes`` (:func:`changed_settings`) into ``study`` and record them, or refuse them.
 
-    Taken only with ``retry_failed``, and only when no trial a changed setting reaches holds a result or
-    is queued or running; the caller then stores the new settings.
+    Refused when a changed setting reaches a trial that holds a result or is queued or running; when it
+    reaches failed trials only, taken with ``retry_failed`` (which trains them again); when it reaches no
+    trial at all (an option the optimizer ignores, a study with nothing trained), taken. The caller
+    then stores the new settings.
     """
     keys = ", ".join(changes)
-    prefix = f"{source}: study {study.study_name!r} already exists in this storage with different settings ({keys})"
-    held = [(key, trial, status) for key in changes for trial in study.get_trials(deepcopy=False)
-            if trial.user_attrs.get("role") in reached_roles(key) and (status := _held(trial)) is not None]
+    prefix = f"{config.source}: study {study.study_name!r} already exists in this storage with different settings " \
+             f"({keys})"
+    optimizers = frozenset({config.training.optimizer, changes.get("training.optimizer", (None,))[0]} - {None})
+    reached = [(key, trial) for key in changes for trial in study.get_trials(deepcopy=False)
+               if trial.user_attrs.get("role") in reached_roles(key, optimizers)]
+    held = [(key, trial, status) for key, trial in reached if (status := _held(trial)) is not None]
     if held:
         key, trial, status = held[0]
         mixing = ", ".join(dict.fromkeys(key for key, _, _ in held))
@@ -72,7 +86,7 @@ def amend_study(study: optuna.Study, source: str, changes: dict, retry_failed: b
                           f"results or are queued with the old settings (trial {trial.number}, cell "
                           f"{trial.user_attrs.get('cell')!r}: {status}): use the file it was started with, or give "
                           f"the study a new name")
-    if not retry_failed:
+    if reached and not retry_failed:
         raise ConfigError(f"{prefix}; every trial they reach failed: `run --retry-failed` takes the change, "
                           f"records it in the study and trains those cells again")
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")

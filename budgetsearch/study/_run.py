@@ -203,6 +203,6 @@ def _check_same_study(study: optuna.Study, config: StudyConfig, retry_failed: bo
     changes = changed_settings(_comparable(stored if stored_config is None else stored_config.to_dict()),
                                _comparable(current))
     if changes:
-        amend_study(study, config.source, changes, retry_failed)
+        amend_study(study, config, changes, retry_failed)
     if changes or stored.get("dataset") != current["dataset"]:  # moved data: workers read it where it is now
         study.set_user_attr(CONFIG_ATTR, current)

@@ -84,6 +84,28 @@ def test_a_students_setting_is_taken_when_only_the_teacher_completed(write_study
         prepare_study(amended.replace({"training.epochs": 2}), None, runs_dir, retry_failed=True)
 
 
+def test_an_option_the_optimizer_ignores_reaches_no_trial(write_study, runs_dir):
+    path, config = started(write_study, runs_dir, {"student": "complete"})
+    study = optuna.load_study(study_name="fix", storage=open_storage(None, "fix", runs_dir=runs_dir))
+    stored = config.to_dict()
+    # as an earlier version stored it: SGD with betas, which it silently ignored (refused at load since)
+    stored["training"]["betas"] = [0.9, 0.99]
+    study.set_user_attr(CONFIG_ATTR, stored)
+    assert prepare_study(config, None, runs_dir)[2] == 0  # taken without --retry-failed: no result changes
+    assert [(a["key"], a["old"], a["new"]) for a in study.user_attrs[AMENDMENTS_ATTR]] == \
+        [("training.betas", [0.9, 0.99], [0.9, 0.999])]
+
+
+def test_a_study_that_trained_nothing_takes_a_lower_min_fill(write_study, runs_dir):
+    path = write_study(name="short", substitutes=("generic",), budgets=("0.1x",))
+    path.write_text("min_fill = 1.0\n" + path.read_text())  # the solver's fill is under 1: every cell skipped
+    config = load_study_config(path)
+    assert prepare_study(config, None, runs_dir)[2] == 0
+    study, _, queued = prepare_study(config.replace(min_fill=0.5), None, runs_dir)
+    assert queued == 1 and [(a["key"], a["old"], a["new"]) for a in study.user_attrs[AMENDMENTS_ATTR]] == \
+        [("min_fill", 1.0, 0.5)]
+
+
 def test_run_retry_failed_trains_the_fixed_cells(write_study, runs_dir, capsys):
     path, config = started(write_study, runs_dir, {"student": "failed"})
     path.write_text(path.read_text().replace("batch_size = 128", "batch_size = 64"))  # the fix
