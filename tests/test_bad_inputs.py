@@ -105,6 +105,41 @@ CASES = [
     pytest.param("devices-cuda-without-cuda", lambda t: ["run", study_file(t), "--devices", "cuda:0", "--runs-dir",
                                                          str(t / "runs")], "not available",
                  marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")),
+    # settings of one optimizer given to another, or that no trial of the study could train with (issue 19)
+    ("train-betas-with-sgd", lambda t: ["train", "--optimizer", "sgd", "--betas", "0.9,0.99", "--epochs", "1"],
+     "TrainConfig.betas = (0.9, 0.99) is an option of optimizer 'adamw' only, but got optimizer='sgd'"),
+    ("train-default-betas-with-sgd", lambda t: ["train", "--betas", "0.9,0.999", "--epochs", "1"],
+     "--betas = (0.9, 0.999) is an option of optimizer 'adamw' only"),
+    ("train-warmup-over-epochs", lambda t: ["train", "--epochs", "1", "--warmup-epochs", "2"],
+     "warmup_epochs must be at most epochs (1), but got 2.0"),
+    ("train-label-smoothing-with-teacher", lambda t: ["train", "--label-smoothing", "0.1", "--teacher", "t.pt"],
+     "label_smoothing applies to plain training only, but got label_smoothing=0.1 with distill"),
+    ("study-betas-with-sgd", lambda t: ["run", study_file(t, STUDY + "betas = [0.9, 0.99]\n")],
+     "training.betas = (0.9, 0.99) is an option of optimizer 'adamw' only, but got optimizer='sgd'"),
+    ("study-momentum-with-adamw", lambda t: ["run", study_file(t, STUDY + "optimizer = 'adamw'\nmomentum = 0.9\n")],
+     "training.momentum = 0.9 is an option of optimizer 'sgd' only, but got optimizer='adamw'"),
+    ("study-tuned-momentum-with-adamw", lambda t: ["run", study_file(t, STUDY + "optimizer = 'adamw'\n[tuning]\n"
+                                                                     "trials = 2\nmomentum = {low = 0.8, high = 0.95}\n")],
+     "with tuning.momentum.low = 0.8, training.momentum = 0.8 is an option of optimizer 'sgd' only"),
+    ("study-label-smoothing-with-distillation", lambda t: ["run", study_file(t, STUDY + "label_smoothing = 0.1\n"
+                                                                              "[distillation]\nteacher = 'train'\n")],
+     "with distillation.teacher = 'train' (students are distilled), training.label_smoothing applies to plain"),
+    ("study-warmup-over-teacher-epochs", lambda t: ["run", study_file(t, STUDY.replace("epochs = 1", "epochs = 3")
+                                                                       + "warmup_epochs = 2\n[distillation]\n"
+                                                                         "teacher = 'train'\nteacher_epochs = 1\n")],
+     "in the teacher trial (its epochs: distillation.teacher_epochs, else training.epochs), "
+     "training.warmup_epochs must be at most epochs (1), but got 2.0"),
+    # layer choices that change nothing the user meant (issue 19)
+    ("count-exclude-typo", lambda t: ["count", "--model", "wrn-10-1", "--exclude", "groups.0.0.conv"],
+     "exclude pattern 'groups.0.0.conv' matches none of the 6 layers the default selection picks"),
+    ("solve-exclude-everything", lambda t: ["solve", "--model", "wrn-10-1", "--budget", "0.5x", "--exclude", "*"],
+     "nothing to substitute"),
+    ("train-exclude-typo", lambda t: ["train", "--model", "wrn-10-1", "--exclude", "stem", "--epochs", "1"],
+     "exclude pattern 'stem' matches none"),
+    ("study-exclude-typo", lambda t: ["run", study_file(t, 'exclude = ["groups.0.0.conv"]\n' + STUDY)],
+     "exclude pattern 'groups.0.0.conv' matches none"),
+    ("study-selects-nothing", lambda t: ["run", study_file(t, 'select = "linear"\nexclude = ["fc"]\n' + STUDY)],
+     "nothing to substitute"),
     # storage
     ("frontier-unknown-scheme", lambda t: ["frontier", "--storage", "foo://x", "--study", "s"], "cannot open storage"),
     ("frontier-unreachable-postgres", lambda t: ["frontier", "--storage", "postgresql://127.0.0.1:1/x", "--study",
