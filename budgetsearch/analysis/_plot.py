@@ -134,7 +134,9 @@ def plot_frontier(points: pd.DataFrame, ax, cost: str = "params", metric: str = 
     ax.set_ylabel(COST_LABELS[cost])
     ax.grid(True, which="major", alpha=0.3)
     if len(drawn) or reference is not None or missing or len(cells):
-        ax.legend(fontsize="small", title=_legend_title(drawn, cells), title_fontsize="small")
+        # below the axes: a study's many substitutes and marks would hide the points they name
+        ax.legend(fontsize="small", title=_legend_title(drawn, cells), title_fontsize="small", loc="upper center",
+                  bbox_to_anchor=(0.5, -0.12), ncols=2)
     return ax
 
 
@@ -212,7 +214,7 @@ def frontier_figure(points: pd.DataFrame, cost: str = "params", metric: str = "v
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(7, 5), layout="constrained")
+    figure = Figure(figsize=(8, 7.5), layout="constrained")
     FigureCanvasAgg(figure)
     ax = figure.subplots()
     plot_frontier(points, ax, cost=cost, metric=metric, reference=reference, colors=colors, missing=missing,

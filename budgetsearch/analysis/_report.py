@@ -103,8 +103,9 @@ def render_report(trials: pd.DataFrame, points: pd.DataFrame, metric: str = "val
     lines += fit_section(fits, metric) + pair_section(pairs, points, metric)
 
     if skipped is not None and len(skipped):
-        lines += [f"## Skipped cells ({len(skipped)})", "", "| substitute | budget | reason |", "|---|---|---|"]
-        lines += [f"| {_text(c['substitute'])} | {_text(c['budget'])} | {_text(c['reason'])} |"
+        lines += [f"## Skipped cells ({len(skipped)})", "", "| substitute | budget | status | reason |",
+                  "|---|---|---|---|"]
+        lines += [f"| {_text(c['substitute'])} | {_text(c['budget'])} | {_text(c.get('status'))} | {_text(c['reason'])} |"
                   for _, c in skipped.iterrows()]
         lines.append("")
 

@@ -59,7 +59,7 @@ def frozen(attrs: dict) -> optuna.trial.FrozenTrial:
         attrs["status"], optuna.trial.TrialState.FAIL)
     value = attrs["val_error"] if state == optuna.trial.TrialState.COMPLETE else None
     ran = attrs.get("epochs_run") or 0
-    reported = {} if attrs.get("val_error") is None else {
+    reported = {} if not isinstance(attrs.get("val_error"), float) else {
         epoch: attrs["val_error"] + ran - 1 - epoch for epoch in range(ran)}
     return optuna.trial.create_trial(state=state, value=value, user_attrs=attrs, intermediate_values=reported,
                                      system_attrs=budget_constraints(attrs))
