@@ -97,7 +97,7 @@ def frontier_table(aggregated: pd.DataFrame, metric: str = "val_error") -> pd.Da
 
 
 def _with_indistinct(table: pd.DataFrame, cost: str, metric: str, scope: list) -> pd.DataFrame:
-    column = pd.Series(None, index=table.index, dtype=object)
+    column = pd.Series([None] * len(table), index=table.index, dtype=object)
     for _, group in table.groupby(scope, dropna=False, sort=False) if scope else [(None, table)]:
         on = group[group[f"on_front_{cost}"]]
         if len(on):
