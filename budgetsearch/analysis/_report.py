@@ -72,6 +72,7 @@ def render_report(trials: pd.DataFrame, points: pd.DataFrame, metric: str = "val
             for _, point in mine.iterrows():
                 marks = "".join(m for c, m in zip(COSTS, "PM") if point.get(f"on_front_{c}", False))
                 trained = f"; trained at {point['trained_at']}" if _text(point.get("trained_at")) != "-" else ""
+                trained += "; saturated (budget over its reach)" if point.get("saturated") is True else ""
                 lines.append(f"| {point['substitute']} | {_number(point['setting'])} | {_number(point['params'])} "
                              f"| {_fill(point.get('fill'))} | {_number(point['mult_adds'])} | {rebuild} "
                              f"| {_error(point[mean], point[std])} | {_interval(point[low], point[high])} "

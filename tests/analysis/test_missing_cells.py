@@ -100,6 +100,7 @@ def test_the_report_counts_the_cells_that_have_a_point(gappy):
     report = analysis.load_frontier(gappy).report()
     assert "7 of 10 cells have a point; the 3 without one" in report
     assert "| hashed | 0.1M | infeasible | hashed cannot meet budget 0.1M |" in report
+    assert "| 2 | PM | 2 complete; saturated (budget over its reach) |" in report  # tucker 0.4M
 
 
 def test_a_skipped_record_from_before_statuses_reads_as_skipped():
