@@ -9,9 +9,11 @@ the square roots of the covariance's diagonal (scaled by the residuals).
 
 A fit is *not determined*, and says why instead of drawing a line, when the
 family has fewer than three sizes, when its mean error does not fall
-strictly as N grows (the form cannot bend back), or when curve_fit fails.
-Three sizes of one seed each determine the curve but leave no degree of
-freedom: its uncertainties are infinite.
+strictly as N grows (the form cannot bend back), when curve_fit fails, or
+when the exponent's standard error exceeds the exponent (the seeds scatter
+more than the sizes move the error: any b fits). Three sizes of one seed
+each determine the curve but leave no degree of freedom: its uncertainties
+are infinite.
 """
 
 from __future__ import annotations
@@ -125,6 +127,9 @@ def fit_power_law(size, error) -> PowerLawFit:
         return PowerLawFit(**found, reason=f"not determined: curve_fit returned {params.tolist()}")
     if len(size) <= 3 or not np.all(np.isfinite(covariance)):
         covariance = np.full((3, 3), np.inf)
+    elif math.sqrt(covariance[1, 1]) > params[1]:
+        return PowerLawFit(**found, reason=f"not determined: the data do not fix the exponent (b = {params[1]:.3g} "
+                                            f"± {math.sqrt(covariance[1, 1]):.3g})")
     return PowerLawFit(**found, n0=n0, params=tuple(float(p) for p in params), covariance=covariance,
                        n_max=float(distinct[-1]))
 

@@ -76,6 +76,14 @@ def test_undetermined_fits_say_why(sizes, errors, reason):
     assert math.isnan(fit.b) and math.isnan(fit.b_err)
 
 
+def test_seeds_that_scatter_more_than_the_sizes_move_the_error_fix_no_exponent():
+    sizes = np.repeat([100_000, 120_000, 140_000], 3)
+    errors = np.array([12.0, 9.0, 10.0, 7.0, 12.0, 10.0, 11.5, 8.0, 9.5])  # means 10.33, 9.67, 9.67 - e-9: falling
+    errors[-1] -= 1e-9
+    fit = fit_power_law(sizes, errors)
+    assert not fit.determined and "the data do not fix the exponent (b = " in fit.reason
+
+
 def test_a_curve_fit_failure_is_reported(monkeypatch):
     import scipy.optimize
 
