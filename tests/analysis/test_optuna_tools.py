@@ -107,3 +107,18 @@ def test_a_synthetic_saturated_trial_is_infeasible_to_optuna_too():
     assert feasible.constraints == {"0": 0.0} and saturated.constraints == {"0": pytest.approx(0.4)}
     teacher = frozen(attributes(role="teacher", saturated=None))
     assert teacher.constraints == {}  # saturation not recorded: no constraint, as before
+
+
+def test_the_queue_records_the_constraint_and_a_lost_trials_copy_keeps_it():
+    from optuna.trial import TrialState
+
+    from budgetsearch.study._queue import enqueue_missing, fail_lost
+
+    study = optuna.create_study()
+    assert enqueue_missing(study, [attributes(params=60_000, saturated=True, status=None, val_error=None)]) == 1
+    (queued,) = study.trials
+    assert queued.state == TrialState.WAITING and queued.constraints == {"0": pytest.approx(0.4)}
+    study._storage.set_trial_state_values(queued._trial_id, TrialState.RUNNING)
+    assert fail_lost(study, study._storage.get_trial(queued._trial_id), "worker gone")
+    copy = study.trials[-1]
+    assert copy.state == TrialState.WAITING and copy.constraints == {"0": pytest.approx(0.4)}
