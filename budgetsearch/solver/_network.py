@@ -10,8 +10,11 @@ sites and their input sizes, the trace the fixed part; a linear site gets the
 dense ``nn.Linear``), and
 after that a probe costs one layer per distinct site geometry, cached by what
 the setting resolves to there (:meth:`Substitute.resolve`): parameters from a
-layer built on the meta device, mult-adds from fvcore on a real layer, only
-when asked.
+layer built on the meta device (no trace), mult-adds from fvcore on a real
+layer, only when asked (a mult-adds cap, or the chosen setting). Every such
+count, and the network's setup, is remembered for the whole process and across
+processes (``_site_cache``): budgets, solves and networks that share a site
+share its counts.
 """
 
 from __future__ import annotations
@@ -173,6 +176,10 @@ class NetworkCounter:
         self.input_size = tuple(input_size or default_size or default_input_size(model))
         self._meta_layers: Dict[tuple, nn.Module] = {}
         self._rules_key = None if rules is None else tuple(sorted(rules.items(), key=lambda item: item[0]))
+        try:
+            hash(self._rules_key)
+        except TypeError:  # an unhashable handle: counts under these rules are this counter's alone
+            self._rules_key = object()
         setup_key = ("setup", model, self.num_classes, self.input_size, self.compat, _options_key(self.options), select,
                      self.exclude, self._rules_key)
         try:
