@@ -72,15 +72,13 @@ def disk_key(key: tuple) -> str:
 class SiteCounts:
     """Tables from a key to a count; each entry is kept in memory and, when it has a disk key, on disk.
 
-    ``get(table, key, disk_key, compute)`` returns the remembered value or computes and
-    remembers it; ``disk_key`` is None for what must not outlive the process.
+    ``get(table, key, stored_as, compute)`` returns the remembered value or computes and
+    remembers it; ``stored_as`` is its key on disk (a :func:`disk_key`), None for what must
+    not outlive the process.
     """
 
     def __init__(self):
-        self._memory: Dict[str, Dict[Hashable, object]] = collections.defaultdict(dict)
-        self._disk: Optional[Dict[str, dict]] = None  # loaded on first use
-        self._new: Dict[str, dict] = {table: {} for table in TABLES}
-        self._disk_path: Optional[Path] = None
+        self.clear()
 
     def get(self, table: str, key: Hashable, stored_as: Optional[str], compute):
         memory = self._memory[table]
@@ -107,19 +105,26 @@ class SiteCounts:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # Written beside the file and renamed over it: a reader sees the old file or the new one, never half.
-            with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=path.name, suffix=".tmp",
-                                             delete=False) as handle:
-                json.dump({"format": FORMAT, **merged}, handle)
-            os.replace(handle.name, path)
+            descriptor, written = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+            try:
+                with os.fdopen(descriptor, "w") as handle:
+                    json.dump({"format": FORMAT, **merged}, handle)
+                os.replace(written, path)
+            except BaseException:
+                os.unlink(written)
+                raise
         except OSError as error:
             logger.debug("count cache not written to %s: %s", path, error)
             return
-        self._disk = merged
+        self._disk, self._disk_path = merged, path
         self._new = {table: {} for table in TABLES}
 
     def clear(self) -> None:
-        """Forget everything remembered in memory (the disk copy stays)."""
-        self.__init__()
+        """Forget everything remembered in memory, as a new process would (the disk copy stays)."""
+        self._memory: Dict[str, Dict[Hashable, object]] = collections.defaultdict(dict)
+        self._disk: Optional[Dict[str, dict]] = None  # read on first use
+        self._disk_path: Optional[Path] = None  # the file _disk was read from
+        self._new: Dict[str, dict] = {table: {} for table in TABLES}  # counted here, not yet written
 
     def _path(self) -> Optional[Path]:
         directory = cache_dir()
