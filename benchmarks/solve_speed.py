@@ -35,18 +35,12 @@ import torch
 from budgetsearch.counting import count
 from budgetsearch.errors import ConfigError, InfeasibleBudgetError
 from budgetsearch.models import create_model, default_input_size
-from budgetsearch.solver import _network, solve_budget
-from budgetsearch.solver._site_cache import SITE_COUNTS
+from budgetsearch.solver import solve_budget
+from budgetsearch.solver._network import forget_counts
 from budgetsearch.substitutes import get_substitute, list_substitutes
 
 BUDGETS = {"wrn-28-10": ("0.6M", "1.2M", "2.4M"), "vit-6-256": ("0.05x", "0.1x", "0.2x")}
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _fresh_memory() -> None:
-    """What a new process remembers: nothing."""
-    SITE_COUNTS.clear()
-    _network._shared_counter.cache_clear()
 
 
 def dense_count_seconds(model: str) -> float:
@@ -78,16 +72,16 @@ def in_process(model: str, budgets, cache: Path) -> None:
     print(f"baseline: one dense fvcore count of {model}: {dense:.2f} s")
 
     os.environ["BUDGETSEARCH_NO_CACHE"] = "1"
-    _fresh_memory()
+    forget_counts()
     cold, per_substitute, solutions = solve_table_seconds(model, budgets)
     print("cold, per substitute (s): " + ", ".join(f"{n} {s:.2f}" for n, s in per_substitute.items()))
     print(f"cold (nothing remembered):        {cold:7.2f} s = {cold / dense:5.1f}x the dense count (target 2x)")
 
     os.environ.pop("BUDGETSEARCH_NO_CACHE")
     os.environ["BUDGETSEARCH_CACHE_DIR"] = str(cache)
-    _fresh_memory()
+    forget_counts()
     solve_table_seconds(model, budgets)  # writes the disk cache, as a first process would
-    _fresh_memory()
+    forget_counts()
     warm, _, again = solve_table_seconds(model, budgets)
     same = "same solutions" if again == solutions else "SOLUTIONS DIFFER"
     print(f"warm from disk (a second process): {warm:7.2f} s = {warm / dense:5.1f}x the dense count; {same}")

@@ -368,3 +368,9 @@ def _shared_counter(key: tuple) -> NetworkCounter:
     model, classes, size, compat, options, select, exclude, rules = key
     return NetworkCounter(model, classes, size, compat, options=dict(options), select=select, exclude=exclude,
                           rules=None if rules is None else dict(rules))
+
+
+def forget_counts() -> None:
+    """Forget every count and counter this process remembers, as a new process starts (the disk copy stays)."""
+    SITE_COUNTS.clear()
+    _shared_counter.cache_clear()

@@ -10,7 +10,7 @@ from budgetsearch.counting import count_model
 from budgetsearch.errors import InfeasibleBudgetError
 from budgetsearch.solver import _network, solve_budget
 from budgetsearch.solver import _site_cache
-from budgetsearch.solver._site_cache import SITE_COUNTS, cache_dir
+from budgetsearch.solver._site_cache import cache_dir
 
 MODEL, SIZE = "wrn-10-1", (3, 8, 8)
 
@@ -21,8 +21,7 @@ def _solve(substitute="tucker", budget="0.3x"):
 
 def _new_process():
     """What a fresh process starts with: nothing remembered in memory."""
-    SITE_COUNTS.clear()
-    _network._shared_counter.cache_clear()
+    _network.forget_counts()
 
 
 @pytest.fixture
