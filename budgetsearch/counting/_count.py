@@ -77,9 +77,8 @@ def check_counter(counter: Optional[str]) -> str:
 def counter_in_use(counter: Optional[str]):
     """Every count inside that names no counter uses ``counter`` (None: leave it as it is).
 
-    For code that counts without a ``counter`` argument, the solver included.
-    The solver shares its counts across solves of one process (``network_counter``):
-    inside, solve networks it has not counted under another counter.
+    For code that counts without a ``counter`` argument, the solver included (whose
+    remembered counts are kept per counter).
     """
     token = _IN_USE.set(check_counter(counter))
     try:

@@ -31,7 +31,7 @@ from torch import nn
 
 from ..compat import check_mode, compat_factory
 from ..compat import hyperparameter as compat_hyperparameter
-from ..counting import Convention, count, reconstruction_mult_adds, zero_filled
+from ..counting import Convention, check_counter, count, reconstruction_mult_adds, zero_filled
 from ..models import (KeptDense, ModelSpec, check_forward, create_model, default_input_size, find_model, input_options,
                       is_registered, model_defaults, model_label)
 from ..substitutes import ReconstructedModule, RecordingFactory, Substitute, get_substitute, shape_only
@@ -352,7 +352,7 @@ def network_counter(model: ModelSpec, num_classes: Optional[int] = None, input_s
     classes = default_classes if num_classes is None else num_classes
     size = tuple(input_size or default_size or default_input_size(model))
     key = (model, classes, size, check_mode(compat), tuple(sorted((options or {}).items())), select, tuple(exclude),
-           None if rules is None else tuple(sorted(rules.items())))
+           None if rules is None else tuple(sorted(rules.items())), check_counter(None))
     try:
         hash(key)
     except TypeError:
@@ -365,7 +365,7 @@ def network_counter(model: ModelSpec, num_classes: Optional[int] = None, input_s
 
 @functools.lru_cache(maxsize=16)
 def _shared_counter(key: tuple) -> NetworkCounter:
-    model, classes, size, compat, options, select, exclude, rules = key
+    model, classes, size, compat, options, select, exclude, rules, _ = key  # each counter in use has its own
     return NetworkCounter(model, classes, size, compat, options=dict(options), select=select, exclude=exclude,
                           rules=None if rules is None else dict(rules))
 

@@ -33,6 +33,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Dict, Hashable, Optional
 
+from ..counting import check_counter
+
 logger = logging.getLogger(__name__)
 
 FORMAT = 1
@@ -81,6 +83,8 @@ class SiteCounts:
         self.clear()
 
     def get(self, table: str, key: Hashable, stored_as: Optional[str], compute):
+        counter = check_counter(None)  # the counter in use (counter_in_use): each keeps its own counts
+        key, stored_as = (counter, key), None if stored_as is None else f"{counter}:{stored_as}"
         memory = self._memory[table]
         if key in memory:
             return memory[key]

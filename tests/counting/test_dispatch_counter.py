@@ -19,9 +19,9 @@ mask): on the zoo, the trace is compared taking the untraced branch.
 
 import dataclasses
 import json
-import subprocess
 import sys
 import warnings
+from unittest.mock import patch
 
 import pytest
 import torch
@@ -30,7 +30,9 @@ from torch import nn
 from budgetsearch import cli
 from budgetsearch.cli._options import COUNTERS as CLI_COUNTERS
 from budgetsearch.counting import COUNTERS, build_for_counting, count, counter_in_use
+from budgetsearch.counting._backends import COUNTERS as BACKENDS
 from budgetsearch.counting._count import DISPATCH, FALLBACK, FVCORE
+from budgetsearch.counting._dispatch import dispatched_tally
 from budgetsearch.errors import ConfigError
 from budgetsearch.solver._search import lowest
 from budgetsearch.substitutes import get_substitute, linear_substitutes, list_substitutes
@@ -185,14 +187,21 @@ def test_count_counts_with_the_counter_asked_for(capsys):
 
 
 def test_solve_counts_with_the_counter_asked_for(capsys):
-    """In a process of its own, as from the shell: the solver shares its counts within a process."""
+    """In one process: the solver remembers its counts per counter, so the second solve counts again."""
     arguments = ["solve", "--model", "wrn-10-1", "--input-size", "3,8,8", "--budget", "0.1x", "--substitute",
                  "lowrank", "--json"]
     assert cli.main(arguments) == 0
     traced = json.loads(capsys.readouterr().out)[0]
-    run = subprocess.run([sys.executable, "-m", "budgetsearch.cli", *arguments, "--counter", "dispatch"],
-                         capture_output=True, text=True, check=True)
-    dispatched = json.loads(run.stdout)[0]
+    calls = []
+
+    def dispatched(*args, **kwargs):
+        calls.append(args)
+        return dispatched_tally(*args, **kwargs)
+
+    with patch.dict(BACKENDS, {"dispatch": dispatched}):
+        assert cli.main([*arguments, "--counter", "dispatch"]) == 0
+    assert calls  # counted again, not read from the fvcore counts the first solve remembered
+    dispatched = json.loads(capsys.readouterr().out)[0]
     assert dispatched["convention"]["counter"] == DISPATCH
     assert without_convention(dispatched) == without_convention(traced)
 
