@@ -16,6 +16,7 @@ from budgetsearch import cli
 
 STUDY = 'name = "bad"\nmodel = "wrn-10-1"\nsubstitutes = ["generic"]\nbudgets = ["0.1x"]\n[training]\nepochs = 1\n'
 SECONDS = 30  # far longer than any refusal takes; a hang today took minutes or never ended
+MARK = "ran"  # a file the commands some cases smuggle in would create; it must never exist
 
 
 def study_file(tmp, text=STUDY, name="bad.toml"):
@@ -27,6 +28,15 @@ def study_file(tmp, text=STUDY, name="bad.toml"):
 def bytes_file(tmp, data: bytes, name="bad.toml"):
     path = tmp / name
     path.write_bytes(data)
+    return str(path)
+
+
+def crafted_checkpoint(tmp) -> str:
+    """A dictionary-only checkpoint (it passes weights_only) whose architecture names a command."""
+    path = tmp / "crafted.pt"
+    torch.save({"format": "budgetsearch-checkpoint", "version": 1, "state_dict": {}, "summary": {},
+                "architecture": {"model": "os:system", "substitute": "conv", "setting": None, "num_classes": 10,
+                                 "input_size": [1, 8, 8], "options": {"command": f"touch {tmp / MARK}"}}}, path)
     return str(path)
 
 
@@ -168,6 +178,45 @@ CASES = [
     # checkpoints
     ("train-teacher-empty-file", lambda t: ["train", "--teacher", bytes_file(t, b"", "empty.pt"), "--epochs", "1"],
      "an empty file"),
+    # model references that name no model, options the model does not take (issue 19); MARK: no command may run
+    ("count-os-system", lambda t: ["count", "--model", "os:system", "--input-size", "3,8,8", "--model-option",
+                                   f"command='touch {t / MARK}'"], "names the builtin function 'system'"),
+    ("solve-builtins-eval", lambda t: ["solve", "--model", "builtins:eval", "--input-size", "3,8,8", "--budget",
+                                       "0.5x"], "names the builtin function 'eval'"),
+    ("train-subprocess-run", lambda t: ["train", "--model", "subprocess:run", "--epochs", "1"],
+     "names the function 'run' (not marked as a model factory)"),
+    ("curves-pathlib-path", lambda t: ["curves", "--model", "pathlib:Path", "--input-size", "3,8,8", "--out",
+                                       str(t / "c")], "names the class 'Path' (not an nn.Module subclass)"),
+    ("study-os-system", lambda t: ["run", study_file(t, f'model = "os:system"\n[model_options]\n'
+                                                      f'command = "touch {t / MARK}"\n')],
+     "names the builtin function 'system'"),
+    ("count-unknown-option", lambda t: ["count", "--model", "wrn-10-1", "--model-option", "bogus=1"],
+     "model 'wrn-10-1' takes no option 'bogus' (got bogus=1); accepted options: in_channels"),
+    ("count-option-the-name-sets", lambda t: ["count", "--model", "wrn-16-4", "--model-option", "width=3"],
+     "option 'width' is set by the model's name or by budgetsearch"),
+    ("solve-ill-typed-option", lambda t: ["solve", "--model", "examples.tinyvgg:TinyVGG", "--input-size", "3,8,8",
+                                          "--budget", "0.5x", "--model-option", "width='wide'"],
+     "option 'width' must be int, but got 'wide' (str)"),
+    ("study-unknown-option", lambda t: ["run", study_file(t, STUDY + "[model_options]\nbogus = 1\n")],
+     "takes no option 'bogus'"),
+    ("study-teacher-model-not-a-model", lambda t: ["run", study_file(t, STUDY + "[distillation]\nteacher = 'x.pt'\n"
+                                                                     "teacher_model = 'not a model'\n")],
+     "distillation.teacher_model = 'not a model' is not allowed"),
+    ("train-crafted-teacher", lambda t: ["train", "--epochs", "1", "--teacher", crafted_checkpoint(t)],
+     "records model 'os:system', which is not a registered model, and a checkpoint never chooses code to import"),
+    ("train-teacher-named-otherwise", lambda t: ["train", "--epochs", "1", "--teacher", crafted_checkpoint(t),
+                                                 "--teacher-model", "wrn-10-1"],
+     "records model 'os:system', but 'wrn-10-1' was named for it"),
+    ("train-teacher-model-without-teacher", lambda t: ["train", "--epochs", "1", "--teacher-model", "wrn-10-1"],
+     "--teacher-model wrn-10-1 without --teacher"),
+    # workers that would run what their user did not name (issue 19)
+    ("worker-neither-file-nor-name", lambda t: ["worker"], "worker needs the study file"),
+    ("worker-set-without-file", lambda t: ["worker", "--study", "s", "--set", "training.epochs=1"],
+     "--set and --dataset change a study file's settings, but no study file was given"),
+    ("worker-model-with-file", lambda t: ["worker", study_file(t), "--model", "os:system"],
+     "--model and --model-option name what a study given by --study may build"),
+    ("worker-other-name", lambda t: ["worker", study_file(t), "--study", "other"],
+     "--study 'other' is not the study file's name 'bad'"),
 ]
 
 
@@ -215,3 +264,4 @@ def test_a_bad_input_is_one_line_and_a_non_zero_exit(tmp_path, monkeypatch, caps
     assert "Traceback" not in captured.err and len(lines[0]) < 1500, lines[0][:2000]
     assert expected in lines[0], lines[0]
     assert not (tmp_path / "runs").exists()  # a study refused before it is queued creates nothing
+    assert not (tmp_path / MARK).exists()  # no command smuggled into a model reference or checkpoint ran

@@ -95,9 +95,15 @@ def add_model_selection(parser: argparse.ArgumentParser) -> None:
 
 
 def model_selection(args) -> dict:
-    """The model's keyword arguments and the selection of its layers, as the solver and counter take them."""
-    return {"options": dict(parse_model_option(text) for text in args.model_option), "select": args.select,
-            "exclude": tuple(args.exclude)}
+    """The model's keyword arguments and the selection of its layers, as the solver and counter take them.
+
+    The model is resolved and its options checked against its signature here, before any work starts.
+    """
+    from budgetsearch.models import check_model_options
+
+    options = dict(parse_model_option(text) for text in args.model_option)
+    check_model_options(args.model, options)
+    return {"options": options, "select": args.select, "exclude": tuple(args.exclude)}
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:

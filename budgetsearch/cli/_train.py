@@ -112,12 +112,12 @@ def run_train(args) -> int:
     from budgetsearch.training import check_checkpoint_path, load_teacher, train_trial
 
     config = _train_config(args)
+    chosen = model_selection(args)
     if args.save is not None:
         check_checkpoint_path(args.save, overwrite=args.overwrite)
     if config.distill is not None:
         load_teacher(config.distill, args.model)  # a teacher that cannot be read is told before any data is loaded
     dataset = load_dataset(args.dataset, validation_size=config.validation_size, seed=config.seed)
-    chosen = model_selection(args)
     substitute, setting, solution = args.substitute, args.setting, None
     if args.budget is not None:
         from budgetsearch.solver import solve_budget
