@@ -12,6 +12,8 @@ from typing import Optional
 
 import torch
 
+from budgetsearch import model_factory
+
 
 @dataclass(frozen=True)
 class ModelCase:
@@ -22,6 +24,7 @@ class ModelCase:
     exclude: str = ""  # one layer's qualified name, for the ``exclude`` column
 
 
+@model_factory
 def tiny_transformers_resnet(num_classes: int = 10) -> torch.nn.Module:
     """transformers' ResNet from a two-stage config (its own layer code; no weights, nothing downloaded)."""
     import transformers

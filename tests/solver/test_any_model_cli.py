@@ -16,6 +16,10 @@ from budgetsearch.cli import main
 USER_MODULE = '''
 from torch import nn
 
+from budgetsearch import model_factory
+
+
+@model_factory
 def Net(num_classes=10, width=16):
     return nn.Sequential(nn.Conv2d(3, width, 3, padding=1), nn.ReLU(),
                          nn.Conv2d(width, width, 3, padding=1, groups=2), nn.Conv2d(width, width, 3, padding=1),
