@@ -18,6 +18,7 @@ from ..errors import ConfigError, UnknownNameError
 from ..substitutes import RecordingFactory, did_you_mean, get_substitute
 from ._capabilities import complete_declaration
 from ._reference import ModelSpec, build_any, default_num_classes, is_reference, model_label
+from ._size_check import check_buildable
 from .substitute import substitute as substitute_layers
 
 
@@ -35,6 +36,12 @@ class ModelFamily:
     # Constructor options a compatibility mode builds the family with, {mode: options}: the
     # original's networks differ from budgetsearch's in ways its counts see (a pooling module).
     compat_options: dict = field(default_factory=dict)
+    # The input sizes the family runs at, checked before it is built: input_rule((C, H, W)) is None where it
+    # runs, else what it needs ("square images whose side is a multiple of its patch size 4, e.g. 3,32,32").
+    input_rule: Optional[Callable[[tuple], Optional[str]]] = None
+    # The constructor option the input's side goes to, where the family's shapes depend on it (a ViT's
+    # position embedding has one entry per patch); None where any side runs through the same modules.
+    image_size_option: Optional[str] = None
 
 
 _FAMILIES: list[ModelFamily] = []
@@ -79,7 +86,8 @@ def _registered_family(model) -> Optional[tuple]:
 
 
 def create_model(name: ModelSpec, num_classes: Optional[int] = None, substitute="conv", setting=None,
-                 compat: Optional[str] = None, select=None, exclude=(), **options) -> nn.Module:
+                 compat: Optional[str] = None, select=None, exclude=(), *, input_size: Optional[tuple] = None,
+                 **options) -> nn.Module:
     """Build a model with its substitution points built by ``substitute`` at ``setting``.
 
     ``name`` is a registered name, a reference ``package.module:callable``, a
@@ -100,6 +108,11 @@ def create_model(name: ModelSpec, num_classes: Optional[int] = None, substitute=
     Whatever it builds implements :class:`~budgetsearch.models.ModelCapabilities`: a
     family declares what it offers, any other model is declared to offer nothing more
     than its logits (unless it declares otherwise itself).
+
+    A registered family is first built on the meta device, where a size that
+    cannot work is refused before any tensor is allocated: more parameters or
+    modules than the limits allow (see :mod:`budgetsearch.models._size_check`)
+    or, where ``input_size`` (C, H, W) is given, a network that does not run at it.
     """
     factory = compat_factory(substitute, setting, compat)
     registered = _registered_family(name)
@@ -109,8 +122,14 @@ def create_model(name: ModelSpec, num_classes: Optional[int] = None, substitute=
         own_points = select is None and not exclude
         # Chosen points are substituted into the family as its authors built it, every point dense.
         recording = RecordingFactory(factory if own_points else get_substitute("conv").factory())
-        model = family.build(*arguments, num_classes=classes, conv=recording,
-                             **family.compat_options.get(check_mode(compat), {}), **options)
+
+        def build(conv):
+            return family.build(*arguments, num_classes=classes, conv=conv,
+                                **family.compat_options.get(check_mode(compat), {}), **options)
+
+        runs_at = (tuple(input_size)[0], *family.input_size[1:]) if input_size is not None else None
+        check_buildable(name, build, input_size, runs_at)
+        model = build(recording)
         model.substitution_points = recording.points(model)
         model.kept_dense = ()
         if own_points:
@@ -149,8 +168,17 @@ def default_input_size(name: ModelSpec) -> tuple:
 
 
 def input_options(name: ModelSpec, input_size) -> dict:
-    """Constructor arguments for inputs whose channels differ from the family's (digits: 1 channel)."""
-    if _registered_family(name) is None:
+    """Constructor arguments for inputs whose channels (digits: 1) or side (where the family's shapes depend
+    on it) differ from the family's; an input size the family does not run at is refused, saying what it needs."""
+    registered = _registered_family(name)
+    if registered is None:
         return {}  # the user's own model is built as they wrote it
-    channels = tuple(input_size)[0]
-    return {"in_channels": channels} if channels != default_input_size(name)[0] else {}
+    family = registered[0]
+    size = tuple(input_size)
+    needs = family.input_rule(size) if family.input_rule is not None else None
+    if needs is not None:
+        raise ConfigError(f"model {name!r} does not run at input size {','.join(map(str, size))}: it needs {needs}")
+    options = {"in_channels": size[0]} if size[0] != family.input_size[0] else {}
+    if family.image_size_option is not None and size[1] != family.input_size[1]:
+        options[family.image_size_option] = size[1]
+    return options

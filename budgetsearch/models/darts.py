@@ -24,6 +24,7 @@ from torch import nn
 from ..errors import ConfigError
 from ._capabilities import AuxiliaryOutput, TappedNetwork
 from ._registry import ModelFamily, register_model
+from ._size_check import sizes_near
 
 Genotype = namedtuple("Genotype", "normal normal_concat reduce reduce_concat")
 
@@ -161,6 +162,11 @@ class DARTS(TappedNetwork):
                  genotype: Genotype = DARTS_V2, auxiliary: bool = True, drop_path_prob: float = 0.2,
                  in_channels: int = 3):
         super().__init__()
+        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+            raise ConfigError(f"DARTS channels must be an int >= 1, but got channels={channels!r}")
+        if isinstance(layers, bool) or not isinstance(layers, int) or layers < 2:
+            # Its two reduction cells, layers//3 and 2·layers//3, are one cell for fewer.
+            raise ConfigError(f"DARTS layers must be an int >= 2 (two reduction cells), but got layers={layers!r}")
         if conv is None:
             from ..substitutes.separable import separable_conv as conv
         self.drop_path_prob = drop_path_prob
@@ -200,6 +206,12 @@ class DARTS(TappedNetwork):
         return (logits if auxiliary is None else AuxiliaryOutput(logits, auxiliary)), taps
 
 
+def _input_rule(input_size: tuple):
+    if all(side % 4 == 0 for side in input_size[1:]):
+        return None
+    return f"sides that are multiples of 4, which its two reduction cells halve (e.g. {sizes_near(input_size, 4)})"
+
+
 register_model(ModelFamily(
     pattern=r"darts",
     example="darts",
@@ -208,4 +220,5 @@ register_model(ModelFamily(
     num_classes=10,
     summary="DARTS-V2 CIFAR network (36 channels, 20 cells); reference substitute: separable",
     reference="separable",
+    input_rule=_input_rule,
 ))
