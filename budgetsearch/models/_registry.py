@@ -112,7 +112,8 @@ def create_model(name: ModelSpec, num_classes: Optional[int] = None, substitute=
     A registered family is first built on the meta device, where a size that
     cannot work is refused before any tensor is allocated: more parameters or
     modules than the limits allow (see :mod:`budgetsearch.models._size_check`)
-    or, where ``input_size`` (C, H, W) is given, a network that does not run at it.
+    or, where ``input_size`` (C, H, W) is given, a network that does not run at it
+    (:func:`check_model`).
     """
     factory = compat_factory(substitute, setting, compat)
     registered = _registered_family(name)
@@ -122,14 +123,8 @@ def create_model(name: ModelSpec, num_classes: Optional[int] = None, substitute=
         own_points = select is None and not exclude
         # Chosen points are substituted into the family as its authors built it, every point dense.
         recording = RecordingFactory(factory if own_points else get_substitute("conv").factory())
-
-        def build(conv):
-            return family.build(*arguments, num_classes=classes, conv=conv,
-                                **family.compat_options.get(check_mode(compat), {}), **options)
-
-        runs_at = (tuple(input_size)[0], *family.input_size[1:]) if input_size is not None else None
-        check_buildable(name, build, input_size, runs_at)
-        model = build(recording)
+        check_model(name, classes, compat, input_size=input_size, **options)
+        model = _builder(family, arguments, classes, compat, options)(recording)
         model.substitution_points = recording.points(model)
         model.kept_dense = ()
         if own_points:
@@ -140,6 +135,33 @@ def create_model(name: ModelSpec, num_classes: Optional[int] = None, substitute=
     model.substitution_points = tuple(r.name for r in report.replaced)
     model.kept_dense = report.kept_dense  # selected, but grouped or otherwise not substitutable
     return complete_declaration(model)
+
+
+def _builder(family: ModelFamily, arguments: tuple, num_classes: int, compat: Optional[str], options: dict):
+    """``build(conv)``: the family's network with ``conv`` in its substitution points."""
+    def build(conv) -> nn.Module:
+        return family.build(*arguments, num_classes=num_classes, conv=conv,
+                            **family.compat_options.get(check_mode(compat), {}), **options)
+
+    return build
+
+
+def check_model(name: ModelSpec, num_classes: Optional[int] = None, compat: Optional[str] = None, *,
+                input_size: Optional[tuple] = None, training: bool = False, select=None, exclude=(),
+                **options) -> None:
+    """Refuse a registered ``name`` that cannot work, as :func:`create_model` with the same arguments would
+    build it, before anything is allocated (see :func:`~budgetsearch.models._size_check.check_buildable`):
+    too many parameters or modules, or a network that does not run at ``input_size`` (in training mode
+    too, with ``training``). Any other model is the user's code, and is not built here."""
+    registered = _registered_family(name)
+    if registered is None:
+        return
+    family, arguments = registered
+    classes = family.num_classes if num_classes is None else num_classes
+    runs_at = None if input_size is None else (tuple(input_size)[0], *family.input_size[1:])
+    if runs_at == tuple(input_size or ()) and set(options) <= {"in_channels"}:
+        input_size = None  # the family's own size, as built without options: its tests run it there
+    check_buildable(name, _builder(family, arguments, classes, compat, options), input_size, runs_at, training)
 
 
 def is_registered(model) -> bool:

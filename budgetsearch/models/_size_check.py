@@ -119,9 +119,10 @@ def size_limits(label: str):
 
 
 def check_buildable(label: str, build: Callable[..., nn.Module], input_size: Optional[tuple] = None,
-                    runs_at: Optional[tuple] = None) -> None:
+                    runs_at: Optional[tuple] = None, training: bool = False) -> None:
     """``build(conv)`` with dense convs on the meta device, under the size limits, then run at ``input_size``
-    (where given; an error quotes ``runs_at``, a size it runs at): what cannot work is refused before it is built.
+    (where given; an error quotes ``runs_at``, a size it runs at; in training mode too, with ``training``):
+    what cannot work is refused before it is built.
 
     Dense convs are the family's largest, need no setting and run on the meta device whatever a substitute's
     forward does; the random state is left as it was.
@@ -130,16 +131,19 @@ def check_buildable(label: str, build: Callable[..., nn.Module], input_size: Opt
         with size_limits(label):
             network = build(get_substitute("conv").factory())
         if input_size is not None:
-            check_runs_at(network, label, tuple(input_size), ",".join(map(str, runs_at)))
+            check_runs_at(network, label, tuple(input_size), ",".join(map(str, runs_at)), training)
 
 
-def check_runs_at(network: nn.Module, label: str, input_size: tuple, fits: str) -> None:
-    """One image of ``input_size`` through ``network`` (built on the meta device); a shape that does not fit is a
+def check_runs_at(network: nn.Module, label: str, input_size: tuple, fits: str, training: bool = False) -> None:
+    """One image of ``input_size`` through ``network`` (built on the meta device) in eval mode, and with
+    ``training`` a batch of two in training mode (a training-only head); a shape that does not fit is a
     :class:`ConfigError` naming the model, the size and ``fits``, a size it runs at."""
     was_training = network.training
     try:
         with torch.no_grad():
             network.eval()(torch.zeros(1, *input_size, device="meta"))
+            if training:  # two images: batch norm needs more than one value per channel
+                network.train()(torch.zeros(2, *input_size, device="meta"))
     except ConfigError:
         raise
     except Exception as error:  # a shape mismatch inside forward: its first line says where
