@@ -123,7 +123,9 @@ class Cell(nn.Module):
 class AuxiliaryHead(nn.Module):
     """The auxiliary classifier on the 8×8 output of cell 2·layers//3 (dense)."""
 
-    min_size = 8  # its 5×5 pooling (stride 3) then 2×2 conv need 8×8: what 32×32 inputs give
+    # Its 5×5 pooling (stride 3) then 2×2 conv leave the 1×1 its classifier reads from 8×8 to 10×10
+    # (32×32 inputs give 8×8).
+    min_size, max_size = 8, 10
 
     def __init__(self, channels, num_classes):
         super().__init__()
@@ -136,9 +138,9 @@ class AuxiliaryHead(nn.Module):
 
     def forward(self, x):
         height, width = x.shape[-2:]
-        if min(height, width) < self.min_size:
-            size = f"{self.min_size}×{self.min_size}"
-            raise ConfigError(f"the DARTS auxiliary head needs a feature map of at least {size} where it "
+        if min(height, width) < self.min_size or max(height, width) > self.max_size:
+            size = f"at least {self.min_size}×{self.min_size} and at most {self.max_size}×{self.max_size}"
+            raise ConfigError(f"the DARTS auxiliary head needs a feature map of {size} where it "
                               f"branches off (32×32 inputs give 8×8), but got {height}×{width}; "
                               f"train DARTS on 32×32 images such as CIFAR's")
         return self.classifier(self.features(x).flatten(1))

@@ -107,10 +107,12 @@ def test_a_shape_no_rule_foresees_is_refused_on_the_meta_device_naming_a_size_th
         count_model("wrn-50-2", input_size=(3, 64, 64), compat="deficient-efficient")
 
 
-def test_a_training_only_head_is_checked_in_training_mode():
-    check_model("darts", input_size=(1, 8, 8), in_channels=1)  # counted in eval mode, the head never runs
-    with pytest.raises(ConfigError, match="auxiliary head needs a feature map of at least 8×8"):
-        check_model("darts", input_size=(1, 8, 8), training=True, in_channels=1)
+@pytest.mark.parametrize("side, branch", [(8, 2), (64, 16)])  # the head branches off after two halvings
+def test_a_training_only_head_is_checked_in_training_mode(side, branch):
+    check_model("darts", input_size=(1, side, side), in_channels=1)  # counted in eval mode: the head never runs
+    with pytest.raises(ConfigError, match=f"auxiliary head needs a feature map of at least 8×8 and at most 10×10 "
+                                          f".* but got {branch}×{branch}"):
+        check_model("darts", input_size=(1, side, side), training=True, in_channels=1)
 
 
 @pytest.mark.parametrize("options, named", [({"layers": 1}, "layers=1"), ({"layers": 0}, "layers=0"),
