@@ -16,7 +16,7 @@ from .wide_resnet import WideResNet
 __all__ = [
     "AuxiliaryOutput", "DARTS", "ImageNetResNet", "KeptDense", "MobileNetV2", "ModelCapabilities", "ModelFamily",
     "ModelSpec", "Replacement", "SELECTIONS", "SubstitutionReport", "TappedNetwork", "VisionTransformer", "WideResNet",
-    "add_search_path", "attention_map", "build_any", "check_forward", "check_model", "class_scores", "create_model", "default_input_size",
-    "find_model", "input_options", "is_reference", "is_registered", "kept_dense", "list_models", "load_reference",
+    "add_search_path", "attention_map", "build_any", "check_forward", "check_model", "class_scores", "create_model",
+    "default_input_size", "find_model", "input_options", "is_reference", "is_registered", "kept_dense", "list_models", "load_reference",
     "model_defaults", "model_label", "reference_of", "register_model", "selection", "substitute",
 ]

@@ -1,4 +1,4 @@
-"""Sizes that cannot work, refused before anything is allocated: a model built by name is first built on the meta device.
+"""Sizes that cannot work, refused before anything is allocated: a model built by name is built on meta first.
 
 A registered name is a size (``vit-1-6400000``: one block 6,400,000 wide), and
 some sizes cannot be built: that one asks for a 491 TB layer, ``vit-100000-64``

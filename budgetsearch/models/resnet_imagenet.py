@@ -65,8 +65,8 @@ class ImageNetResNet(TappedNetwork):
                 raise ConfigError(f"ImageNetResNet {name} must be an int >= 1, but got {name}={value!r}")
         if not isinstance(blocks, (tuple, list)) or not blocks or not all(
                 isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in blocks):
-            raise ConfigError(f"ImageNetResNet blocks must be a list of ints >= 1 (blocks per stage, e.g. [3, 4, 6, 3]), "
-                              f"but got blocks={blocks!r}")
+            raise ConfigError(f"ImageNetResNet blocks must be a list of ints >= 1 (blocks per stage, "
+                              f"e.g. [3, 4, 6, 3]), but got blocks={blocks!r}")
         self.stem = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
         self.bn = nn.BatchNorm2d(64)
         self.relu = nn.ReLU(inplace=True)
