@@ -226,7 +226,8 @@ def _map_study_file(argv, here):
 
 def _queue_study_for_worker(argv, here):
     if argv[0] == "worker":
-        _ensure_queued(_after(argv, "--study"), _after(argv, "--storage"), here)
+        name = _after(argv, "--study") if "--study" in argv else _study_name(Path(argv[1]))
+        _ensure_queued(name, _after(argv, "--storage"), here)
     return argv
 
 
@@ -266,7 +267,8 @@ MAPPINGS = (
             "a placeholder", _map_study_name),
     Mapping("studies/NAME.toml", "a copy trained one epoch on the data PATH maps to (HEAVY_STUDIES: also smaller)",
             "a study's trials take minutes to hours", _map_study_file),
-    Mapping("worker --study S of a study not yet in its storage", "S queued there first (prepare_study, untrained)",
+    Mapping("worker (STUDY.toml or --study S) of a study not yet in its storage",
+            "the study queued there first (prepare_study, untrained)",
             "a worker joins a study that `run` started; this one's `run` comes later or elsewhere",
             _queue_study_for_worker),
     Mapping("curves", "curves --points 2", "40 settings of 13 substitutes on wrn-28-10 take minutes", _fewer_points),
@@ -330,9 +332,11 @@ def _study_of(command: Command) -> Optional[Path]:
     argv = list(command.argv[1:])
     if argv[0] in ("run", "status", "frontier") and len(argv) > 1 and argv[1].endswith(".toml"):
         return REPO / argv[1]
-    if argv[0] == "worker":
+    if argv[0] == "worker" and "--study" in argv:
         name = _map_study_name(argv, None)[argv.index("--study") + 1]
         return next(p for p in STUDY_FILES if _study_name(p) == name)
+    if argv[0] == "worker":
+        return REPO / argv[1]
     return None
 
 

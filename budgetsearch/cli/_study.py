@@ -162,10 +162,22 @@ def _report_failed_trials(command: str, trials) -> int:
 
 
 def _configure_worker(parser):
-    parser.add_argument("--study", required=True, help="the study's name (the study file's `name`)")
+    parser.add_argument("study_file", metavar="STUDY.toml", nargs="?", default=None,
+                        help="the study file `run` was started with: the worker runs this study, and refuses a stored "
+                             "one that differs from it")
+    parser.add_argument("--study", default=None,
+                        help="without a study file: the study's name (registered models only, unless --model names "
+                             "the stored package.module:callable)")
+    parser.add_argument("--model", dest="models", action="append", default=[], metavar="REF",
+                        help="with --study: a package.module:callable the stored study may build (repeatable)")
+    parser.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="with --study: the options of the --model callable, as the study was started with")
+    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                        type=library_value(_assignment), help="with a study file: the --set values `run` was given")
+    parser.add_argument("--dataset", default=None, help="with a study file: where the data set is on this machine")
     parser.add_argument("--storage", default=None,
                         help="the study's storage: an RDB URL or journal file "
-                             "(default: <runs-dir>/<study>/journal.log)")
+                             "(default: the study file's, else <runs-dir>/<study>/journal.log)")
     parser.add_argument("--device", type=library_value(_one_device), default="cpu",
                         help="'cpu' or 'cuda:N' (default: cpu)")
     parser.add_argument("--threads", type=whole_number(1), default=1, help="torch CPU threads (default: 1)")
@@ -173,11 +185,40 @@ def _configure_worker(parser):
     parser.add_argument("--json", action="store_true", help="print one JSON line per trial")
 
 
+def _worker_options(args):
+    """What the worker may run: its study file's study, or a named study with the references named here."""
+    from budgetsearch.study import WorkerOptions, load_study_config
+
+    from ._options import parse_model_option
+
+    common = {"device": args.device, "runs_dir": args.runs_dir, "threads": args.threads}
+    if args.study_file is None:
+        if args.study is None:
+            raise ConfigError("worker needs the study file (budgetsearch worker STUDY.toml) or, for a study of "
+                              "registered models, its name (--study NAME)")
+        if args.settings or args.dataset is not None:
+            raise ConfigError("--set and --dataset change a study file's settings, but no study file was given")
+        return WorkerOptions(study_name=args.study, storage=args.storage, models=tuple(args.models),
+                             model_options=dict(parse_model_option(text) for text in args.model_option), **common)
+    if args.models or args.model_option:
+        raise ConfigError("--model and --model-option name what a study given by --study may build; with a study "
+                          "file, the file names its model")
+    config = load_study_config(args.study_file)
+    changes = dict(args.settings) | ({} if args.dataset is None else {"dataset": args.dataset})
+    if changes:
+        config = config.replace(changes)
+    if args.study is not None and args.study != config.name:
+        raise ConfigError(f"--study {args.study!r} is not the study file's name {config.name!r}")
+    storage = args.storage if args.storage is not None else config.storage.url
+    return WorkerOptions(study_name=config.name, storage=storage, config=config, **common)
+
+
 @command("worker", "join a study started by `run` and train its trials until none is left", _configure_worker)
 def run_worker_command(args) -> int:
-    from budgetsearch.study import WorkerOptions, read_trials, run_worker
+    from budgetsearch.study import read_trials, run_worker
 
     _quiet_optuna()
+    options = _worker_options(args)
 
     def on_trial(event, attrs):
         line = {"event": event, "cell": attrs.get("cell"), "role": attrs.get("role"),
@@ -191,11 +232,10 @@ def run_worker_command(args) -> int:
             print(f"  {attrs.get('cell')}: {event}" + (f", val error {error:.2f}%" if error is not None else "")
                   + (f" ({attrs.get('message')})" if attrs.get("message") else ""), flush=True)
 
-    trained = run_worker(WorkerOptions(study_name=args.study, storage=args.storage, device=args.device,
-                                       runs_dir=args.runs_dir, threads=args.threads), on_trial=on_trial)
+    trained = run_worker(options, on_trial=on_trial)
     if not args.json:
-        print(f"no trial left in study {args.study!r}; this worker trained {trained}")
-    return _report_failed_trials("worker", read_trials(args.storage, args.study, args.runs_dir))
+        print(f"no trial left in study {options.study_name!r}; this worker trained {trained}")
+    return _report_failed_trials("worker", read_trials(options.storage, options.study_name, args.runs_dir))
 
 
 def _configure_status(parser):

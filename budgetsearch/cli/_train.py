@@ -45,6 +45,9 @@ def _configure_train(parser):
     parser.add_argument("--device", default=None, help="auto (default), cpu, cuda or cuda:N")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (on CUDA with CUDA graphs)")
     parser.add_argument("--teacher", default=None, help="checkpoint of a teacher (written with --save) to distil from")
+    parser.add_argument("--teacher-model", default=None,
+                        help="the model the teacher checkpoint was trained as (needed for a package.module:callable "
+                             "other than --model: a checkpoint never chooses code to import)")
     parser.add_argument("--beta", type=float, default=None, help="attention-transfer weight (default 1e3)")
     parser.add_argument("--alpha", type=float, default=None, help="KD weight (default 0: KD off)")
     parser.add_argument("--temperature", type=float, default=None, help="KD temperature (default 4)")
@@ -89,10 +92,11 @@ def _train_config(args):
     distill = {name: getattr(args, name) for name in ("beta", "alpha", "temperature")
                if getattr(args, name) is not None}
     if args.teacher is not None:
-        overrides["distill"] = DistillConfig(args.teacher, **distill)
-    elif distill:
-        given = " ".join(f"--{name} {value:g}" for name, value in distill.items())
-        raise ConfigError(f"--alpha, --beta and --temperature weigh distillation from a --teacher, "
+        overrides["distill"] = DistillConfig(args.teacher, teacher_model=args.teacher_model, **distill)
+    elif distill or args.teacher_model is not None:
+        given = " ".join([f"--{name} {value:g}" for name, value in distill.items()]
+                         + ([f"--teacher-model {args.teacher_model}"] if args.teacher_model is not None else []))
+        raise ConfigError(f"--alpha, --beta, --temperature and --teacher-model describe distillation from a --teacher, "
                           f"but got {given} without --teacher")
     return dataclasses.replace(PRESETS[args.preset], **{k: v for k, v in overrides.items() if v is not None})
 
@@ -102,13 +106,13 @@ def run_train(args) -> int:
     from tqdm import tqdm
 
     from budgetsearch.data import load_dataset
-    from budgetsearch.training import check_checkpoint_path, load_checkpoint, train_trial
+    from budgetsearch.training import check_checkpoint_path, load_teacher, train_trial
 
     config = _train_config(args)
     if args.save is not None:
         check_checkpoint_path(args.save, overwrite=args.overwrite)
-    if args.teacher is not None:
-        load_checkpoint(args.teacher)  # a teacher that cannot be read is told before any data is loaded
+    if config.distill is not None:
+        load_teacher(config.distill, args.model)  # a teacher that cannot be read is told before any data is loaded
     dataset = load_dataset(args.dataset, validation_size=config.validation_size, seed=config.seed)
     chosen = model_selection(args)
     substitute, setting, solution = args.substitute, args.setting, None

@@ -3,10 +3,12 @@
 A reference is imported with importlib from ``sys.path``, with the working
 directory searched the way ``python -m`` searches it but appended last, so
 installed and standard modules come first and a stray ``json.py`` shadows
-nothing. A study records the ``sys.path`` entry its module was found under
-(:func:`reference_path_entry`) and its workers append that entry
-(:func:`add_search_path`), so every process imports the same file. A path is
-never executed.
+nothing. A path is never executed, and a reference names a model or nothing:
+an ``nn.Module`` subclass, or a function marked with
+:func:`budgetsearch.model_factory` (or declared in the
+``budgetsearch.model_factories`` entry-point group); ``os:system`` is refused
+before it is called. Options are checked against the callable's signature
+before it is called, so a misspelt one is named rather than raised deep inside.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Callable, Optional, Union
 import torch
 from torch import nn
 
+from .._factories import ENTRY_POINT_GROUP, is_declared, is_marked
 from ..errors import ConfigError
 
 ModelSpec = Union[str, Callable[..., nn.Module], nn.Module]
@@ -47,13 +50,18 @@ def add_search_path(entry: str) -> None:
         sys.path.append(entry)
 
 
-def load_reference(reference: str) -> Callable:
-    """The callable ``reference`` names; a :class:`ConfigError` naming the reference and what failed."""
+def split_reference(reference: str) -> tuple:
+    """``"package.module:callable"`` -> ``("package.module", "callable")``; a ConfigError for anything else."""
     match = _REFERENCE.fullmatch(reference.strip())
     if match is None:
         raise ConfigError(f"model {reference!r} is not a reference: expected package.module:callable "
                           f"(dotted names on both sides of one colon)")
-    module_name, attribute = match.groups()
+    return match.groups()
+
+
+def load_reference(reference: str) -> Callable:
+    """The callable ``reference`` names; a :class:`ConfigError` naming the reference and what failed."""
+    module_name, attribute = split_reference(reference)
     add_search_path(os.getcwd())
     try:
         target = importlib.import_module(module_name)
@@ -69,9 +77,26 @@ def load_reference(reference: str) -> Callable:
             raise ConfigError(f"model {reference!r}: {getattr(target, '__name__', module_name)!r} has no "
                               f"attribute {part!r}")
         target = getattr(target, part)
-    if not callable(target):
-        raise ConfigError(f"model {reference!r}: {attribute!r} is a {type(target).__name__}, not callable")
+    if not _names_a_model(target, f"{module_name}:{attribute}"):
+        raise ConfigError(f"model {reference!r} names {_described(target)}, which is not a model; a reference must "
+                          f"name an nn.Module subclass or a function marked as a model factory (decorate it with "
+                          f"@budgetsearch.model_factory, or declare it in the {ENTRY_POINT_GROUP!r} entry-point group)")
     return target
+
+
+def _names_a_model(target, reference: str) -> bool:
+    if isinstance(target, type):
+        return issubclass(target, nn.Module)
+    return is_marked(target) or is_declared(reference)
+
+
+def _described(target) -> str:
+    if isinstance(target, type):
+        return f"the class {target.__qualname__!r} (not an nn.Module subclass)"
+    kind = type(target).__name__.replace("_or_method", "").replace("_", " ")
+    if callable(target):
+        return f"the {kind} {getattr(target, '__qualname__', '?')!r} (not marked as a model factory)"
+    return f"a {kind} (not callable)"
 
 
 def reference_path_entry(reference: str) -> Optional[str]:
@@ -83,6 +108,42 @@ def reference_path_entry(reference: str) -> Optional[str]:
         return None
     path = Path(origin).resolve().parent
     return str(path.parent if top.__spec__.submodule_search_locations else path)
+
+
+_PLAIN_TYPES = {kind.__name__: kind for kind in (int, float, bool, str)}
+
+
+def check_options(make: Callable, options: dict, label: str, fixed: tuple = ()) -> None:
+    """Refuse, before ``make`` is called, an option it does not take, one ``fixed`` already (given by the model's
+    name or by budgetsearch), or one whose value is not of a plain annotated type (int, float, bool, str)."""
+    try:
+        parameters = inspect.signature(make).parameters
+    except (TypeError, ValueError):  # a builtin without a signature: its own call says
+        return
+    named = {name: p for name, p in parameters.items()
+             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name not in fixed}
+    open_ended = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+    accepted = ", ".join(named) or "none"
+    for key, value in options.items():
+        if key in fixed:
+            raise ConfigError(f"model {label!r}: option {key!r} is set by the model's name or by budgetsearch, so it "
+                              f"cannot be given (got {key}={value!r}); accepted options: {accepted}")
+        if key not in named:
+            if open_ended:
+                continue
+            raise ConfigError(f"model {label!r} takes no option {key!r} (got {key}={value!r}); accepted options: "
+                              f"{accepted}")
+        annotation = named[key].annotation
+        kind = _PLAIN_TYPES.get(annotation) if isinstance(annotation, str) else annotation
+        if kind in _PLAIN_TYPES.values() and not _is_instance(value, kind):
+            raise ConfigError(f"model {label!r}: option {key!r} must be {kind.__name__}, but got {value!r} "
+                              f"({type(value).__name__})")
+
+
+def _is_instance(value, kind: type) -> bool:
+    if isinstance(value, bool):
+        return kind is bool
+    return isinstance(value, (int, float) if kind is float else kind)
 
 
 def accepts(make: Callable, keyword: str) -> bool:
@@ -126,6 +187,7 @@ def build_any(model: ModelSpec, num_classes: Optional[int] = None, **options) ->
     if not callable(make):
         raise ConfigError(f"model must be a registered name, a package.module:callable reference, a callable "
                           f"or an nn.Module, but got {model!r}")
+    check_options(make, options, label, fixed=("num_classes",) if num_classes is not None else ())
     if num_classes is not None and accepts(make, "num_classes"):
         options = {**options, "num_classes": num_classes}
     try:

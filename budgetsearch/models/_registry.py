@@ -6,6 +6,7 @@ arguments), so ``wrn-D-K`` covers every valid depth and width.
 
 from __future__ import annotations
 
+import inspect
 import re
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -17,7 +18,8 @@ from ..compat import check_mode, compat_factory
 from ..errors import ConfigError, UnknownNameError
 from ..substitutes import RecordingFactory, did_you_mean, get_substitute
 from ._capabilities import complete_declaration
-from ._reference import ModelSpec, build_any, default_num_classes, is_reference, model_label
+from ._reference import (ModelSpec, build_any, check_options, default_num_classes, is_reference, load_reference,
+                         model_label)
 from ._size_check import check_buildable
 from .substitute import substitute as substitute_layers
 
@@ -26,7 +28,7 @@ from .substitute import substitute as substitute_layers
 class ModelFamily:
     pattern: str  # a regular expression for the names, e.g. r"wrn-(\d+)-(\d+)"
     example: str
-    build: Callable[..., nn.Module]  # build(*groups, num_classes=..., conv=factory) -> nn.Module
+    build: Callable[..., nn.Module]  # build(*groups, num_classes=..., conv=factory, **options): the model's class
     input_size: tuple  # (C, H, W) the family is counted at by default
     num_classes: int
     summary: str
@@ -120,11 +122,13 @@ def create_model(name: ModelSpec, num_classes: Optional[int] = None, substitute=
     if registered is not None:
         family, arguments = registered
         classes = family.num_classes if num_classes is None else num_classes
+        compat_options = family.compat_options.get(check_mode(compat), {})
+        check_options(family.build, options, name, fixed=_fixed_by_name(family, arguments) + tuple(compat_options))
         own_points = select is None and not exclude
         # Chosen points are substituted into the family as its authors built it, every point dense.
         recording = RecordingFactory(factory if own_points else get_substitute("conv").factory())
         check_model(name, classes, compat, input_size=input_size, **options)
-        model = _builder(family, arguments, classes, compat, options)(recording)
+        model = family.build(*arguments, num_classes=classes, conv=recording, **compat_options, **options)
         model.substitution_points = recording.points(model)
         model.kept_dense = ()
         if own_points:
@@ -135,6 +139,23 @@ def create_model(name: ModelSpec, num_classes: Optional[int] = None, substitute=
     model.substitution_points = tuple(r.name for r in report.replaced)
     model.kept_dense = report.kept_dense  # selected, but grouped or otherwise not substitutable
     return complete_declaration(model)
+
+
+def _fixed_by_name(family: ModelFamily, arguments: tuple) -> tuple:
+    """The constructor arguments a family's name and budgetsearch set: its groups (wrn-DEPTH-WIDTH), classes, convs."""
+    parameters = list(inspect.signature(family.build).parameters)
+    return tuple(parameters[:len(arguments)]) + ("num_classes", "conv")
+
+
+def check_model_options(model: str, options: dict) -> None:
+    """Refuse, without building anything, options the model's constructor does not take (see
+    :func:`~budgetsearch.models.check_options`); a reference is imported to read its signature."""
+    registered = _registered_family(model)
+    if registered is not None:
+        family, arguments = registered
+        check_options(family.build, options, model, fixed=_fixed_by_name(family, arguments))
+    else:
+        check_options(load_reference(model), options, model, fixed=("num_classes",))
 
 
 def _builder(family: ModelFamily, arguments: tuple, num_classes: int, compat: Optional[str], options: dict):

@@ -217,7 +217,7 @@ def _input_rule(input_size: tuple):
 register_model(ModelFamily(
     pattern=r"darts",
     example="darts",
-    build=lambda num_classes, conv, **options: DARTS(num_classes=num_classes, conv=conv, **options),
+    build=DARTS,
     input_size=(3, 32, 32),
     num_classes=10,
     summary="DARTS-V2 CIFAR network (36 channels, 20 cells); reference substitute: separable",

@@ -102,7 +102,7 @@ class MobileNetV2(TappedNetwork):
 register_model(ModelFamily(
     pattern=r"mobilenetv2",
     example="mobilenetv2",
-    build=lambda num_classes, conv, **options: MobileNetV2(num_classes=num_classes, conv=conv, **options),
+    build=MobileNetV2,
     input_size=(3, 224, 224),
     num_classes=1000,
     summary="ImageNet MobileNetV2 (width multiplier option, 1.0 by default); pointwise convs and the 1×1-conv "

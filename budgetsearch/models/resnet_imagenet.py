@@ -98,7 +98,7 @@ class ImageNetResNet(TappedNetwork):
 register_model(ModelFamily(
     pattern=r"wrn-50-2",
     example="wrn-50-2",
-    build=lambda num_classes, conv, **options: ImageNetResNet(num_classes=num_classes, conv=conv, **options),
+    build=ImageNetResNet,
     input_size=(3, 224, 224),
     num_classes=1000,
     summary="ImageNet WRN-50-2: ResNet-50 bottlenecks, doubled widths, expansion 2",

@@ -121,8 +121,7 @@ def _input_rule(input_size: tuple):
 register_model(ModelFamily(
     pattern=r"vit-(\d+)-(\d+)",
     example="vit-6-256",
-    build=lambda depth, width, num_classes, conv, **options: VisionTransformer(depth, width, num_classes, conv,
-                                                                               **options),
+    build=VisionTransformer,
     input_size=(3, 32, 32),
     num_classes=10,
     summary="CIFAR ViT vit-DEPTH-WIDTH: patch 4, heads of 64, MLP ratio 4, pre-norm, mean pooling",

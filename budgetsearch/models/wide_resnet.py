@@ -72,7 +72,7 @@ class WideResNet(TappedNetwork):
 register_model(ModelFamily(
     pattern=r"wrn-(\d+)-(\d+)",
     example="wrn-28-10",
-    build=lambda depth, width, num_classes, conv, **options: WideResNet(depth, width, num_classes, conv, **options),
+    build=WideResNet,
     input_size=(3, 32, 32),
     num_classes=10,
     summary="CIFAR WideResNet wrn-DEPTH-WIDTH, depth = 6n+4",

@@ -37,7 +37,8 @@ MAX_SEEDS = 10_000
 # A trial's seed, device and teacher come from the study's `seeds`, the worker and [distillation], not [training].
 _PER_TRIAL = {"seed": "the top-level key seeds", "device": "the worker's --device",
               "distill": "the [distillation] table"}
-_DISTILL_DEFAULTS = {f.name: f.default for f in dataclasses.fields(DistillConfig) if f.name != "teacher"}
+_DISTILL_DEFAULTS = {f.name: f.default for f in dataclasses.fields(DistillConfig)
+                     if f.name not in ("teacher", "teacher_model")}  # the loss's weights
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class DistillationSettings:
     alpha: float = _DISTILL_DEFAULTS["alpha"]
     temperature: float = _DISTILL_DEFAULTS["temperature"]
     teacher_epochs: Optional[int] = None  # epochs of the "train" teacher; None: training.epochs
+    teacher_model: Optional[str] = None  # the model a teacher checkpoint records; None: registered, or the study's
 
     @property
     def enabled(self) -> bool:
@@ -69,7 +71,8 @@ class DistillationSettings:
 
     def distill_config(self, checkpoint) -> DistillConfig:
         """The trainer's distillation settings, with the teacher's weights read from ``checkpoint``."""
-        return DistillConfig(teacher=str(checkpoint), beta=self.beta, alpha=self.alpha, temperature=self.temperature)
+        return DistillConfig(teacher=str(checkpoint), beta=self.beta, alpha=self.alpha, temperature=self.temperature,
+                             teacher_model=self.teacher_model)
 
 
 @dataclass(frozen=True)
@@ -229,18 +232,22 @@ def parse_study(data: dict, source: str = "<dict>") -> StudyConfig:
     From Python, ``model`` may also be a callable importable as ``package.module:callable``:
     the study records that reference, which its workers import.
     """
-    if callable(data.get("model")):
-        from ..models import reference_of
+    from ..models import is_reference, reference_of
 
+    if callable(data.get("model")):
         data = data | {"model": reference_of(data["model"])}
     top = Table(source, "", data)
     name = top.get("name", str, check=_NAME.fullmatch,
                    allowed="letters, digits, '.', '_', '-' (it names the folder runs/<name>/)")
     model = top.get("model", str, StudyConfig.model,
                     allowed="a registered model name, e.g. 'wrn-16-4', or package.module:callable")
-    model_path = top.get("model_path", str, None, allowed="a folder on sys.path (recorded when the file is read)")
-    model_path = _check_model(top, model, model_path)
+    if not _names_a_model(model):
+        raise top.error("model", model, _model_allowed())
+    model_path = top.get("model_path", str, None,
+                         allowed="a folder the model's module is imported from (recorded when `run` resolves it)")
     model_options = top.get("model_options", dict, {}, allowed="a table of the model callable's keyword arguments")
+    if not is_reference(model):  # its constructor is budgetsearch's: checked now, where a reference waits for resolve
+        _check_options(top, model, model_options)
     select = top.get("select", str, None, check=_valid_selection,
                      allowed="spatial, pointwise, convs, linear or all")
     exclude = top.get("exclude", list, (), check=lambda v: all(isinstance(g, str) for g in v), convert=tuple,
@@ -282,24 +289,55 @@ def _valid_dataset(spec: str) -> bool:
     return True
 
 
-def _check_model(top: Table, model: str, model_path: Optional[str]) -> Optional[str]:
-    """Check that ``model`` exists; for a reference, the ``sys.path`` entry its module is imported from."""
-    from ..models import add_search_path, find_model, is_reference, list_models
-    from ..models._reference import reference_path_entry
+def _names_a_model(model: str) -> bool:
+    """A registered name, or a syntactically valid reference (importing it is :func:`resolve_model`'s)."""
+    from ..models import is_reference, is_registered, split_reference
 
     if not is_reference(model):
-        try:
-            find_model(model)
-        except BudgetSearchError:
-            raise top.error("model", model, "a registered model, e.g. " + ", ".join(list_models())
-                            + ", or package.module:callable") from None
-        return None
-    if model_path is not None:
-        add_search_path(model_path)
+        return is_registered(model)
     try:
-        return reference_path_entry(model)
+        split_reference(model)
+    except ConfigError:
+        return False
+    return True
+
+
+def _model_allowed() -> str:
+    from ..models import list_models
+
+    return "a registered model, e.g. " + ", ".join(list_models()) + ", or package.module:callable"
+
+
+def _check_options(top: Table, model: str, options: dict) -> None:
+    from ..models import check_model_options
+
+    try:
+        check_model_options(model, options)
     except ConfigError as error:
-        raise ConfigError(f"{top.source}: {error}") from None
+        raise ConfigError(f"{top.source}: model_options: {error}") from None
+
+
+def resolve_model(config: StudyConfig) -> StudyConfig:
+    """``config`` with its model imported, its options checked against the model's signature, and ``model_path``
+    recorded (the ``sys.path`` entry its module came from, which ``run`` hands its workers).
+
+    Only commands that build the model call this; reading a study (``status``,
+    ``frontier``) never imports anything.
+    """
+    from ..models import add_search_path, is_reference
+    from ..models._reference import reference_path_entry
+
+    if not is_reference(config.model):
+        return config
+    top = Table(config.source, "", {})
+    if config.model_path is not None:
+        add_search_path(config.model_path)
+    try:
+        model_path = reference_path_entry(config.model)
+    except ConfigError as error:
+        raise ConfigError(f"{config.source}: {error}") from None
+    _check_options(top, config.model, config.model_options)
+    return dataclasses.replace(config, model_path=model_path)
 
 
 def _valid_selection(select: str) -> bool:
@@ -422,12 +460,15 @@ def _distillation(top: Table) -> DistillationSettings:
     weights = {name: table.get(name, float, default, allowed="a number") for name, default in _DISTILL_DEFAULTS.items()}
     teacher_epochs = table.get("teacher_epochs", int, None, check=lambda v: 1 <= v <= MAX_EPOCHS,
                                allowed=f"an integer in [1, {MAX_EPOCHS}]")
+    teacher_model = table.get("teacher_model", str, None, check=_names_a_model,
+                              allowed="the model the teacher checkpoint records: a registered name or "
+                                      "package.module:callable")
     table.finish()
     try:
         DistillConfig(teacher=teacher, **weights)
     except ConfigError as error:  # it names DistillConfig's field, which is the [distillation] key of the same name
         raise ConfigError(f"{table.source}: distillation.{str(error).removeprefix('DistillConfig.')}") from None
-    return DistillationSettings(teacher=teacher, teacher_epochs=teacher_epochs, **weights)
+    return DistillationSettings(teacher=teacher, teacher_epochs=teacher_epochs, teacher_model=teacher_model, **weights)
 
 
 def _pruning(top: Table) -> PruningSettings:

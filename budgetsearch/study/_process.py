@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 
+from ._config import parse_study
 from ._worker import WorkerOptions, run_worker
 
 PR_SET_PDEATHSIG = 1
@@ -33,7 +34,8 @@ def main(argv: list) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the parent reports progress; workers stay quiet
     message = json.loads(argv[0])
     _die_with_parent(message.pop("parent_pid"))
-    run_worker(WorkerOptions(**message))
+    config = parse_study(message.pop("config"), message.pop("source"))
+    run_worker(WorkerOptions(study_name=config.name, config=config, **message))
     return 0
 
 

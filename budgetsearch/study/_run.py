@@ -21,8 +21,10 @@ from optuna.trial import TrialState
 
 from ..data import parse_dataset_spec
 from ..errors import BudgetSearchError, ConfigError
+from ..training import load_teacher
 from ._cells import SKIPPED_ATTR, StudyPlan, plan_study, skipped_record
-from ._config import StudyConfig, parse_study
+from ._config import StudyConfig, parse_study, resolve_model
+from ._identity import comparable, config_digest, differing_keys
 from ._progress import Progress, study_progress, summary_rows
 from ._queue import enqueue_missing
 from ._storage import DEFAULT_RUNS_DIR, open_storage, queue_lock, storage_errors
@@ -84,8 +86,13 @@ def check_runnable(config: StudyConfig, devices: tuple) -> None:
         raise ConfigError(f"{config.source}: dataset = {config.dataset!r}: the data folder {folder!r} does not exist "
                           f"or is not a folder")
     teacher = config.distillation.teacher
-    if teacher not in ("none", "train") and not Path(teacher).is_file():
-        raise ConfigError(f"{config.source}: distillation.teacher = {teacher!r}: no such checkpoint file")
+    if teacher not in ("none", "train"):
+        if not Path(teacher).is_file():
+            raise ConfigError(f"{config.source}: distillation.teacher = {teacher!r}: no such checkpoint file")
+        try:  # readable, and recording the model its user named: told now, not by every trial
+            load_teacher(config.distillation.distill_config(teacher), config.model)
+        except BudgetSearchError as error:
+            raise ConfigError(f"{config.source}: distillation.teacher = {teacher!r}: {error}") from None
     cuda = [d for d in devices if d.startswith("cuda")]
     if cuda:
         import torch
@@ -122,6 +129,7 @@ def run_study(config: StudyConfig, options: RunOptions = RunOptions(), *, on_cel
     ``poll_interval`` while workers run.
     """
     storage_url = options.storage if options.storage is not None else config.storage.url
+    config = resolve_model(config)
     devices = worker_devices(options)
     runs_dir = str(Path(options.runs_dir).resolve())
     check_threads(options.threads, "RunOptions.threads")
@@ -132,7 +140,7 @@ def run_study(config: StudyConfig, options: RunOptions = RunOptions(), *, on_cel
         on_plan(plan)
     trials = study.get_trials(deepcopy=False)
     pending = any(t.state in (TrialState.WAITING, TrialState.RUNNING) for t in trials)
-    processes = [_start_worker(config.name, storage_url, device, runs_dir, options.threads) for device in devices] \
+    processes = [_start_worker(config, storage_url, device, runs_dir, options.threads) for device in devices] \
         if pending else []  # a finished study needs no workers
     try:
         while still_running(processes):
@@ -158,24 +166,13 @@ def still_running(processes: list) -> list:
     return [p for p in processes if p.poll() is None]
 
 
-def _start_worker(study_name: str, storage_url, device: str, runs_dir: str, threads) -> subprocess.Popen:
-    message = {"study_name": study_name, "storage": storage_url, "device": device, "runs_dir": runs_dir,
-               "threads": threads, "parent_pid": os.getpid()}
+def _start_worker(config: StudyConfig, storage_url, device: str, runs_dir: str, threads) -> subprocess.Popen:
+    # The worker runs this process's study (with where its model was found here), not one read back from storage.
+    message = {"config": config.to_dict(), "source": config.source, "storage": storage_url, "device": device,
+               "runs_dir": runs_dir, "threads": threads, "parent_pid": os.getpid()}
     # -P: the working directory is not put on sys.path, so a json.py or optuna.py lying where the user runs a study
     # is never imported in place of the real module (PYTHONPATH and installed packages are found as usual).
     return subprocess.Popen([sys.executable, "-P", "-m", "budgetsearch.study._process", json.dumps(message)])
-
-
-def _comparable(data: dict) -> dict:
-    """A stored study's settings without those that may differ between runs of the same study.
-
-    Where it is stored, and where its data lies: the data is compared by content (:data:`DATA_ATTR`).
-    """
-    data = json.loads(json.dumps(data))
-    data.get("storage", {}).pop("url", None)
-    if isinstance(data.get("dataset"), str):
-        data["dataset"] = parse_dataset_spec(data["dataset"])[0]
-    return data
 
 
 def _check_same_study(study: optuna.Study, config: StudyConfig) -> None:
@@ -198,9 +195,8 @@ def _check_same_study(study: optuna.Study, config: StudyConfig) -> None:
         stored_config = parse_study(stored, f"study {config.name!r} in storage")
     except BudgetSearchError:
         stored_config = None
-    if stored_config is None or _comparable(stored_config.to_dict()) != _comparable(current):
-        old, new = _comparable(stored), _comparable(current)
-        changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    if stored_config is None or config_digest(stored_config) != config_digest(config):
+        changed = differing_keys(comparable(stored), comparable(current))
         raise ConfigError(f"{config.source}: study {config.name!r} already exists in this storage with different "
                           f"settings ({', '.join(changed)}); continuing it would mix results: use the file it was "
                           f"started with, or give the study a new name")

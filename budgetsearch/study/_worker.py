@@ -4,6 +4,13 @@ Workers are separate processes (``budgetsearch worker``, or started by
 ``run``); any number of them, on any machines that reach the storage, can
 share a study. A worker leaves only when nothing is waiting and nothing is
 running anywhere, so a trial lost by a dead worker is picked up by a live one.
+
+The storage is data, written by whoever can reach it: a worker builds only
+what its own user named. Given the study file (``WorkerOptions.config``), it
+refuses a stored study that differs from it before importing anything; given
+only the study's name, it runs registered models, and a stored
+``package.module:callable`` only if its user named the same reference and
+options (``WorkerOptions.models``, ``model_options``).
 """
 
 from __future__ import annotations
@@ -11,14 +18,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import optuna
 from optuna.trial import TrialState
 
 from ..errors import ConfigError
-from ._config import StudyConfig, parse_study
+from ..models import is_reference
+from ._config import StudyConfig, parse_study, resolve_model
+from ._identity import comparable, config_digest, described_differences
 from ._owners import OwnerLock, new_token
 from ._queue import HeartbeatCheck, JournalOwnerCheck, claim, is_recorded
 from ._storage import DEFAULT_RUNS_DIR, is_journal, journal_dir, journal_path, open_storage
@@ -33,6 +43,9 @@ CONFIG_ATTR = "budgetsearch:study"  # study user attribute: the study file's res
 class WorkerOptions:
     study_name: str
     storage: Optional[str] = None  # an RDB URL or a journal file path; None: runs_dir/<study>/journal.log
+    config: Optional[StudyConfig] = None  # the study as this worker's user gave it; the stored one must equal it
+    models: tuple = ()  # without config: the package.module:callable references its user named (--model)
+    model_options: dict = field(default_factory=dict)  # without config: the options named for a referenced model
     device: str = "cpu"
     runs_dir: str = DEFAULT_RUNS_DIR
     threads: Optional[int] = None  # torch CPU threads; None: torch's default
@@ -40,7 +53,7 @@ class WorkerOptions:
 
 
 def load_stored_config(storage, study_name: str) -> StudyConfig:
-    """The study file's contents as ``run`` stored them with the study."""
+    """The study file's contents as ``run`` stored them with the study: parsed as data, nothing imported."""
     try:
         study_id = storage.get_study_id_from_name(study_name)
     except KeyError:
@@ -50,6 +63,32 @@ def load_stored_config(storage, study_name: str) -> StudyConfig:
     if data is None:
         raise ConfigError(f"study {study_name!r} was not created by `budgetsearch run` (it has no {CONFIG_ATTR!r})")
     return parse_study(data, f"study {study_name!r} in storage")
+
+
+def trusted_config(stored: StudyConfig, options: WorkerOptions) -> StudyConfig:
+    """The study this worker may run: its user's own (equal to the stored one), or the stored one if every
+    reference in it, with the model's options, is one its user named. Resolved (imported) only then."""
+    if options.config is not None:
+        local = options.config
+        if config_digest(local) != config_digest(stored):
+            differences = described_differences(comparable(stored.to_dict()), comparable(local.to_dict()),
+                                                labels=("stored", "in the file"))
+            raise ConfigError(f"study {options.study_name!r} in this storage differs from {local.source} in "
+                              f"{differences}; a worker runs only the study its user gave it: use the file (and "
+                              f"--set values) the study was started with")
+        return resolve_model(local)
+    named = set(options.models)
+    stored_references = [m for m in (stored.model, stored.distillation.teacher_model) if m and is_reference(m)]
+    unnamed = [m for m in stored_references if m not in named]
+    if unnamed:
+        raise ConfigError(f"study {options.study_name!r} in this storage names the model {unnamed[0]!r}, and a worker "
+                          f"imports only what its user named: start it with the study file (`budgetsearch worker "
+                          f"STUDY.toml`) or name the model (--model {unnamed[0]})")
+    if is_reference(stored.model) and stored.model_options != dict(options.model_options):
+        raise ConfigError(f"study {options.study_name!r} in this storage builds {stored.model!r} with options "
+                          f"{stored.model_options}, but this worker was given {dict(options.model_options)}; name the "
+                          f"same options (--model-option KEY=VALUE) or start it with the study file")
+    return resolve_model(dataclasses.replace(stored, model_path=None))  # never a search path read from storage
 
 
 def check_threads(threads, setting: str) -> None:
@@ -72,8 +111,8 @@ def run_worker(options: WorkerOptions, on_trial: Optional[Callable[[str, dict], 
         raise ConfigError(f"study {options.study_name!r} has not been started: no journal file "
                           f"{str(journal_path(options.storage, options.study_name, options.runs_dir))!r}; start it "
                           f"with `budgetsearch run STUDY.toml`")
-    config = load_stored_config(open_storage(options.storage, options.study_name, runs_dir=options.runs_dir),
-                                options.study_name)
+    config = trusted_config(load_stored_config(open_storage(options.storage, options.study_name,
+                                                            runs_dir=options.runs_dir), options.study_name), options)
     # Opened again with the heartbeat settings, which travel with the stored study.
     storage = open_storage(options.storage, options.study_name, runs_dir=options.runs_dir,
                            heartbeat_interval=config.storage.heartbeat_interval,

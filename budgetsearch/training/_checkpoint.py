@@ -1,7 +1,14 @@
 """Checkpoints: the weights plus the architecture record that rebuilds the network by name.
 
-A checkpoint is a plain dict of tensors, strings and numbers, so it loads with
-``torch.load(..., weights_only=True)``: no pickled classes, no code run on load.
+A checkpoint is data. It is a plain dict of tensors, strings and numbers, so
+it loads with ``torch.load(..., weights_only=True)``: no pickled classes. Its
+architecture record is not trusted either: loading builds a model the caller
+names (``model=``: a registered name, or the ``package.module:callable``
+reference they gave on their command line or in their own study file), and
+the record only has to agree with it. A file that records a reference nobody
+named is refused without importing anything. What a checkpoint does choose is
+the substitute (a registered name), its setting, the layers and the named
+model's keyword options, all checked against the model's signature.
 """
 
 from __future__ import annotations
@@ -16,7 +23,9 @@ import torch
 from torch import nn
 
 from ..errors import BudgetSearchError, CheckpointError
+from ..models import is_registered
 from ._architecture import Architecture
+from ._config import DistillConfig
 
 FORMAT = "budgetsearch-checkpoint"
 VERSION = 1
@@ -96,22 +105,62 @@ def _read(path: Path) -> dict:
     return payload
 
 
-def load_checkpoint(path, device="cpu") -> Checkpoint:
-    """Rebuild the recorded network and load its weights; raise CheckpointError if they do not fit."""
+def read_architecture(path) -> Architecture:
+    """The architecture ``path`` records, read and checked as data; nothing is built or imported."""
+    path = Path(path)
+    return _recorded(path, _read(path))
+
+
+def load_checkpoint(path, model: Optional[str] = None, device="cpu") -> Checkpoint:
+    """Rebuild the network ``path`` records and load its weights; raise CheckpointError if they do not fit.
+
+    ``model`` names the model the caller trusts; the checkpoint must record that
+    one. Without it, the checkpoint must record a registered model: a
+    ``package.module:callable`` it records is never imported on the file's word.
+    """
     path = Path(path)
     payload = _read(path)
+    architecture = _recorded(path, payload)
+    _check_named(path, architecture.model, model)
     try:
-        architecture = Architecture.from_dict(payload["architecture"])
-        model = architecture.build()
+        network = architecture.build()
     except BudgetSearchError as error:
         raise CheckpointError(f"checkpoint {path} records an architecture that cannot be built: {error}") from error
     try:
-        model.load_state_dict(payload["state_dict"], strict=True)
+        network.load_state_dict(payload["state_dict"], strict=True)
     except (RuntimeError, TypeError) as error:
         detail = " ".join(str(error).split())
         if len(detail) > 600:
             detail = detail[:600] + " ..."
         raise CheckpointError(f"the weights in checkpoint {path} do not fit the architecture it records "
                               f"({architecture.label()}, {architecture.num_classes} classes): {detail}") from error
-    model.to(device).eval()
-    return Checkpoint(model, architecture, payload["summary"])
+    network.to(device).eval()
+    return Checkpoint(network, architecture, payload["summary"])
+
+
+def load_teacher(distill: DistillConfig, student_model: str, device="cpu") -> Checkpoint:
+    """The teacher checkpoint ``distill`` names, built as the model its user named for it (``teacher_model``);
+    without one, as the registered model or the student's own model it records (the user named that one too)."""
+    named = distill.teacher_model
+    if named is None and read_architecture(distill.teacher).model == student_model:
+        named = student_model
+    return load_checkpoint(distill.teacher, model=named, device=device)
+
+
+def _recorded(path: Path, payload: dict) -> Architecture:
+    try:
+        return Architecture.from_dict(payload["architecture"])
+    except BudgetSearchError as error:
+        raise CheckpointError(f"checkpoint {path} records an architecture that cannot be read: {error}") from None
+
+
+def _check_named(path: Path, recorded: str, named: Optional[str]) -> None:
+    if named is not None:
+        if recorded != named:
+            raise CheckpointError(f"checkpoint {path} records model {recorded!r}, but {named!r} was named for it; "
+                                  f"name the model the checkpoint was trained as, or use a checkpoint of {named!r}")
+    elif not is_registered(recorded):
+        raise CheckpointError(f"checkpoint {path} records model {recorded!r}, which is not a registered model, and a "
+                              f"checkpoint never chooses code to import: name that model where the checkpoint is used "
+                              f"(load_checkpoint(path, model={recorded!r}), --teacher-model {recorded}, or "
+                              f"teacher_model = {recorded!r} in the study's [distillation])")

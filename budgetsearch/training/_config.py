@@ -47,12 +47,16 @@ class DistillConfig:
     ``alpha``: weight of the KD term, (1 - alpha) that of cross-entropy; 0 (KD off)
     in every experiment of the original.
     ``temperature``: KD softmax temperature, 4 as in the original.
+    ``teacher_model``: the model the teacher checkpoint must record, as its user
+    names it (a checkpoint never chooses code to import); None accepts a
+    registered model, or the student's own model.
     """
 
     teacher: Union[str, os.PathLike]
     beta: float = 1e3
     alpha: float = 0.0
     temperature: float = 4.0
+    teacher_model: Optional[str] = None
 
     def __post_init__(self):
         if not isinstance(self.teacher, (str, os.PathLike)) or not str(self.teacher):
@@ -60,6 +64,9 @@ class DistillConfig:
         _number("DistillConfig", "beta", self.beta, low=0.0)
         _number("DistillConfig", "alpha", self.alpha, low=0.0, high=1.0)
         _number("DistillConfig", "temperature", self.temperature, low=0.0, low_open=True)
+        if self.teacher_model is not None and (not isinstance(self.teacher_model, str) or not self.teacher_model):
+            raise ConfigError(f"DistillConfig.teacher_model must be a model name or package.module:callable, but got "
+                              f"{self.teacher_model!r}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self) | {"teacher": str(self.teacher)}

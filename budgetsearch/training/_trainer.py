@@ -30,7 +30,7 @@ from ..data import Dataset, augment, iterate_batches, load_dataset
 from ..errors import ConfigError
 from ..models import AuxiliaryOutput, ModelCapabilities, check_model, class_scores
 from ._architecture import Architecture, resolve_architecture
-from ._checkpoint import check_checkpoint_path, load_checkpoint, save_checkpoint
+from ._checkpoint import check_checkpoint_path, load_teacher, save_checkpoint
 from ._config import TrainConfig
 from ._device import Kernels, autocast, is_out_of_memory, memory_format, resolve_device
 from ._evaluate import evaluate
@@ -128,7 +128,7 @@ def _attention_sizes(network: nn.Module, example) -> list:
 def _load_teacher(config: TrainConfig, data: Dataset, num_classes: int, device, fmt, student: nn.Module,
                   architecture: Architecture):
     path = config.distill.teacher
-    checkpoint = load_checkpoint(path)
+    checkpoint = load_teacher(config.distill, architecture.model)
     arch = checkpoint.architecture
     if tuple(arch.input_size) != tuple(data.input_size) or arch.num_classes != num_classes:
         raise ConfigError(f"teacher {path} ({arch.label()}) takes inputs {arch.input_size} with "

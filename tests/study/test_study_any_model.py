@@ -16,15 +16,16 @@ from optuna.trial import TrialState
 
 from budgetsearch import cli
 from budgetsearch.errors import ConfigError
-from budgetsearch.study import load_study_config, open_storage, parse_study
+from budgetsearch.study import load_study_config, open_storage, parse_study, resolve_model
 from examples.tinyvgg import TinyVGG
 
 STUDY = Path(__file__).resolve().parents[2] / "studies" / "examples-tinyvgg.toml"
 
 
-def test_the_study_file_records_where_its_model_module_was_found():
+def test_resolving_the_study_records_where_its_model_module_was_found():
     config = load_study_config(STUDY)
-    assert config.model_path == str(STUDY.parents[1])
+    assert config.model_path is None  # reading a study imports nothing
+    assert resolve_model(config).model_path == str(STUDY.parents[1])
     assert (config.model_options, config.select, config.exclude) == ({"in_channels": 1, "width": 8}, "spatial",
                                                                       ("features.0",))
     assert parse_study(config.to_dict(), "again") == config
@@ -45,7 +46,7 @@ def test_a_callable_model_in_python_is_recorded_as_its_reference():
 ])
 def test_bad_model_keys_are_refused_naming_them(changes, message):
     with pytest.raises(ConfigError, match=message):
-        load_study_config(STUDY).replace(**changes)
+        resolve_model(load_study_config(STUDY).replace(**changes))
 
 
 def test_two_workers_run_every_cell_once_and_write_the_frontier(runs_dir, capsys):
@@ -69,18 +70,20 @@ def test_two_workers_run_every_cell_once_and_write_the_frontier(runs_dir, capsys
     assert sorted(p.name for p in out.iterdir() if p.suffix == ".csv")
 
 
-def test_a_worker_imports_the_model_from_the_recorded_entry_whatever_its_working_directory(tmp_path, monkeypatch):
+def test_run_hands_its_workers_the_entry_it_found_the_model_under_whatever_their_working_directory(tmp_path,
+                                                                                                      monkeypatch):
     found = tmp_path / "found"
     found.mkdir()
     (found / "workernets.py").write_text("from examples.tinyvgg import TinyVGG as Net\n")
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(found))])
     monkeypatch.delitem(sys.modules, "workernets", raising=False)
     monkeypatch.chdir(found)
-    recorded = parse_study({"name": "w", "model": "workernets:Net", "model_options": {"in_channels": 1}}).to_dict()
-    assert recorded["model_path"] == str(found.resolve())
-    # A worker: elsewhere, without the folder on sys.path, reading the stored config.
+    resolved = resolve_model(parse_study({"name": "w", "model": "workernets:Net", "model_options": {"in_channels": 1}}))
+    assert resolved.model_path == str(found.resolve())
+    # A worker started by that run: elsewhere, without the folder on sys.path, given the run's study.
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(found)])
     monkeypatch.delitem(sys.modules, "workernets")
-    assert parse_study(recorded, "stored").model_path == str(found.resolve())
+    handed = parse_study(resolved.to_dict(), "from run")
+    assert resolve_model(handed).model_path == str(found.resolve())
     assert Path(sys.modules["workernets"].__file__).resolve() == (found / "workernets.py").resolve()

@@ -96,3 +96,50 @@ def test_a_failed_write_is_a_checkpoint_error_and_leaves_no_partial_file(tmp_pat
     with pytest.raises(CheckpointError, match=r"cannot write checkpoint .*taken"):
         save_checkpoint(target, ARCH.build(), ARCH)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+
+
+def _crafted(path, marker, model="os:system") -> str:
+    """A dictionary-only checkpoint whose architecture names a command: it passes weights_only loading."""
+    architecture = {"model": model, "substitute": "conv", "setting": None, "num_classes": 10,
+                    "input_size": [3, 8, 8], "options": {"command": f"touch {marker}"}}
+    torch.save({"format": "budgetsearch-checkpoint", "version": 1, "architecture": architecture, "state_dict": {},
+                "summary": {}}, path)
+    assert torch.load(path, weights_only=True)["architecture"]["model"] == model
+    return str(path)
+
+
+@pytest.mark.parametrize("named, message", [
+    (None, "records model 'os:system', which is not a registered model, and a checkpoint never chooses code to "
+           "import: name that model"),
+    ("wrn-10-1", "records model 'os:system', but 'wrn-10-1' was named for it"),
+    ("os:system", "model 'os:system' names the builtin function 'system' \\(not marked as a model factory\\)"),
+])
+def test_a_checkpoint_naming_a_command_runs_nothing(tmp_path, named, message):
+    marker = tmp_path / "ran"
+    with pytest.raises(CheckpointError, match=message) as refused:
+        load_checkpoint(_crafted(tmp_path / "crafted.pt", marker), model=named)
+    assert not marker.exists() and "\n" not in str(refused.value)
+
+
+def test_a_crafted_teacher_runs_nothing_through_the_cli(tmp_path, capsys):
+    from budgetsearch import cli
+
+    marker = tmp_path / "ran"
+    teacher = _crafted(tmp_path / "crafted.pt", marker)
+    assert cli.main(["train", "--model", "wrn-10-1", "--epochs", "1", "--teacher", teacher]) == cli.EXIT_BAD_INPUT
+    assert "never chooses code to import" in capsys.readouterr().err and not marker.exists()
+
+
+def test_the_caller_names_the_model_and_a_mismatch_lists_both(tmp_path):
+    path = save_checkpoint(tmp_path / "m.pt", ARCH.build(), ARCH)
+    with pytest.raises(CheckpointError, match="records model 'wrn-10-1', but 'vit-1-64' was named for it"):
+        load_checkpoint(path, model="vit-1-64")
+    assert load_checkpoint(path, model="wrn-10-1").architecture == ARCH
+
+
+def test_a_checkpoint_of_a_referenced_model_loads_only_when_its_user_names_it(tmp_path):
+    tinyvgg = Architecture("examples.tinyvgg:TinyVGG", "tucker", 0.5, 10, (1, 8, 8), {"in_channels": 1, "width": 4})
+    path = save_checkpoint(tmp_path / "vgg.pt", tinyvgg.build(), tinyvgg)
+    with pytest.raises(CheckpointError, match="--teacher-model examples.tinyvgg:TinyVGG"):
+        load_checkpoint(path)
+    assert load_checkpoint(path, model="examples.tinyvgg:TinyVGG").architecture == tinyvgg

@@ -58,5 +58,6 @@ def test_cosine_anneals_over_every_step_of_the_trial():
 def test_to_dict_is_plain_data():
     config = TrainConfig(distill=DistillConfig("teacher.pt", alpha=0.5))
     record = config.to_dict()
-    assert record["distill"] == {"teacher": "teacher.pt", "beta": 1e3, "alpha": 0.5, "temperature": 4.0}
+    assert record["distill"] == {"teacher": "teacher.pt", "beta": 1e3, "alpha": 0.5, "temperature": 4.0,
+                                 "teacher_model": None}
     assert record["milestones"] == [60, 120, 160]

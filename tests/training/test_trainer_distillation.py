@@ -25,8 +25,9 @@ def save_teacher(path, name: str, options=None) -> str:
     return str(path)
 
 
-def one_step(teacher: str) -> TrainConfig:
-    return TrainConfig(epochs=1, batch_size=8, device="cpu", distill=DistillConfig(teacher, alpha=0.5))
+def one_step(teacher: str, teacher_model=None) -> TrainConfig:
+    return TrainConfig(epochs=1, batch_size=8, device="cpu",
+                       distill=DistillConfig(teacher, alpha=0.5, teacher_model=teacher_model))
 
 
 @pytest.mark.parametrize("example", list_models())
@@ -63,6 +64,6 @@ def test_a_combination_without_paired_maps_is_refused_naming_it(teacher, student
     try:
         with pytest.raises(ConfigError, match=rf"teacher .*teacher.pt \({teacher} conv\) cannot teach {student} "
                                               rf"tucker:0.5 by attention transfer: {message}"):
-            train_trial(student, "tucker", 0.5, random_cifar(8, 8), one_step(path))
+            train_trial(student, "tucker", 0.5, random_cifar(8, 8), one_step(path, teacher_model=teacher))
     finally:
         handle.remove()

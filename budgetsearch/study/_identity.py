@@ -1,0 +1,64 @@
+"""When two study configurations are the same study: the settings that shape its results, compared by digest.
+
+Where a study is stored, where its data lies on one machine and where its
+model's module was found there may differ between the machines and runs of
+one study; everything else must agree, or results would be mixed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from ..data import parse_dataset_spec
+from ._config import StudyConfig
+
+_LOCAL = ("model_path",)  # where this machine found the model's module
+
+
+def comparable(data: dict) -> dict:
+    """A study's plain data (:meth:`StudyConfig.to_dict`) without what may differ between its machines and runs."""
+    data = json.loads(json.dumps(data))
+    data.get("storage", {}).pop("url", None)
+    for key in _LOCAL:
+        data.pop(key, None)
+    if isinstance(data.get("dataset"), str):
+        data["dataset"] = parse_dataset_spec(data["dataset"])[0]
+    return data
+
+
+def config_digest(config: StudyConfig) -> str:
+    """SHA-256 of the canonical JSON of ``comparable(config.to_dict())``."""
+    canonical = json.dumps(comparable(config.to_dict()), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def differing_keys(old: dict, new: dict, prefix: str = "") -> list:
+    """The dotted keys whose values differ between two plain-data studies, tables compared key by key."""
+    keys = []
+    for key in sorted(old.keys() | new.keys()):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            keys += differing_keys(a, b, f"{prefix}{key}.")
+        elif a != b:
+            keys.append(f"{prefix}{key}")
+    return keys
+
+
+def described_differences(old: dict, new: dict, labels=("stored", "given"), shown: int = 3) -> str:
+    """``"model (stored 'a', given 'b'), seeds (...)"``: the first ``shown`` differing keys with both values."""
+    keys = differing_keys(old, new)
+    parts = [f"{key} ({labels[0]} {_short(_lookup(old, key))}, {labels[1]} {_short(_lookup(new, key))})"
+             for key in keys[:shown]]
+    return ", ".join(parts) + (f" and {len(keys) - shown} more" if len(keys) > shown else "")
+
+
+def _lookup(data: dict, key: str):
+    for part in key.split("."):
+        data = data.get(part) if isinstance(data, dict) else None
+    return data
+
+
+def _short(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
