@@ -62,7 +62,6 @@ class _Limits:
         self.max_params = size_limit(MAX_PARAMS_VARIABLE, DEFAULT_MAX_PARAMS)
         self.max_modules = size_limit(MAX_MODULES_VARIABLE, DEFAULT_MAX_MODULES)
         self.params = self.modules = 0
-        self.thread = threading.get_ident()  # the registration hooks are global: count this thread's build only
 
     def refuse(self, what: str) -> ConfigError:
         return ConfigError(f"model {self.label!r} is too large to build: {what}; a model built by name may have at "
@@ -75,17 +74,41 @@ class _Limits:
             raise self.refuse(f"it asks for a tensor of shape {shape} ({elements:,} elements)")
 
     def parameter(self, module, name, parameter) -> None:
-        if parameter is not None and threading.get_ident() == self.thread:
-            self.params += parameter.numel()
-            if self.params > self.max_params:
-                raise self.refuse(f"it has over {self.params:,} parameters (reached at {type(module).__name__}.{name} "
-                                  f"of shape {tuple(parameter.shape)})")
+        self.params += parameter.numel()
+        if self.params > self.max_params:
+            raise self.refuse(f"it has over {self.params:,} parameters (reached at {type(module).__name__}.{name} "
+                              f"of shape {tuple(parameter.shape)})")
 
-    def module(self, parent, name, child) -> None:
-        if child is not None and threading.get_ident() == self.thread:
-            self.modules += 1
-            if self.modules > self.max_modules:
-                raise self.refuse(f"it builds more than {self.max_modules:,} modules")
+    def module(self) -> None:
+        self.modules += 1
+        if self.modules > self.max_modules:
+            raise self.refuse(f"it builds more than {self.max_modules:,} modules")
+
+
+# The limits of the build running in each thread. torch's registration hooks are global and it iterates them
+# unlocked, so adding and removing hooks per build could break another thread's build: they are added once.
+_building = threading.local()
+_hooks: list = []  # the two hooks' handles, once added
+_hooks_lock = threading.Lock()
+
+
+def _on_parameter(module, name, parameter) -> None:
+    limits = getattr(_building, "limits", None)
+    if limits is not None and parameter is not None:
+        limits.parameter(module, name, parameter)
+
+
+def _on_module(parent, name, child) -> None:
+    limits = getattr(_building, "limits", None)
+    if limits is not None and child is not None:
+        limits.module()
+
+
+def _add_hooks_once() -> None:
+    with _hooks_lock:
+        if not _hooks:
+            _hooks.extend((module_hooks.register_module_parameter_registration_hook(_on_parameter),
+                           module_hooks.register_module_module_registration_hook(_on_module)))
 
 
 class _RefuseHugeTensors(TorchFunctionMode):
@@ -107,15 +130,14 @@ class _RefuseHugeTensors(TorchFunctionMode):
 @contextlib.contextmanager
 def size_limits(label: str):
     """Modules built inside stay under the limits, or the build stops with a :class:`ConfigError` naming ``label``."""
-    limits = _Limits(label)
-    handles = (module_hooks.register_module_parameter_registration_hook(limits.parameter),
-               module_hooks.register_module_module_registration_hook(limits.module))
+    _add_hooks_once()
+    limits, outer = _Limits(label), getattr(_building, "limits", None)
+    _building.limits = limits
     try:
         with _RefuseHugeTensors(limits):
             yield
     finally:
-        for handle in handles:
-            handle.remove()
+        _building.limits = outer
 
 
 def check_buildable(label: str, build: Callable[..., nn.Module], input_size: Optional[tuple] = None,

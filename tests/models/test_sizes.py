@@ -1,12 +1,16 @@
 """Sizes that cannot work are refused before they are built: the limits on parameters and modules, and the input
 sizes each family runs at, against counts and sizes worked out here."""
 
+import threading
+
 import pytest
 import torch
+from torch import nn
 
 from budgetsearch.counting import count_model
 from budgetsearch.errors import ConfigError
 from budgetsearch.models import DARTS, ImageNetResNet, check_model, create_model, input_options
+from budgetsearch.models._size_check import size_limits
 
 
 def vit_params(depth, width, side=32, channels=3, classes=10):
@@ -66,6 +70,19 @@ def test_a_limit_that_is_not_a_whole_number_is_refused_naming_the_variable(monke
     monkeypatch.setenv("BUDGETSEARCH_MAX_MODULES", value)
     with pytest.raises(ConfigError, match=f"BUDGETSEARCH_MAX_MODULES must be a whole number >= 1.*'{value}'"):
         create_model("wrn-10-1")
+
+
+def test_modules_another_thread_builds_meanwhile_do_not_count(monkeypatch):
+    monkeypatch.setenv("BUDGETSEARCH_MAX_MODULES", "1")
+    built = []
+    with size_limits("two layers"):
+        worker = threading.Thread(target=lambda: built.append(nn.Sequential(nn.Linear(1, 1), nn.ReLU())))
+        worker.start()
+        worker.join()
+        with pytest.raises(ConfigError, match="'two layers' is too large to build: it builds more than 1 modules"):
+            nn.Sequential(nn.Linear(1, 1), nn.ReLU())
+    assert len(built) == 1
+    nn.Sequential(nn.Linear(1, 1), nn.ReLU())  # outside the block nothing is limited
 
 
 def test_the_check_leaves_the_random_state_as_it_was():
