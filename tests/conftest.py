@@ -5,6 +5,9 @@ from pathlib import Path
 import pytest
 import torch
 
+# Every test counts afresh: the on-disk count cache stays off unless a test turns it on in a temporary directory.
+os.environ["BUDGETSEARCH_NO_CACHE"] = "1"
+
 CIFAR_MINI = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cifar-10-mini" / "cifar-10-batches-py"
 
 

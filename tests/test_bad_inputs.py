@@ -16,6 +16,7 @@ from budgetsearch import cli
 
 STUDY = 'name = "bad"\nmodel = "wrn-10-1"\nsubstitutes = ["generic"]\nbudgets = ["0.1x"]\n[training]\nepochs = 1\n'
 SECONDS = 30  # far longer than any refusal takes; a hang today took minutes or never ended
+MARK = "ran"  # a file the commands some cases smuggle in would create; it must never exist
 
 
 def study_file(tmp, text=STUDY, name="bad.toml"):
@@ -27,6 +28,15 @@ def study_file(tmp, text=STUDY, name="bad.toml"):
 def bytes_file(tmp, data: bytes, name="bad.toml"):
     path = tmp / name
     path.write_bytes(data)
+    return str(path)
+
+
+def crafted_checkpoint(tmp) -> str:
+    """A dictionary-only checkpoint (it passes weights_only) whose architecture names a command."""
+    path = tmp / "crafted.pt"
+    torch.save({"format": "budgetsearch-checkpoint", "version": 1, "state_dict": {}, "summary": {},
+                "architecture": {"model": "os:system", "substitute": "conv", "setting": None, "num_classes": 10,
+                                 "input_size": [1, 8, 8], "options": {"command": f"touch {tmp / MARK}"}}}, path)
     return str(path)
 
 
@@ -105,6 +115,41 @@ CASES = [
     pytest.param("devices-cuda-without-cuda", lambda t: ["run", study_file(t), "--devices", "cuda:0", "--runs-dir",
                                                          str(t / "runs")], "not available",
                  marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")),
+    # settings of one optimizer given to another, or that no trial of the study could train with (issue 19)
+    ("train-betas-with-sgd", lambda t: ["train", "--optimizer", "sgd", "--betas", "0.9,0.99", "--epochs", "1"],
+     "TrainConfig.betas = (0.9, 0.99) is an option of optimizer 'adamw' only, but got optimizer='sgd'"),
+    ("train-default-betas-with-sgd", lambda t: ["train", "--betas", "0.9,0.999", "--epochs", "1"],
+     "--betas = (0.9, 0.999) is an option of optimizer 'adamw' only"),
+    ("train-warmup-over-epochs", lambda t: ["train", "--epochs", "1", "--warmup-epochs", "2"],
+     "warmup_epochs must be at most epochs (1), but got 2.0"),
+    ("train-label-smoothing-with-teacher", lambda t: ["train", "--label-smoothing", "0.1", "--teacher", "t.pt"],
+     "label_smoothing applies to plain training only, but got label_smoothing=0.1 with distill"),
+    ("study-betas-with-sgd", lambda t: ["run", study_file(t, STUDY + "betas = [0.9, 0.99]\n")],
+     "training.betas = (0.9, 0.99) is an option of optimizer 'adamw' only, but got optimizer='sgd'"),
+    ("study-momentum-with-adamw", lambda t: ["run", study_file(t, STUDY + "optimizer = 'adamw'\nmomentum = 0.9\n")],
+     "training.momentum = 0.9 is an option of optimizer 'sgd' only, but got optimizer='adamw'"),
+    ("study-tuned-momentum-with-adamw", lambda t: ["run", study_file(t, STUDY + "optimizer = 'adamw'\n[tuning]\n"
+                                                                     "trials = 2\nmomentum = {low = 0.8, high = 0.95}\n")],
+     "with tuning.momentum.low = 0.8, training.momentum = 0.8 is an option of optimizer 'sgd' only"),
+    ("study-label-smoothing-with-distillation", lambda t: ["run", study_file(t, STUDY + "label_smoothing = 0.1\n"
+                                                                              "[distillation]\nteacher = 'train'\n")],
+     "with distillation.teacher = 'train' (students are distilled), training.label_smoothing applies to plain"),
+    ("study-warmup-over-teacher-epochs", lambda t: ["run", study_file(t, STUDY.replace("epochs = 1", "epochs = 3")
+                                                                       + "warmup_epochs = 2\n[distillation]\n"
+                                                                         "teacher = 'train'\nteacher_epochs = 1\n")],
+     "in the teacher trial (its epochs: distillation.teacher_epochs, else training.epochs), "
+     "training.warmup_epochs must be at most epochs (1), but got 2.0"),
+    # layer choices that change nothing the user meant (issue 19)
+    ("count-exclude-typo", lambda t: ["count", "--model", "wrn-10-1", "--exclude", "groups.0.0.conv"],
+     "exclude pattern 'groups.0.0.conv' matches none of the 6 layers the default selection picks"),
+    ("solve-exclude-everything", lambda t: ["solve", "--model", "wrn-10-1", "--budget", "0.5x", "--exclude", "*"],
+     "nothing to substitute"),
+    ("train-exclude-typo", lambda t: ["train", "--model", "wrn-10-1", "--exclude", "stem", "--epochs", "1"],
+     "exclude pattern 'stem' matches none"),
+    ("study-exclude-typo", lambda t: ["run", study_file(t, 'exclude = ["groups.0.0.conv"]\n' + STUDY)],
+     "exclude pattern 'groups.0.0.conv' matches none"),
+    ("study-selects-nothing", lambda t: ["run", study_file(t, 'select = "linear"\nexclude = ["fc"]\n' + STUDY)],
+     "nothing to substitute"),
     # storage
     ("frontier-unknown-scheme", lambda t: ["frontier", "--storage", "foo://x", "--study", "s"], "cannot open storage"),
     ("frontier-unreachable-postgres", lambda t: ["frontier", "--storage", "postgresql://127.0.0.1:1/x", "--study",
@@ -133,6 +178,45 @@ CASES = [
     # checkpoints
     ("train-teacher-empty-file", lambda t: ["train", "--teacher", bytes_file(t, b"", "empty.pt"), "--epochs", "1"],
      "an empty file"),
+    # model references that name no model, options the model does not take (issue 19); MARK: no command may run
+    ("count-os-system", lambda t: ["count", "--model", "os:system", "--input-size", "3,8,8", "--model-option",
+                                   f"command='touch {t / MARK}'"], "names the builtin function 'system'"),
+    ("solve-builtins-eval", lambda t: ["solve", "--model", "builtins:eval", "--input-size", "3,8,8", "--budget",
+                                       "0.5x"], "names the builtin function 'eval'"),
+    ("train-subprocess-run", lambda t: ["train", "--model", "subprocess:run", "--epochs", "1"],
+     "names the function 'run' (not marked as a model factory)"),
+    ("curves-pathlib-path", lambda t: ["curves", "--model", "pathlib:Path", "--input-size", "3,8,8", "--out",
+                                       str(t / "c")], "names the class 'Path' (not an nn.Module subclass)"),
+    ("study-os-system", lambda t: ["run", study_file(t, f'model = "os:system"\n[model_options]\n'
+                                                      f'command = "touch {t / MARK}"\n')],
+     "names the builtin function 'system'"),
+    ("count-unknown-option", lambda t: ["count", "--model", "wrn-10-1", "--model-option", "bogus=1"],
+     "model 'wrn-10-1' takes no option 'bogus' (got bogus=1); accepted options: in_channels"),
+    ("count-option-the-name-sets", lambda t: ["count", "--model", "wrn-16-4", "--model-option", "width=3"],
+     "option 'width' is set by the model's name or by budgetsearch"),
+    ("solve-ill-typed-option", lambda t: ["solve", "--model", "examples.tinyvgg:TinyVGG", "--input-size", "3,8,8",
+                                          "--budget", "0.5x", "--model-option", "width='wide'"],
+     "option 'width' must be int, but got 'wide' (str)"),
+    ("study-unknown-option", lambda t: ["run", study_file(t, STUDY + "[model_options]\nbogus = 1\n")],
+     "takes no option 'bogus'"),
+    ("study-teacher-model-not-a-model", lambda t: ["run", study_file(t, STUDY + "[distillation]\nteacher = 'x.pt'\n"
+                                                                     "teacher_model = 'not a model'\n")],
+     "distillation.teacher_model = 'not a model' is not allowed"),
+    ("train-crafted-teacher", lambda t: ["train", "--epochs", "1", "--teacher", crafted_checkpoint(t)],
+     "records model 'os:system', which is not a registered model, and a checkpoint never chooses code to import"),
+    ("train-teacher-named-otherwise", lambda t: ["train", "--epochs", "1", "--teacher", crafted_checkpoint(t),
+                                                 "--teacher-model", "wrn-10-1"],
+     "records model 'os:system', but 'wrn-10-1' was named for it"),
+    ("train-teacher-model-without-teacher", lambda t: ["train", "--epochs", "1", "--teacher-model", "wrn-10-1"],
+     "--teacher-model wrn-10-1 without --teacher"),
+    # workers that would run what their user did not name (issue 19)
+    ("worker-neither-file-nor-name", lambda t: ["worker"], "worker needs the study file"),
+    ("worker-set-without-file", lambda t: ["worker", "--study", "s", "--set", "training.epochs=1"],
+     "--set and --dataset change a study file's settings, but no study file was given"),
+    ("worker-model-with-file", lambda t: ["worker", study_file(t), "--model", "os:system"],
+     "--model and --model-option name what a study given by --study may build"),
+    ("worker-other-name", lambda t: ["worker", study_file(t), "--study", "other"],
+     "--study 'other' is not the study file's name 'bad'"),
 ]
 
 
@@ -180,3 +264,4 @@ def test_a_bad_input_is_one_line_and_a_non_zero_exit(tmp_path, monkeypatch, caps
     assert "Traceback" not in captured.err and len(lines[0]) < 1500, lines[0][:2000]
     assert expected in lines[0], lines[0]
     assert not (tmp_path / "runs").exists()  # a study refused before it is queued creates nothing
+    assert not (tmp_path / MARK).exists()  # no command smuggled into a model reference or checkpoint ran

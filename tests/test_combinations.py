@@ -1,8 +1,8 @@
 """Every (model, substitute, selection) combination: built, counted, solved, run forward and trained one step.
 
 The matrix is parametrised over the registries themselves, so a family or substitute registered later is
-tested in combination the day it exists. A cell that cannot apply (a conv-only substitute on linear layers)
-must give its clear error; no cell is skipped.
+tested in combination the day it exists. A cell that cannot apply (a conv-only substitute on linear layers, a
+selection that picks no layer of the model) must give its clear error; no cell is skipped.
 """
 
 from __future__ import annotations
@@ -96,6 +96,10 @@ def test_combination(model, selection, substitute):
     case = CASES[model]
     chosen = _selection(case, selection)
     solve = dict(input_size=case.input_size, num_classes=NUM_CLASSES, options=case.options, **chosen)
+    if selection == "linear" and nn.Linear not in _point_kinds(model):
+        with pytest.raises(BudgetSearchError, match="nothing to substitute: select='linear' picks no"):
+            solve_budget(case.model, substitute, HUGE_BUDGET, **solve)
+        return
     applies = substitute in linear_substitutes() or not _linear_points(model, selection)
     if not applies:
         with pytest.raises(BudgetSearchError, match=substitute):
@@ -141,6 +145,14 @@ def _budget_inside_the_reach(case, chosen: dict, substitute: str) -> int:
     low, high = sorted(counter.params(found, setting) for setting in (lowest(found.hyperparameter),
                                                                        highest(found.hyperparameter)))
     return low + (high - low) // 20
+
+
+@functools.lru_cache(maxsize=None)
+def _point_kinds(model: str) -> set:
+    """The layer types among every layer of the dense model that can be substituted (``select="all"``)."""
+    case = CASES[model]
+    network = create_model(case.model, num_classes=NUM_CLASSES, select="all", **case.options)
+    return {type(network.get_submodule(name)) for name in network.substitution_points}
 
 
 @functools.lru_cache(maxsize=None)

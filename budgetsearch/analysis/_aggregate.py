@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from ._intervals import LEVEL, check_interval, seed_interval
 
 # Columns that identify one point. setting/params/mult_adds are fixed by the
 # (substitute, budget) pair; they are keys so that seeds of two different
@@ -33,8 +34,8 @@ def per_budget(trials: pd.DataFrame) -> pd.DataFrame:
 
     Cells of one substitute whose settings build the same network are trained
     once (the ``budgets`` attribute lists every budget that trial serves); the
-    copies take that budget's ``budget``, ``budget_params`` and
-    ``budget_mult_adds``, and ``trained_at`` names the budget whose cell
+    copies take that budget's ``budget``, ``budget_params``,
+    ``budget_mult_adds`` and ``saturated``, and ``trained_at`` names the budget whose cell
     trained the network (None on the trial's own row).
     """
     if "trained_at" in trials.columns:
@@ -44,7 +45,7 @@ def per_budget(trials: pd.DataFrame) -> pd.DataFrame:
                for entry in (budgets if isinstance(budgets, list) and budgets else [None])]
     out = trials.loc[[index for index, _ in entries]].reset_index(drop=True)
     own = out["budget"].tolist()
-    for column in ("budget", "budget_params", "budget_mult_adds"):
+    for column in ("budget", "budget_params", "budget_mult_adds", "saturated"):
         if column in out.columns:
             values = [current if entry is None else entry.get(column)
                       for (_, entry), current in zip(entries, out[column].tolist())]
@@ -86,21 +87,26 @@ def _lost(trials: pd.DataFrame) -> pd.Series:
 
 
 def aggregate_seeds(trials: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRICS,
-                    teachers: bool = False) -> pd.DataFrame:
-    """Mean, sample standard deviation (ddof=1; NaN for one seed) and count per point.
+                    teachers: bool = False, interval: str = "t", level: float = LEVEL) -> pd.DataFrame:
+    """Mean, sample standard deviation (ddof=1; NaN for one seed), ``level`` interval of the mean and count per point.
 
     One row per point (``POINT_KEYS``) with ``budget_params``, ``seeds`` (the
     seeds aggregated, one trial each: see :func:`complete_trials`), ``seed_list``,
     ``trials`` (the complete trials they were chosen from), and ``<metric>_mean`` /
-    ``<metric>_std`` for each metric (means skip missing values), ``fill``
-    (params / budget_params) and ``trained_at`` (see :func:`per_budget`: a
+    ``<metric>_std`` / ``<metric>_low`` / ``<metric>_high`` for each metric
+    (skipping missing values; the interval is :func:`seed_interval`'s
+    ``interval`` kind, named in the ``interval`` column), ``fill`` (params /
+    budget_params), ``saturated`` (the budget is over the substitute's reach;
+    None where not recorded) and ``trained_at`` (see :func:`per_budget`: a
     trial serving several budgets is a point at each). Rows are ordered by
     budget, then substitute.
     """
     _require(trials, tuple(metrics) + ("budget_params",))
+    check_interval(interval, level)
     candidates = _complete(per_budget(trials), teachers)
-    columns = list(POINT_KEYS) + ["budget_params", "fill", "trained_at", "seeds", "seed_list", "trials"]
-    columns += [f"{m}_{s}" for m in metrics for s in ("mean", "std")]
+    columns = list(POINT_KEYS) + ["budget_params", "fill", "saturated", "trained_at", "seeds", "seed_list", "trials",
+                                  "interval"]
+    columns += [f"{m}_{s}" for m in metrics for s in ("mean", "std", "low", "high")]
     rows = []
     for _, point in candidates.groupby(list(POINT_KEYS), dropna=False, sort=False):
         group = _best_per_seed(point, [])
@@ -108,19 +114,23 @@ def aggregate_seeds(trials: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRI
         row = {key: _plain(first[key]) for key in POINT_KEYS}
         row["budget_params"] = _plain(first["budget_params"])
         row["fill"] = row["params"] / row["budget_params"] if row["params"] and row["budget_params"] else np.nan
+        row["saturated"] = _plain(first["saturated"]) if "saturated" in first else None
         row["trained_at"] = _plain(first["trained_at"])
         row["seeds"] = len(group)
         row["seed_list"] = sorted(int(s) for s in group["seed"].dropna())
         row["trials"] = len(point)
+        row["interval"] = f"{level:.0%} {interval}"
         for metric in metrics:
             values = group[metric].astype("float64").dropna().to_numpy()
             row[f"{metric}_mean"] = float(values.mean()) if len(values) else np.nan
             row[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else np.nan
+            row[f"{metric}_low"], row[f"{metric}_high"] = seed_interval(values, interval, level)
         rows.append(row)
     frame = pd.DataFrame(rows, columns=columns)
     # settings are ints for some substitutes (ACDC factors) and floats for others: keep each as recorded
     frame["setting"] = pd.Series([row["setting"] for row in rows], dtype=object)
     frame["trained_at"] = pd.Series([row["trained_at"] for row in rows], dtype=object)  # None, not NaN
+    frame["saturated"] = pd.Series([row["saturated"] for row in rows], dtype=object)
     for column in ("params", "mult_adds", "budget_params"):
         frame[column] = frame[column].astype("Int64")
     return _order(frame)
@@ -162,24 +172,6 @@ def status_labels(trials: pd.DataFrame) -> pd.Series:
     _require(trials, ("status", "state"))
     unrecorded = trials["state"].astype(object).map(lambda state: str(state).lower())
     return trials["status"].astype(object).where(~_lost(trials), "lost").fillna(unrecorded)
-
-
-def missing_points(trials: pd.DataFrame, skipped: Optional[pd.DataFrame] = None) -> dict:
-    """substitute -> "BUDGET STATUS, ..." for each student cell with no complete trial (pruned, failed, skipped...).
-
-    ``skipped``: :func:`~budgetsearch.analysis.load_skipped_cells`' table, whose cells are "skipped".
-    """
-    students = per_budget(trials)
-    students = students[~students["role"].eq("teacher").fillna(False).astype(bool)]
-    labels = status_labels(students)
-    notes: dict = {}
-    for (substitute, budget), group in students.groupby(["substitute", "budget"], sort=False):
-        statuses = labels[group.index]
-        if not statuses.eq("complete").any():
-            notes.setdefault(str(substitute), []).append(f"{budget} {', '.join(sorted(set(statuses)))}")
-    for _, cell in (skipped if skipped is not None else pd.DataFrame()).iterrows():
-        notes.setdefault(str(cell["substitute"]), []).append(f"{cell['budget']} skipped")
-    return {name: ", ".join(parts) for name, parts in notes.items()}
 
 
 def problem_trials(trials: pd.DataFrame) -> pd.DataFrame:

@@ -17,8 +17,12 @@ from typing import Optional
 import pandas as pd
 
 from ..errors import ConfigError
-from ._aggregate import aggregate_seeds, missing_points, problem_trials, teacher_error
+from ._aggregate import aggregate_seeds, problem_trials, teacher_error
+from ._intervals import LEVEL
+from ._missing import SKIPPED_COLUMNS, cell_rows, missing_cells, missing_points
+from ._paired import paired_comparisons
 from ._pareto import COSTS, frontier_table
+from ._scaling import scaling_fits
 from ._plot import METRIC_LABELS, frontier_figure, plot_frontier, study_title, substitute_colors
 from ._report import render_report
 from ._trials import _study_file_storage, load_skipped_cells, load_trials, open_study, trials_to_csv
@@ -39,6 +43,9 @@ class StudyFrontier:
     title: str  # study_title: "name: MODEL on DATASET"
     colors: dict  # substitute -> colour, the same in every plot
     missing: dict  # substitute -> its cells without a point (missing_points), named in the legend
+    cells: pd.DataFrame  # missing_cells: every cell without a point, with its status and reason
+    fits: pd.DataFrame  # scaling_fits: err = a·N^(−b) + c per substitute and cost, or why not determined
+    pairs: pd.DataFrame  # paired_comparisons: two substitutes at one budget, seed against seed
 
     @property
     def front(self) -> pd.DataFrame:
@@ -48,58 +55,72 @@ class StudyFrontier:
     def plot(self, ax, cost: str = "params"):
         """Draw the points against ``cost`` (one of ``COSTS``) on ``ax``; returns ``ax``."""
         return plot_frontier(self.points, ax, cost=cost, metric=self.metric, reference=self.reference,
-                             colors=self.colors, missing=self.missing)
+                             colors=self.colors, missing=self.missing, cells=self.cells, fits=self.fits)
 
     def figure(self, cost: str = "params"):
         """A new matplotlib ``Figure`` (no pyplot) holding :meth:`plot` under the study's title."""
         return frontier_figure(self.points, cost, self.metric, self.reference, title=self.title, colors=self.colors,
-                               missing=self.missing)
+                               missing=self.missing, cells=self.cells, fits=self.fits)
 
     def report(self) -> str:
-        """The markdown report: a table per budget, the fronts, skipped cells, every trial that did not finish."""
-        return render_report(self.trials, self.points, self.metric, title=self.title, skipped=self.skipped)
+        """The markdown report: a table per budget, the fronts, fits, paired tests, cells without a point."""
+        return render_report(self.trials, self.points, self.metric, title=self.title, skipped=self.skipped,
+                             fits=self.fits, pairs=self.pairs, cells=self.cells)
+
+    def table(self) -> pd.DataFrame:
+        """``frontier.csv``: the points (status "complete"), then every cell without a point with its status and reason."""
+        if not len(self.cells):
+            return self.points.assign(status="complete", reason=None)
+        return pd.concat([self.points.assign(status="complete", reason=None), self.cells], ignore_index=True)
 
 
 def study_frontier(trials: pd.DataFrame, name: Optional[str] = None, metric: str = "val_error",
-                   skipped: Optional[pd.DataFrame] = None) -> StudyFrontier:
+                   skipped: Optional[pd.DataFrame] = None, interval: str = "t", level: float = LEVEL) -> StudyFrontier:
     """The frontier of a trials table (:func:`load_trials`'), its fronts computed on ``metric``'s seed means.
 
     ``skipped``: :func:`load_skipped_cells`' table (None: no cell was skipped).
+    ``interval``/``level``: the seed interval (:func:`seed_interval`) shown beside each mean.
     """
     if metric not in METRIC_LABELS:
         raise ConfigError(f"metric must be one of {sorted(METRIC_LABELS)}, but got {metric!r}")
-    skipped = skipped if skipped is not None else pd.DataFrame(columns=["substitute", "budget", "reason"])
+    skipped = skipped if skipped is not None else pd.DataFrame(columns=list(SKIPPED_COLUMNS))
     return StudyFrontier(
         name=name, metric=metric, trials=trials, skipped=skipped,
-        points=frontier_table(aggregate_seeds(trials), metric=metric), problems=problem_trials(trials),
-        reference=teacher_error(trials, metric), title=study_title(name, trials),
+        points=frontier_table(aggregate_seeds(trials, interval=interval, level=level), metric=metric),
+        problems=problem_trials(trials), reference=teacher_error(trials, metric), title=study_title(name, trials),
         colors=substitute_colors(trials["substitute"].dropna()), missing=missing_points(trials, skipped),
+        cells=missing_cells(trials, skipped), fits=scaling_fits(trials, metric),
+        pairs=paired_comparisons(trials, metric, level),
     )
 
 
-def load_frontier(study, study_name: Optional[str] = None, metric: str = "val_error") -> StudyFrontier:
+def load_frontier(study, study_name: Optional[str] = None, metric: str = "val_error", interval: str = "t",
+                  level: float = LEVEL) -> StudyFrontier:
     """:func:`study_frontier` of a study in a storage, with the cells its latest run skipped.
 
     ``study``: an ``optuna.Study``, or a storage with ``study_name`` (as :func:`load_trials` takes them).
     """
     study = open_study(study, study_name)
-    return study_frontier(load_trials(study), study.study_name, metric, skipped=load_skipped_cells(study))
+    return study_frontier(load_trials(study), study.study_name, metric, skipped=load_skipped_cells(study),
+                          interval=interval, level=level)
 
 
-def load_study_file_frontier(study_file, storage=None, runs_dir=None, metric: str = "val_error") -> StudyFrontier:
+def load_study_file_frontier(study_file, storage=None, runs_dir=None, metric: str = "val_error", interval: str = "t",
+                             level: float = LEVEL) -> StudyFrontier:
     """:func:`study_frontier` of the study a study file (TOML) describes.
 
     The storage is ``storage`` when given, else the study file's own (its
     default: ``<runs_dir>/<name>/journal.log``), as for :func:`load_study_file_trials`.
     """
     name, opened = _study_file_storage(study_file, storage, runs_dir)
-    return load_frontier(opened, name, metric)
+    return load_frontier(opened, name, metric, interval, level)
 
 
 def write_frontier(frontier: StudyFrontier, out) -> dict:
     """Write ``FRONTIER_FILES`` into the folder ``out`` (created if missing); returns file name -> path.
 
-    The trials table and the points as CSV, one plot per cost as PNG, and the
+    The trials table (with a row per skipped cell) and the points (with a row
+    per cell without a point) as CSV, one plot per cost as PNG, and the
     markdown report.
     """
     folder = Path(out)
@@ -108,8 +129,8 @@ def write_frontier(frontier: StudyFrontier, out) -> dict:
     except OSError as error:
         raise ConfigError(f"out {str(out)!r} cannot be used as an output folder: {error.strerror or error}") from None
     paths = {name: folder / name for name in FRONTIER_FILES}
-    trials_to_csv(frontier.trials, paths["trials.csv"])
-    frontier.points.to_csv(paths["frontier.csv"], index=False)
+    trials_to_csv(cell_rows(frontier.trials, frontier.skipped), paths["trials.csv"])
+    frontier.table().to_csv(paths["frontier.csv"], index=False)
     for cost in COSTS:
         frontier.figure(cost).savefig(paths[f"frontier_{cost}.png"], dpi=DPI)
     paths["report.md"].write_text(frontier.report())

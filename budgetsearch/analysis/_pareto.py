@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from ._intervals import indistinct_neighbours
 
 COSTS = ("params", "mult_adds")
 # Frontiers over all substitutes are still computed separately per network and data set.
@@ -79,7 +80,10 @@ def frontier_table(aggregated: pd.DataFrame, metric: str = "val_error") -> pd.Da
     Fronts are computed on the per-point means over seeds (``<metric>_mean``,
     the points that are plotted), not on single trials. Adds
     ``on_front_<cost>`` (over all substitutes of one model and data set) and
-    ``on_substitute_front_<cost>`` (within each substitute).
+    ``on_substitute_front_<cost>`` (within each substitute), and, where the
+    table has the intervals (``<metric>_low``/``_high``), ``indistinct_<cost>``:
+    for a point on the front, its neighbours along it whose interval overlaps
+    its own (:func:`indistinct_neighbours`; None off the front).
     """
     error = f"{metric}_mean"
     scope = [k for k in SCOPE_KEYS if k in aggregated.columns]
@@ -87,4 +91,15 @@ def frontier_table(aggregated: pd.DataFrame, metric: str = "val_error") -> pd.Da
     for cost in COSTS:
         table = pareto_frontier(table, cost, error, by=scope or None, flag=f"on_front_{cost}")
         table = pareto_frontier(table, cost, error, by=scope + ["substitute"], flag=f"on_substitute_front_{cost}")
+        if {f"{metric}_low", f"{metric}_high"} <= set(table.columns):
+            table = _with_indistinct(table, cost, metric, scope)
     return table
+
+
+def _with_indistinct(table: pd.DataFrame, cost: str, metric: str, scope: list) -> pd.DataFrame:
+    column = pd.Series([None] * len(table), index=table.index, dtype=object)
+    for _, group in table.groupby(scope, dropna=False, sort=False) if scope else [(None, table)]:
+        on = group[group[f"on_front_{cost}"]]
+        if len(on):
+            column.loc[on.index] = indistinct_neighbours(on, cost, f"{metric}_low", f"{metric}_high")
+    return table.assign(**{f"indistinct_{cost}": column})

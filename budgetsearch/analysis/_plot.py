@@ -3,7 +3,7 @@
 The layout follows the original paper's figures ("Size vs. Validation Top-1
 Error"): top-1 error in percent on x, parameters (or mult-adds) on a log y
 axis, one colour and one line per substitute (its budgets in order). Seed spread is a horizontal
-error bar (one sample standard deviation), the front over all substitutes
+error bar (the interval of the mean over seeds), the front over all substitutes
 is a black staircase with its points outlined, dominated points are faded.
 """
 
@@ -56,39 +56,54 @@ def study_title(name: Optional[str], trials: pd.DataFrame) -> str:
 
 def plot_frontier(points: pd.DataFrame, ax, cost: str = "params", metric: str = "val_error",
                   reference: Optional[float] = None, reference_label: str = "dense teacher",
-                  colors: Optional[dict] = None, missing: Optional[dict] = None):
+                  colors: Optional[dict] = None, missing: Optional[dict] = None,
+                  cells: Optional[pd.DataFrame] = None, fits: Optional[pd.DataFrame] = None):
     """Draw ``points`` (a :func:`~budgetsearch.analysis.frontier_table`) on ``ax`` and return ``ax``.
 
+    Bars are each point's seed interval (``<metric>_low`` to ``_high``); a
+    saturated point (its budget over the substitute's reach) is a diamond.
     ``reference``: an error (%) drawn as a dotted vertical line, e.g. the
     dense teacher's mean error. ``missing``: substitute -> the cells without a
     point (:func:`~budgetsearch.analysis.missing_points`), named in the legend,
-    also for a substitute with no point at all.
+    also for a substitute with no point at all. ``cells``
+    (:func:`~budgetsearch.analysis.missing_cells`): those cells, drawn at their
+    size in a strip beside the axes, one marker per status, and counted in the
+    legend's title. ``fits`` (:func:`~budgetsearch.analysis.scaling_fits`): each
+    determined fit against ``cost`` is a dashed curve over its family's sizes.
     """
     if cost not in COST_LABELS:
         raise ConfigError(f"cost must be one of {sorted(COST_LABELS)}, but got {cost!r}")
     from matplotlib import ticker
 
-    mean, std, front = f"{metric}_mean", f"{metric}_std", f"on_front_{cost}"
-    lacking = [c for c in ("substitute", cost, mean, std, front) if c not in points.columns]
+    mean, low, high, front = f"{metric}_mean", f"{metric}_low", f"{metric}_high", f"on_front_{cost}"
+    lacking = [c for c in ("substitute", cost, mean, low, high, front) if c not in points.columns]
     if lacking:
         raise ConfigError(f"points lack column(s) {lacking}; pass the table frontier_table() returns")
     drawn = points[points[mean].notna() & points[cost].notna()]
-    colors = colors or substitute_colors(list(drawn["substitute"]) + list(missing or ()))
+    cells = cells if cells is not None else pd.DataFrame(columns=["substitute", "budget", "status"])
+    colors = colors or substitute_colors(list(drawn["substitute"]) + list(missing or ()) + list(cells["substitute"]))
     missing = missing or {}
     for name, group in drawn.groupby("substitute", sort=True):
         # joined in budget order (then size): the substitute's path as its budget grows, also where sizes tie
         group = group.sort_values([c for c in ("budget_params", cost) if c in group.columns], kind="stable")
         x = group[mean].to_numpy(float)
         y = group[cost].to_numpy(float)
-        xerr = group[std].fillna(0.0).to_numpy(float)
+        xerr = np.nan_to_num(np.vstack([x - group[low].to_numpy(float), group[high].to_numpy(float) - x]))
         on = group[front].to_numpy(bool)
+        saturated = (group["saturated"].map(lambda v: v is True).to_numpy(bool) if "saturated" in group
+                     else np.zeros(len(group), dtype=bool))
         color = colors[str(name)]
         label = str(name) + (f" (no point: {missing[str(name)]})" if str(name) in missing else "")
         ax.plot(x, y, "-", color=color, alpha=0.7, linewidth=1.2, label=label, zorder=2)
         for subset, alpha, edge in ((~on, FADED, "none"), (on, 1.0, "black")):
-            if subset.any():
-                ax.errorbar(x[subset], y[subset], xerr=xerr[subset], fmt="o", color=color, alpha=alpha,
-                            markeredgecolor=edge, markersize=6, capsize=3, elinewidth=1, zorder=3)
+            for shape, kind in (("o", ~saturated), ("D", saturated)):
+                chosen = subset & kind
+                if chosen.any():
+                    ax.errorbar(x[chosen], y[chosen], xerr=xerr[:, chosen], fmt=shape, color=color, alpha=alpha,
+                                markeredgecolor=edge, markersize=6, capsize=3, elinewidth=1, zorder=3)
+    if "saturated" in drawn and drawn["saturated"].map(lambda v: v is True).any():
+        ax.plot([], [], "D", color="0.4", label="saturated: budget over the substitute's reach")
+    _draw_fits(ax, fits, cost, colors)
     for name in sorted(set(missing) - set(drawn["substitute"].astype(str))):  # a legend entry, nothing to draw
         ax.plot([], [], "x", color=colors[name], label=f"{name}: no point ({missing[name]})")
     on_front = drawn[drawn[front]].sort_values([mean, cost])
@@ -98,9 +113,10 @@ def plot_frontier(points: pd.DataFrame, ax, cost: str = "params", metric: str = 
     if reference is not None and np.isfinite(reference):
         ax.axvline(reference, color="0.4", linestyle=":", linewidth=1.5,
                    label=f"{reference_label} ({reference:.2f} %)", zorder=1)
+    placed = _draw_cells(ax, cells, cost, colors)
     ax.set_yscale("log")
     # Engineering notation (80k, 200k, 5M) and denser ticks on a short range: studies often span under a decade.
-    sizes = drawn[cost].to_numpy(float)
+    sizes = np.concatenate([drawn[cost].to_numpy(float), placed])
     decades = np.log10(sizes.max() / sizes.min()) if len(sizes) and sizes.min() > 0 else 0.0
     if len(sizes) and sizes.min() > 0 and sizes.max() / sizes.min() < MIN_SPAN:
         # Sizes within a few percent (e.g. one budget) would fill the axis and look far apart: widen it.
@@ -117,22 +133,92 @@ def plot_frontier(points: pd.DataFrame, ax, cost: str = "params", metric: str = 
     ax.set_xlabel(METRIC_LABELS.get(metric, f"{metric} (%)"))
     ax.set_ylabel(COST_LABELS[cost])
     ax.grid(True, which="major", alpha=0.3)
-    if len(drawn) or reference is not None or missing:
-        ax.legend(fontsize="small")
+    if len(drawn) or reference is not None or missing or len(cells):
+        # below the axes: a study's many substitutes and marks would hide the points they name
+        ax.legend(fontsize="small", title=_legend_title(drawn, cells), title_fontsize="small", loc="upper center",
+                  bbox_to_anchor=(0.5, -0.12), ncols=2)
     return ax
+
+
+# Marker of a cell without a point, by its status: skipped before training, ended without a result, not finished.
+CELL_MARKERS = {"infeasible": ("v", "infeasible (no setting fits)"),
+                "below_min_fill": ("^", "below min_fill"), "skipped": ("^", "skipped"),
+                "pruned": ("s", "pruned"), "running": ("o", "running or queued"), "waiting": ("o", "running or queued")}
+FAILED_MARKER = ("X", "failed, diverged, out of memory or lost")
+STRIP = [1.02, 0.0, 0.1, 1.0]  # the cells' strip, in the axes' fraction: just right of them, as tall
+
+
+def _draw_cells(ax, cells: pd.DataFrame, cost: str, colors: dict) -> np.ndarray:
+    """Cells without a point, at their size, in a strip right of ``ax`` that shares its y axis; returns the sizes.
+
+    A cell stands at its network's count where the solver made one, else at
+    its budget's cap on this axis; one with neither (an infeasible cell on the
+    mult-adds plot without a mult-adds cap) is only counted in the legend.
+    """
+    if not len(cells):
+        return np.empty(0)
+    cap = "budget_params" if cost == "params" else "budget_mult_adds"
+    at = [row[cost] if _known(row.get(cost)) else row.get(cap) for _, row in cells.iterrows()]
+    strip = ax.inset_axes(STRIP, sharey=ax)
+    strip.set_xticks([])
+    strip.tick_params(labelleft=False)
+    strip.set_title("no point", fontsize="small")
+    names = sorted(cells["substitute"].astype(str).unique())
+    strip.set_xlim(-0.5, len(names) - 0.5)
+    shown = set()
+    for (_, cell), size in zip(cells.iterrows(), at):
+        if not _known(size):
+            continue
+        shape, label = CELL_MARKERS.get(cell["status"], FAILED_MARKER)
+        hollow = cell["status"] in ("running", "waiting")
+        color = colors[str(cell["substitute"])]
+        strip.plot([names.index(str(cell["substitute"]))], [float(size)], shape, markersize=7, color=color,
+                   markerfacecolor="none" if hollow else color, markeredgecolor=color if hollow else "black")
+        shown.add((shape, label, hollow))
+    for shape, label, hollow in sorted(shown):  # one legend entry per kind of mark, on the main axes
+        ax.plot([], [], shape, color="0.4", markerfacecolor="none" if hollow else "0.4", label=f"no point: {label}")
+    return np.array([float(s) for s in at if _known(s)])
+
+
+def _draw_fits(ax, fits: Optional[pd.DataFrame], cost: str, colors: dict) -> None:
+    if fits is None or not len(fits):
+        return
+    drawn = fits[fits["cost"].eq(cost) & fits["determined"]]
+    for _, row in drawn.iterrows():
+        fit = row["fit"]
+        sizes = np.geomspace(fit.n0, fit.n_max, 60)
+        ax.plot(fit.predict(sizes), sizes, "--", color=colors[str(row["substitute"])], linewidth=1, alpha=0.8,
+                zorder=1)
+    if len(drawn):
+        ax.plot([], [], "--", color="0.4", linewidth=1, label="fit: error = a·N^(−b) + c")
+
+
+def _legend_title(drawn: pd.DataFrame, cells: pd.DataFrame) -> Optional[str]:
+    """What the bars are, and how many of the cells asked for have a point (when some have none)."""
+    lines = [f"bars: {drawn['interval'].iloc[0]} interval over seeds"] if "interval" in drawn and len(drawn) else []
+    if len(cells):
+        asked = len(drawn.drop_duplicates(["substitute", "budget"])) + len(cells)
+        lines.append(f"{asked - len(cells)} of {asked} cells have a point")
+    return "\n".join(lines) or None
+
+
+def _known(value) -> bool:
+    return value is not None and value is not pd.NA and not (isinstance(value, float) and np.isnan(value))
 
 
 def frontier_figure(points: pd.DataFrame, cost: str = "params", metric: str = "val_error",
                     reference: Optional[float] = None, title: Optional[str] = None, colors: Optional[dict] = None,
-                    missing: Optional[dict] = None):
+                    missing: Optional[dict] = None, cells: Optional[pd.DataFrame] = None,
+                    fits: Optional[pd.DataFrame] = None):
     """A new matplotlib ``Figure`` on the Agg canvas (no pyplot, no global state) holding one :func:`plot_frontier`."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(7, 5), layout="constrained")
+    figure = Figure(figsize=(8, 7.5), layout="constrained")
     FigureCanvasAgg(figure)
     ax = figure.subplots()
-    plot_frontier(points, ax, cost=cost, metric=metric, reference=reference, colors=colors, missing=missing)
+    plot_frontier(points, ax, cost=cost, metric=metric, reference=reference, colors=colors, missing=missing,
+                  cells=cells, fits=fits)
     if title:
         ax.set_title(title)
     return figure

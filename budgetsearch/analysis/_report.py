@@ -13,17 +13,24 @@ import numpy as np
 import pandas as pd
 
 from ._aggregate import STATUSES, aggregate_seeds, per_budget, problem_trials, status_counts, status_labels
+from ._report_sections import fit_section, pair_section
 from ._pareto import COSTS
 from ._plot import COST_LABELS, METRIC_LABELS
 
 
 def render_report(trials: pd.DataFrame, points: pd.DataFrame, metric: str = "val_error",
-                  title: Optional[str] = None, skipped: Optional[pd.DataFrame] = None) -> str:
+                  title: Optional[str] = None, skipped: Optional[pd.DataFrame] = None,
+                  fits: Optional[pd.DataFrame] = None, pairs: Optional[pd.DataFrame] = None,
+                  cells: Optional[pd.DataFrame] = None) -> str:
     """Markdown text: ``trials`` is :func:`load_trials`' table, ``points`` :func:`frontier_table`'s.
 
-    ``skipped``: :func:`load_skipped_cells`' table, listed with each reason.
+    ``skipped``: :func:`load_skipped_cells`' table, listed with each reason;
+    ``fits``: :func:`scaling_fits`'; ``pairs``: :func:`paired_comparisons`';
+    ``cells``: :func:`missing_cells`' (counted under the totals).
     """
-    mean, std = f"{metric}_mean", f"{metric}_std"
+    mean, std, low, high = f"{metric}_mean", f"{metric}_std", f"{metric}_low", f"{metric}_high"
+    interval = points["interval"].dropna().iloc[0] if "interval" in points and points["interval"].notna().any() \
+        else "95% t"
     students = per_budget(trials[~trials["role"].eq("teacher").fillna(False).astype(bool)])
     counts = status_counts(students)
     totals = status_labels(trials).value_counts()
@@ -32,8 +39,13 @@ def render_report(trials: pd.DataFrame, points: pd.DataFrame, metric: str = "val
     lines = [f"# Frontier report: {title}" if title else "# Frontier report", ""]
     lines.append(f"{len(trials)} trial{'' if len(trials) == 1 else 's'}: " + ", ".join(f"{n} {s}" for s, n in totals.items()) + "." if len(trials)
                  else "No trials recorded yet.")
+    if cells is not None and len(cells):
+        asked = len(points.drop_duplicates(["substitute", "budget"])) + len(cells)
+        lines += ["", f"{asked - len(cells)} of {asked} cells have a point; the {len(cells)} without one are drawn "
+                  "beside the plots with their status and listed below (skipped cells, failed or incomplete trials)."]
     lines += ["", f"Error is the {METRIC_LABELS.get(metric, metric)}, mean ± sample standard deviation over the seeds "
-              "whose trial has status \"complete\"; only those enter the aggregates and the fronts. Fronts are "
+              "whose trial has status \"complete\"; only those enter the aggregates and the fronts. Interval: the "
+              f"{interval} interval of the mean over those seeds (none for one seed). Fronts are "
               "computed on the per-point means (the plotted points). Front columns: P = on the front of error "
               "against parameters over all substitutes, M = against mult-adds. Fill = params / the budget's "
               "parameters. Mult-adds are per image at inference; rebuild mult-adds are per training step, whatever "
@@ -44,8 +56,8 @@ def render_report(trials: pd.DataFrame, points: pd.DataFrame, metric: str = "val
     for budget, budget_counts in counts.groupby("budget", sort=False):
         cap = budget_counts["budget_params"].iloc[0]
         lines.append(f"## Budget {budget}" + (f" (at most {int(cap):,} parameters)" if pd.notna(cap) else ""))
-        lines += ["", "| substitute | setting | params | fill | mult-adds | rebuild mult-adds | error (%) | seeds "
-                  "| front | trials |", "|---|---|---:|---:|---:|---:|---:|---:|:---:|---|"]
+        lines += ["", "| substitute | setting | params | fill | mult-adds | rebuild mult-adds | error (%) | interval "
+                  "| seeds | front | trials |", "|---|---|---:|---:|---:|---:|---:|---:|---:|:---:|---|"]
         for _, cell in budget_counts.iterrows():
             status = _status_text(cell)
             mine = points[points["substitute"].eq(cell["substitute"]) & points["budget"].eq(budget)]
@@ -56,13 +68,15 @@ def render_report(trials: pd.DataFrame, points: pd.DataFrame, metric: str = "val
                 fill = recorded["params"].astype("float64") / recorded["budget_params"].astype("float64")
                 lines.append(f"| {cell['substitute']} | {_first(recorded['setting'])} | {_first(recorded['params'])} "
                              f"| {_fill(fill.dropna().iloc[0] if fill.notna().any() else None)} "
-                             f"| {_first(recorded['mult_adds'])} | {rebuild} | - | 0 |  | {status}{_trained(recorded)} |")
+                             f"| {_first(recorded['mult_adds'])} | {rebuild} | - | - | 0 |  | {status}{_trained(recorded)} |")
             for _, point in mine.iterrows():
                 marks = "".join(m for c, m in zip(COSTS, "PM") if point.get(f"on_front_{c}", False))
                 trained = f"; trained at {point['trained_at']}" if _text(point.get("trained_at")) != "-" else ""
+                trained += "; saturated (budget over its reach)" if point.get("saturated") is True else ""
                 lines.append(f"| {point['substitute']} | {_number(point['setting'])} | {_number(point['params'])} "
                              f"| {_fill(point.get('fill'))} | {_number(point['mult_adds'])} | {rebuild} "
-                             f"| {_error(point[mean], point[std])} | {point['seeds']} | {marks} | {status}{trained} |")
+                             f"| {_error(point[mean], point[std])} | {_interval(point[low], point[high])} "
+                             f"| {point['seeds']} | {marks} | {status}{trained} |")
         lines.append("")
 
     teachers = aggregate_seeds(trials, teachers=True) if trials["role"].eq("teacher").any() else None
@@ -79,14 +93,20 @@ def render_report(trials: pd.DataFrame, points: pd.DataFrame, metric: str = "val
         front = points[points[flag]].sort_values(mean) if flag in points else points.iloc[0:0]
         lines += [f"## Front: error against {COST_LABELS[cost]} ({len(front)} points)", ""]
         if len(front):
-            lines += ["| substitute | budget | setting | params | mult-adds | error (%) |", "|---|---|---|---:|---:|---:|"]
+            lines += ["| substitute | budget | setting | params | mult-adds | error (%) | interval | not distinct from |",
+                      "|---|---|---|---:|---:|---:|---:|---|"]
             lines += [f"| {p['substitute']} | {p['budget']} | {_number(p['setting'])} | {_number(p['params'])} "
-                      f"| {_number(p['mult_adds'])} | {_error(p[mean], p[std])} |" for _, p in front.iterrows()]
-            lines.append("")
+                      f"| {_number(p['mult_adds'])} | {_error(p[mean], p[std])} | {_interval(p[low], p[high])} "
+                      f"| {_text(p.get(f'indistinct_{cost}')) if p.get(f'indistinct_{cost}') else ''} |"
+                      for _, p in front.iterrows()]
+            lines += ["", _indistinct_note(front, cost, interval), ""]
+
+    lines += fit_section(fits, metric) + pair_section(pairs, points, metric)
 
     if skipped is not None and len(skipped):
-        lines += [f"## Skipped cells ({len(skipped)})", "", "| substitute | budget | reason |", "|---|---|---|"]
-        lines += [f"| {_text(c['substitute'])} | {_text(c['budget'])} | {_text(c['reason'])} |"
+        lines += [f"## Skipped cells ({len(skipped)})", "", "| substitute | budget | status | reason |",
+                  "|---|---|---|---|"]
+        lines += [f"| {_text(c['substitute'])} | {_text(c['budget'])} | {_text(c.get('status'))} | {_text(c['reason'])} |"
                   for _, c in skipped.iterrows()]
         lines.append("")
 
@@ -107,6 +127,15 @@ def render_report(trials: pd.DataFrame, points: pd.DataFrame, metric: str = "val
                          f"| {_text(t['problem'])} | {_text(t['message'])} |")
     lines.append("")
     return "\n".join(lines)
+
+
+def _indistinct_note(front: pd.DataFrame, cost: str, interval: str) -> str:
+    column = f"indistinct_{cost}"
+    blurred = front[front[column].fillna("").astype(bool)] if column in front else front.iloc[0:0]
+    if not len(blurred):
+        return f"Every point on this front is separated from its neighbours along it ({interval} intervals disjoint)."
+    return (f"{len(blurred)} of {len(front)} points are not distinguishable from a neighbour along this front at "
+            f"{interval}: their intervals overlap (or one has a single seed), so the data do not order them.")
 
 
 def _status_text(cell: pd.Series) -> str:
@@ -136,6 +165,10 @@ def _number(value) -> str:
     if isinstance(value, (float, np.floating)):
         return repr(float(value))  # shortest exact form: a setting such as 0.1015625 is shown whole
     return _text(value)
+
+
+def _interval(low, high) -> str:
+    return "-" if low is None or pd.isna(low) or pd.isna(high) else f"[{low:.2f}, {high:.2f}]"
 
 
 def _error(mean, std) -> str:

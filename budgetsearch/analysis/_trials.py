@@ -77,14 +77,15 @@ def _study_file_storage(study_file, storage=None, runs_dir=None) -> tuple:
 
 
 def load_skipped_cells(study, study_name: Optional[str] = None) -> pd.DataFrame:
-    """The cells the study's latest run skipped (columns substitute, budget, reason), as ``run`` recorded them.
+    """The cells the study's latest run skipped, as ``run`` recorded them (:func:`skipped_table`).
 
-    ``study``: as for :func:`load_trials`.
+    Columns substitute, budget, reason, status ("infeasible", "below_min_fill"),
+    the budget's caps and the solver's counts. ``study``: as for :func:`load_trials`.
     """
     from ..study import SKIPPED_ATTR
+    from ._missing import skipped_table
 
-    skipped = open_study(study, study_name).user_attrs.get(SKIPPED_ATTR, [])
-    return pd.DataFrame(skipped, columns=["substitute", "budget", "reason"])
+    return skipped_table(open_study(study, study_name).user_attrs.get(SKIPPED_ATTR, []))
 
 
 def open_study(study, study_name: Optional[str] = None):

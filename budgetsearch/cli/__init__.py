@@ -4,7 +4,8 @@ Each command is one small function registered in ``COMMANDS`` by the module
 of its group (``_count``, ``_solve``, ``_train``, ``_study``, ``_frontier``);
 commands parse arguments, call the library and print. Errors the library
 raises on bad input are printed as one line and exit with status 2; ``run``
-and ``worker`` exit with status 3 when trials of the study failed.
+and ``worker`` exit with status 3 when trials of the study failed (``run`` also
+when every cell was skipped).
 """
 
 from __future__ import annotations

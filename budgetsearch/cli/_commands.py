@@ -6,9 +6,10 @@ import argparse
 from typing import Callable, NamedTuple
 
 EXIT_BAD_INPUT = 2  # a usage or configuration error: nothing was done
-EXIT_TRIALS_FAILED = 3  # run/worker: the study ended with failed trials (their messages say why)
+# run/worker: the study ended with failed trials (their messages say why), or run found no cell to train
+EXIT_TRIALS_FAILED = 3
 EXIT_CODES = (f"exit status: 0 every trial recorded without failure, 1 a worker process crashed, {EXIT_BAD_INPUT} bad "
-              f"input (nothing done), {EXIT_TRIALS_FAILED} trials failed")
+              f"input (nothing done), {EXIT_TRIALS_FAILED} trials failed (or every cell was skipped)")
 
 
 class Command(NamedTuple):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from ._commands import command
-from ._options import add_compat_option, add_model_options, model_selection
+from ._options import (add_compat_option, add_counter_option, add_model_options, library_value, model_selection,
+                       whole_number)
 from ._output import print_json, print_kept_dense, print_table
+
+MAX_BATCH = 4096  # budgetsearch.timing.MAX_BATCH, without importing torch to parse the command line
 
 
 def _configure_substitutes(parser):
@@ -33,6 +36,13 @@ def run_substitutes(args) -> int:
     return 0
 
 
+def _timing_device(name: str) -> str:
+    from budgetsearch.timing import check_device  # when --device is given: it imports torch
+
+    check_device(name)
+    return name
+
+
 def _configure_count(parser):
     add_model_options(parser)
     parser.add_argument("--substitute", default=None, help="NAME, NAME:SETTING or the original NAME_SETTING "
@@ -41,6 +51,15 @@ def _configure_count(parser):
     parser.add_argument("--setting", type=float, default=None, help="the substitute's hyperparameter value")
     parser.add_argument("--per-layer", action="store_true", help="also print each module's own count")
     add_compat_option(parser)
+    add_counter_option(parser)
+    parser.add_argument("--measure", action="store_true",
+                        help="also time the network's forward and training step on --device (images per second)")
+    parser.add_argument("--batch-size", type=whole_number(1, MAX_BATCH), default=32,
+                        help="--measure: images per timed batch (default: 32)")
+    parser.add_argument("--device", type=library_value(_timing_device), default="cpu",
+                        help="--measure: cpu, cuda or cuda:N (default: cpu)")
+    parser.add_argument("--repeats", type=whole_number(1, 1000), default=10,
+                        help="--measure: timed batches, of which the median is reported (default: 10)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -57,16 +76,22 @@ def run_count(args) -> int:
     model = build_for_counting(args.model, factory, num_classes=args.num_classes, input_size=input_size,
                                compat=args.compat, select=chosen["select"], exclude=chosen["exclude"],
                                **chosen["options"])
-    result = count(model, input_size, compat=args.compat)
+    result = count(model, input_size, compat=args.compat, counter=args.counter)
     fixed_params, fixed_mult_adds = fixed_part(result, model.substitution_points)
     summary = {"model": args.model, "substitute": factory.substitute.name, "setting": factory.setting,
                "compat": args.compat, "params": result.params, "mult_adds": result.mult_adds,
                "reconstruction_mult_adds": result.reconstruction_mult_adds, "fixed_params": fixed_params,
                "fixed_mult_adds": fixed_mult_adds}
+    timing = _measure(model, input_size, args) if args.measure else None  # after counting: a count is exact
     if args.json:
         kept = [{"name": k.name, "reason": k.reason} for k in model.kept_dense]
-        print_json(summary | result.to_dict(per_layer=args.per_layer) | {"kept_dense": kept})
+        measured = {"timing": timing.to_dict()} if timing is not None else {}
+        print_json(summary | result.to_dict(per_layer=args.per_layer) | {"kept_dense": kept} | measured)
         return 0
+    if timing is not None:
+        summary |= {"forward_ms": round(1000 * timing.forward_seconds, 3),
+                    "inference_img_s": round(timing.inference_images_per_second, 1),
+                    "train_img_s": round(timing.train_images_per_second, 1)}
     if args.per_layer:
         print_table(result.per_layer().to_dict("records"), ["name", "type", "params", "mult_adds"])
         print()
@@ -75,5 +100,14 @@ def run_count(args) -> int:
           f"input {','.join(map(str, input_size))}, batch 1; mult_adds per image at inference, "
           f"reconstruction_mult_adds per training step (rebuilding the structured weights, any batch); fixed part: "
           f"what the {len(model.substitution_points)} substitution points do not hold")
+    if timing is not None:
+        print(f"measured: {timing.method}; forward_ms per batch at inference, train_img_s with forward, "
+              f"cross-entropy and backward")
     print_kept_dense(model.kept_dense)
     return 0
+
+
+def _measure(model, input_size, args):
+    from budgetsearch.timing import measure
+
+    return measure(model, input_size, batch_size=args.batch_size, device=args.device, repeats=args.repeats)

@@ -21,6 +21,9 @@ def _configure_frontier(parser):
     parser.add_argument("--out", default=None, help="output folder (default: <runs-dir>/<study name>/)")
     parser.add_argument("--metric", default="val_error", choices=["val_error", "test_error"],
                         help="error the fronts use (default: val_error, the studies' objective)")
+    parser.add_argument("--interval", default="t", choices=["t", "bootstrap"],
+                        help="the 95%% interval of each point's mean over its seeds: Student's t (default) or a "
+                             "percentile bootstrap (fixed seed: the same study gives the same interval)")
     parser.add_argument("--json", action="store_true", help="print the frontier rows as JSON")
 
 
@@ -32,9 +35,10 @@ def run_frontier(args) -> int:
     if args.study_file is not None and args.study is not None:
         raise ConfigError(f"give STUDY.toml or --study, not both (got {args.study_file!r} and --study {args.study!r})")
     if args.study_file is not None:
-        frontier = analysis.load_study_file_frontier(args.study_file, args.storage, args.runs_dir, args.metric)
+        frontier = analysis.load_study_file_frontier(args.study_file, args.storage, args.runs_dir, args.metric,
+                                                     args.interval)
     elif args.storage is not None and args.study is not None:
-        frontier = analysis.load_frontier(args.storage, args.study, args.metric)
+        frontier = analysis.load_frontier(args.storage, args.study, args.metric, args.interval)
     else:
         raise ConfigError("frontier needs STUDY.toml, or both --storage URL and --study NAME")
     out = output_folder(args.out if args.out else study_dir(frontier.name, args.runs_dir), "--out")
@@ -45,10 +49,13 @@ def run_frontier(args) -> int:
         return 0
     mean = f"{args.metric}_mean"
     print_table(with_short_fill(rows), ["substitute", "budget", "setting", "params", "fill", "trained_at",
-                                        "mult_adds", mean, f"{args.metric}_std", "seeds", "on_front_params",
-                                        "on_front_mult_adds"])
+                                        "mult_adds", mean, f"{args.metric}_std", f"{args.metric}_low",
+                                        f"{args.metric}_high", "seeds", "on_front_params", "on_front_mult_adds"])
     print(f"{len(frontier.trials)} trials, {len(frontier.points)} points, {len(rows)} on a front; wrote "
           f"{', '.join(written)} to {out}")
+    if len(frontier.cells):
+        print(f"{len(frontier.cells)} cell(s) without a point (skipped, failed or unfinished): rows of frontier.csv "
+              "with their status and reason, marked beside the plots")
     if len(frontier.problems):
         print(f"{len(frontier.problems)} failed or incomplete trial(s): see {written['report.md']}")
     return 0

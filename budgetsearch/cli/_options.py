@@ -95,9 +95,15 @@ def add_model_selection(parser: argparse.ArgumentParser) -> None:
 
 
 def model_selection(args) -> dict:
-    """The model's keyword arguments and the selection of its layers, as the solver and counter take them."""
-    return {"options": dict(parse_model_option(text) for text in args.model_option), "select": args.select,
-            "exclude": tuple(args.exclude)}
+    """The model's keyword arguments and the selection of its layers, as the solver and counter take them.
+
+    The model is resolved and its options checked against its signature here, before any work starts.
+    """
+    from budgetsearch.models import check_model_options
+
+    options = dict(parse_model_option(text) for text in args.model_option)
+    check_model_options(args.model, options)
+    return {"options": options, "select": args.select, "exclude": tuple(args.exclude)}
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -118,3 +124,12 @@ def add_runs_dir(parser: argparse.ArgumentParser, holding: str) -> None:
 def add_compat_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compat", default=None, metavar="MODE",
                         help="build and count with another code's conventions: deficient-efficient")
+
+
+COUNTERS = ("fvcore", "dispatch")  # budgetsearch.counting.COUNTERS, named here so that --help need not import torch
+
+
+def add_counter_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--counter", choices=COUNTERS, default=None,
+                        help="how mult-adds are counted: fvcore (default; a torch.jit trace) or dispatch (every "
+                             "operator torch dispatches); both apply budgetsearch's rules and agree")

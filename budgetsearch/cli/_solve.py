@@ -7,7 +7,8 @@ import math
 from budgetsearch.errors import InfeasibleBudgetError
 
 from ._commands import command
-from ._options import add_compat_option, add_model_options, model_selection, output_folder, whole_number
+from ._options import (add_compat_option, add_counter_option, add_model_options, model_selection, output_folder,
+                       whole_number)
 from ._output import print_json, print_kept_dense, print_table
 
 # solve's exit status when a requested substitute cannot meet the budget (2 is a bad input, as everywhere).
@@ -25,11 +26,19 @@ def _configure_solve(parser):
                              f"budget: no setting fits, or even its largest network is below it (saturated); with "
                              f"all, the substitutes without a setting (conv, separable) are not held to it")
     add_compat_option(parser)
+    add_counter_option(parser)
     parser.add_argument("--json", action="store_true", help="print a JSON list, one object per substitute")
 
 
 @command("solve", "turn a parameter budget into each substitute's setting", _configure_solve)
 def run_solve(args) -> int:
+    from budgetsearch.counting import counter_in_use
+
+    with counter_in_use(args.counter):
+        return _solve(args)
+
+
+def _solve(args) -> int:
     from budgetsearch.solver import network_counter, parse_budget, solve_budget
     from budgetsearch.substitutes import get_substitute, list_substitutes
 
@@ -93,11 +102,19 @@ def _configure_curves(parser):
                         help="settings per substitute (default: 40)")
     parser.add_argument("--out", default="curves", help="folder for curves.csv and curves.png (default: curves)")
     add_compat_option(parser)
+    add_counter_option(parser)
     parser.add_argument("--json", action="store_true", help="print the table as JSON")
 
 
 @command("curves", "sweep every substitute's setting and plot the network's counts against it", _configure_curves)
 def run_curves(args) -> int:
+    from budgetsearch.counting import counter_in_use
+
+    with counter_in_use(args.counter):
+        return _curves(args)
+
+
+def _curves(args) -> int:
     import matplotlib
     from tqdm import tqdm
 

@@ -115,7 +115,7 @@ def run_run(args) -> int:
 
     def on_progress(progress):
         nonlocal bar
-        if args.json:
+        if args.json or not progress.total:  # no trial at all: nothing to show progress of
             return
         if bar is None:  # trials recorded by an earlier run are the bar's start, not part of its rate and ETA
             from tqdm import tqdm
@@ -139,6 +139,11 @@ def run_run(args) -> int:
         skipped = [{"substitute": c.substitute, "budget": c.budget.label, "reason": c.reason}
                    for c in report.plan.skipped]
         _print_summary(report.rows, report.progress, skipped)
+    if not report.plan.solved:  # nothing was queued: "0/0 trials recorded" is no success
+        print(f"budgetsearch run: nothing to train: all {len(report.plan.skipped)} cells of study {config.name!r} were "
+              f"skipped (the skipped lines say why: no setting meets the budget, or the fill is under min_fill = "
+              f"{config.min_fill:g}); lower min_fill or change the budgets or substitutes", file=sys.stderr)
+        return EXIT_TRIALS_FAILED
     failed_workers = [code for code in report.worker_exit_codes if code != 0]
     if failed_workers:
         print(f"budgetsearch run: {len(failed_workers)} worker(s) exited with an error "

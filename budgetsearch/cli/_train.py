@@ -66,7 +66,7 @@ def _comma_separated(text: str, convert, flag: str, allowed: str) -> tuple:
 def _train_config(args):
     import dataclasses
 
-    from budgetsearch.training import PRESETS, DistillConfig
+    from budgetsearch.training import PRESETS, DistillConfig, check_optimizer_options
 
     if args.preset not in PRESETS:
         raise ConfigError(f"--preset must be one of {sorted(PRESETS)}, but got {args.preset!r}")
@@ -98,7 +98,10 @@ def _train_config(args):
                          + ([f"--teacher-model {args.teacher_model}"] if args.teacher_model is not None else []))
         raise ConfigError(f"--alpha, --beta, --temperature and --teacher-model describe distillation from a --teacher, "
                           f"but got {given} without --teacher")
-    return dataclasses.replace(PRESETS[args.preset], **{k: v for k, v in overrides.items() if v is not None})
+    config = dataclasses.replace(PRESETS[args.preset], **{k: v for k, v in overrides.items() if v is not None})
+    if args.betas is not None:  # refused even at its default value: given, it was meant to matter
+        check_optimizer_options(config.optimizer, {"betas": config.betas}, "--")
+    return config
 
 
 @command("train", "train one model with a substitute for a few epochs (a trial)", _configure_train)
@@ -109,12 +112,12 @@ def run_train(args) -> int:
     from budgetsearch.training import check_checkpoint_path, load_teacher, train_trial
 
     config = _train_config(args)
+    chosen = model_selection(args)
     if args.save is not None:
         check_checkpoint_path(args.save, overwrite=args.overwrite)
     if config.distill is not None:
         load_teacher(config.distill, args.model)  # a teacher that cannot be read is told before any data is loaded
     dataset = load_dataset(args.dataset, validation_size=config.validation_size, seed=config.seed)
-    chosen = model_selection(args)
     substitute, setting, solution = args.substitute, args.setting, None
     if args.budget is not None:
         from budgetsearch.solver import solve_budget
@@ -125,6 +128,8 @@ def run_train(args) -> int:
         substitute, setting = solution.substitute, solution.setting
         if not args.json:
             print(_solved_line(solution))
+    elif chosen["select"] is not None or chosen["exclude"]:
+        _check_layer_choice(args.model, args.num_classes or dataset.num_classes, dataset.input_size, chosen)
     bar = tqdm(total=config.epochs, desc=f"{args.model} {substitute}", unit="epoch", file=sys.stderr)
 
     def on_epoch(epoch, metrics):
@@ -153,6 +158,18 @@ def run_train(args) -> int:
         if summary["checkpoint"]:
             print(f"checkpoint written to {args.save}")
     return 0 if result.status == "complete" else 1
+
+
+def _check_layer_choice(model: str, num_classes: int, input_size: tuple, chosen: dict) -> None:
+    """Build the dense network on the meta device (no memory, no time), so that a choice of layers that
+    cannot work is told before the progress bar starts (the solver checks it with ``--budget``)."""
+    import torch
+
+    from budgetsearch.training import Architecture
+
+    with torch.device("meta"):
+        Architecture(model, "conv", None, num_classes, input_size, chosen["options"], chosen["select"],
+                     chosen["exclude"]).build()
 
 
 def _solved_line(solution) -> str:

@@ -46,9 +46,10 @@ def build_for_counting(model: ModelSpec, substitute="conv", setting=None, *, num
 
 def count_model(model: ModelSpec, substitute="conv", setting=None, *, num_classes: Optional[int] = None,
                 input_size: Optional[tuple] = None, compat: Optional[str] = None, select=None, exclude=(),
-                **options) -> Count:
-    """``count(create_model(model, ...), input_size, compat=compat)``, without building real weights where it can."""
+                counter: Optional[str] = None, **options) -> Count:
+    """``count(create_model(model, ...), input_size, compat=compat, counter=counter)``, without building real weights
+    where it can."""
     size = tuple(input_size or model_defaults(model)[1])
     network = build_for_counting(model, substitute, setting, num_classes=num_classes, input_size=size, compat=compat,
                                  select=select, exclude=exclude, **options)
-    return count(network, size, compat=compat)
+    return count(network, size, compat=compat, counter=counter)

@@ -33,17 +33,16 @@ from __future__ import annotations
 import math
 from typing import Callable, Dict
 
-from fvcore.nn.jit_handles import get_shape
 from torch import nn
 
 from ..substitutes import compat_counted_types
-from ._rules import (AVERAGING, COMPARISON, DATA_MOVEMENT, ELEMENTWISE_ARITHMETIC, Handle, default_rules, free,
-                     per_input_element)
+from ._rules import (AVERAGING, COMPARISON, DATA_MOVEMENT, ELEMENTWISE_ARITHMETIC, Handle, _given, default_rules,
+                     free, per_input_element, traced_shape)
 
 
 def linear_with_bias(inputs, outputs) -> int:
     """rows·(weights + biases), for ``aten::linear`` (x, W, b) and ``aten::addmm`` (b, x, Wᵀ)."""
-    shapes = [get_shape(v) for v in inputs[:3]]
+    shapes = [traced_shape(v) if _given(v) else None for v in inputs[:3]]
     if len(shapes[1] or ()) == 2 and len(shapes[0] or ()) >= 2 and shapes[0][-1] == shapes[1][1]:  # linear
         x, weight, bias = shapes
     else:  # addmm(bias, x, weight_t)

@@ -1,8 +1,8 @@
-"""Count a model's parameters and per-image inference mult-adds with fvcore.
+"""Count a model's parameters and per-image inference mult-adds under budgetsearch's rule table.
 
 Parameters are the unique trainable parameters (a shared one once; buffers
 such as BN statistics and hash tables excluded), cross-checked against
-fvcore's ``parameter_count``. Mult-adds are fvcore's trace of one forward pass
+fvcore's ``parameter_count``. Mult-adds are the counter's view of one forward pass
 of a batch of one image in eval mode (every operation that runs, including
 work whose result the model discards), under the rule table of ``_rules``,
 with every parameter-only weight reconstruction (hash gather, tensor
@@ -21,6 +21,14 @@ not run at inference and their parameters are not counted.
 The rebuilds themselves are a cost per training step, independent of the
 batch: ``Count.reconstruction_mult_adds`` counts each once (``_reconstruction``).
 
+Two backends apply the rule table (``counter=``): ``"fvcore"`` (the default)
+walks a ``torch.jit`` trace (``_trace``), ``"dispatch"`` sees every operator
+torch dispatches (``_dispatch``), without the tracer torch 2.13 deprecates.
+They agree on every model of the combination matrix and transformers' image
+classifiers (``tests/counting/test_dispatch_counter.py``). Where torch.jit
+tracing is gone, ``count`` falls back to the dispatch backend and its
+convention says so.
+
 ``compat="deficient-efficient"`` counts with the original research code's
 convention instead (``budgetsearch.counting._compat`` holds its rule table:
 operator rules plus module rules that replace the traced count of a module).
@@ -28,6 +36,8 @@ operator rules plus module rules that replace the traced count of a module).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import math
 from dataclasses import dataclass
@@ -35,7 +45,6 @@ from importlib.metadata import version
 from typing import Dict, Optional
 
 import torch
-from fvcore.nn import FlopCountAnalysis, parameter_count
 from torch import nn
 
 from ..compat import check_mode
@@ -43,8 +52,39 @@ from ..errors import ConfigError, CountingError
 from ..models import ModelCapabilities
 from ..substitutes import stand_in_reconstructions
 from . import _compat
+from ._backends import COUNTERS
 from ._reconstruction import reconstruction_mult_adds
-from ._rules import Handle, default_rules, naming_the_operator
+from ._rules import Handle, default_rules
+from ._trace import fvcore_nn, jit_tracing_available
+
+FVCORE = f"fvcore {version('fvcore')} jit trace + budgetsearch rules"
+DISPATCH = f"torch {torch.__version__} dispatch (TorchDispatchMode) + budgetsearch rules"
+FALLBACK = " (fallback: torch.jit tracing is unavailable)"
+# The counter a count uses when it names none: fvcore, or the one ``counter_in_use`` sets.
+_IN_USE = contextvars.ContextVar("budgetsearch_counter", default="fvcore")
+
+
+def check_counter(counter: Optional[str]) -> str:
+    """``counter``, or the one in use when None; one of :data:`COUNTERS`."""
+    if counter is None:
+        return _IN_USE.get()
+    if counter not in COUNTERS:
+        raise ConfigError(f"counter must be one of {', '.join(COUNTERS)}, but got {counter!r}")
+    return counter
+
+
+@contextlib.contextmanager
+def counter_in_use(counter: Optional[str]):
+    """Every count inside that names no counter uses ``counter`` (None: leave it as it is).
+
+    For code that counts without a ``counter`` argument, the solver included (whose
+    remembered counts are kept per counter).
+    """
+    token = _IN_USE.set(check_counter(counter))
+    try:
+        yield
+    finally:
+        _IN_USE.reset(token)
 
 
 @dataclass(frozen=True)
@@ -52,7 +92,7 @@ class Convention:
     """How a count was made; recorded with every number budgetsearch reports."""
 
     input_size: tuple
-    counter: str = f"fvcore {version('fvcore')} jit trace + budgetsearch rules"
+    counter: str = FVCORE  # the backend that counted (FVCORE, DISPATCH, or DISPATCH + FALLBACK)
     unit: str = "mult-adds (one fused multiply-add = 1; elementwise add/mul = 1 per element)"
     batch: int = 1
     mode: str = "inference (eval), weights reconstructed once"
@@ -117,16 +157,20 @@ def _training_only(model: nn.Module) -> set:
     return {id(p) for name in _training_only_names(model) for p in model.get_submodule(name).parameters()}
 
 
+def _owned_by_first_name(model: nn.Module, module_name: str) -> int:
+    """Parameters whose first qualified name is inside ``module_name``: a shared one belongs to its first owner."""
+    return sum(p.numel() for name, p in model.named_parameters() if name.startswith(f"{module_name}."))
+
+
 def count_parameters(model: nn.Module) -> int:
-    """Unique trainable parameters of the inference network, checked against fvcore's count."""
+    """Unique trainable parameters of the inference network, checked against fvcore's count where fvcore imports."""
     unique = {id(p): p for p in model.parameters()}
     total = sum(p.numel() for p in unique.values())
-    fvcore_counts = parameter_count(model)
-    if total != fvcore_counts[""]:
-        raise CountingError(f"parameter counts disagree: unique parameters {total}, fvcore {fvcore_counts['']}")
+    if jit_tracing_available() and total != (fvcore_total := fvcore_nn().parameter_count(model)[""]):
+        raise CountingError(f"parameter counts disagree: unique parameters {total}, fvcore {fvcore_total}")
     excluded = _training_only(model)
     if sum(p.numel() for i, p in unique.items() if i in excluded) != sum(
-            fvcore_counts[name] for name in _training_only_names(model)):
+            _owned_by_first_name(model, name) for name in _training_only_names(model)):
         raise CountingError("training-only modules share parameters with the inference network")
     return sum(p.numel() for i, p in unique.items() if p.requires_grad and i not in excluded)
 
@@ -191,55 +235,6 @@ def _apply_module_rules(model: nn.Module, totals: dict, shapes: dict, module_rul
     return totals
 
 
-class _TensorOutputs(nn.Module):
-    """``model`` with its output, and every submodule's, flattened to a tuple of tensors.
-
-    The jit trace takes tensors, tuples, lists and dicts only, and a model may
-    return its own result type (a dataclass; transformers' ``ModelOutput``). The
-    trace also drops whatever no output depends on, yet work whose result a model
-    discards still runs (SigLIP's attention-pooling head, under a classifier that
-    averages the tokens instead): returning every module's output keeps it counted.
-    """
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x):
-        produced = []
-        hooks = [module.register_forward_hook(lambda module, inputs, output: produced.append(output))
-                 for module in self.model.modules()]
-        try:
-            output = self.model(x)
-        finally:
-            for hook in hooks:
-                hook.remove()
-        tensors = tuple(_tensors(output))
-        if not tensors:
-            raise CountingError(f"the model's forward must return tensors, but returned {type(output).__name__}")
-        return tensors + tuple(_tensors(produced))
-
-
-def _tensors(output):
-    if isinstance(output, torch.Tensor):
-        yield output
-    elif isinstance(output, dict):
-        for value in output.values():
-            yield from _tensors(value)
-    elif isinstance(output, (tuple, list)):
-        for value in output:
-            yield from _tensors(value)
-    elif dataclasses.is_dataclass(output) and not isinstance(output, type):
-        for field in dataclasses.fields(output):
-            yield from _tensors(getattr(output, field.name))
-
-
-def _unwrapped(by_module: dict) -> dict:
-    """Per-module values of the traced ``_TensorOutputs`` keyed by the model's own module names."""
-    return {"" if name == "model" else name.removeprefix("model."): value
-            for name, value in by_module.items() if name}
-
-
 def _rounded_layers(values: list) -> list:
     """Round per-layer floats to ints that sum to the rounded total (largest remainders first)."""
     floors = [math.floor(v) for v in values]
@@ -251,15 +246,21 @@ def _rounded_layers(values: list) -> list:
 
 
 def count(model: nn.Module, input_size=(3, 32, 32), *, rules: Optional[Dict[str, Handle]] = None,
-          compat: Optional[str] = None) -> Count:
+          compat: Optional[str] = None, counter: Optional[str] = None) -> Count:
     """Parameters and per-image inference mult-adds of ``model`` at ``input_size`` (C, H, W).
 
     ``rules`` replaces the operator table (default :func:`default_rules`, or the
     compatibility mode's); an operator the model executes that has no rule, or
     whose rule meets a value of unknown shape, raises :class:`CountingError`. ``compat`` is None (budgetsearch's convention) or a mode
-    of :data:`budgetsearch.compat.MODES`.
+    of :data:`budgetsearch.compat.MODES`. ``counter`` is the backend, ``"fvcore"``
+    or ``"dispatch"`` (None: fvcore, or the one :func:`counter_in_use` sets);
+    fvcore without torch.jit tracing falls back to dispatch, as the convention records.
     """
     mode = check_mode(compat)
+    backend = check_counter(counter)
+    fallback = backend == "fvcore" and not jit_tracing_available()
+    if fallback:
+        backend = "dispatch"
     size = check_input_size(input_size)
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     if device.type == "meta":
@@ -273,16 +274,10 @@ def count(model: nn.Module, input_size=(3, 32, 32), *, rules: Optional[Dict[str,
     try:
         with stand_in_reconstructions(model), torch.no_grad():
             example = torch.zeros(1, *size, device=device)
-            analysis = FlopCountAnalysis(_TensorOutputs(model), example)
-            # fvcore would silently skip its own list of ignored operators; here every operator needs a rule.
-            analysis._ignored_ops = set()
-            analysis.set_op_handle(**naming_the_operator(rules))
-            analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-            totals = _unwrapped(analysis.by_module())
-            unsupported = analysis.unsupported_ops()
-            by_operator = dict(analysis.by_operator())
+            tally = COUNTERS[backend](model, (example,), rules)
+            totals, unsupported, by_operator = tally.by_module(), tally.unsupported, tally.by_operator()
             shapes = _module_shapes(model, example, tuple(module_rules)) if module_rules else {}
-            traced_by_operator = _unwrapped(analysis.by_module_and_operator()) if shapes else {}
+            traced_by_operator = tally.by_module_and_operator if shapes else {}
     finally:
         model.train(was_training)
     if unsupported:
@@ -300,12 +295,13 @@ def count(model: nn.Module, input_size=(3, 32, 32), *, rules: Optional[Dict[str,
         own_ops.append(totals.get(name, 0) - children)
     layers = tuple(LayerCount(name, kind, own_params[name], ops)
                    for (name, kind), ops in zip(names, _rounded_layers(own_ops)) if own_params[name] or ops)
-    return Count(params, round(totals[""]), layers, by_operator, _convention(size, mode), float(totals[""]),
-                 reconstruction_mult_adds(model))
+    return Count(params, round(totals[""]), layers, by_operator, _convention(size, mode, backend, fallback),
+                 float(totals[""]), reconstruction_mult_adds(model, counter=backend))
 
 
-def _convention(size: tuple, mode: Optional[str]) -> Convention:
+def _convention(size: tuple, mode: Optional[str], backend: str, fallback: bool) -> Convention:
+    counter = (FVCORE if backend == "fvcore" else DISPATCH) + (FALLBACK if fallback else "")
     if mode is None:
-        return Convention(size)
-    return Convention(size, counter=f"{Convention.counter} ({_compat.DESCRIPTION['counter_suffix']})",
+        return Convention(size, counter=counter)
+    return Convention(size, counter=f"{counter} ({_compat.DESCRIPTION['counter_suffix']})",
                       unit=_compat.DESCRIPTION["unit"], compat=mode)

@@ -4,9 +4,10 @@ A :class:`~budgetsearch.substitutes.ReconstructedModule` (hashed, tensor-train,
 Tucker, CP, ACDC, the tied low rank's folded tiling) computes its weight from
 its parameters. At inference that is done once (``count`` leaves it out); in
 training the weight is rebuilt in every forward, whatever the batch size. This
-module counts that rebuild: fvcore traces each module's ``reconstruct()`` once,
-under the same rules as ``count`` plus the few operators only rebuilds use.
-The trace runs on a meta-device copy of the module, since the count depends on
+module counts that rebuild: the counter (fvcore's trace, or the dispatch backend)
+runs each module's ``reconstruct()`` once, under the same rules as ``count``
+plus the few operators only rebuilds use.
+It runs on a meta-device copy of the module, since the count depends on
 shapes alone: an ACDC product of 128 factors on 640 channels costs no
 arithmetic to count.
 
@@ -21,12 +22,12 @@ import copy
 from typing import Dict, Hashable
 
 import torch
-from fvcore.nn import FlopCountAnalysis
 from torch import nn
 
 from ..errors import CountingError
 from ..substitutes import ReconstructedModule
-from ._rules import Handle, _numel, default_rules, naming_the_operator, per_output_element
+from ._backends import COUNTERS
+from ._rules import Handle, _numel, default_rules, per_output_element
 
 
 def _source_elements(inputs, outputs) -> int:
@@ -43,7 +44,7 @@ def reconstruction_rules() -> Dict[str, Handle]:
 
 
 class _Rebuild(nn.Module):
-    """Traces ``layer.reconstruct()``: fvcore traces a forward with an input, so it takes a dummy one."""
+    """Runs ``layer.reconstruct()`` as a forward: the counters run a forward with an input, so it takes a dummy one."""
 
     def __init__(self, layer: ReconstructedModule):
         super().__init__()
@@ -59,22 +60,18 @@ def _signature(layer: nn.Module) -> Hashable:
     return type(layer), layer.extra_repr(), tensors
 
 
-def layer_reconstruction_mult_adds(layer: ReconstructedModule) -> int:
-    """Mult-adds of one ``layer.reconstruct()``, traced on a meta-device copy of ``layer``."""
+def layer_reconstruction_mult_adds(layer: ReconstructedModule, counter: str = "fvcore") -> int:
+    """Mult-adds of one ``layer.reconstruct()``, counted by ``counter`` on a meta-device copy of ``layer``."""
     shadow = layer if all(t.is_meta for t in (*layer.parameters(), *layer.buffers())) else \
         copy.deepcopy(layer).to("meta")
-    analysis = FlopCountAnalysis(_Rebuild(shadow), (torch.zeros((), device="meta"),))
-    analysis._ignored_ops = set()  # every operator needs a rule, as in count
-    analysis.set_op_handle(**naming_the_operator(reconstruction_rules()))
-    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-    total = analysis.total()
-    if analysis.unsupported_ops():
+    tally = COUNTERS[counter](_Rebuild(shadow), (torch.zeros((), device="meta"),), reconstruction_rules())
+    if tally.unsupported:
         raise CountingError(f"operators without a counting rule in {type(layer).__name__}.reconstruct(): "
-                            f"{dict(analysis.unsupported_ops())}; add a handle to reconstruction_rules()")
-    return round(total)
+                            f"{dict(tally.unsupported)}; add a handle to reconstruction_rules()")
+    return round(tally.total())
 
 
-def reconstruction_mult_adds(model: nn.Module) -> int:
+def reconstruction_mult_adds(model: nn.Module, counter: str = "fvcore") -> int:
     """Mult-adds of rebuilding every reconstructed weight of ``model`` once: its per-step cost in training.
 
     Independent of the batch. A module is counted once however often the
@@ -86,6 +83,6 @@ def reconstruction_mult_adds(model: nn.Module) -> int:
     for layer in (m for m in model.modules() if isinstance(m, ReconstructedModule)):
         key = _signature(layer)
         if key not in per_signature:
-            per_signature[key] = layer_reconstruction_mult_adds(layer)
+            per_signature[key] = layer_reconstruction_mult_adds(layer, counter)
         total += per_signature[key]
     return total

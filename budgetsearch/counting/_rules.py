@@ -40,9 +40,10 @@ in place)                              integer or boolean tensor (index arithmet
 gelu, silu, sigmoid, tanh, hardswish,  1 per output element: one pointwise function, whatever its formula
 hardsigmoid, exp, pow, ceil            (an erf, an exp, a clamp and a multiply fused in one kernel); 0 on
 (also in place)                        an integer or boolean result, as above
-relu, relu6, hardtanh, clamp,          0: comparisons
-clamp_min, max, min, max_pool2d,
-eq, ne, ge, gt, le, lt
+relu, relu6, hardtanh, clamp,          0: comparisons (``all``, ``any``, ``is_nonzero``: a boolean's
+clamp_min, max, min, max_pool2d,       test, as in ``if mask.any():``)
+eq, ne, ge, gt, le, lt, all, any,
+is_nonzero
 masked_fill, where, __and__            0: selections by a mask (``masked_fill`` writes a constant where the
                                        mask is set; ``__and__`` combines boolean masks)
 embedding                              0: a lookup of table rows (the table is counted as parameters)
@@ -76,6 +77,11 @@ view, reshape, reshape_as, flatten,    0: data movement (also unflatten, pad, in
 permute, transpose, cat, stack, ...    roll, chunk, split, split_with_sizes, unbind, ...)
 =====================================  ===================================================================
 
+Both counters apply this one table (``count(counter=...)``): the jit trace's
+nodes and the operators torch dispatches carry the same ATen names and argument
+orders, save the few names only the dispatch level sees (``CONVOLUTIONS``,
+``DISPATCHED_DATA_MOVEMENT``), given the rule of what the trace records.
+
 A rule never guesses a shape: a value whose shape the trace does not know
 (a list, a scalar, an incompletely traced tensor) stops the count with a
 :class:`~budgetsearch.errors.CountingError` naming the operator. An operator
@@ -90,9 +96,6 @@ import functools
 import math
 from collections import Counter
 from typing import Any, Callable, Dict, List, Optional
-
-from fvcore.nn.flop_count import _DEFAULT_SUPPORTED_OPS
-from fvcore.nn.jit_handles import conv_flop_count
 
 from ..errors import ConfigError, CountingError
 from ._einsum import einsum_mult_adds
@@ -143,10 +146,42 @@ def elementwise(inputs, outputs) -> int:
     return 0 if _is_index(outputs[0]) else per_output_element(inputs, outputs)
 
 
-def convolution_with_string_padding(inputs, outputs) -> Counter:
-    """``aten::_convolution_mode(input, weight, bias, stride, padding: str, dilation, groups)``."""
-    x, weight, out = (traced_shape(v) for v in (inputs[0], inputs[1], outputs[0]))
-    return Counter({"conv": conv_flop_count(x, weight, out)})
+def _convolution(transposed: Optional[bool]) -> Handle:
+    """C_i·C_o·k·A/groups as fvcore counts it: batch·numel(weight)·the output's positions (the input's, transposed).
+
+    ``transposed`` None reads it from ``aten::_convolution``/``aten::convolution``'s
+    argument 6; the dispatch level sees ``aten::conv2d`` and its kin, whose name says it.
+    """
+    def convolution(inputs, outputs) -> Counter:
+        x, weight, out = (traced_shape(v) for v in (inputs[0], inputs[1], outputs[0]))
+        reverse = inputs[6].toIValue() if transposed is None else transposed
+        return Counter({"conv": x[0] * math.prod(weight) * math.prod((x if reverse else out)[2:])})
+
+    return convolution
+
+
+def addmm(inputs, outputs) -> int:
+    """``aten::addmm(bias, x, weight)``: rows·in·out, the bias excluded (fvcore's rule)."""
+    (rows, inner), (_, columns) = traced_shape(inputs[1]), traced_shape(inputs[2])
+    return rows * inner * columns
+
+
+def linear(inputs, outputs) -> int:
+    """``aten::linear(x, weight, bias)``: rows·in·out, the bias excluded (fvcore's rule)."""
+    return _numel(inputs[0]) * traced_shape(inputs[1])[0]
+
+
+def batch_norm(inputs, outputs) -> int:
+    """``aten::batch_norm(input, weight, bias, mean, var, training, ...)``: fvcore's rule, eval 2 (affine) or 1."""
+    affine = _given(inputs[1])
+    if inputs[5].toIValue():
+        return (5 if affine else 4) * _numel(inputs[0])
+    return (2 if affine else 1) * _numel(inputs[0])
+
+
+def instance_norm(inputs, outputs) -> int:
+    """``aten::instance_norm(input, weight, ...)``: fvcore's rule, 5 per element with an affine, 4 without."""
+    return (5 if _given(inputs[1]) else 4) * _numel(inputs[0])
 
 
 def matmul(inputs, outputs) -> int:
@@ -217,11 +252,12 @@ ELEMENTWISE_ARITHMETIC = ("aten::add", "aten::add_", "aten::sub", "aten::sub_", 
                                                                                     "aten::remainder"))
 POINTWISE_FUNCTIONS = _with_in_place("aten::gelu", "aten::silu", "aten::sigmoid", "aten::tanh",
                                      "aten::hardswish", "aten::hardsigmoid", "aten::exp", "aten::pow", "aten::ceil")
-AVERAGING = ("aten::avg_pool2d", "aten::mean", "aten::sum", "aten::adaptive_avg_pool1d")
+AVERAGING = ("aten::avg_pool2d", "aten::mean", "aten::sum", "aten::adaptive_avg_pool1d", "aten::adaptive_avg_pool2d")
 NORMS = ("aten::linalg_vector_norm",)
 COMPARISON = ("aten::relu", "aten::relu_", "aten::max_pool2d", "aten::max", "aten::min", "aten::clamp",
               "aten::clamp_", "aten::clamp_min", "aten::clamp_min_", "aten::hardtanh", "aten::hardtanh_",
-              "aten::relu6", "aten::relu6_", "aten::eq", "aten::ne", "aten::ge", "aten::gt", "aten::le", "aten::lt")
+              "aten::relu6", "aten::relu6_", "aten::eq", "aten::ne", "aten::ge", "aten::gt", "aten::le", "aten::lt",
+              "aten::all", "aten::any", "aten::is_nonzero")
 SELECTION = ("aten::masked_fill", "aten::masked_fill_", "aten::where", "aten::__and__", "aten::embedding")
 CONSTANTS = ("aten::arange", "aten::zeros", "aten::ones", "aten::new_zeros", "aten::new_ones")
 DROPOUT = _with_in_place("aten::dropout", "aten::feature_dropout", "aten::alpha_dropout",
@@ -239,17 +275,26 @@ DATA_MOVEMENT = (
 INTERPOLATION_TAPS = {"aten::upsample_linear1d": 2, "aten::upsample_bilinear2d": 4,
                       "aten::upsample_bicubic2d": 16, "aten::upsample_trilinear3d": 8}
 ANTIALIASED_TAPS_PER_AXIS = {"aten::_upsample_bilinear2d_aa": 2, "aten::_upsample_bicubic2d_aa": 4}
+# Names only the dispatch level sees (``count(counter="dispatch")``), under the rule of what the trace records:
+# convolutions by their functional name (the trace records aten::_convolution), whether transposed;
+CONVOLUTIONS = {"aten::convolution": None, "aten::conv1d": False, "aten::conv2d": False, "aten::conv3d": False,
+                "aten::conv_transpose1d": True, "aten::conv_transpose2d": True, "aten::conv_transpose3d": True}
+# and reads of values that the trace records as constants: ``.item()``, ``torch.tensor(...)``'s detach.
+DISPATCHED_DATA_MOVEMENT = ("aten::item", "aten::_local_scalar_dense", "aten::detach_")
 
 
 def _builtin_rules() -> Dict[str, Handle]:
-    rules: Dict[str, Handle] = dict(_DEFAULT_SUPPORTED_OPS)
+    rules: Dict[str, Handle] = {"aten::_convolution": _convolution(None), "aten::addmm": addmm, "aten::mm": matmul,
+                                "aten::linear": linear, "aten::batch_norm": batch_norm,
+                                "aten::instance_norm": instance_norm, "aten::grid_sampler": _interpolation(4)}
     rules.update({op: elementwise for op in ELEMENTWISE_ARITHMETIC + POINTWISE_FUNCTIONS})
     rules.update({op: per_input_element for op in AVERAGING + NORMS + ("aten::col2im",)})
-    rules.update({op: free for op in COMPARISON + SELECTION + CONSTANTS + DATA_MOVEMENT})
+    rules.update({op: free for op in COMPARISON + SELECTION + CONSTANTS + DATA_MOVEMENT + DISPATCHED_DATA_MOVEMENT})
+    rules.update({op: _convolution(transposed) for op, transposed in CONVOLUTIONS.items()})
     rules.update({op: dropout for op in DROPOUT})
     rules.update({op: _interpolation(taps) for op, taps in INTERPOLATION_TAPS.items()})
     rules.update({op: _antialiased_interpolation(taps) for op, taps in ANTIALIASED_TAPS_PER_AXIS.items()})
-    rules.update({"aten::_convolution_mode": convolution_with_string_padding,
+    rules.update({"aten::_convolution_mode": _convolution(False),
                   "aten::matmul": matmul, "aten::bmm": matmul, "aten::einsum": einsum,
                   "aten::softmax": softmax, "aten::log_softmax": softmax,
                   "aten::scaled_dot_product_attention": scaled_dot_product_attention,
@@ -284,8 +329,10 @@ def register_rule(op: str, handle: Handle, *, replace: bool = False) -> None:
     """Add the counting rule ``handle`` for the traced operator ``op`` (e.g. ``"aten::erf"``) to the default table.
 
     ``handle(inputs, outputs)`` receives the operator's traced ``torch._C.Value``
-    inputs and outputs (:func:`traced_shape` reads a shape, and stops the count
-    naming the operator where the trace does not know it) and
+    inputs and outputs, or under ``counter="dispatch"`` the same in schema order as
+    ``DispatchValue`` (``type().kind()``, ``type().sizes()``, ``type().scalarType()``,
+    ``toIValue()`` and a list's ``node().inputs()``; :func:`traced_shape` reads a shape,
+    and stops the count naming the operator where the trace does not know it) and
     returns its mult-adds: a number, or a ``Counter`` naming the entries of
     ``Count.by_operator``. The rule reaches every count made with
     :func:`default_rules` (``count``, and the solver, curves and studies built on

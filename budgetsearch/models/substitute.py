@@ -9,6 +9,7 @@ and those are its default selection.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 from dataclasses import dataclass
 from typing import Callable, Iterable, Optional, Union
@@ -62,9 +63,8 @@ def kept_dense(module: nn.Module) -> Optional[str]:
     return None
 
 
-def _chosen(model: nn.Module, select, exclude: Iterable[str]) -> Predicate:
-    """The selection before ``kept_dense``: what the user asked for."""
-    patterns = (exclude,) if isinstance(exclude, str) else tuple(exclude)
+def _picked(model: nn.Module, select) -> Predicate:
+    """The layers ``select`` picks, before ``exclude`` and ``kept_dense``."""
     if select is None:
         points = model.substitution_points if isinstance(model, ModelCapabilities) else None
         if points is None:
@@ -78,11 +78,44 @@ def _chosen(model: nn.Module, select, exclude: Iterable[str]) -> Predicate:
         hint = did_you_mean(select, SELECTIONS) if isinstance(select, str) else ""
         raise ConfigError(f"select must be one of {', '.join(SELECTIONS)} or a callable (name, module) -> bool, "
                           f"but got select={select!r}{hint}")
+    return lambda name, module: (_conv(module) or _linear(name, module)) and bool(select(name, module))
 
-    def chosen(name: str, module: nn.Module) -> bool:
-        return (_conv(module) or _linear(name, module)) and bool(select(name, module)) \
-            and not any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
-    return chosen
+
+def _patterns(exclude: Iterable[str]) -> tuple:
+    return (exclude,) if isinstance(exclude, str) else tuple(exclude)
+
+
+def _excluded(name: str, patterns: tuple) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+
+def _check_choice(candidates: list, select, patterns: tuple) -> None:
+    """Refuse a choice the user made that does not do what they meant: ``candidates`` are the layers ``select`` picks.
+
+    An ``exclude`` glob that matches none of them is a typo: the network would be substituted
+    everywhere while its user believes a layer kept dense. A ``select`` or ``exclude`` that leaves
+    no layer to substitute would label the dense network as substituted.
+    """
+    if select is None and not patterns:
+        return  # the model's own points: a model without any is for the counter to report
+    names = [name for name, _ in candidates]
+    chose = "the default selection" if select is None else \
+        f"select={select!r}" if isinstance(select, str) else "the select callable"
+    for pattern in patterns:
+        if not any(fnmatch.fnmatchcase(name, pattern) for name in names):
+            close = difflib.get_close_matches(pattern, names, n=5, cutoff=0.5) or names[:5]
+            raise ConfigError(f"exclude pattern {pattern!r} matches none of the {len(names)} layers {chose} picks "
+                              f"(a glob matches whole qualified names)"
+                              + (f"; close layer names: {', '.join(close)}" if close else ""))
+    reasons = [kept_dense(module) for name, module in candidates if not _excluded(name, patterns)]
+    if all(reason is not None for reason in reasons):
+        excluded = len(names) - len(reasons)
+        parts = ([f"exclude={list(patterns)!r} matches {excluded}"] if excluded else []) + \
+            ([f"{len(reasons)} cannot be substituted ({'; '.join(sorted(set(reasons)))})"] if reasons else [])
+        why = f"of the {len(names)} layers {chose} picks, {' and '.join(parts)}" if names else \
+            f"{chose} picks no nn.Conv2d or nn.Linear of this model"
+        raise ConfigError(f"nothing to substitute: {why}; choose a selection that leaves at least one layer "
+                          f"({', '.join(SELECTIONS)}) or fewer exclude globs")
 
 
 def selection(select: Union[str, Predicate, None] = None, exclude: Iterable[str] = (),
@@ -92,8 +125,8 @@ def selection(select: Union[str, Predicate, None] = None, exclude: Iterable[str]
     ``select=None`` means ``model``'s recorded substitution points if it has them, else ``"spatial"``.
     Only ``nn.Conv2d`` and ``nn.Linear`` modules are ever selected, and never those :func:`kept_dense` names.
     """
-    chosen = _chosen(model, select, exclude)
-    return lambda name, module: chosen(name, module) and kept_dense(module) is None
+    picked, patterns = _picked(model, select), _patterns(exclude)
+    return lambda name, module: picked(name, module) and not _excluded(name, patterns) and kept_dense(module) is None
 
 
 @dataclass(frozen=True)
@@ -169,10 +202,12 @@ def substitute(model: nn.Module, factory, setting=None, select: Union[str, Predi
     """
     build = as_factory(factory, setting)
     label = getattr(build, "label", getattr(factory, "__name__", repr(factory)))
-    chosen = _chosen(model, select, exclude)
+    picked, patterns = _picked(model, select), _patterns(exclude)
+    candidates = [(name, module) for name, module in model.named_modules() if picked(name, module)]
+    _check_choice(candidates, select, patterns)
     targets, kept = [], []
-    for name, module in model.named_modules():
-        if not chosen(name, module):
+    for name, module in candidates:
+        if _excluded(name, patterns):
             continue
         reason = kept_dense(module)
         if reason is None:

@@ -17,6 +17,7 @@ from ..compat import hyperparameter as compat_hyperparameter
 from ..substitutes import get_substitute, list_substitutes
 from ._network import network_counter
 from ._search import highest, lowest
+from ._site_cache import SITE_COUNTS
 
 _STYLES = ("-", "--", "-.", ":")
 _MARKERS = ("o", "s", "^", "v", "D", "x", "+", "*", "P")
@@ -61,6 +62,7 @@ def settings_curve(model, substitutes: Optional[Iterable[str]] = None, points: i
             rows.append({"model": counter.model, "substitute": substitute.name, "hyperparameter": hp.name,
                          "setting": setting, "normalised_setting": (setting - low) / (high - low),
                          "params": totals.params, "mult_adds": totals.mult_adds})
+    SITE_COUNTS.save()
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -10,12 +10,16 @@ sites and their input sizes, the trace the fixed part; a linear site gets the
 dense ``nn.Linear``), and
 after that a probe costs one layer per distinct site geometry, cached by what
 the setting resolves to there (:meth:`Substitute.resolve`): parameters from a
-layer built on the meta device, mult-adds from fvcore on a real layer, only
-when asked.
+layer built on the meta device (no trace), mult-adds from fvcore on a real
+layer, only when asked (a mult-adds cap, or the chosen setting). Every such
+count, and the network's setup, is remembered for the whole process and across
+processes (``_site_cache``): budgets, solves and networks that share a site
+share its counts.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections import Counter
@@ -27,10 +31,12 @@ from torch import nn
 
 from ..compat import check_mode, compat_factory
 from ..compat import hyperparameter as compat_hyperparameter
-from ..counting import count, reconstruction_mult_adds, zero_filled
-from ..models import ModelSpec, check_forward, create_model, default_input_size, input_options, model_defaults, model_label
+from ..counting import Convention, check_counter, count, reconstruction_mult_adds, zero_filled
+from ..models import (KeptDense, ModelSpec, check_forward, create_model, default_input_size, find_model, input_options,
+                      is_registered, model_defaults, model_label)
 from ..substitutes import ReconstructedModule, RecordingFactory, Substitute, get_substitute, shape_only
 from ._search import highest, lowest
+from ._site_cache import SITE_COUNTS, disk_key
 
 # Built in every site to find the sites and trace the fixed part: no hyperparameter, cheap to build and run.
 # Separable has no linear form; a linear site is probed with the dense nn.Linear, as cheap as any.
@@ -169,22 +175,52 @@ class NetworkCounter:
         self.num_classes = default_classes if num_classes is None else num_classes
         self.input_size = tuple(input_size or default_size or default_input_size(model))
         self._meta_layers: Dict[tuple, nn.Module] = {}
-        self._params: Dict[tuple, int] = {}
-        self._signatures: Dict[tuple, tuple] = {}
-        self._mult_adds: Dict[tuple, float] = {}
-        self._rebuilds: Dict[tuple, int] = {}
-        probes = {kind: get_substitute(name) for kind, name in _PROBE_SUBSTITUTES.items()}
-        network, self.sites = build_recording_sites(model, self.num_classes, self.input_size,
-                                                    compat_factory(probes["conv"], None, self.compat),
-                                                    probes["linear"].factory(), self.options, select, self.exclude,
-                                                    self.compat)
-        self.kept_dense = network.kept_dense
-        whole = count(network, self.input_size, compat=compat, rules=rules)
-        self.convention = whole.convention
-        in_sites = self._sum(lambda site: probes[site.kind], None, with_mult_adds=True)
-        self.fixed = Totals(whole.params - in_sites.params, whole.exact_mult_adds - in_sites.mult_adds)
+        self._rules_key = None if rules is None else tuple(sorted(rules.items(), key=lambda item: item[0]))
+        try:
+            hash(self._rules_key)
+        except TypeError:  # an unhashable handle: counts under these rules are this counter's alone
+            self._rules_key = object()
+        setup_key = ("setup", model, self.num_classes, self.input_size, self.compat, _options_key(self.options), select,
+                     self.exclude, self._rules_key)
+        try:
+            hash(setup_key)
+        except TypeError:
+            setup_key = None
+        if setup_key is None or isinstance(model, nn.Module):  # a module may change between calls
+            setup = self._setup()
+        else:
+            setup = SITE_COUNTS.get("setups", setup_key, self._stored_setup_key(model, select), self._setup)
+        self.sites = Counter({_site(fields): n for fields, n in setup["sites"]})
+        self.kept_dense = tuple(KeptDense(*kept) for kept in setup["kept_dense"])
+        self.convention = Convention(**(setup["convention"] | {"input_size": tuple(setup["convention"]["input_size"])}))
+        self.fixed = Totals(*setup["fixed"])
         # The probe rebuilds no weight, so every rebuild the probe network counts is in the fixed part.
-        self.fixed_rebuild = whole.reconstruction_mult_adds
+        self.fixed_rebuild = setup["fixed_rebuild"]
+
+    def _setup(self) -> dict:
+        """The sites, found by one forward of the network with probes in them, and the fixed part, by one trace."""
+        probes = {kind: get_substitute(name) for kind, name in _PROBE_SUBSTITUTES.items()}
+        network, sites = build_recording_sites(self.source, self.num_classes, self.input_size,
+                                               compat_factory(probes["conv"], None, self.compat),
+                                               probes["linear"].factory(), self.options, self.select, self.exclude,
+                                               self.compat)
+        whole = count(network, self.input_size, compat=self.compat, rules=self.rules)
+        in_sites_params = sum(n * self._site_params(site, probes[site.kind], None) for site, n in sites.items())
+        in_sites_mult_adds = sum(n * self._site_mult_adds(site, probes[site.kind], None) for site, n in sites.items())
+        return {"sites": [(dataclasses.asdict(site), n) for site, n in sites.items()],
+                "kept_dense": [(kept.name, kept.reason) for kept in network.kept_dense],
+                "convention": whole.convention.to_dict(),
+                "fixed": (whole.params - in_sites_params, whole.exact_mult_adds - in_sites_mult_adds),
+                "fixed_rebuild": whole.reconstruction_mult_adds}
+
+    def _stored_setup_key(self, model, select) -> Optional[str]:
+        """The setup's key on disk: only for a built-in family under the default rules, with plain options."""
+        if self.rules is not None or not is_registered(model) or not (select is None or isinstance(select, str)):
+            return None
+        if not _builtin(find_model(model)[0].build) or not _plain(self.options):
+            return None
+        return disk_key(("setup", model, self.num_classes, self.input_size, self.compat,
+                         _options_key(self.options), select, self.exclude))
 
     def build(self, factory) -> nn.Module:
         """The network with ``factory`` in its substitution points: the one these counts describe."""
@@ -193,7 +229,20 @@ class NetworkCounter:
                             **{**input_options(self.source, self.input_size), **self.options})
 
     def _key(self, site: Site, substitute: Substitute, setting) -> tuple:
-        return site, substitute.name, substitute.resolve(site.in_channels, site.out_channels, site.kernel_size, setting)
+        """What a site's counts depend on. The substitute itself, not its name: a name may be registered anew."""
+        resolved = substitute.resolve(site.in_channels, site.out_channels, site.kernel_size, setting)
+        return site, substitute, resolved, self.compat, self._rules_key
+
+    def _stored_key(self, table: str, key: tuple) -> Optional[str]:
+        """``key`` on disk, or None where the count may change without the package changing."""
+        site, substitute, resolved, compat, rules = key
+        if rules is not None or not all(_builtin(f) for f in (substitute.build, substitute.sizes, substitute.linear)):
+            return None
+        return disk_key((table, site, substitute.name, resolved, compat))
+
+    def _remembered(self, table: str, site: Site, substitute: Substitute, setting, compute):
+        key = self._key(site, substitute, setting)
+        return SITE_COUNTS.get(table, key, self._stored_key(table, key), compute)
 
     def _meta_layer(self, site: Site, substitute: Substitute, setting) -> nn.Module:
         """The layer at ``setting``, built once per resolved size on the meta device (it holds no memory)."""
@@ -204,24 +253,27 @@ class NetworkCounter:
         return self._meta_layers[key]
 
     def _site_params(self, site: Site, substitute: Substitute, setting) -> int:
-        key = self._key(site, substitute, setting)
-        if key not in self._params:
-            self._params[key] = _trainable(self._meta_layer(site, substitute, setting))
-        return self._params[key]
+        return self._remembered("params", site, substitute, setting,
+                                lambda: _trainable(self._meta_layer(site, substitute, setting)))
 
     def _signature(self, site: Site, substitute: Substitute, setting) -> tuple:
+        key = self._key(site, substitute, setting)
         if self.compat is not None:
             # A mode's rules may read a layer's hyperparameters (the original's ACDC cost
             # grows with its factors), not just the shapes it computes with.
-            return self._key(site, substitute, setting)
-        key = self._key(site, substitute, setting)
-        if key not in self._signatures:
-            self._signatures[key] = site, substitute.name, inference_signature(self._meta_layer(site, substitute, setting))
-        return self._signatures[key]
+            return key
+        return SITE_COUNTS.get("signatures", key, None, lambda: (
+            site, substitute, inference_signature(self._meta_layer(site, substitute, setting)), self._rules_key))
 
     def _site_mult_adds(self, site: Site, substitute: Substitute, setting) -> float:
+        return self._remembered("mult_adds", site, substitute, setting,
+                                lambda: self._traced_mult_adds(site, substitute, setting))
+
+    def _traced_mult_adds(self, site: Site, substitute: Substitute, setting) -> float:
+        """The layer's mult-adds, traced once per inference signature: settings that compute alike share a trace."""
         signature = self._signature(site, substitute, setting)
-        if signature not in self._mult_adds:
+
+        def trace(setting=setting) -> float:
             # Any setting with this signature costs the same: count the cheapest one to build.
             hp = compat_hyperparameter(substitute, self.compat)
             cheapest = None if hp is None else lowest(hp) if hp.grows else highest(hp)
@@ -230,9 +282,9 @@ class NetworkCounter:
             # Built for its shapes only (no initialisation, no calibration): the count reads nothing else.
             with shape_only():
                 layer = site.build(substitute, setting, self.compat)
-            self._mult_adds[signature] = count(zero_filled(layer), site.counting_shape, compat=self.compat,
-                                               rules=self.rules).exact_mult_adds
-        return self._mult_adds[signature]
+            return count(zero_filled(layer), site.counting_shape, compat=self.compat, rules=self.rules).exact_mult_adds
+
+        return SITE_COUNTS.get("traces", signature, None, trace)
 
     def _sum(self, substitute_at, setting, with_mult_adds: bool) -> Totals:
         """The sites' totals, each site built with ``substitute_at(site)``."""
@@ -252,10 +304,8 @@ class NetworkCounter:
         return Totals(self.fixed.params + in_sites.params, round(self.fixed.mult_adds + in_sites.mult_adds))
 
     def _site_rebuild(self, site: Site, substitute: Substitute, setting) -> int:
-        key = self._key(site, substitute, setting)
-        if key not in self._rebuilds:
-            self._rebuilds[key] = reconstruction_mult_adds(self._meta_layer(site, substitute, setting))
-        return self._rebuilds[key]
+        return self._remembered("rebuilds", site, substitute, setting,
+                                lambda: reconstruction_mult_adds(self._meta_layer(site, substitute, setting)))
 
     def reconstruction_mult_adds(self, substitute: Substitute, setting) -> int:
         """Mult-adds of rebuilding the network's reconstructed weights once: per training step, any batch."""
@@ -266,6 +316,29 @@ class NetworkCounter:
     def dense(self) -> Totals:
         """The network as its authors built it (the family's reference substitute)."""
         return self.totals(get_substitute(self.reference), None)
+
+
+def _site(fields: dict) -> Site:
+    """A :class:`Site` from its fields as stored (JSON turns its tuples into lists)."""
+    return Site(**{name: tuple(value) if isinstance(value, list) else value for name, value in fields.items()})
+
+
+def _options_key(options: dict) -> tuple:
+    return tuple(sorted(options.items()))
+
+
+def _plain(value) -> bool:
+    """Whether ``value``'s ``repr`` says all there is to it (so it can key a count on disk)."""
+    if isinstance(value, (tuple, list)):
+        return all(_plain(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+def _builtin(code) -> bool:
+    """Whether ``code`` is budgetsearch's own (so the package's version and source cover it); None is."""
+    return code is None or (getattr(code, "__module__", None) or "").startswith("budgetsearch.")
 
 
 def network_counter(model: ModelSpec, num_classes: Optional[int] = None, input_size: Optional[tuple] = None,
@@ -279,7 +352,7 @@ def network_counter(model: ModelSpec, num_classes: Optional[int] = None, input_s
     classes = default_classes if num_classes is None else num_classes
     size = tuple(input_size or default_size or default_input_size(model))
     key = (model, classes, size, check_mode(compat), tuple(sorted((options or {}).items())), select, tuple(exclude),
-           None if rules is None else tuple(sorted(rules.items())))
+           None if rules is None else tuple(sorted(rules.items())), check_counter(None))
     try:
         hash(key)
     except TypeError:
@@ -292,6 +365,12 @@ def network_counter(model: ModelSpec, num_classes: Optional[int] = None, input_s
 
 @functools.lru_cache(maxsize=16)
 def _shared_counter(key: tuple) -> NetworkCounter:
-    model, classes, size, compat, options, select, exclude, rules = key
+    model, classes, size, compat, options, select, exclude, rules, _ = key  # each counter in use has its own
     return NetworkCounter(model, classes, size, compat, options=dict(options), select=select, exclude=exclude,
                           rules=None if rules is None else dict(rules))
+
+
+def forget_counts() -> None:
+    """Forget every count and counter this process remembers, as a new process starts (the disk copy stays)."""
+    SITE_COUNTS.clear()
+    _shared_counter.cache_clear()

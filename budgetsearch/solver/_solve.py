@@ -28,6 +28,7 @@ from ..models import ModelSpec, create_model, input_options
 from ..substitutes import ConvFactory, Substitute, get_substitute
 from ._budget import Budget, parse_budget
 from ._network import NetworkCounter, network_counter
+from ._site_cache import SITE_COUNTS
 from ._search import first_at_least, first_true, highest, last_at_most, last_true, lowest, shortest_decimal_from
 
 Setting = Union[int, float, None]
@@ -167,8 +168,16 @@ def solve_budget(model: ModelSpec, substitute: Union[str, Substitute], budget, *
     substitute = substitute if isinstance(substitute, Substitute) else get_substitute(substitute)
     budget = parse_budget(budget)
     mult_adds_budget = None if mult_adds is None else parse_budget(mult_adds, what="mult-adds cap")
-    counter = network_counter(model, num_classes, None if input_size is None else tuple(input_size), compat,
-                              options=options, select=select, exclude=exclude, rules=rules)
+    try:
+        counter = network_counter(model, num_classes, None if input_size is None else tuple(input_size), compat,
+                                  options=options, select=select, exclude=exclude, rules=rules)
+        return _solve(counter, substitute, budget, mult_adds_budget)
+    finally:
+        SITE_COUNTS.save()  # what was counted, for the next process (an infeasible budget's counts too)
+
+
+def _solve(counter: NetworkCounter, substitute: Substitute, budget: Budget, mult_adds_budget: Optional[Budget]):
+    """:func:`solve_budget` on ``counter``'s network: parameters probed at every step, mult-adds only where capped."""
     cap = budget.resolve(counter.dense.params)
     mult_adds_cap = None if mult_adds_budget is None else mult_adds_budget.resolve(counter.dense.mult_adds)
     caps = f"{cap:,} params" + ("" if mult_adds_cap is None else f" and {mult_adds_cap:,} mult-adds")

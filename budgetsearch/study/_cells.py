@@ -45,6 +45,7 @@ class SolvedCell:
     budget_mult_adds: Optional[int]
     convention: dict
     trained_at: Optional[str] = None  # label of the budget whose cell trains this same network; None: this one
+    saturated: bool = False  # the budget is above the largest network the substitute reaches
 
     @property
     def fill(self) -> float:
@@ -57,6 +58,13 @@ class SkippedCell:
     substitute: str
     budget: BudgetSpec
     reason: str
+    status: str = "infeasible"  # "infeasible" (no setting fits) or "below_min_fill"
+    # What the cell was counted at, so a frontier places it at its budget: the caps, and the network the solver
+    # found (None where no setting fits).
+    budget_params: Optional[int] = None
+    budget_mult_adds: Optional[int] = None
+    params: Optional[int] = None
+    mult_adds: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -123,7 +131,9 @@ def plan_study(config: StudyConfig, on_cell=None) -> StudyPlan:
                                         num_classes=config.num_classes, input_size=tuple(config.input_size),
                                         options=config.model_options, **config.model_selection)
             except InfeasibleBudgetError as error:
-                result = SkippedCell(substitute, budget, str(error))
+                result = SkippedCell(substitute, budget, str(error), budget_params=parse_budget(budget.params).resolve(
+                    counter.dense.params), budget_mult_adds=None if budget.mult_adds is None else
+                    parse_budget(budget.mult_adds).resolve(counter.dense.mult_adds))
                 skipped.append(result)
             else:
                 cell = SolvedCell(
@@ -133,7 +143,7 @@ def plan_study(config: StudyConfig, on_cell=None) -> StudyPlan:
                     budget_params=parse_budget(budget.params).resolve(solution.dense_params),
                     budget_mult_adds=None if budget.mult_adds is None else
                     parse_budget(budget.mult_adds).resolve(solution.dense_mult_adds),
-                    convention=dict(solution.convention),
+                    convention=dict(solution.convention), saturated=solution.saturated,
                 )
                 result = _place(cell, config.min_fill, counter, first_of_network)
                 (solved if isinstance(result, SolvedCell) else skipped).append(result)
@@ -148,7 +158,8 @@ def _place(cell: SolvedCell, min_fill: float, counter, first_of_network: dict):
         return SkippedCell(cell.substitute, cell.budget,
                            f"{cell.substitute} reaches only {cell.params:,} of the {cell.budget_params:,} params of "
                            f"budget {cell.budget.label} (fill {cell.fill:.3f}, setting {cell.setting}), below "
-                           f"min_fill = {min_fill:g}")
+                           f"min_fill = {min_fill:g}", status="below_min_fill", budget_params=cell.budget_params,
+                           budget_mult_adds=cell.budget_mult_adds, params=cell.params, mult_adds=cell.mult_adds)
     network = (cell.substitute, network_sizes(counter, cell.substitute, cell.setting))
     trained_at = first_of_network.setdefault(network, cell.budget.label)
     return cell if trained_at == cell.budget.label else dataclasses.replace(cell, trained_at=trained_at)
@@ -164,12 +175,14 @@ def network_sizes(counter, substitute: str, setting) -> tuple:
 
 
 def skipped_record(cell: SkippedCell) -> dict:
-    return {"substitute": cell.substitute, "budget": cell.budget.label, "reason": cell.reason}
+    return {"substitute": cell.substitute, "budget": cell.budget.label, "reason": cell.reason, "status": cell.status,
+            "budget_params": cell.budget_params, "budget_mult_adds": cell.budget_mult_adds, "params": cell.params,
+            "mult_adds": cell.mult_adds}
 
 
 def _served(cells: list) -> list:
-    return [{"budget": c.budget.label, "budget_params": c.budget_params, "budget_mult_adds": c.budget_mult_adds}
-            for c in cells]
+    return [{"budget": c.budget.label, "budget_params": c.budget_params, "budget_mult_adds": c.budget_mult_adds,
+             "saturated": c.saturated} for c in cells]
 
 
 def _attributes(config: StudyConfig, cell: SolvedCell, seed: int, tuning_index, served: list) -> dict:
@@ -178,8 +191,8 @@ def _attributes(config: StudyConfig, cell: SolvedCell, seed: int, tuning_index, 
         budget=cell.budget.label, budget_params=cell.budget_params, budget_mult_adds=cell.budget_mult_adds,
         seed=seed, cell=cell_name(cell.substitute, cell.budget.label, seed), role="student",
         params=cell.params, mult_adds=cell.mult_adds, dense_params=cell.dense_params,
-        dense_mult_adds=cell.dense_mult_adds, convention=cell.convention, tuning_trial=tuning_index,
-        budgets=_served(served),
+        dense_mult_adds=cell.dense_mult_adds, convention=cell.convention, fill=cell.fill, saturated=cell.saturated,
+        tuning_trial=tuning_index, budgets=_served(served),
     ).to_attrs()
 
 
@@ -191,6 +204,6 @@ def teacher_attributes(config: StudyConfig, any_cell: SolvedCell) -> dict:
         budget=TEACHER_BUDGET, budget_params=any_cell.dense_params, budget_mult_adds=None, seed=seed,
         cell=cell_name("conv", TEACHER_BUDGET, seed), role="teacher", params=any_cell.dense_params,
         mult_adds=any_cell.dense_mult_adds, dense_params=any_cell.dense_params,
-        dense_mult_adds=any_cell.dense_mult_adds, convention=any_cell.convention,
+        dense_mult_adds=any_cell.dense_mult_adds, convention=any_cell.convention, fill=1.0,
         budgets=[{"budget": TEACHER_BUDGET, "budget_params": any_cell.dense_params, "budget_mult_adds": None}],
     ).to_attrs()

@@ -21,7 +21,7 @@ from typing import Optional, Tuple, Union
 
 from ..data import parse_dataset_spec
 from ..errors import BudgetSearchError, ConfigError
-from ..training import MAX_EPOCHS, MAX_SEED, PRESETS, DistillConfig, TrainConfig
+from ..training import MAX_EPOCHS, MAX_SEED, PRESETS, DistillConfig, TrainConfig, check_optimizer_options
 from ._fields import Table, describe_type
 
 # Digits and CIFAR shapes, so a study needs no data on disk to be validated or solved.
@@ -137,6 +137,9 @@ class StudyConfig:
     model_path: Optional[str] = None
     source: str = field(default="<dict>", compare=False)  # where it was read from, for messages
 
+    def __post_init__(self):
+        _check_trial_settings(self)
+
     @property
     def model_selection(self) -> dict:
         """The model's options and layer choice, as the solver and the trainer take them."""
@@ -177,6 +180,30 @@ class StudyConfig:
         if "dataset" in changes and not {"input_size", "num_classes"} & changes.keys():
             data.pop("input_size"), data.pop("num_classes")  # follow the new data set
         return parse_study(data, self.source)
+
+
+def _check_trial_settings(config: StudyConfig) -> None:
+    """Refuse a study some of whose trials could not train, naming the study keys that make it so.
+
+    Each kind of trial's settings are built as a worker builds them (:func:`._trial.train_config`): a
+    student's, the dense teacher's, and each tuned parameter at both of its bounds.
+    """
+    from ._trial import train_config
+
+    student = f"with distillation.teacher = {config.distillation.teacher!r} (students are distilled), " \
+        if config.distillation.enabled else ""
+    kinds = [(student, "student", {})]
+    if config.distillation.teacher == "train":
+        kinds.append(("in the teacher trial (its epochs: distillation.teacher_epochs, else training.epochs), ",
+                      "teacher", {}))
+    kinds += [(f"with tuning.{p.name}.{end} = {bound!r}, ", "student", {p.name: bound})
+              for p in config.tuning.params for end, bound in (("low", p.low), ("high", p.high))]
+    for context, role, tuned in kinds:
+        try:
+            train_config(config, {"role": role, "seed": 0}, tuned, "cpu", "runs")
+        except ConfigError as error:  # it names TrainConfig's field, which is the [training] key of the same name
+            raise ConfigError(f"{config.source}: {context}training.{str(error).removeprefix('TrainConfig.')}") \
+                from None
 
 
 def parse_assignment(text: str) -> Tuple[str, object]:
@@ -223,7 +250,10 @@ def load_study_config(path) -> StudyConfig:
     except RecursionError:
         raise ConfigError(f"{path}: not valid TOML here: arrays or tables nested too deeply") from None
     data.setdefault("name", path.stem)
-    return parse_study(data, str(path))
+    config = parse_study(data, str(path))
+    # A key the file writes was given even at its default value (a stored study writes every key out).
+    check_optimizer_options(config.training.optimizer, data.get("training", {}), f"{path}: training.")
+    return config
 
 
 def parse_study(data: dict, source: str = "<dict>") -> StudyConfig:

@@ -33,30 +33,25 @@ def config_digest(config: StudyConfig) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def differing_keys(old: dict, new: dict, prefix: str = "") -> list:
-    """The dotted keys whose values differ between two plain-data studies, tables compared key by key."""
-    keys = []
+def changed_settings(old: dict, new: dict) -> dict:
+    """``{dotted key: (old value, new value)}`` of the settings that differ between two plain-data studies, tables
+    compared key by key (None: absent)."""
+    changes = {}
     for key in sorted(old.keys() | new.keys()):
-        a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            keys += differing_keys(a, b, f"{prefix}{key}.")
-        elif a != b:
-            keys.append(f"{prefix}{key}")
-    return keys
+        before, after = old.get(key), new.get(key)
+        if isinstance(before, dict) and isinstance(after, dict):
+            changes |= {f"{key}.{k}": pair for k, pair in changed_settings(before, after).items()}
+        elif before != after:
+            changes[key] = (before, after)
+    return changes
 
 
 def described_differences(old: dict, new: dict, labels=("stored", "given"), shown: int = 3) -> str:
     """``"model (stored 'a', given 'b'), seeds (...)"``: the first ``shown`` differing keys with both values."""
-    keys = differing_keys(old, new)
-    parts = [f"{key} ({labels[0]} {_short(_lookup(old, key))}, {labels[1]} {_short(_lookup(new, key))})"
-             for key in keys[:shown]]
-    return ", ".join(parts) + (f" and {len(keys) - shown} more" if len(keys) > shown else "")
-
-
-def _lookup(data: dict, key: str):
-    for part in key.split("."):
-        data = data.get(part) if isinstance(data, dict) else None
-    return data
+    changes = list(changed_settings(old, new).items())
+    parts = [f"{key} ({labels[0]} {_short(before)}, {labels[1]} {_short(after)})" for key, (before, after)
+             in changes[:shown]]
+    return ", ".join(parts) + (f" and {len(changes) - shown} more" if len(changes) > shown else "")
 
 
 def _short(value, limit: int = 60) -> str:

@@ -27,7 +27,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from ._cells import CELL_PARAMS, trial_key
 from ._owners import OWNER_ATTR, owner_alive
-from ._record import RESULT_ATTRIBUTES, TRIAL_ATTRIBUTES
+from ._record import RESULT_ATTRIBUTES, TRIAL_ATTRIBUTES, budget_constraints
 
 logger = logging.getLogger("budgetsearch.study")
 
@@ -69,7 +69,8 @@ def enqueue_missing(study: optuna.Study, rows: Iterable[dict], distributions: Op
             continue
         params = {name: attrs[name] for name in distributions or {} if attrs.get(name) is not None}
         study.add_trial(optuna.trial.create_trial(state=TrialState.WAITING, user_attrs=dict(attrs), params=params,
-                                                  distributions={name: distributions[name] for name in params}))
+                                                  distributions={name: distributions[name] for name in params},
+                                                  system_attrs=budget_constraints(attrs)))
         covered.add(trial_key(attrs))
         queued += 1
     return queued
@@ -117,7 +118,8 @@ def fail_lost(study: optuna.Study, trial: FrozenTrial, reason: str) -> bool:
     attrs["lost"] = False
     cell = {name: value for name, value in trial.params.items() if name in CELL_PARAMS}  # not the tuned values
     study.add_trial(optuna.trial.create_trial(state=TrialState.WAITING, user_attrs=attrs, params=cell,
-                                              distributions={name: trial.distributions[name] for name in cell}))
+                                              distributions={name: trial.distributions[name] for name in cell},
+                                              system_attrs=budget_constraints(attrs)))
     logger.info("trial %d (%s) lost: %s; queued again", trial.number, trial.user_attrs.get("cell"), reason)
     return True
 

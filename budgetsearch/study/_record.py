@@ -40,6 +40,11 @@ class TrialRecord:
     dense_params: int
     dense_mult_adds: int
     convention: dict  # how params and mult_adds were counted
+    # params / budget_params, so Optuna's own tools (dashboard, trials_dataframe) show how full the budget is.
+    fill: Optional[float] = None
+    # The budget is above the largest network the substitute reaches (the solver's answer is that network): Optuna
+    # sees it as a violated constraint (see budget_constraints). None: not recorded (the teacher, an older journal).
+    saturated: Optional[bool] = None
     val_error: Optional[float] = _result()
     val_top5_error: Optional[float] = _result()
     test_error: Optional[float] = _result()
@@ -62,6 +67,24 @@ class TrialRecord:
     def to_attrs(self) -> dict:
         """The record as Optuna user attributes (JSON values)."""
         return dataclasses.asdict(self)
+
+
+def budget_constraints(attrs: dict) -> dict:
+    """The trial's Optuna constraint as system attributes: positive (violated) where its budget is over the reach.
+
+    The value is the part of the budget its network cannot fill (1 - fill) when
+    saturated, else 0. Optuna's ``constraints`` system attribute (a list, the
+    form every Optuna version reads) makes ``plot_pareto_front`` and the
+    dashboard draw saturated trials as infeasible. Empty where ``saturated`` is
+    not recorded.
+    """
+    from optuna.samplers._base import _CONSTRAINTS_KEY  # private, but the key Optuna's readers look up
+
+    if attrs.get("saturated") is None:
+        return {}
+    fill = attrs.get("fill")
+    shortfall = (1.0 - fill if fill is not None else 1.0) if attrs["saturated"] else 0.0
+    return {_CONSTRAINTS_KEY: [float(shortfall)]}
 
 
 TRIAL_ATTRIBUTES = tuple(f.name for f in dataclasses.fields(TrialRecord))

@@ -22,9 +22,10 @@ from optuna.trial import TrialState
 from ..data import parse_dataset_spec
 from ..errors import BudgetSearchError, ConfigError
 from ..training import load_teacher
+from ._amend import amend_study
 from ._cells import SKIPPED_ATTR, StudyPlan, plan_study, skipped_record
 from ._config import StudyConfig, parse_study, resolve_model
-from ._identity import comparable, config_digest, differing_keys
+from ._identity import changed_settings, comparable
 from ._progress import Progress, study_progress, summary_rows
 from ._queue import enqueue_missing
 from ._storage import DEFAULT_RUNS_DIR, open_storage, queue_lock, storage_errors
@@ -113,7 +114,7 @@ def prepare_study(config: StudyConfig, storage_url: Optional[str], runs_dir=DEFA
         study = optuna.create_study(study_name=config.name, storage=storage, direction="minimize",
                                     load_if_exists=True)
         with queue_lock(storage_url, config.name, runs_dir):
-            _check_same_study(study, config)
+            _check_same_study(study, config, retry_failed)
             queued = enqueue_missing(study, plan.trials(config), plan.distributions(config), retry_failed)
             study.set_user_attr(SKIPPED_ATTR, [skipped_record(cell) for cell in plan.skipped])
     return study, plan, queued
@@ -175,7 +176,7 @@ def _start_worker(config: StudyConfig, storage_url, device: str, runs_dir: str, 
     return subprocess.Popen([sys.executable, "-P", "-m", "budgetsearch.study._process", json.dumps(message)])
 
 
-def _check_same_study(study: optuna.Study, config: StudyConfig) -> None:
+def _check_same_study(study: optuna.Study, config: StudyConfig, retry_failed: bool = False) -> None:
     from ..data import dataset_fingerprint
 
     stored = study.user_attrs.get(CONFIG_ATTR)
@@ -195,10 +196,10 @@ def _check_same_study(study: optuna.Study, config: StudyConfig) -> None:
         stored_config = parse_study(stored, f"study {config.name!r} in storage")
     except BudgetSearchError:
         stored_config = None
-    if stored_config is None or config_digest(stored_config) != config_digest(config):
-        changed = differing_keys(comparable(stored), comparable(current))
-        raise ConfigError(f"{config.source}: study {config.name!r} already exists in this storage with different "
-                          f"settings ({', '.join(changed)}); continuing it would mix results: use the file it was "
-                          f"started with, or give the study a new name")
-    if stored.get("dataset") != current["dataset"]:  # the same data, moved: workers read it where it is now
+    # A stored study that no longer parses (a setting since refused at load) is compared as it was stored.
+    changes = changed_settings(comparable(stored if stored_config is None else stored_config.to_dict()),
+                               comparable(current))
+    if changes:
+        amend_study(study, config, changes, retry_failed)
+    if changes or stored.get("dataset") != current["dataset"]:  # moved data: workers read it where it is now
         study.set_user_attr(CONFIG_ATTR, current)

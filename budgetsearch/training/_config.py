@@ -10,13 +10,15 @@ import dataclasses
 import math
 import os
 from dataclasses import dataclass
-from typing import Optional, Tuple, Union
+from typing import Mapping, Optional, Tuple, Union
 
 from ..data import DEFAULT_VALIDATION_SIZE, check_validation_size
 from ..errors import ConfigError
 
 SCHEDULES = ("cosine", "original-steps")
 OPTIMIZERS = ("sgd", "adamw")
+# The fields only one optimizer reads: given with the other they would be silently ignored.
+OPTIMIZER_OPTIONS = {"sgd": ("momentum",), "adamw": ("betas",)}
 MAX_SEED = 2 ** 64 - 1  # the largest seed torch.Generator.manual_seed takes
 MAX_EPOCHS = 10_000  # no real trial reaches it: a typo (an extra zero or three) is refused instead of running for ever
 
@@ -35,6 +37,21 @@ def _integer(owner: str, name: str, value, *, low: int, high: Optional[int] = No
     if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
         allowed = f">= {low}" if high is None else f"in [{low}, {high}]"
         raise ConfigError(f"{owner}.{name} must be an int {allowed}, but got {value!r}")
+
+
+def check_optimizer_options(optimizer: str, given: Mapping[str, object], prefix: str) -> None:
+    """Refuse, among the ``given`` settings (name -> value), an option of an optimizer other than ``optimizer``.
+
+    ``prefix`` names the settings where they were written (``"TrainConfig."``, ``"study.toml: training."``).
+    An unknown ``optimizer`` is left to be refused on its own.
+    """
+    if optimizer not in OPTIMIZER_OPTIONS:
+        return
+    for other, names in OPTIMIZER_OPTIONS.items():
+        for name in names:
+            if other != optimizer and name in given:
+                raise ConfigError(f"{prefix}{name} = {given[name]!r} is an option of optimizer {other!r} only, but "
+                                  f"got optimizer={optimizer!r}, which would ignore it: remove {name} or use {other}")
 
 
 @dataclass(frozen=True)
@@ -104,8 +121,8 @@ class TrainConfig:
     batch_size: int = 128
     lr: float = 0.1
     optimizer: str = "sgd"
-    momentum: float = 0.9  # SGD only
-    betas: Tuple[float, float] = (0.9, 0.999)  # AdamW only: torch's defaults
+    momentum: float = 0.9  # SGD only (another value with AdamW is refused)
+    betas: Tuple[float, float] = (0.9, 0.999)  # AdamW only (likewise with SGD): torch's defaults
     warmup_epochs: float = 0.0
     label_smoothing: float = 0.0
     grad_clip: Optional[float] = None
@@ -143,6 +160,11 @@ class TrainConfig:
                 isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas):
             raise ConfigError(f"TrainConfig.betas must be two numbers in [0, 1), but got {betas!r}")
         object.__setattr__(self, "betas", tuple(float(b) for b in betas))
+        # A value changed from its default was given: refused with the other optimizer. (The CLI and the
+        # study file loader know which keys were written, and refuse those given at the default value too.)
+        changed = {name: getattr(self, name) for names in OPTIMIZER_OPTIONS.values() for name in names
+                   if getattr(self, name) != _DEFAULTS[name]}
+        check_optimizer_options(self.optimizer, changed, f"{owner}.")
         _number(owner, "warmup_epochs", self.warmup_epochs, low=0.0)
         if self.warmup_epochs > self.epochs:
             raise ConfigError(f"TrainConfig.warmup_epochs must be at most epochs ({self.epochs}), "
@@ -179,6 +201,9 @@ class TrainConfig:
         fields["betas"] = list(self.betas)
         fields["distill"] = None if self.distill is None else self.distill.to_dict()
         return fields
+
+
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 
 
 def _valid_device(text: str) -> bool:

@@ -31,7 +31,7 @@ class TrialResult:
     test_loss: Optional[float]
     epochs_run: int
     wall_time: float  # seconds, the whole trial (build, count, train, evaluate, save)
-    images_per_second: Optional[float]  # training images per second of training-loop time
+    images_per_second: Optional[float]  # training images per second of training-loop time, after the first epoch
     params: int
     mult_adds: int
     reconstruction_mult_adds: int  # rebuilding the structured weights, per training step (any batch)

@@ -61,11 +61,18 @@ class _Progress:
     """What the loop has done so far; survives an exception thrown out of it."""
 
     history: list = dataclasses.field(default_factory=list)
-    train_images: int = 0
-    train_seconds: float = 0.0
+    epoch_throughput: list = dataclasses.field(default_factory=list)  # (images, seconds) of each epoch's training
     epoch: int = 0  # the epoch being run, 1-based
     stage: str = "training"  # or "validation", "testing": where an out-of-memory happened
     test: Optional[object] = None
+
+
+    def images_per_second(self) -> Optional[float]:
+        """Training images per second of training-loop time, without the first epoch (compilation, warm-up)
+        when later ones ran."""
+        counted = self.epoch_throughput[1:] or self.epoch_throughput
+        seconds = sum(s for _, s in counted)
+        return sum(n for n, _ in counted) / seconds if seconds > 0 else None
 
 
 @contextlib.contextmanager
@@ -234,8 +241,7 @@ def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, 
         if not torch.isfinite(sums["loss"]):  # also syncs the device before the clock stops
             raise _Stop("diverged", f"non-finite training loss in epoch {epoch + 1} at lr {rate:.4g}", epoch + 1)
         seconds = time.perf_counter() - started
-        progress.train_images += seen
-        progress.train_seconds += seconds
+        progress.epoch_throughput.append((seen, seconds))
 
         progress.stage = "validation"
         val = evaluate(network, val_images, val_labels, mean, std, config.eval_batch_size, device, fmt)
@@ -354,7 +360,7 @@ def train_trial(model, substitute="conv", setting=None, dataset: Union[str, Data
         train_error=last.get("train_error"), train_loss=last.get("train_loss"), val_loss=last.get("val_loss"),
         test_loss=test.loss if test is not None else None,
         epochs_run=len(progress.history), wall_time=time.perf_counter() - started,
-        images_per_second=(progress.train_images / progress.train_seconds) if progress.train_seconds > 0 else None,
+        images_per_second=progress.images_per_second(),
         params=counted.params, mult_adds=counted.mult_adds,
         reconstruction_mult_adds=counted.reconstruction_mult_adds, reference_params=reference_params,
         compression_ratio=ratio, convention=counted.convention.to_dict(), config=resolved,

@@ -33,23 +33,36 @@ def attributes(**overrides) -> dict:
         "budget_params": 100_000, "budget_mult_adds": None, "seed": 0, "cell": None, "role": "student",
         "params": 96_000, "mult_adds": 30_000_000, "dense_params": 700_000, "dense_mult_adds": 100_000_000,
         "convention": {"counter": "fvcore", "unit": "mult-adds", "input_size": [3, 8, 8]},
+        "fill": None, "saturated": False,  # fill None: params / budget_params, worked out below
         "val_error": 9.0, "val_top5_error": 1.0, "test_error": 9.5, "test_top5_error": 1.5, "train_error": 3.0,
         "status": "complete", "message": None, "wall_time": 12.5, "epochs_run": EPOCHS,
         "config": {"study": "synthetic", "pruning": {"pruner": "none"}, "train": {"epochs": EPOCHS, "lr": 0.1}},
         "tuning_trial": None, "lost": False, "budgets": None,  # None: the trial serves its own budget only
     }
     attrs.update(overrides)
+    if attrs["fill"] is None and all(isinstance(attrs[k], (int, float)) for k in ("params", "budget_params")):
+        attrs["fill"] = attrs["params"] / attrs["budget_params"]
     if attrs["cell"] is None:
         attrs["cell"] = f"{attrs['substitute']}|{attrs['budget']}|{attrs['seed']}"
     return attrs
 
 
 def frozen(attrs: dict) -> optuna.trial.FrozenTrial:
-    """The trial as the scheduler would store it: objective val_error; failed/pruned trials in those states."""
+    """The trial as the scheduler would store it: objective val_error; failed/pruned trials in those states.
+
+    Its budget constraint as the queue records it; a validation error per epoch run (falling by one point
+    an epoch, to val_error at the last) as the trial reports them.
+    """
+    from budgetsearch.study._record import budget_constraints
+
     state = {"complete": optuna.trial.TrialState.COMPLETE, "pruned": optuna.trial.TrialState.PRUNED}.get(
         attrs["status"], optuna.trial.TrialState.FAIL)
     value = attrs["val_error"] if state == optuna.trial.TrialState.COMPLETE else None
-    return optuna.trial.create_trial(state=state, value=value, user_attrs=attrs)
+    ran = attrs.get("epochs_run") or 0
+    reported = {} if not isinstance(attrs.get("val_error"), float) else {
+        epoch: attrs["val_error"] + ran - 1 - epoch for epoch in range(ran)}
+    return optuna.trial.create_trial(state=state, value=value, user_attrs=attrs, intermediate_values=reported,
+                                     system_attrs=budget_constraints(attrs))
 
 
 def synthetic_trials() -> list:
@@ -70,7 +83,8 @@ def synthetic_trials() -> list:
                                     test_error=None, test_top5_error=None, epochs_run=1, message="pruned at epoch 1")))
     for seed, error in enumerate([4.0, 5.0]):
         trials.append(frozen(attributes(substitute="conv", setting=None, budget=None, budget_params=None, seed=seed,
-                                        role="teacher", params=700_000, mult_adds=100_000_000, val_error=error)))
+                                        role="teacher", params=700_000, mult_adds=100_000_000, val_error=error,
+                                        saturated=None)))
     return trials
 
 

@@ -99,3 +99,16 @@ def test_runs_dir_is_the_default_out_of_a_storage_and_study(journal, tmp_path, m
     argv = ["frontier", "--storage", str(journal), "--study", "synthetic", "--runs-dir", "r", "--json"]
     assert cli.main(argv) == 0
     assert (tmp_path / "r" / "synthetic" / "frontier.csv").is_file() and not (tmp_path / "runs").exists()
+
+
+def test_interval_bootstrap_on_request(journal, tmp_path, capsys):
+    from budgetsearch.analysis import seed_interval
+
+    out = tmp_path / "out"
+    argv = ["frontier", "--storage", str(journal), "--study", "synthetic", "--out", str(out), "--interval", "bootstrap"]
+    assert cli.main(argv) == 0
+    table = pd.read_csv(out / "frontier.csv").set_index(["substitute", "budget"])
+    row = table.loc[("acdc", "0.1M")]  # seeds 10, 10, 13
+    assert row["interval"] == "95% bootstrap"
+    assert (row["val_error_low"], row["val_error_high"]) == pytest.approx(seed_interval([10, 10, 13], "bootstrap"))
+    assert "95% bootstrap interval of the mean" in (out / "report.md").read_text()

@@ -2,6 +2,7 @@
 
 import matplotlib
 import pytest
+from scipy import stats
 from matplotlib.figure import Figure
 
 from budgetsearch.analysis import (aggregate_seeds, frontier_figure, frontier_table, load_trials, plot_frontier,
@@ -34,9 +35,9 @@ def test_params_plot_draws_the_means_spread_front_and_faded_points(points):
     assert ax.get_yscale() == "log"
     assert ax.get_xlabel() == "top-1 validation error (%)" and ax.get_ylabel() == "parameters"
     drawn = {(x, y): (alpha, spread) for x, y, alpha, spread in _markers(ax)}
-    # Hand numbers (conftest.POINTS): means and sample standard deviations over seeds.
-    assert drawn[(9.0, 96_000)] == (1.0, pytest.approx(1.0))
-    assert drawn[(11.0, 99_000)] == (FADED, pytest.approx(3 ** 0.5))  # dominated: faded
+    # Hand numbers (synthetic_study.POINTS): means, and bars of the 95% t interval t(0.975, n-1)·s/√n over seeds.
+    assert drawn[(9.0, 96_000)] == (1.0, pytest.approx(stats.t.ppf(0.975, 2) * 1.0 / 3 ** 0.5))
+    assert drawn[(11.0, 99_000)] == (FADED, pytest.approx(stats.t.ppf(0.975, 2)))  # s = √3, n = 3; dominated: faded
     assert drawn[(9.25, 150_000)][0] == FADED
     assert len(drawn) == 6
     lines = {line.get_label(): line for line in ax.get_lines()}

@@ -1,6 +1,7 @@
 """report.md: a table per budget with status counts, the fronts, and every trial that did not finish."""
 
 import optuna
+from scipy import stats
 
 from budgetsearch.analysis import aggregate_seeds, frontier_table, load_trials, render_report
 
@@ -10,6 +11,11 @@ from synthetic_study import attributes, build_study, frozen
 def _report(study):
     trials = load_trials(study)
     return render_report(trials, frontier_table(aggregate_seeds(trials)), title="synthetic")
+
+
+def _t_interval(mean, std, n):
+    half = stats.t.ppf(0.975, n - 1) * std / n ** 0.5
+    return f"[{mean - half:.2f}, {mean + half:.2f}]"
 
 
 def _section(report, heading):
@@ -22,10 +28,16 @@ def test_budget_tables_in_size_order_with_errors_and_status_counts(study):
     report = _report(study)
     assert report.index("## Budget 0.1M (at most 100,000 parameters)") < report.index("## Budget 0.2M")
     small = _section(report, "## Budget 0.1M")
-    assert "| acdc | 8 | 99,000 | 0.990 | 20,000,000 | 5,000,000 | 11.00 ± 1.73 | 3 |  | 3 complete |" in small
+    # acdc 0.1M: seeds 10, 10, 13; the interval mean ± t(0.975, 2)·s/√3 with s = √3
+    acdc = _t_interval(11.0, 3 ** 0.5, 3)
+    assert f"| acdc | 8 | 99,000 | 0.990 | 20,000,000 | 5,000,000 | 11.00 ± 1.73 | {acdc} | 3 |  | 3 complete |" in small
     large = _section(report, "## Budget 0.2M")
-    assert "| shuffle | 2 | 150,000 | 0.750 | 18,000,000 | 0 | 9.25 ± 0.35 | 2 | M | 2 complete, 1 failed |" in large
-    assert "| tucker | 0.4 | 190,000 | 0.950 | 55,000,000 | 300,000 | 6.50 ± 0.50 | 3 | PM | 3 complete, 1 pruned |" in large
+    shuffle = _t_interval(9.25, 0.125 ** 0.5, 2)  # seeds 9, 9.5
+    assert f"| shuffle | 2 | 150,000 | 0.750 | 18,000,000 | 0 | 9.25 ± 0.35 | {shuffle} | 2 | M | 2 complete, 1 failed |" \
+        in large
+    tucker = _t_interval(6.5, 0.5, 3)
+    assert f"| tucker | 0.4 | 190,000 | 0.950 | 55,000,000 | 300,000 | 6.50 ± 0.50 | {tucker} | 3 | PM " \
+           "| 3 complete, 1 pruned |" in large
     assert "| wrn-16-2 | conv | 700,000 | 100,000,000 | 4.50 ± 0.71 | 2 |" in _section(report, "## Teacher")
     assert "(4 points)" in report and "(5 points)" in report  # the two fronts
 
@@ -43,7 +55,7 @@ def test_a_point_whose_every_seed_crashed_still_has_a_row():
         study.add_trial(frozen(attributes(substitute="hashed", setting=0.1, params=90_000, seed=seed,
                                           status="failed", val_error=None, message="segfault")))
     report = _report(study)
-    assert "| hashed | 0.1 | 90,000 | 0.900 | 30,000,000 | - | - | 0 |  | 2 failed |" in _section(report, "## Budget 0.1M")
+    assert "| hashed | 0.1 | 90,000 | 0.900 | 30,000,000 | - | - | - | 0 |  | 2 failed |" in _section(report, "## Budget 0.1M")
     assert "## Failed or incomplete trials (4)" in report
 
 

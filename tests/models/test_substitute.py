@@ -65,6 +65,61 @@ def test_exclude_matches_qualified_names_of_nested_modules():
     assert [r.name for r in report.replaced] == ["1"]
 
 
+def _layer_types(model):
+    return [(name, type(module)) for name, module in model.named_modules()]
+
+
+@pytest.mark.parametrize("select, pattern, close", [
+    (None, "stm", "stem"),  # a typo of a layer name
+    ("all", "clasifier", "classifier"),
+    ("linear", "hiden*", "hidden"),
+    ("spatial", "expand", None),  # a real layer, but one the selection does not pick: nothing close among its layers
+])
+def test_an_exclude_glob_that_matches_no_selected_layer_is_refused_naming_close_layers(select, pattern, close):
+    model = SmallNet()
+    picks = [name for name, module in model.named_modules()
+             if isinstance(module, (nn.Conv2d, nn.Linear)) and SELECTIONS[select or "spatial"](name, module)]
+    before = _layer_types(model)
+    with pytest.raises(ConfigError) as info:
+        substitute(model, "generic", 0.5, select=select, exclude=[picks[-1], pattern])  # the second is named
+    message = str(info.value)
+    assert message.startswith(f"exclude pattern {pattern!r} matches none of the {len(picks)} layers")
+    assert f"close layer names: {close}" in message if close else all(name in message for name in picks)
+    assert _layer_types(model) == before  # refused before anything was replaced
+
+
+@pytest.mark.parametrize("select, exclude, reason", [
+    ("pointwise", ["expand"], "exclude=['expand'] matches 1"),
+    ("linear", ["*"], "exclude=['*'] matches 2"),
+    ("spatial", ["stem", "body"], "exclude=['stem', 'body'] matches 2 and 1 cannot be substituted (grouped (groups=8))"),
+    (lambda name, module: name == "depthwise", [], "1 cannot be substituted (grouped (groups=8))"),
+])
+def test_a_choice_that_leaves_nothing_to_substitute_is_refused(select, exclude, reason):
+    model = SmallNet()
+    before = _layer_types(model)
+    with pytest.raises(ConfigError, match="nothing to substitute: ") as info:
+        substitute(model, "generic", 0.5, select=select, exclude=exclude)
+    assert reason in str(info.value)
+    assert _layer_types(model) == before
+
+
+def test_a_selection_that_picks_no_layer_of_the_model_is_refused():
+    model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.ReLU())  # no spatial conv, no linear
+    for select in ("spatial", "linear"):
+        with pytest.raises(ConfigError, match=f"select='{select}' picks no nn.Conv2d or nn.Linear of this model"):
+            substitute(model, "generic", 0.5, select=select)
+    # left to the caller (the counter reports it): a model the default selection finds nothing in
+    assert len(substitute(model, "generic", 0.5)) == 0
+
+
+def test_a_registered_family_refuses_an_exclude_glob_that_names_none_of_its_points():
+    with torch.device("meta"):
+        points = create_model("wrn-10-1").substitution_points
+        with pytest.raises(ConfigError, match="close layer names: .*groups.0.0.conv1") as info:
+            create_model("wrn-10-1", exclude=["groups.0.0.conv"])
+    assert f"matches none of the {len(points)} layers the default selection picks" in str(info.value)
+
+
 def test_a_callable_selection_gets_the_qualified_name_and_the_module():
     model = SmallNet()
     seen = []

@@ -75,7 +75,7 @@ def vit_small_config():
 # (model, selection, exclude, layer kind it selects)
 MODELS = [
     (convnext_small_config, "convs", (), "conv"),
-    (vit_small_config, "linear", ("*patch_embeddings*",), "linear"),
+    (vit_small_config, "linear", ("model.classifier",), "linear"),  # the head kept dense
     (resnet_bottleneck_small_config, "convs", (), "conv"),
     (mobilenetv2_tf_padding, "convs", (), "conv"),
     (efficientnet_small_config, "convs", (), "conv"),

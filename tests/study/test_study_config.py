@@ -196,11 +196,26 @@ def test_the_vit_training_keys_reach_the_trainer(tmp_path):
                         tmp_path).optimizer == "sgd"
 
 
+def test_a_key_the_file_writes_is_given_but_a_stored_study_writes_every_key_out(tmp_path):
+    config = load_study_config(write(tmp_path, '[training]\noptimizer = "adamw"\n'))
+    stored = config.to_dict()
+    assert stored["training"]["momentum"] == 0.9  # SGD's default, written out with the rest
+    assert parse_study(stored) == config and config.replace({"training.epochs": 2}).training.epochs == 2
+    toml = tmp_path / "written.toml"
+    toml.write_text('[training]\noptimizer = "adamw"\nmomentum = 0.9\n')
+    with pytest.raises(ConfigError, match=f"{toml}: training.momentum = 0.9 is an option of optimizer 'sgd' only"):
+        load_study_config(toml)
+
+
 def test_the_trainer_gets_the_files_training_settings(tmp_path):
     config = load_study_config(write(tmp_path, FULL))
     trainer = train_config(config, {"role": "student", "seed": 3}, {}, "cpu", tmp_path)
     assert (trainer.epochs, trainer.batch_size, trainer.schedule, trainer.milestones, trainer.gamma, trainer.seed) == \
         (3, 64, "original-steps", (1, 2), 0.5, 3)
+
+
+# The options of the optimizers other than each one (a study file that writes one is refused).
+_OTHER_OPTIMIZERS = {"sgd": ("betas",), "adamw": ("momentum",)}
 
 
 def test_the_reference_study_file_writes_out_every_key():
@@ -227,7 +242,9 @@ def test_the_reference_study_file_writes_out_every_key():
                 continue
             if (top.name, sub.name) == ("storage", "url"):  # a URL would move the study off its journal file
                 assert "# url = " in text
-            elif sub.default is None and sub.name not in written[top.name]:
+            elif (sub.default is None or top.name == "training"
+                  and sub.name in _OTHER_OPTIMIZERS[written["training"]["optimizer"]]) \
+                    and sub.name not in written[top.name]:  # another optimizer's option would be refused
                 assert f"# {sub.name} = " in text, f"{top.name}.{sub.name}"
             elif (top.name, sub.name) == ("tuning", "params"):  # tuned parameters are tables named after them
                 assert "lr = {low = " in text

@@ -88,8 +88,10 @@ def test_prepare_queues_each_cell_once_and_refuses_changed_settings(write_study,
     roles = [t.user_attrs["role"] for t in study.get_trials()]
     assert roles == ["teacher"] + ["student"] * 4  # the teacher is queued first
     assert prepare_study(config, None, runs_dir)[2] == 0
-    changed = config.replace(training={"epochs": 3})
-    with pytest.raises(ConfigError, match=r"already exists .* different settings \(training\)"):
+    changed = config.replace({"training.epochs": 3})
+    with pytest.raises(ConfigError, match=r"already exists .* different settings \(training.epochs\); continuing it "
+                                          r"would mix results: training.epochs would change trials that hold results "
+                                          r"or are queued"):
         prepare_study(changed, None, runs_dir)
 
 

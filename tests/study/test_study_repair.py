@@ -11,7 +11,7 @@ import pytest
 from optuna.trial import TrialState
 
 from budgetsearch import cli
-from budgetsearch.study import open_storage
+from budgetsearch.study import load_study_config, open_storage, prepare_study
 
 SHADOWS = ("json", "optuna", "concurrent")
 STUDY = """
@@ -36,17 +36,21 @@ def test_failed_trials_exit_3_and_are_trained_again_with_retry_failed(tmp_path, 
     monkeypatch.chdir(tmp_path)
     for name in SHADOWS:
         (tmp_path / f"{name}.py").write_text(f"open({str(tmp_path / (name + '.imported'))!r}, 'w').close()\n")
-    (tmp_path / "teacher.pt").write_bytes(b"not a checkpoint")  # found, so the study starts; every student fails
+    (tmp_path / "teacher.pt").write_bytes(b"not a checkpoint")
     (tmp_path / "repair.toml").write_text(STUDY)
     runs = str(tmp_path / "runs")
 
-    assert cli.main(["run", "repair.toml", "--runs-dir", runs, "--json"]) == cli.EXIT_TRIALS_FAILED
+    assert cli.main(["run", "repair.toml", "--runs-dir", runs, "--json"]) == cli.EXIT_BAD_INPUT  # nothing queued
+    assert "distillation.teacher = 'teacher.pt': cannot read checkpoint" in capsys.readouterr().err
+    # Queued from a machine whose teacher was readable; this machine's copy is broken, so its student fails.
+    prepare_study(load_study_config(tmp_path / "repair.toml"), None, runs)
+    assert cli.main(["worker", "repair.toml", "--runs-dir", runs, "--json"]) == cli.EXIT_TRIALS_FAILED
     last = capsys.readouterr().err.strip().splitlines()[-1]
-    assert last.startswith("budgetsearch run: 1 of 1 trials failed (1 x CheckpointError: cannot read checkpoint")
+    assert last.startswith("budgetsearch worker: 1 of 1 trials failed (1 x CheckpointError: cannot read checkpoint")
     assert "--retry-failed" in last
     assert cli.main(["worker", "--study", "repair", "--runs-dir", runs, "--json"]) == cli.EXIT_TRIALS_FAILED
     assert "1 of 1 trials failed" in capsys.readouterr().err
-    assert not list(tmp_path.glob("*.imported"))  # neither run's workers nor the worker imported the shadows
+    assert not list(tmp_path.glob("*.imported"))  # no worker imported the shadows
 
     # Fixed: a real teacher. Without --retry-failed the failed cell stays recorded as it was.
     assert cli.main(["train", "--model", "wrn-10-1", "--substitute", "conv", "--epochs", "1", "--save",

@@ -86,10 +86,32 @@ def test_a_worker_for_a_study_never_run(runs_dir, capsys):
 def test_infeasible_cells_are_skipped_before_training(write_study, runs_dir, capsys):
     # shuffle cannot grow to 90 % of a dense wrn-10-1 (a grouped 1x1 plus depthwise is far smaller than a 3x3 conv).
     path = write_study(name="skip", substitutes=("shuffle",), budgets=("0.9x",))
-    assert cli.main(["run", str(path), "--runs-dir", str(runs_dir)]) == 0
-    out = capsys.readouterr().out
-    assert "skipped shuffle at 0.9x:" in out and "0.9x" in out
+    assert cli.main(["run", str(path), "--runs-dir", str(runs_dir)]) == cli.EXIT_TRIALS_FAILED  # nothing to train
+    captured = capsys.readouterr()
+    assert "skipped shuffle at 0.9x:" in captured.out and "0.9x" in captured.out
+    assert len(captured.err.strip().splitlines()) == 1  # no progress bar for no trial, one line
+    assert captured.err.startswith("budgetsearch run: nothing to train: all 1 cells of study 'skip' were skipped")
     assert trials_of("skip", runs_dir) == []
+
+
+def test_a_study_whose_every_cell_falls_short_of_min_fill_exits_3_with_one_line(write_study, runs_dir, capsys):
+    from budgetsearch.solver import solve_budget
+
+    substitutes, budgets = ("generic", "tucker"), ("0.1x", "0.2x")
+    fills = [solve_budget("wrn-10-1", s, b, num_classes=10, input_size=(1, 8, 8)).fill
+             for s in substitutes for b in budgets]
+    assert max(fills) < 1  # the solver's own fills: min_fill = 1 skips every cell
+    path = write_study(name="short", substitutes=substitutes, budgets=budgets)
+    path.write_text("min_fill = 1.0\n" + path.read_text())
+    assert cli.main(["run", str(path), "--runs-dir", str(runs_dir)]) == cli.EXIT_TRIALS_FAILED
+    captured = capsys.readouterr()
+    for substitute in substitutes:
+        for budget in budgets:
+            assert f"skipped {substitute} at {budget}: {substitute} reaches only" in captured.out
+    assert len(captured.err.strip().splitlines()) == 1
+    assert "nothing to train: all 4 cells of study 'short' were skipped" in captured.err
+    assert "min_fill = 1" in captured.err and "0/0 trials recorded" in captured.out
+    assert trials_of("short", runs_dir) == []
 
 
 def test_killed_run_resumes_with_every_cell_once(write_study, runs_dir):

@@ -1,6 +1,7 @@
 """The trainer options ViTs need: AdamW, warmup, label smoothing, gradient clipping."""
 
 import dataclasses
+import inspect
 import math
 
 import pytest
@@ -42,6 +43,30 @@ def test_bad_values_are_refused_naming_field_and_value(field, value):
 def test_label_smoothing_is_refused_with_distillation():
     with pytest.raises(ConfigError, match="label_smoothing applies to plain training only"):
         TrainConfig(label_smoothing=0.1, distill=DistillConfig("t.pt"))
+
+
+# An option each optimizer reads, at a value other than its default (torch's own names for them).
+OWN_OPTIONS = {"sgd": {"momentum": 0.5}, "adamw": {"betas": (0.8, 0.95)}}
+
+
+@pytest.mark.parametrize("optimizer, other", [("sgd", "adamw"), ("adamw", "sgd")])
+def test_another_optimizers_option_is_refused_naming_it_its_value_and_the_rule(optimizer, other):
+    (name, value), = OWN_OPTIONS[other].items()
+    # torch's own constructors say which optimizer reads the option
+    torch_class = {"sgd": torch.optim.SGD, "adamw": torch.optim.AdamW}
+    assert name in inspect.signature(torch_class[other]).parameters
+    assert name not in inspect.signature(torch_class[optimizer]).parameters
+    TrainConfig(optimizer=optimizer, **OWN_OPTIONS[optimizer])  # its own option is taken
+    with pytest.raises(ConfigError) as info:
+        TrainConfig(optimizer=optimizer, **{name: value})
+    assert str(info.value).startswith(f"TrainConfig.{name} = {value!r} is an option of optimizer {other!r} only, "
+                                      f"but got optimizer={optimizer!r}")
+
+
+def test_another_optimizers_option_at_its_default_is_no_choice_and_loads():
+    # a study stored with optimizer = "adamw" writes every field out, momentum's default among them
+    config = TrainConfig(optimizer="adamw")
+    assert TrainConfig(**{f.name: getattr(config, f.name) for f in dataclasses.fields(config)}) == config
 
 
 def test_sgd_stays_the_default():
