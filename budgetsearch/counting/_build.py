@@ -35,7 +35,7 @@ def build_for_counting(model: ModelSpec, substitute="conv", setting=None, *, num
                        **options) -> nn.Module:
     """``create_model(model, ...)`` as a count sees it (see the module docstring)."""
     build = dict(num_classes=num_classes, substitute=substitute, setting=setting, compat=compat, select=select,
-                 exclude=exclude, **input_options(model, input_size), **options)
+                 exclude=exclude, input_size=input_size, **{**input_options(model, input_size), **options})
     if not is_registered(model):
         network = create_model(model, **build)
         check_forward(network, model_label(model), input_size)  # the user's forward fails with one line naming it

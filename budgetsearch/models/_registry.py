@@ -20,6 +20,7 @@ from ..substitutes import RecordingFactory, did_you_mean, get_substitute
 from ._capabilities import complete_declaration
 from ._reference import (ModelSpec, build_any, check_options, default_num_classes, is_reference, load_reference,
                          model_label)
+from ._size_check import check_buildable
 from .substitute import substitute as substitute_layers
 
 
@@ -37,6 +38,12 @@ class ModelFamily:
     # Constructor options a compatibility mode builds the family with, {mode: options}: the
     # original's networks differ from budgetsearch's in ways its counts see (a pooling module).
     compat_options: dict = field(default_factory=dict)
+    # The input sizes the family runs at, checked before it is built: input_rule((C, H, W)) is None where it
+    # runs, else what it needs ("square images whose side is a multiple of its patch size 4, e.g. 3,32,32").
+    input_rule: Optional[Callable[[tuple], Optional[str]]] = None
+    # The constructor option the input's side goes to, where the family's shapes depend on it (a ViT's
+    # position embedding has one entry per patch); None where any side runs through the same modules.
+    image_size_option: Optional[str] = None
 
 
 _FAMILIES: list[ModelFamily] = []
@@ -81,7 +88,8 @@ def _registered_family(model) -> Optional[tuple]:
 
 
 def create_model(name: ModelSpec, num_classes: Optional[int] = None, substitute="conv", setting=None,
-                 compat: Optional[str] = None, select=None, exclude=(), **options) -> nn.Module:
+                 compat: Optional[str] = None, select=None, exclude=(), *, input_size: Optional[tuple] = None,
+                 **options) -> nn.Module:
     """Build a model with its substitution points built by ``substitute`` at ``setting``.
 
     ``name`` is a registered name, a reference ``package.module:callable``, a
@@ -102,6 +110,12 @@ def create_model(name: ModelSpec, num_classes: Optional[int] = None, substitute=
     Whatever it builds implements :class:`~budgetsearch.models.ModelCapabilities`: a
     family declares what it offers, any other model is declared to offer nothing more
     than its logits (unless it declares otherwise itself).
+
+    A registered family is first built on the meta device, where a size that
+    cannot work is refused before any tensor is allocated: more parameters or
+    modules than the limits allow (see :mod:`budgetsearch.models._size_check`)
+    or, where ``input_size`` (C, H, W) is given, a network that does not run at it
+    (:func:`check_model`).
     """
     factory = compat_factory(substitute, setting, compat)
     registered = _registered_family(name)
@@ -113,6 +127,7 @@ def create_model(name: ModelSpec, num_classes: Optional[int] = None, substitute=
         own_points = select is None and not exclude
         # Chosen points are substituted into the family as its authors built it, every point dense.
         recording = RecordingFactory(factory if own_points else get_substitute("conv").factory())
+        check_model(name, classes, compat, input_size=input_size, **options)
         model = family.build(*arguments, num_classes=classes, conv=recording, **compat_options, **options)
         model.substitution_points = recording.points(model)
         model.kept_dense = ()
@@ -143,6 +158,33 @@ def check_model_options(model: str, options: dict) -> None:
         check_options(load_reference(model), options, model, fixed=("num_classes",))
 
 
+def _builder(family: ModelFamily, arguments: tuple, num_classes: int, compat: Optional[str], options: dict):
+    """``build(conv)``: the family's network with ``conv`` in its substitution points."""
+    def build(conv) -> nn.Module:
+        return family.build(*arguments, num_classes=num_classes, conv=conv,
+                            **family.compat_options.get(check_mode(compat), {}), **options)
+
+    return build
+
+
+def check_model(name: ModelSpec, num_classes: Optional[int] = None, compat: Optional[str] = None, *,
+                input_size: Optional[tuple] = None, training: bool = False, select=None, exclude=(),
+                **options) -> None:
+    """Refuse a registered ``name`` that cannot work, as :func:`create_model` with the same arguments would
+    build it, before anything is allocated (see :func:`~budgetsearch.models._size_check.check_buildable`):
+    too many parameters or modules, or a network that does not run at ``input_size`` (in training mode
+    too, with ``training``). Any other model is the user's code, and is not built here."""
+    registered = _registered_family(name)
+    if registered is None:
+        return
+    family, arguments = registered
+    classes = family.num_classes if num_classes is None else num_classes
+    runs_at = None if input_size is None else (tuple(input_size)[0], *family.input_size[1:])
+    if runs_at == tuple(input_size or ()) and set(options) <= {"in_channels"}:
+        input_size = None  # the family's own size, as built without options: its tests run it there
+    check_buildable(name, _builder(family, arguments, classes, compat, options), input_size, runs_at, training)
+
+
 def is_registered(model) -> bool:
     """Whether ``model`` is a name a registered family matches (not a reference, callable, module or unknown name)."""
     return isinstance(model, str) and not is_reference(model) and bool(_matches(model))
@@ -169,8 +211,17 @@ def default_input_size(name: ModelSpec) -> tuple:
 
 
 def input_options(name: ModelSpec, input_size) -> dict:
-    """Constructor arguments for inputs whose channels differ from the family's (digits: 1 channel)."""
-    if _registered_family(name) is None:
+    """Constructor arguments for inputs whose channels (digits: 1) or side (where the family's shapes depend
+    on it) differ from the family's; an input size the family does not run at is refused, saying what it needs."""
+    registered = _registered_family(name)
+    if registered is None:
         return {}  # the user's own model is built as they wrote it
-    channels = tuple(input_size)[0]
-    return {"in_channels": channels} if channels != default_input_size(name)[0] else {}
+    family = registered[0]
+    size = tuple(input_size)
+    needs = family.input_rule(size) if family.input_rule is not None else None
+    if needs is not None:
+        raise ConfigError(f"model {name!r} does not run at input size {','.join(map(str, size))}: it needs {needs}")
+    options = {"in_channels": size[0]} if size[0] != family.input_size[0] else {}
+    if family.image_size_option is not None and size[1] != family.input_size[1]:
+        options[family.image_size_option] = size[1]
+    return options

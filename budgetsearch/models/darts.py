@@ -24,6 +24,7 @@ from torch import nn
 from ..errors import ConfigError
 from ._capabilities import AuxiliaryOutput, TappedNetwork
 from ._registry import ModelFamily, register_model
+from ._size_check import sizes_near
 
 Genotype = namedtuple("Genotype", "normal normal_concat reduce reduce_concat")
 
@@ -122,7 +123,9 @@ class Cell(nn.Module):
 class AuxiliaryHead(nn.Module):
     """The auxiliary classifier on the 8×8 output of cell 2·layers//3 (dense)."""
 
-    min_size = 8  # its 5×5 pooling (stride 3) then 2×2 conv need 8×8: what 32×32 inputs give
+    # Its 5×5 pooling (stride 3) then 2×2 conv leave the 1×1 its classifier reads from 8×8 to 10×10
+    # (32×32 inputs give 8×8).
+    min_size, max_size = 8, 10
 
     def __init__(self, channels, num_classes):
         super().__init__()
@@ -135,9 +138,9 @@ class AuxiliaryHead(nn.Module):
 
     def forward(self, x):
         height, width = x.shape[-2:]
-        if min(height, width) < self.min_size:
-            size = f"{self.min_size}×{self.min_size}"
-            raise ConfigError(f"the DARTS auxiliary head needs a feature map of at least {size} where it "
+        if min(height, width) < self.min_size or max(height, width) > self.max_size:
+            size = f"at least {self.min_size}×{self.min_size} and at most {self.max_size}×{self.max_size}"
+            raise ConfigError(f"the DARTS auxiliary head needs a feature map of {size} where it "
                               f"branches off (32×32 inputs give 8×8), but got {height}×{width}; "
                               f"train DARTS on 32×32 images such as CIFAR's")
         return self.classifier(self.features(x).flatten(1))
@@ -161,6 +164,11 @@ class DARTS(TappedNetwork):
                  genotype: Genotype = DARTS_V2, auxiliary: bool = True, drop_path_prob: float = 0.2,
                  in_channels: int = 3):
         super().__init__()
+        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+            raise ConfigError(f"DARTS channels must be an int >= 1, but got channels={channels!r}")
+        if isinstance(layers, bool) or not isinstance(layers, int) or layers < 2:
+            # Its two reduction cells, layers//3 and 2·layers//3, are one cell for fewer.
+            raise ConfigError(f"DARTS layers must be an int >= 2 (two reduction cells), but got layers={layers!r}")
         if conv is None:
             from ..substitutes.separable import separable_conv as conv
         self.drop_path_prob = drop_path_prob
@@ -200,6 +208,12 @@ class DARTS(TappedNetwork):
         return (logits if auxiliary is None else AuxiliaryOutput(logits, auxiliary)), taps
 
 
+def _input_rule(input_size: tuple):
+    if all(side % 4 == 0 for side in input_size[1:]):
+        return None
+    return f"sides that are multiples of 4, which its two reduction cells halve (e.g. {sizes_near(input_size, 4)})"
+
+
 register_model(ModelFamily(
     pattern=r"darts",
     example="darts",
@@ -208,4 +222,5 @@ register_model(ModelFamily(
     num_classes=10,
     summary="DARTS-V2 CIFAR network (36 channels, 20 cells); reference substitute: separable",
     reference="separable",
+    input_rule=_input_rule,
 ))

@@ -24,6 +24,7 @@ import math
 
 from torch import nn
 
+from ..errors import ConfigError
 from ..substitutes.conv import dense_conv
 from ._capabilities import TappedNetwork
 from ._registry import ModelFamily, register_model
@@ -59,6 +60,13 @@ class ImageNetResNet(TappedNetwork):
     def __init__(self, blocks=(3, 4, 6, 3), widen: int = 2, expansion: int = 2, num_classes: int = 1000,
                  conv=dense_conv, in_channels: int = 3, fixed_pool: bool = False):
         super().__init__()
+        for name, value in (("widen", widen), ("expansion", expansion)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"ImageNetResNet {name} must be an int >= 1, but got {name}={value!r}")
+        if not isinstance(blocks, (tuple, list)) or not blocks or not all(
+                isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in blocks):
+            raise ConfigError(f"ImageNetResNet blocks must be a list of ints >= 1 (blocks per stage, "
+                              f"e.g. [3, 4, 6, 3]), but got blocks={blocks!r}")
         self.stem = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
         self.bn = nn.BatchNorm2d(64)
         self.relu = nn.ReLU(inplace=True)

@@ -1,10 +1,12 @@
-"""A Vision Transformer for 32×32 images: ``vit-D-W``.
+"""A Vision Transformer for CIFAR's 32×32 images: ``vit-D-W``.
 
 Dosovitskiy et al., "An Image is Worth 16x16 Words: Transformers for Image
 Recognition at Scale", ICLR 2021, sized for CIFAR: 4×4 patches (64 tokens),
 depth D, width W, W/64 heads of 64, MLP ratio 4, pre-norm blocks, a learned
 position embedding and mean pooling of the tokens (no class token), as in
-Beyer et al., "Better plain ViT baselines for ImageNet-1k", 2022.
+Beyer et al., "Better plain ViT baselines for ImageNet-1k", 2022. Built by
+name, it takes its image size from the input (one position embedding per
+patch): any square image whose side is a multiple of 4 (digits: 8×8, 4 tokens).
 
 The substitution points are the qkv, attention-output and MLP linears, built
 through ``conv.linear(...)``; the patch embedding and the head stay dense.
@@ -30,6 +32,7 @@ from ..errors import ConfigError
 from ..substitutes.conv import dense_conv
 from ._capabilities import TappedNetwork
 from ._registry import ModelFamily, register_model
+from ._size_check import sizes_near
 
 HEAD_WIDTH = 64
 MLP_RATIO = 4
@@ -107,6 +110,14 @@ class VisionTransformer(TappedNetwork):
         return self.head(self.norm(x).mean(dim=1)), taps
 
 
+def _input_rule(input_size: tuple):
+    _, height, width = input_size
+    if height == width and height % PATCH == 0:
+        return None
+    examples = sizes_near(input_size, PATCH, square=True)
+    return f"square images whose side is a multiple of its patch size {PATCH} (e.g. {examples})"
+
+
 register_model(ModelFamily(
     pattern=r"vit-(\d+)-(\d+)",
     example="vit-6-256",
@@ -114,4 +125,6 @@ register_model(ModelFamily(
     input_size=(3, 32, 32),
     num_classes=10,
     summary="CIFAR ViT vit-DEPTH-WIDTH: patch 4, heads of 64, MLP ratio 4, pre-norm, mean pooling",
+    input_rule=_input_rule,
+    image_size_option="image_size",  # one position embedding per patch: the input's side sizes it
 ))

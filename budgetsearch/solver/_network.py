@@ -138,7 +138,7 @@ def build_recording_sites(model: ModelSpec, num_classes: Optional[int], input_si
     shapes: Dict[nn.Module, tuple] = {}
     with torch.random.fork_rng(devices=[]):
         network = create_model(model, num_classes=num_classes, substitute=recording, select=select, exclude=exclude, compat=compat,
-                               **input_options(model, input_size), **(options or {}))
+                               input_size=input_size, **{**input_options(model, input_size), **(options or {})})
     hooks = [layer.register_forward_pre_hook(lambda module, args: shapes.__setitem__(module, tuple(args[0].shape[1:])))
              for layer in recording.built]
     try:
@@ -225,8 +225,8 @@ class NetworkCounter:
     def build(self, factory) -> nn.Module:
         """The network with ``factory`` in its substitution points: the one these counts describe."""
         return create_model(self.source, num_classes=self.num_classes, substitute=factory, compat=self.compat,
-                            select=self.select, exclude=self.exclude,
-                            **input_options(self.source, self.input_size), **self.options)
+                            select=self.select, exclude=self.exclude, input_size=self.input_size,
+                            **{**input_options(self.source, self.input_size), **self.options})
 
     def _key(self, site: Site, substitute: Substitute, setting) -> tuple:
         """What a site's counts depend on. The substitute itself, not its name: a name may be registered anew."""

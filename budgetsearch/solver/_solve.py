@@ -101,8 +101,8 @@ class Solution:
         """The model at this setting; counting it gives exactly ``params`` and ``mult_adds``."""
         source = self.model if self.source is None else self.source
         return create_model(source, num_classes=self.num_classes, substitute=self.factory(), compat=self.compat,
-                            select=self.select, exclude=self.exclude, **input_options(source, self.input_size),
-                            **self.options)
+                            select=self.select, exclude=self.exclude,
+                            **{**input_options(source, self.input_size), **self.options})
 
     def to_dict(self) -> dict:
         record = dataclasses.asdict(dataclasses.replace(self, source=None))

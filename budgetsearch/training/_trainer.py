@@ -28,7 +28,7 @@ from torch import nn
 from ..counting import count
 from ..data import Dataset, augment, iterate_batches, load_dataset
 from ..errors import ConfigError
-from ..models import AuxiliaryOutput, ModelCapabilities, class_scores
+from ..models import AuxiliaryOutput, ModelCapabilities, check_model, class_scores
 from ._architecture import Architecture, resolve_architecture
 from ._checkpoint import check_checkpoint_path, load_teacher, save_checkpoint
 from ._config import TrainConfig
@@ -302,6 +302,9 @@ def train_trial(model, substitute="conv", setting=None, dataset: Union[str, Data
                           f"but got {num_classes!r}")
     architecture = resolve_architecture(model, substitute, setting, classes, data.input_size, model_options, select,
                                         exclude)
+    # A size that cannot work is refused before anything is allocated, in training mode too (a training-only head).
+    check_model(architecture.model, architecture.num_classes, input_size=data.input_size, training=True,
+                **architecture.build_options())
 
     network = architecture.build(config.seed)
     counted = count(network, data.input_size)  # on the CPU, before the model moves
