@@ -5,7 +5,9 @@ Structured Matrices", ICML 2024. Aₖ is o₁×i₁ and Bₖ is o₂×i₂, wher
 largest divisor of d_out not above √d_out and o₂ = d_out/o₁ (i₁, i₂ likewise from
 d_in): K·(o₁·i₁ + o₂·i₂) parameters (+ d_out for a bias). W is never formed: the
 input, read as an i₁×i₂ matrix X, maps to Σₖ Aₖ·X·Bₖᵀ by two matmuls, all K terms
-at once: K·i₁·o₂·(i₂ + o₁) mult-adds per row.
+at once, in whichever order costs fewer mult-adds per row: X·Bₖᵀ first,
+K·i₁·o₂·(i₂ + o₁), or Aₖ·X first, K·o₁·i₂·(i₁ + o₂) (X·Bₖᵀ first on a tie). The
+count traces the order that runs, so it is the smaller of the two.
 
 Decisions: a prime d (o₁ = 1) is not padded, so that side degenerates to a full
 matrix, as the definition says. A setting builds min(K, K_max) terms, K_max the
@@ -42,6 +44,8 @@ class KroneckerLinear(FeaturesLastLinear):
         super().__init__(in_features, out_features, bias)
         self.terms = kronecker_terms(in_features, out_features, terms)
         (self.o1, self.o2), (self.i1, self.i2) = divisor_split(out_features), divisor_split(in_features)
+        o1, o2, i1, i2 = self.o1, self.o2, self.i1, self.i2
+        self.b_first = i1 * o2 * (i2 + o1) <= o1 * i2 * (i1 + o2)
         self.A = nn.Parameter(torch.empty(self.terms, self.o1, self.i1))
         self.B = nn.Parameter(torch.empty(self.terms, self.o2, self.i2))
         # X·Bₖᵀ keeps unit variance; the A side sums K·i₁ of those and carries the He gain 2·d_in/d_out.
@@ -51,12 +55,18 @@ class KroneckerLinear(FeaturesLastLinear):
     def mix(self, x):
         # Sizes are plain ints, not read off traced tensors: size arithmetic would show up in the count.
         terms, o1, o2, i1, i2 = self.terms, self.o1, self.o2, self.i1, self.i2
-        # (N·i₁, i₂) @ (i₂, K·o₂): every term's X·Bₖᵀ in one product.
-        x = x.reshape(-1, i2) @ self.B.reshape(terms * o2, i2).t()
-        # (N·o₂, K·i₁) @ (K·i₁, o₁): Σₖ Aₖ·(X·Bₖᵀ), the sum over terms folded into the contraction.
-        x = x.reshape(-1, i1, terms, o2).permute(0, 3, 2, 1).reshape(-1, terms * i1)
-        x = x @ self.A.permute(0, 2, 1).reshape(terms * i1, o1)
-        return x.reshape(-1, o2, o1).transpose(1, 2).reshape(-1, o1 * o2)
+        if self.b_first:
+            # (N·i₁, i₂) @ (i₂, K·o₂): every term's X·Bₖᵀ in one product.
+            x = x.reshape(-1, i2) @ self.B.reshape(terms * o2, i2).t()
+            # (N·o₂, K·i₁) @ (K·i₁, o₁): Σₖ Aₖ·(X·Bₖᵀ), the sum over terms folded into the contraction.
+            x = x.reshape(-1, i1, terms, o2).permute(0, 3, 2, 1).reshape(-1, terms * i1)
+            x = x @ self.A.permute(0, 2, 1).reshape(terms * i1, o1)
+            return x.reshape(-1, o2, o1).transpose(1, 2).reshape(-1, o1 * o2)
+        # (N·i₂, i₁) @ (i₁, K·o₁): every term's Aₖ·X, transposed.
+        x = x.reshape(-1, i1, i2).transpose(1, 2).reshape(-1, i1) @ self.A.reshape(terms * o1, i1).t()
+        # (N·o₁, K·i₂) @ (K·i₂, o₂): Σₖ (Aₖ·X)·Bₖᵀ, rows already in the output's (o₁, o₂) order.
+        x = x.reshape(-1, i2, terms, o1).permute(0, 3, 2, 1).reshape(-1, terms * i2)
+        return (x @ self.B.permute(0, 2, 1).reshape(terms * i2, o2)).reshape(-1, o1 * o2)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, terms={self.terms}, A={tuple(self.A.shape[1:])}, B={tuple(self.B.shape[1:])}"
