@@ -13,7 +13,9 @@ often as it occurs). The ViT table holds the substitutes with a linear form.
 Beside each time ratio stands the mult-adds ratio at the same site (per image, as
 ``count`` counts them), so a family slower than dense says why: a time ratio far
 above its mult-adds ratio is the kernels' doing, not the arithmetic's. A family
-slower than dense over the network is listed under the table with both ratios.
+slower than dense over the network is listed under the table with both ratios, and
+the mult-adds of a whole step's forward beside dense's, weights rebuilt from their
+parameters included (once per step, whatever the batch: ACDC's product of factors).
 ``--quick`` times one step after the warm-up and only WRN-28-10 (about 3 minutes
 on one thread); the default takes the median of 3.
 
@@ -96,11 +98,13 @@ def print_table(model: str, args, device: torch.device, batch: int) -> None:
     slower = []
     for name, setting in settings.items():
         substitute = get_substitute(name)
-        times, mult_adds = {}, {}
+        times, mult_adds, step_mult_adds = {}, {}, {}
         for site in sites:
             torch.manual_seed(0)
             layer = site.build(substitute, setting)
-            mult_adds[site] = count(layer, site.counting_shape).exact_mult_adds
+            result = count(layer, site.counting_shape)
+            mult_adds[site] = result.exact_mult_adds
+            step_mult_adds[site] = batch * result.exact_mult_adds + result.reconstruction_mult_adds
             layer = layer.to(device)
             x = torch.randn(batch, *site.input_shape, device=device, requires_grad=True)
             times[site] = step_seconds(layer, x, args.repeats)
@@ -114,7 +118,9 @@ def print_table(model: str, args, device: torch.device, batch: int) -> None:
         print("  ".join(f"{c:>18}" for c in [name, "-" if setting is None else f"{setting:.4g}", f"{size:.3f}",
                                              *cells]))
         if network > 1:
-            slower.append(f"{name} {network:.2f}x dense's time at {network_mult_adds:.2f}x its mult-adds")
+            step = weighted(sites, step_mult_adds) / (batch * weighted(sites, dense_mult_adds))
+            slower.append(f"{name} {network:.2f}x dense's time at {network_mult_adds:.2f}x its mult-adds per image, "
+                          f"{step:.2f}x per step with the rebuilt weights")
     print("dense seconds per step: " + ", ".join(f"{t * 1e3:.1f} ms" for t in dense_times.values()))
     if slower:
         print("slower than dense over the network: " + "; ".join(slower))
