@@ -1,9 +1,10 @@
-"""The fast forwards of butterfly and Kronecker against straightforward implementations kept here.
+"""The fast forwards of butterfly, Kronecker and hashed against straightforward implementations kept here.
 
-Butterfly runs two stages per batched matmul on a reordered feature layout, and
-Kronecker picks the cheaper of its two contraction orders; both must compute
-exactly the map (and the gradients) of the plain stage-by-stage and einsum
-forms below, for the same parameters, on square and non-square shapes.
+Butterfly runs two stages per batched matmul on a reordered feature layout,
+Kronecker the cheapest of its three contraction orders, hashed an index_select
+gather; each must compute the map (and the gradients) of the plain stage-by-stage,
+einsum and sign-and-index forms below, for the same parameters, on square and
+non-square shapes.
 """
 
 import pytest
@@ -84,3 +85,17 @@ def test_kronecker_is_counted_in_the_order_it_runs(d_in, d_out, terms):
     assert result.mult_adds == rows * orders[layer.order] == rows * min(orders.values())
     # Only W = Σₖ Aₖ ⊗ Bₖ is rebuilt arithmetic: one mult-add per term and entry, per step.
     assert result.reconstruction_mult_adds == (layer.terms * d_in * d_out if layer.order == "weight first" else 0)
+
+
+@pytest.mark.parametrize("c_in, c_out, kernel", [(3, 5, 3), (8, 4, 1), (6, 10, 3)])
+def test_hashed_weight_and_gradient_equal_the_sign_and_index_form(c_in, c_out, kernel):
+    torch.manual_seed(0)
+    layer = get_substitute("hashed").factory(0.3)(c_in, c_out, kernel, padding=kernel // 2)
+    index, budget = layer.signed_index.long(), layer.bank.numel()
+    # Entry j is ξ(j)·w[h(j)]: the table holds h(j) for ξ = +1 and B + h(j) for ξ = −1.
+    plain = torch.where(index < budget, 1.0, -1.0) * layer.bank[index % budget]
+    torch.testing.assert_close(layer.reconstruct_weight(), plain.view(layer.weight_shape), rtol=0, atol=0)
+    weights = torch.randn(layer.weight_shape)
+    (grad,) = torch.autograd.grad((layer.reconstruct_weight() * weights).sum(), layer.bank)
+    (expected,) = torch.autograd.grad((plain.view(layer.weight_shape) * weights).sum(), layer.bank)
+    torch.testing.assert_close(grad, expected)
