@@ -16,8 +16,8 @@ above its mult-adds ratio is the kernels' doing, not the arithmetic's. A family
 slower than dense over the network is listed under the table with both ratios, and
 the mult-adds of a whole step's forward beside dense's, weights rebuilt from their
 parameters included (once per step, whatever the batch: ACDC's product of factors).
-``--quick`` times one step after the warm-up and only WRN-28-10 (about 3 minutes
-on one thread); the default takes the median of 3.
+``--quick`` times one step after the warm-up and only WRN-28-10 (about 2 minutes
+on one thread of the loaded 2-core machine, the default 5); the default takes the median of 3.
 
     python benchmarks/layers.py [--quick] [--device cuda] [--batch 32] [--repeats 3] [--threads 1]
                                 [--models wrn-28-10 vit-6-256] [--substitutes butterfly acdc]
