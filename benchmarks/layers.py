@@ -10,7 +10,17 @@ see all their tokens, 64 per image) and prints the time as a ratio to the dense
 layer at the same site, plus the network-weighted total (each site counted as
 often as it occurs). The ViT table holds the substitutes with a linear form.
 
-    python benchmarks/layers.py [--device cuda] [--batch 32] [--repeats 5] [--models wrn-28-10 vit-6-256]
+Beside each time ratio stands the mult-adds ratio at the same site (per image, as
+``count`` counts them), so a family slower than dense says why: a time ratio far
+above its mult-adds ratio is the kernels' doing, not the arithmetic's. A family
+slower than dense over the network is listed under the table with both ratios, and
+the mult-adds of a whole step's forward beside dense's, weights rebuilt from their
+parameters included (once per step, whatever the batch: ACDC's product of factors).
+``--quick`` times one step after the warm-up and only WRN-28-10 (about 2 minutes
+on one thread of the loaded 2-core machine, the default 5); the default takes the median of 3.
+
+    python benchmarks/layers.py [--quick] [--device cuda] [--batch 32] [--repeats 3] [--threads 1]
+                                [--models wrn-28-10 vit-6-256] [--substitutes butterfly acdc]
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ import time
 
 import torch
 
+from budgetsearch.counting import count
 from budgetsearch.errors import InfeasibleBudgetError
 from budgetsearch.solver import network_counter, solve_budget
 from budgetsearch.solver._search import highest, lowest
@@ -80,37 +91,61 @@ def print_table(model: str, args, device: torch.device, batch: int) -> None:
 
     print(f"# {model} layer shapes, batch {batch}, device {device} ({torch.get_num_threads()} CPU threads), "
           f"median of {args.repeats}; settings solved for {args.budget} of the dense network")
+    print("# each cell: forward+backward time / dense's, then mult-adds / dense's at that site")
     header = ["substitute", "setting", "params/dense"] + [site_label(s) for s in sites] + ["network"]
-    print("  ".join(f"{h:>16}" for h in header))
-    dense_times = None
+    print("  ".join(f"{h:>18}" for h in header))
+    dense_times = dense_mult_adds = None
+    slower = []
     for name, setting in settings.items():
         substitute = get_substitute(name)
-        times = {}
+        times, mult_adds, step_mult_adds = {}, {}, {}
         for site in sites:
             torch.manual_seed(0)
-            layer = site.build(substitute, setting).to(device)
+            layer = site.build(substitute, setting)
+            result = count(layer, site.counting_shape)
+            mult_adds[site] = result.exact_mult_adds
+            step_mult_adds[site] = batch * result.exact_mult_adds + result.reconstruction_mult_adds
+            layer = layer.to(device)
             x = torch.randn(batch, *site.input_shape, device=device, requires_grad=True)
             times[site] = step_seconds(layer, x, args.repeats)
         if dense_times is None:
-            dense_times = times  # "conv" comes first: the baseline of every ratio
-        network = sum(n * times[s] for s, n in sites.items()) / sum(n * dense_times[s] for s, n in sites.items())
-        cells = [f"{times[s] / dense_times[s]:.2f}x" for s in sites] + [f"{network:.2f}x"]
+            dense_times, dense_mult_adds = times, mult_adds  # "conv" comes first: the baseline of every ratio
+        network = weighted(sites, times) / weighted(sites, dense_times)
+        network_mult_adds = weighted(sites, mult_adds) / weighted(sites, dense_mult_adds)
+        cells = [f"{times[s] / dense_times[s]:.2f}x {mult_adds[s] / dense_mult_adds[s]:.2f}" for s in sites]
+        cells.append(f"{network:.2f}x {network_mult_adds:.2f}")
         size = counter.params(substitute, setting) / counter.dense.params
-        print("  ".join(f"{c:>16}" for c in [name, "-" if setting is None else f"{setting:.4g}", f"{size:.3f}",
+        print("  ".join(f"{c:>18}" for c in [name, "-" if setting is None else f"{setting:.4g}", f"{size:.3f}",
                                              *cells]))
+        if network > 1:
+            step = weighted(sites, step_mult_adds) / (batch * weighted(sites, dense_mult_adds))
+            slower.append(f"{name} {network:.2f}x dense's time at {network_mult_adds:.2f}x its mult-adds per image, "
+                          f"{step:.2f}x per step with the rebuilt weights")
     print("dense seconds per step: " + ", ".join(f"{t * 1e3:.1f} ms" for t in dense_times.values()))
+    if slower:
+        print("slower than dense over the network: " + "; ".join(slower))
+
+
+def weighted(sites, per_site: dict) -> float:
+    """The network's total: each site counted as often as it occurs."""
+    return sum(n * per_site[s] for s, n in sites.items())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--batch", type=int, default=None, help="images per step; default: 32 on CPU, 128 on CUDA")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3, help="timed steps per layer, after one warm-up")
+    parser.add_argument("--quick", action="store_true",
+                        help="one timed step per layer, and only wrn-28-10 unless --models is given")
     parser.add_argument("--budget", default="0.1x", help="network budget the settings are solved for")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
-    parser.add_argument("--models", nargs="+", default=list(MODELS), help=f"default: {' '.join(MODELS)}")
+    parser.add_argument("--models", nargs="+", default=None, help=f"default: {' '.join(MODELS)}")
     parser.add_argument("--substitutes", nargs="+", default=None, help="only these (dense is always timed)")
     args = parser.parse_args()
+    if args.quick:
+        args.repeats = 1
+    args.models = args.models or (list(MODELS[:1]) if args.quick else list(MODELS))
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
