@@ -59,13 +59,15 @@ def tensor_train(tensor: torch.Tensor, ranks: tuple) -> list:
     return cores
 
 
-def cp_als(tensor: torch.Tensor, rank: int, sweeps: int = 100, generator=None) -> list:
+def cp_als(tensor: torch.Tensor, rank: int, sweeps: int = 1000, tolerance: float = 1e-8, generator=None) -> list:
     """Factors ``(d_j, R)`` of a rank-R CP approximation by ALS.
 
     Start: the leading R left singular vectors of each unfolding (HOSVD); where R
     exceeds d_j, the columns that SVD cannot give are drawn from ``generator``.
     Each sweep solves every factor's least-squares problem exactly, so the error
     never increases; ``pinv`` keeps rank-deficient Gram matrices (repeated columns) safe.
+    Sweeps stop once one gains less than ``tolerance``·‖T‖: ALS can crawl through a
+    "swamp" for hundreds of sweeps before it converges, so a fixed small count is not enough.
     """
     factors = []
     for mode in range(3):
@@ -76,11 +78,15 @@ def cp_als(tensor: torch.Tensor, rank: int, sweeps: int = 100, generator=None) -
             start = torch.cat((start, extra), 1)
         factors.append(start)
     equations = ("ijk,jr,kr->ir", "ijk,ir,kr->jr", "ijk,ir,jr->kr")
+    norm, error = tensor.norm().item(), float("inf")
     for _ in range(sweeps):
         for mode, equation in enumerate(equations):
             others = [f for m, f in enumerate(factors) if m != mode]
             gram = (others[0].t() @ others[0]) * (others[1].t() @ others[1])
             factors[mode] = torch.einsum(equation, tensor, *others) @ torch.linalg.pinv(gram, hermitian=True)
+        error, previous = (cp_tensor(factors) - tensor).norm().item(), error
+        if previous - error <= tolerance * norm:
+            break
     return factors
 
 
