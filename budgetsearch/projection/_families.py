@@ -31,7 +31,7 @@ from ..substitutes.kronecker import KroneckerLinear
 from ..substitutes.monarch import MonarchLinear
 from ..substitutes.tensor_train import TensorTrainPointwise
 from ..substitutes.tucker import TuckerPointwise
-from ._linalg import balanced_factors, kronecker_sum, signed_bucket_means, truncated_svd, whitened_low_rank
+from ._linalg import balanced_factors, kronecker_sum, signed_bucket_means, whitened_low_rank
 from ._tensors import cp_als, cp_tensor, tensor_train, tt_tensor, tucker
 
 Writer = Callable[..., torch.Tensor]
@@ -90,7 +90,7 @@ def _monarch(module: MonarchLinear, target: torch.Tensor, **_) -> torch.Tensor:
     first = target.new_zeros(module.blkdiag1.shape)
     second = target.new_zeros(module.blkdiag2.shape)
     approximation = torch.zeros_like(target)
-    rows = torch.arange(out_block) * blocks
+    rows = torch.arange(out_block, device=target.device) * blocks
     for out_index in range(blocks):
         routes = {}
         for term in range(inner):
@@ -99,11 +99,11 @@ def _monarch(module: MonarchLinear, target: torch.Tensor, **_) -> torch.Tensor:
         out_rows = rows + out_index
         real_rows = out_rows < module.out_features
         for in_index, terms in routes.items():
-            in_columns = in_index * in_block + torch.arange(in_block)
+            in_columns = in_index * in_block + torch.arange(in_block, device=target.device)
             real_columns = in_columns < module.in_features
             meeting = target[out_rows[real_rows]][:, in_columns[real_columns]]
             left, right = balanced_factors(meeting, len(terms))
-            second_terms, first_rows = (torch.tensor(t) for t in zip(*terms))
+            second_terms, first_rows = (torch.tensor(t, device=target.device) for t in zip(*terms))
             second[out_index, real_rows.nonzero()[:, 0, None], second_terms] = left
             first[in_index, first_rows[:, None], real_columns.nonzero()[:, 0]] = right
             approximation[out_rows[real_rows][:, None], in_columns[real_columns]] = left @ right

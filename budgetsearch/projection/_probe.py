@@ -47,7 +47,8 @@ def geometry_of(dense: nn.Module) -> Geometry:
             padding = (0, 0) if dense.padding == "valid" else tuple(dense.padding)
         return Geometry(dense.in_channels, dense.out_channels, tuple(dense.kernel_size), tuple(dense.stride),
                         padding, tuple(dense.dilation))
-    raise ConfigError(f"a projection starts from a dense nn.Conv2d (groups=1) or nn.Linear, but got {type(dense).__name__}")
+    raise ConfigError(f"a projection starts from a dense nn.Conv2d (groups=1) or nn.Linear, "
+                      f"but got {type(dense).__name__}")
 
 
 def _conv_impulses(geometry: Geometry) -> tuple:

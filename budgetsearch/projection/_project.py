@@ -39,7 +39,8 @@ def _copy_shared(dense: nn.Module, substituted: nn.Module, points: tuple) -> Non
         found = [f"{label}: {', '.join(keys[:_LISTED])}" for label, keys in
                  (("not in the dense model", missing), ("only in the dense model", unexpected),
                   ("shaped differently", misshaped)) if keys]
-        raise ConfigError(f"the dense and substituted models differ outside the substitution points ({'; '.join(found)})")
+        raise ConfigError(f"the dense and substituted models differ outside the substitution points "
+                          f"({'; '.join(found)})")
     with torch.no_grad():
         for key, value in ours.items():
             value.copy_(theirs[key])

@@ -41,8 +41,8 @@ def tucker(tensor: torch.Tensor, ranks: tuple, sweeps: int = 20) -> tuple:
     _, factors = hosvd(tensor, ranks)
     for _ in range(sweeps):
         for mode in range(3):
-            others = [f if m != mode else torch.eye(tensor.shape[mode], dtype=tensor.dtype) for m, f in
-                      enumerate(factors)]
+            identity = torch.eye(tensor.shape[mode], dtype=tensor.dtype, device=tensor.device)
+            others = [identity if m == mode else f for m, f in enumerate(factors)]
             projected = torch.einsum("ijk,ia,jb,kc->abc", tensor, *others)
             factors[mode] = leading_vectors(unfolding(projected, mode), ranks[mode])
     return tucker_core(tensor, factors), factors
@@ -74,7 +74,8 @@ def cp_als(tensor: torch.Tensor, rank: int, sweeps: int = 1000, tolerance: float
         u, s, _ = torch.linalg.svd(unfolding(tensor, mode), full_matrices=False)
         start = u[:, :rank][:, s[:rank] > 0]
         if start.shape[1] < rank:
-            extra = torch.randn(tensor.shape[mode], rank - start.shape[1], generator=generator, dtype=tensor.dtype)
+            missing = rank - start.shape[1]
+            extra = torch.randn(tensor.shape[mode], missing, generator=generator, dtype=tensor.dtype).to(start)
             start = torch.cat((start, extra), 1)
         factors.append(start)
     equations = ("ijk,jr,kr->ir", "ijk,ir,kr->jr", "ijk,ir,jr->kr")

@@ -1,4 +1,4 @@
-"""The least-squares fit: it projects the families without a closed form, refines those with one, and is deterministic."""
+"""The least-squares fit: it projects the families without a closed form, refines the others, and is deterministic."""
 
 import copy
 

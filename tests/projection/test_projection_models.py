@@ -54,7 +54,8 @@ def test_every_point_is_projected_and_measured(name, substitute, setting):
     for record in report.layers:
         original, layer = dense_modules[record.name], substituted_modules[record.name]
         with torch.no_grad():
-            weight_error = (effective_weight(layer, geometry_of(original)) - original.weight).norm() / original.weight.norm()
+            difference = effective_weight(layer, geometry_of(original)) - original.weight
+            weight_error = difference.norm() / original.weight.norm()
             reference = original(inputs[record.name])
             output_error = (layer(inputs[record.name]) - reference).norm() / reference.norm()
         assert record.method == "closed" and repr(substitute) in record.family

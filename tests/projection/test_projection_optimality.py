@@ -97,7 +97,8 @@ def test_behind_a_depthwise_the_two_steps_errors_add():
 def rearranged(weight, out_split, in_split):
     """Van Loan–Pitsianis by the definition: row (p, a) is block (p, a) of W, of size o₂×i₂, read row-major."""
     (o1, o2), (i1, i2) = out_split, in_split
-    return torch.stack([weight[p * o2:(p + 1) * o2, a * i2:(a + 1) * i2].flatten() for p in range(o1) for a in range(i1)])
+    blocks = [weight[p * o2:(p + 1) * o2, a * i2:(a + 1) * i2] for p in range(o1) for a in range(i1)]
+    return torch.stack([block.flatten() for block in blocks])
 
 
 @pytest.mark.parametrize("kind", ["random", "decaying"])
@@ -107,7 +108,8 @@ def test_kronecker_error_is_the_discarded_singular_values_of_the_rearrangement(k
     dense = dense_linear(*shape, kind)
     layer = get_substitute("kronecker").factory(terms).linear(*shape, bias=False)
     approximation = project_closed(dense, layer)
-    singular_values = torch.linalg.svdvals(rearranged(dense.weight.double(), (layer.o1, layer.o2), (layer.i1, layer.i2)))
+    splits = (layer.o1, layer.o2), (layer.i1, layer.i2)
+    singular_values = torch.linalg.svdvals(rearranged(dense.weight.double(), *splits))
     assert error(approximation, dense) == pytest.approx(discarded(singular_values, layer.terms), abs=1e-9)
 
 
@@ -136,8 +138,8 @@ def gradient_fit_error(layer, dense, steps=600):
     return (effective_weight(layer, geometry_of(dense)) - dense.weight).norm().item()
 
 
-@pytest.mark.parametrize("name, setting, shape", [("monarch", 2, (8, 6)), ("monarch", 3, (7, 10)), ("btt", 1, (9, 8))],
-                         ids=str)
+@pytest.mark.parametrize("name, setting, shape",
+                         [("monarch", 2, (8, 6)), ("monarch", 3, (7, 10)), ("btt", 1, (9, 8))], ids=str)
 def test_no_direct_fit_beats_the_closed_form(name, setting, shape):
     dense = dense_linear(*shape, "random")
     closed = error(project_closed(dense, get_substitute(name).factory(setting).linear(*shape, bias=False)), dense)

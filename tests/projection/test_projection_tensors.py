@@ -61,7 +61,8 @@ def test_tensor_train_is_within_the_tt_svd_bounds(shape, rank_scale):
     part, error = projected("tensor-train", rank_scale, dense)
     tensor = dense.weight.double().reshape(part.shape)
     d1, d2, d3 = part.shape
-    bounds = [discarded(tensor.reshape(d1, d2 * d3), part.ranks[0]), discarded(tensor.reshape(d1 * d2, d3), part.ranks[1])]
+    bounds = [discarded(tensor.reshape(d1, d2 * d3), part.ranks[0]),
+              discarded(tensor.reshape(d1 * d2, d3), part.ranks[1])]
     assert max(bounds) - 1e-9 <= error <= sum(b * b for b in bounds) ** 0.5 + 1e-9
     assert error <= 2 ** 0.5 * max(bounds) + 1e-9  # hence ≤ √(d − 1)·best
 
