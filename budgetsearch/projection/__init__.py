@@ -19,11 +19,14 @@ btt                    truncated SVD of each rank-r block
 tucker                 HOSVD then HOOI (≤ √3·best)
 tensor-train           TT-SVD (≤ √2·best)
 cp                     ALS from HOSVD factors (no closed form exists)
+lowrank (tied VᵀV)     nearest rank-r PSD matrix (eigendecomposition of the symmetric
+                       part), optimal when C_i = C_o; lifted through the channel maps
+                       otherwise
 =====================  ===============================================================
 
 Every other family behind a depthwise k×k is a two-step approximation: the
 separable split, then the family's projection of the 1×1 factor. ACDC,
-butterfly, shuffle and the tied low rank have no closed form: ``method="fit"``
+butterfly and shuffle have no closed form: ``method="fit"``
 fits any family's own parameters by least squares on its outputs (Adam).
 """
 

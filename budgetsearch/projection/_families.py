@@ -13,7 +13,8 @@ bucket means solve the least squares for the fixed hash), Monarch (each
 many rank-one terms as the permutation routes there: Dao et al. 2022's
 block-wise projection) and BTT (each block a free rank-r product). Tucker
 (HOSVD + HOOI), TT (TT-SVD) and CP (ALS) are the standard algorithms, within
-their known bounds of the optimum.
+their known bounds of the optimum. The tied low rank VᵀV is the closest rank-r
+positive semidefinite matrix when C_i = C_o, and a start for the fit otherwise.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ..substitutes.cp import CPPointwise
 from ..substitutes.generic import LowRankPointwise
 from ..substitutes.hashed import HashedConv
 from ..substitutes.kronecker import KroneckerLinear
+from ..substitutes.lowrank import TiedLowRank
 from ..substitutes.monarch import MonarchLinear
 from ..substitutes.tensor_train import TensorTrainPointwise
 from ..substitutes.tucker import TuckerPointwise
@@ -53,6 +55,24 @@ def _low_rank(module: LowRankPointwise, target: torch.Tensor, columns: Optional[
     _write(module.contract.weight, right)
     _write(module.expand.weight, left)
     return left @ right
+
+
+def _tied_low_rank(module: TiedLowRank, target: torch.Tensor, **_) -> torch.Tensor:
+    """W = S·VᵀV·T, S summing the c outputs into C_o and T tiling C_i inputs to c (identities when square).
+
+    The closest rank-r PSD matrix to M is the symmetric part's eigendecomposition cut to its r
+    largest positive eigenvalues (Higham 1988): optimal for M = W when C_i = C_o. Otherwise M is
+    W lifted through the pseudo-inverses of S and T (S·M·T = W), a two-step approximation.
+    """
+    rank = module.V.shape[0]
+    summing = nn.functional.one_hot(module.output_of.long(), module.out_channels).t().to(target)  # S
+    tiling = nn.functional.one_hot(module.input_of.long(), module.in_channels).to(target)  # T
+    lifted = (summing.t() / summing.sum(1)) @ target @ (tiling.t() / tiling.sum(0)[:, None])
+    values, vectors = torch.linalg.eigh((lifted + lifted.t()) / 2)
+    largest = values.argsort(descending=True)[:rank]
+    tied = (vectors[:, largest] * values[largest].clamp_min(0).sqrt()).t()
+    _write(module.V, tied)  # r ≤ c: the rank is at most max(C_i, C_o)
+    return summing @ tied.t() @ tied @ tiling
 
 
 def _hashed(module: HashedConv, target: torch.Tensor, **_) -> torch.Tensor:
@@ -145,6 +165,7 @@ def _cp(module: CPPointwise, target: torch.Tensor, generator: Optional[torch.Gen
 CLOSED_FORMS: tuple = (
     ((nn.Conv2d, nn.Linear), _dense),
     (LowRankPointwise, _low_rank),
+    (TiedLowRank, _tied_low_rank),
     (HashedConv, _hashed),
     (KroneckerLinear, _kronecker),
     (MonarchLinear, _monarch),

@@ -10,7 +10,7 @@ from budgetsearch.projection import effective_weight, geometry_of, project_layer
 from budgetsearch.substitutes import get_substitute
 
 STEPS = 60
-NO_CLOSED_FORM = [("acdc", 2), ("butterfly", 1), ("shuffle", 2), ("lowrank", 0.3)]
+NO_CLOSED_FORM = [("acdc", 2), ("butterfly", 1), ("shuffle", 2)]
 
 
 def output_error(layer, dense, inputs):
@@ -37,7 +37,7 @@ def test_fit_projects_a_family_without_a_closed_form(name, setting):
     assert record.output_error < 0.95 * started.output_error
 
 
-@pytest.mark.parametrize("name, setting", [("generic", 0.25), ("kronecker", 2), ("tucker", 0.4)])
+@pytest.mark.parametrize("name, setting", [("generic", 0.25), ("kronecker", 2), ("tucker", 0.4), ("lowrank", 0.3)])
 def test_fit_never_ends_worse_than_the_closed_form_it_starts_from(name, setting):
     dense, closed_layer, inputs = conv_case(name, setting)
     fitted_layer = copy.deepcopy(closed_layer)

@@ -217,3 +217,20 @@ def test_whitened_on_a_strided_padded_1x1_conv_reaches_the_optimum_on_what_it_mu
     optimum = output_optimum(dense.weight.double().flatten(1), columns, bottleneck_rank(0.2, 10, 8))
     assert (layer(inputs) - dense(inputs)).double().norm().item() == pytest.approx(optimum, rel=1e-4)
     assert math.isfinite(optimum) and optimum > 0
+
+
+@pytest.mark.parametrize("kind", ["random", "decaying"])
+@pytest.mark.parametrize("rank_scale", [0.1, 0.4, 1.0])
+def test_square_tied_low_rank_is_the_nearest_positive_semidefinite_matrix(kind, rank_scale):
+    """‖W − VᵀV‖² = ‖antisymmetric part‖² + Σ of the squared eigenvalues of the symmetric part not kept,
+    the kept ones being its r largest positive ones (Higham, 1988)."""
+    dense = dense_linear(13, 13, kind)
+    layer = get_substitute("lowrank").factory(rank_scale).linear(13, 13, bias=False)
+    approximation = project_closed(dense, layer)
+    weight = dense.weight.double()
+    eigenvalues = torch.linalg.eigvalsh((weight + weight.t()) / 2).flip(0)
+    rank = bottleneck_rank(rank_scale, 13, 13)
+    kept = eigenvalues[:rank].clamp_min(0)
+    best = ((weight - weight.t()) / 2).square().sum() + (eigenvalues[:rank] - kept).square().sum() \
+        + eigenvalues[rank:].square().sum()
+    assert error(approximation, dense) ** 2 == pytest.approx(best.item(), abs=1e-9)
