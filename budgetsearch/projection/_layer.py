@@ -81,12 +81,8 @@ def project_closed(dense: nn.Module, layer: nn.Module, inputs: Optional[torch.Te
     geometry = geometry_of(dense)
     weight = dense.weight.detach().double()
     part = structured_part(layer)
-    writer = closed_form(part)
-    if writer is None:
-        raise NoClosedFormError(f"{family_label(part)} has no closed-form projection; method='fit' fits it to the "
-                                f"dense layer by least squares")
     split = isinstance(layer, DepthwiseSeparable) and layer.depthwise is not None
-    if split:
+    if split:  # written even when the 1×1 has no closed form: the fit then starts from it
         pointwise_target, kernels = depthwise_split(weight)
         with torch.no_grad():
             layer.depthwise.weight.copy_(kernels)
@@ -94,6 +90,10 @@ def project_closed(dense: nn.Module, layer: nn.Module, inputs: Optional[torch.Te
         # A 1×1 family takes the (C_o, C_i) matrix; a whole-layer part (dense, hashed k×k) the weight itself.
         pointwise_target = weight if part is layer and geometry.kernel not in ((), (1, 1)) else \
             weight.reshape(geometry.out_channels, geometry.in_channels)
+    writer = closed_form(part)
+    if writer is None:
+        raise NoClosedFormError(f"{family_label(part)} has no closed-form projection; method='fit' fits it to the "
+                                f"dense layer by least squares")
     columns = None
     if inputs is not None and isinstance(part, DATA_AWARE):
         with torch.no_grad():

@@ -31,6 +31,9 @@ def test_fit_projects_a_family_without_a_closed_form(name, setting):
     start = copy.deepcopy(layer)
     # No steps: where the fit starts (the depthwise split, the dense bias, the family's own init).
     started = project_layer("layer", dense, start, "fit", inputs, steps=0)
+    if name != "shuffle":  # behind a depthwise k×k the fit starts from the separable split: unit-norm kernels
+        norms = start.depthwise.weight.flatten(1).norm(dim=1)
+        torch.testing.assert_close(norms, torch.ones_like(norms))
     record = project_layer("layer", dense, layer, "fit", inputs, steps=STEPS)
     assert record.method == "fit"
     assert record.output_error == pytest.approx(output_error(layer, dense, inputs), rel=1e-5)
