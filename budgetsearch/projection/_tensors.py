@@ -59,7 +59,7 @@ def tensor_train(tensor: torch.Tensor, ranks: tuple) -> list:
     return cores
 
 
-def cp_als(tensor: torch.Tensor, rank: int, sweeps: int = 1000, tolerance: float = 1e-8, generator=None) -> list:
+def cp_als(tensor: torch.Tensor, rank: int, sweeps: int = 1000, tolerance: float = 1e-6, generator=None) -> list:
     """Factors ``(d_j, R)`` of a rank-R CP approximation by ALS.
 
     Start: the leading R left singular vectors of each unfolding (HOSVD); where R
