@@ -13,6 +13,7 @@ import json
 from ..data import parse_dataset_spec
 from ._config import StudyConfig
 
+DATA_ATTR = "budgetsearch:data"  # study user attribute: what the data set is, by content (dataset_fingerprint)
 _LOCAL = ("model_path",)  # where this machine found the model's module
 
 

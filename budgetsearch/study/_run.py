@@ -25,13 +25,12 @@ from ..training import load_teacher
 from ._amend import amend_study
 from ._cells import SKIPPED_ATTR, StudyPlan, plan_study, skipped_record
 from ._config import StudyConfig, parse_study, resolve_model
-from ._identity import changed_settings, comparable
+from ._identity import DATA_ATTR, changed_settings, comparable
 from ._progress import Progress, study_progress, summary_rows
 from ._queue import enqueue_missing
 from ._storage import DEFAULT_RUNS_DIR, open_storage, queue_lock, storage_errors
 from ._worker import CONFIG_ATTR, check_threads
 
-DATA_ATTR = "budgetsearch:data"  # study user attribute: what the data set is, by content (dataset_fingerprint)
 
 
 @dataclass(frozen=True)

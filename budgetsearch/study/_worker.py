@@ -28,7 +28,7 @@ from optuna.trial import TrialState
 from ..errors import ConfigError
 from ..models import is_reference
 from ._config import StudyConfig, parse_study, resolve_model
-from ._identity import comparable, config_digest, described_differences
+from ._identity import DATA_ATTR, comparable, config_digest, described_differences
 from ._owners import OwnerLock, new_token
 from ._queue import HeartbeatCheck, JournalOwnerCheck, claim, is_recorded
 from ._storage import DEFAULT_RUNS_DIR, is_journal, journal_dir, journal_path, open_storage
@@ -91,6 +91,16 @@ def trusted_config(stored: StudyConfig, options: WorkerOptions) -> StudyConfig:
     return resolve_model(dataclasses.replace(stored, model_path=None))  # never a search path read from storage
 
 
+def _check_same_data(study: optuna.Study, config: StudyConfig) -> None:
+    from ..data import dataset_fingerprint
+
+    recorded = study.user_attrs.get(DATA_ATTR)
+    if recorded is not None and recorded != dataset_fingerprint(config.dataset):
+        raise ConfigError(f"{config.source}: dataset = {config.dataset!r} holds other data than study {config.name!r} "
+                          f"was started with (its files' contents differ); point --dataset at the same data on this "
+                          f"machine")
+
+
 def check_threads(threads, setting: str) -> None:
     """torch CPU threads must be a whole number >= 1; ``setting`` names where the value came from."""
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
@@ -118,6 +128,8 @@ def run_worker(options: WorkerOptions, on_trial: Optional[Callable[[str, dict], 
                            heartbeat_interval=config.storage.heartbeat_interval,
                            grace_period=config.storage.grace_period)
     study = optuna.load_study(study_name=options.study_name, storage=storage)
+    if options.config is not None:  # its data set is where this machine keeps it: the same data, by content
+        _check_same_data(study, config)
     storage = study._storage  # Optuna's cached wrapper of an RDB storage: every read and write goes through it
     journal = is_journal(options.storage)
     owners = OwnerLock(journal_dir(options.storage, options.study_name, options.runs_dir) / "owners") if journal else None

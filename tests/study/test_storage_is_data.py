@@ -118,3 +118,13 @@ def test_a_crafted_teacher_checkpoint_is_refused_before_anything_is_queued(write
     assert cli.main(["run", str(path), "--runs-dir", str(runs_dir)]) == cli.EXIT_BAD_INPUT
     assert "records model 'os:system', which is not a registered model" in capsys.readouterr().err
     assert not marker.exists() and not (runs_dir / "taught").exists()
+
+
+def test_a_worker_given_the_study_file_refuses_other_data_than_the_study_was_started_with(started, runs_dir, capsys):
+    from budgetsearch.study._identity import DATA_ATTR
+
+    path, _, _ = started
+    storage = open_storage(None, "victim", runs_dir=runs_dir)
+    optuna.load_study(study_name="victim", storage=storage).set_user_attr(DATA_ATTR, "cifar10:sha256:0123")
+    assert cli.main(["worker", str(path), "--runs-dir", str(runs_dir)]) == cli.EXIT_BAD_INPUT
+    assert "dataset = 'digits' holds other data than study 'victim' was started with" in capsys.readouterr().err
