@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from budgetsearch import cli
+from crafted import crafted_checkpoint
 
 STUDY = 'name = "bad"\nmodel = "wrn-10-1"\nsubstitutes = ["generic"]\nbudgets = ["0.1x"]\n[training]\nepochs = 1\n'
 SECONDS = 30  # far longer than any refusal takes; a hang today took minutes or never ended
@@ -28,15 +29,6 @@ def study_file(tmp, text=STUDY, name="bad.toml"):
 def bytes_file(tmp, data: bytes, name="bad.toml"):
     path = tmp / name
     path.write_bytes(data)
-    return str(path)
-
-
-def crafted_checkpoint(tmp) -> str:
-    """A dictionary-only checkpoint (it passes weights_only) whose architecture names a command."""
-    path = tmp / "crafted.pt"
-    torch.save({"format": "budgetsearch-checkpoint", "version": 1, "state_dict": {}, "summary": {},
-                "architecture": {"model": "os:system", "substitute": "conv", "setting": None, "num_classes": 10,
-                                 "input_size": [1, 8, 8], "options": {"command": f"touch {tmp / MARK}"}}}, path)
     return str(path)
 
 
@@ -202,9 +194,9 @@ CASES = [
     ("study-teacher-model-not-a-model", lambda t: ["run", study_file(t, STUDY + "[distillation]\nteacher = 'x.pt'\n"
                                                                      "teacher_model = 'not a model'\n")],
      "distillation.teacher_model = 'not a model' is not allowed"),
-    ("train-crafted-teacher", lambda t: ["train", "--epochs", "1", "--teacher", crafted_checkpoint(t)],
+    ("train-crafted-teacher", lambda t: ["train", "--epochs", "1", "--teacher", crafted_checkpoint(t / "crafted.pt", t / MARK)],
      "records model 'os:system', which is not a registered model, and a checkpoint never chooses code to import"),
-    ("train-teacher-named-otherwise", lambda t: ["train", "--epochs", "1", "--teacher", crafted_checkpoint(t),
+    ("train-teacher-named-otherwise", lambda t: ["train", "--epochs", "1", "--teacher", crafted_checkpoint(t / "crafted.pt", t / MARK),
                                                  "--teacher-model", "wrn-10-1"],
      "records model 'os:system', but 'wrn-10-1' was named for it"),
     ("train-teacher-model-without-teacher", lambda t: ["train", "--epochs", "1", "--teacher-model", "wrn-10-1"],

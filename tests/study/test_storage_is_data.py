@@ -15,6 +15,7 @@ import pytest
 from budgetsearch import cli
 from budgetsearch.study import load_study_config, open_storage, prepare_study
 from budgetsearch.study._worker import CONFIG_ATTR
+from crafted import crafted_checkpoint
 
 ZEN = "Beautiful is better than ugly"
 
@@ -106,13 +107,8 @@ def test_reading_a_study_imports_none_of_its_modules(tmp_path, runs_dir, capsys,
 
 
 def test_a_crafted_teacher_checkpoint_is_refused_before_anything_is_queued(write_study, runs_dir, capsys):
-    import torch
-
     marker = runs_dir.parent / "ran"
-    crafted = runs_dir.parent / "teacher.pt"
-    torch.save({"format": "budgetsearch-checkpoint", "version": 1, "state_dict": {}, "summary": {},
-                "architecture": {"model": "os:system", "substitute": "conv", "setting": None, "num_classes": 10,
-                                 "input_size": [1, 8, 8], "options": {"command": f"touch {marker}"}}}, crafted)
+    crafted = crafted_checkpoint(runs_dir.parent / "teacher.pt", marker)
     path = write_study(name="taught", substitutes=("generic",), budgets=("0.2x",),
                        extra=f'[distillation]\nteacher = "{crafted}"\n')
     assert cli.main(["run", str(path), "--runs-dir", str(runs_dir)]) == cli.EXIT_BAD_INPUT

@@ -7,6 +7,7 @@ import torch
 
 from budgetsearch.errors import CheckpointError
 from budgetsearch.training import Architecture, check_checkpoint_path, load_checkpoint, save_checkpoint
+from crafted import crafted_checkpoint
 
 ARCH = Architecture("wrn-10-1", "acdc", 3, 10, (3, 32, 32))
 
@@ -98,16 +99,6 @@ def test_a_failed_write_is_a_checkpoint_error_and_leaves_no_partial_file(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
 
 
-def _crafted(path, marker, model="os:system") -> str:
-    """A dictionary-only checkpoint whose architecture names a command: it passes weights_only loading."""
-    architecture = {"model": model, "substitute": "conv", "setting": None, "num_classes": 10,
-                    "input_size": [3, 8, 8], "options": {"command": f"touch {marker}"}}
-    torch.save({"format": "budgetsearch-checkpoint", "version": 1, "architecture": architecture, "state_dict": {},
-                "summary": {}}, path)
-    assert torch.load(path, weights_only=True)["architecture"]["model"] == model
-    return str(path)
-
-
 @pytest.mark.parametrize("named, message", [
     (None, "records model 'os:system', which is not a registered model, and a checkpoint never chooses code to "
            "import: name that model"),
@@ -117,7 +108,7 @@ def _crafted(path, marker, model="os:system") -> str:
 def test_a_checkpoint_naming_a_command_runs_nothing(tmp_path, named, message):
     marker = tmp_path / "ran"
     with pytest.raises(CheckpointError, match=message) as refused:
-        load_checkpoint(_crafted(tmp_path / "crafted.pt", marker), model=named)
+        load_checkpoint(crafted_checkpoint(tmp_path / "crafted.pt", marker), model=named)
     assert not marker.exists() and "\n" not in str(refused.value)
 
 
@@ -125,7 +116,7 @@ def test_a_crafted_teacher_runs_nothing_through_the_cli(tmp_path, capsys):
     from budgetsearch import cli
 
     marker = tmp_path / "ran"
-    teacher = _crafted(tmp_path / "crafted.pt", marker)
+    teacher = crafted_checkpoint(tmp_path / "crafted.pt", marker)
     assert cli.main(["train", "--model", "wrn-10-1", "--epochs", "1", "--teacher", teacher]) == cli.EXIT_BAD_INPUT
     assert "never chooses code to import" in capsys.readouterr().err and not marker.exists()
 
