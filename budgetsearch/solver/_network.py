@@ -15,8 +15,8 @@ rebuilds) from the dispatch counter run on that meta-device layer, only when
 asked (a mult-adds cap, or the chosen setting). The dispatch counter on shapes
 gives fvcore's counts on real layers for every substitute
 (``tests/solver/test_site_counter.py``) in a fraction of the time, whichever
-counter the user chose for the whole network (the fixed part); the
-convention's ``counter`` names both. Under a rule table of the user's, the
+counter the user chose for the whole network (the fixed part); where that is
+fvcore, the convention's ``counter`` names both. Under a rule table of the user's, the
 sites are counted as the network is: the rules may read what only the chosen
 counter provides. Every such
 count, and the network's setup, is remembered for the whole process and across
@@ -49,7 +49,7 @@ from ._site_cache import SITE_COUNTS, disk_key
 # Built in every site to find the sites and trace the fixed part: no hyperparameter, cheap to build and run.
 # Separable has no linear form; a linear site is probed with the dense nn.Linear, as cheap as any.
 _PROBE_SUBSTITUTES = {"conv": "separable", "linear": "conv"}
-# What a convention's counter adds when the sites were counted on the meta device.
+# What a convention's counter adds when the sites were counted by another counter than the rest of the network.
 SITES_ON_META = f"; substitution sites: {DISPATCH} on meta-device layers"
 
 
@@ -204,7 +204,7 @@ class NetworkCounter:
         self.kept_dense = tuple(KeptDense(*kept) for kept in setup["kept_dense"])
         convention = Convention(**(setup["convention"] | {"input_size": tuple(setup["convention"]["input_size"])}))
         self.convention = dataclasses.replace(convention, counter=convention.counter + SITES_ON_META) \
-            if self._site_counter() == "dispatch" else convention
+            if self._site_counter() == "dispatch" and not convention.counter.startswith(DISPATCH) else convention
         self.fixed = Totals(*setup["fixed"])
         # The probe rebuilds no weight, so every rebuild the probe network counts is in the fixed part.
         self.fixed_rebuild = setup["fixed_rebuild"]
