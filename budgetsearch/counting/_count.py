@@ -27,7 +27,10 @@ torch dispatches (``_dispatch``), without the tracer torch 2.13 deprecates.
 They agree on every model of the combination matrix and transformers' image
 classifiers (``tests/counting/test_dispatch_counter.py``). Where torch.jit
 tracing is gone, ``count`` falls back to the dispatch backend and its
-convention says so.
+convention says so. The dispatch backend also counts a model on the meta device
+(its tensors carry shapes and no values), as the solver counts its layers: no
+storage, no arithmetic; a model whose forward reads values (``.item()``, a mask)
+cannot run there.
 
 ``compat="deficient-efficient"`` counts with the original research code's
 convention instead (``budgetsearch.counting._compat`` holds its rule table:
@@ -92,7 +95,9 @@ class Convention:
     """How a count was made; recorded with every number budgetsearch reports."""
 
     input_size: tuple
-    counter: str = FVCORE  # the backend that counted (FVCORE, DISPATCH, or DISPATCH + FALLBACK)
+    # The backend that counted (FVCORE, DISPATCH, or DISPATCH + FALLBACK); a solver's result adds how it
+    # counted the substitution sites (budgetsearch.solver._network.SITES_ON_META).
+    counter: str = FVCORE
     unit: str = "mult-adds (one fused multiply-add = 1; elementwise add/mul = 1 per element)"
     batch: int = 1
     mode: str = "inference (eval), weights reconstructed once"
@@ -263,8 +268,9 @@ def count(model: nn.Module, input_size=(3, 32, 32), *, rules: Optional[Dict[str,
         backend = "dispatch"
     size = check_input_size(input_size)
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
-    if device.type == "meta":
-        raise CountingError("cannot trace a model on the meta device; count its parameters with count_parameters()")
+    if device.type == "meta" and backend != "dispatch":
+        raise CountingError("cannot trace a model on the meta device with fvcore; count it with counter='dispatch', "
+                            "or its parameters with count_parameters()")
     params = count_parameters(model)
     was_training = model.training
     model.eval()

@@ -10,8 +10,15 @@ sites and their input sizes, the trace the fixed part; a linear site gets the
 dense ``nn.Linear``), and
 after that a probe costs one layer per distinct site geometry, cached by what
 the setting resolves to there (:meth:`Substitute.resolve`): parameters from a
-layer built on the meta device (no trace), mult-adds from fvcore on a real
-layer, only when asked (a mult-adds cap, or the chosen setting). Every such
+layer built on the meta device (no trace), mult-adds (and the cost of its
+rebuilds) from the dispatch counter run on that meta-device layer, only when
+asked (a mult-adds cap, or the chosen setting). The dispatch counter on shapes
+gives fvcore's counts on real layers for every substitute
+(``tests/solver/test_site_counter.py``) in a fraction of the time, whichever
+counter the user chose for the whole network (the fixed part); where that is
+fvcore, the convention's ``counter`` names both. Under a rule table of the user's, the
+sites are counted as the network is: the rules may read what only the chosen
+counter provides. Every such
 count, and the network's setup, is remembered for the whole process and across
 processes (``_site_cache``): budgets, solves and networks that share a site
 share its counts.
@@ -32,6 +39,7 @@ from torch import nn
 from ..compat import check_mode, compat_factory
 from ..compat import hyperparameter as compat_hyperparameter
 from ..counting import Convention, check_counter, count, reconstruction_mult_adds, zero_filled
+from ..counting._count import DISPATCH
 from ..models import (KeptDense, ModelSpec, check_forward, create_model, default_input_size, find_model, input_options,
                       is_registered, model_defaults, model_label)
 from ..substitutes import ReconstructedModule, RecordingFactory, Substitute, get_substitute, shape_only
@@ -41,6 +49,8 @@ from ._site_cache import SITE_COUNTS, disk_key
 # Built in every site to find the sites and trace the fixed part: no hyperparameter, cheap to build and run.
 # Separable has no linear form; a linear site is probed with the dense nn.Linear, as cheap as any.
 _PROBE_SUBSTITUTES = {"conv": "separable", "linear": "conv"}
+# What a convention's counter adds when the sites were counted by another counter than the rest of the network.
+SITES_ON_META = f"; substitution sites: {DISPATCH} on meta-device layers"
 
 
 @dataclass(frozen=True)
@@ -192,7 +202,9 @@ class NetworkCounter:
             setup = SITE_COUNTS.get("setups", setup_key, self._stored_setup_key(model, select), self._setup)
         self.sites = Counter({_site(fields): n for fields, n in setup["sites"]})
         self.kept_dense = tuple(KeptDense(*kept) for kept in setup["kept_dense"])
-        self.convention = Convention(**(setup["convention"] | {"input_size": tuple(setup["convention"]["input_size"])}))
+        convention = Convention(**(setup["convention"] | {"input_size": tuple(setup["convention"]["input_size"])}))
+        self.convention = dataclasses.replace(convention, counter=convention.counter + SITES_ON_META) \
+            if self._site_counter() == "dispatch" and not convention.counter.startswith(DISPATCH) else convention
         self.fixed = Totals(*setup["fixed"])
         # The probe rebuilds no weight, so every rebuild the probe network counts is in the fixed part.
         self.fixed_rebuild = setup["fixed_rebuild"]
@@ -212,6 +224,10 @@ class NetworkCounter:
                 "convention": whole.convention.to_dict(),
                 "fixed": (whole.params - in_sites_params, whole.exact_mult_adds - in_sites_mult_adds),
                 "fixed_rebuild": whole.reconstruction_mult_adds}
+
+    def _site_counter(self) -> str:
+        """The counter of per-site counts: dispatch on meta-device layers, unless the user's rules ask for theirs."""
+        return "dispatch" if self.rules is None else check_counter(None)
 
     def _stored_setup_key(self, model, select) -> Optional[str]:
         """The setup's key on disk: only for a built-in family under the default rules, with plain options."""
@@ -279,10 +295,14 @@ class NetworkCounter:
             cheapest = None if hp is None else lowest(hp) if hp.grows else highest(hp)
             if cheapest is not None and self._signature(site, substitute, cheapest) == signature:
                 setting = cheapest
-            # Built for its shapes only (no initialisation, no calibration): the count reads nothing else.
-            with shape_only():
-                layer = site.build(substitute, setting, self.compat)
-            return count(zero_filled(layer), site.counting_shape, compat=self.compat, rules=self.rules).exact_mult_adds
+            counter = self._site_counter()
+            if counter == "dispatch":  # shapes are all a count reads
+                layer = self._meta_layer(site, substitute, setting)
+            else:  # built for its shapes only (no initialisation, no calibration), then given zero storage to trace
+                with shape_only():
+                    layer = zero_filled(site.build(substitute, setting, self.compat))
+            return count(layer, site.counting_shape, compat=self.compat, rules=self.rules,
+                         counter=counter).exact_mult_adds
 
         return SITE_COUNTS.get("traces", signature, None, trace)
 
@@ -305,7 +325,8 @@ class NetworkCounter:
 
     def _site_rebuild(self, site: Site, substitute: Substitute, setting) -> int:
         return self._remembered("rebuilds", site, substitute, setting,
-                                lambda: reconstruction_mult_adds(self._meta_layer(site, substitute, setting)))
+                                lambda: reconstruction_mult_adds(self._meta_layer(site, substitute, setting),
+                                                                 counter=self._site_counter()))
 
     def reconstruction_mult_adds(self, substitute: Substitute, setting) -> int:
         """Mult-adds of rebuilding the network's reconstructed weights once: per training step, any batch."""
