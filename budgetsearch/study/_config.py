@@ -277,7 +277,7 @@ def parse_study(data: dict, source: str = "<dict>") -> StudyConfig:
                          allowed="a folder the model's module is imported from (recorded when `run` resolves it)")
     model_options = top.get("model_options", dict, {}, allowed="a table of the model callable's keyword arguments")
     if not is_reference(model):  # its constructor is budgetsearch's: checked now, where a reference waits for resolve
-        _check_options(top, model, model_options)
+        _check_options(top.source, model, model_options)
     select = top.get("select", str, None, check=_valid_selection,
                      allowed="spatial, pointwise, convs, linear or all")
     exclude = top.get("exclude", list, (), check=lambda v: all(isinstance(g, str) for g in v), convert=tuple,
@@ -338,13 +338,13 @@ def _model_allowed() -> str:
     return "a registered model, e.g. " + ", ".join(list_models()) + ", or package.module:callable"
 
 
-def _check_options(top: Table, model: str, options: dict) -> None:
+def _check_options(source: str, model: str, options: dict) -> None:
     from ..models import check_model_options
 
     try:
         check_model_options(model, options)
     except ConfigError as error:
-        raise ConfigError(f"{top.source}: model_options: {error}") from None
+        raise ConfigError(f"{source}: model_options: {error}") from None
 
 
 def resolve_model(config: StudyConfig) -> StudyConfig:
@@ -359,14 +359,13 @@ def resolve_model(config: StudyConfig) -> StudyConfig:
 
     if not is_reference(config.model):
         return config
-    top = Table(config.source, "", {})
     if config.model_path is not None:
         add_search_path(config.model_path)
     try:
         model_path = reference_path_entry(config.model)
     except ConfigError as error:
         raise ConfigError(f"{config.source}: {error}") from None
-    _check_options(top, config.model, config.model_options)
+    _check_options(config.source, config.model, config.model_options)
     return dataclasses.replace(config, model_path=model_path)
 
 

@@ -6,8 +6,7 @@ metrics to its pruner. This package knows nothing of Optuna.
 """
 
 from ._architecture import Architecture
-from ._checkpoint import (Checkpoint, check_checkpoint_path, load_checkpoint, load_teacher, read_architecture,
-                          save_checkpoint)
+from ._checkpoint import Checkpoint, check_checkpoint_path, load_checkpoint, load_teacher, save_checkpoint
 from ._config import (MAX_EPOCHS, MAX_SEED, OPTIMIZER_OPTIONS, PRESETS, SCHEDULES, DistillConfig, TrainConfig,
                       check_optimizer_options)
 from ._evaluate import Evaluation, evaluate
@@ -21,6 +20,6 @@ __all__ = [
     "Architecture", "Checkpoint", "DecayGroup", "DistillConfig", "Evaluation", "MAX_EPOCHS", "MAX_SEED",
     "OPTIMIZER_OPTIONS", "PRESETS", "SCHEDULES", "STATUSES", "TrainConfig", "TrialResult", "attention_transfer_loss",
     "check_checkpoint_path", "check_optimizer_options", "distillation_kl", "evaluate", "learning_rate",
-    "load_checkpoint", "load_teacher", "read_architecture", "reference_ratio", "save_checkpoint", "student_loss",
+    "load_checkpoint", "load_teacher", "reference_ratio", "save_checkpoint", "student_loss",
     "train_trial", "weight_decay_groups",
 ]

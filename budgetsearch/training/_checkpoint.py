@@ -105,12 +105,6 @@ def _read(path: Path) -> dict:
     return payload
 
 
-def read_architecture(path) -> Architecture:
-    """The architecture ``path`` records, read and checked as data; nothing is built or imported."""
-    path = Path(path)
-    return _recorded(path, _read(path))
-
-
 def load_checkpoint(path, model: Optional[str] = None, device="cpu") -> Checkpoint:
     """Rebuild the network ``path`` records and load its weights; raise CheckpointError if they do not fit.
 
@@ -120,8 +114,24 @@ def load_checkpoint(path, model: Optional[str] = None, device="cpu") -> Checkpoi
     """
     path = Path(path)
     payload = _read(path)
+    return _rebuilt(path, payload, _recorded(path, payload), model, device)
+
+
+def load_teacher(distill: DistillConfig, student_model: str, device="cpu") -> Checkpoint:
+    """The teacher checkpoint ``distill`` names, built as the model its user named for it (``teacher_model``);
+    without one, as the registered model or the student's own model it records (the user named that one too)."""
+    path = Path(distill.teacher)
+    payload = _read(path)
     architecture = _recorded(path, payload)
-    _check_named(path, architecture.model, model)
+    named = distill.teacher_model
+    if named is None and architecture.model == student_model:
+        named = student_model
+    return _rebuilt(path, payload, architecture, named, device)
+
+
+def _rebuilt(path: Path, payload: dict, architecture: Architecture, named: Optional[str], device) -> Checkpoint:
+    """The network ``payload`` records, with its weights, once ``named`` (the caller's model) agrees with it."""
+    _check_named(path, architecture.model, named)
     try:
         network = architecture.build()
     except BudgetSearchError as error:
@@ -136,15 +146,6 @@ def load_checkpoint(path, model: Optional[str] = None, device="cpu") -> Checkpoi
                               f"({architecture.label()}, {architecture.num_classes} classes): {detail}") from error
     network.to(device).eval()
     return Checkpoint(network, architecture, payload["summary"])
-
-
-def load_teacher(distill: DistillConfig, student_model: str, device="cpu") -> Checkpoint:
-    """The teacher checkpoint ``distill`` names, built as the model its user named for it (``teacher_model``);
-    without one, as the registered model or the student's own model it records (the user named that one too)."""
-    named = distill.teacher_model
-    if named is None and read_architecture(distill.teacher).model == student_model:
-        named = student_model
-    return load_checkpoint(distill.teacher, model=named, device=device)
 
 
 def _recorded(path: Path, payload: dict) -> Architecture:
