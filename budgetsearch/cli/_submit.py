@@ -34,8 +34,8 @@ def _configure_submit(parser):
     parser.add_argument("--gpus-per-task", type=whole_number(0), default=None,
                         help="GPUs of each Slurm worker (default: 1; local workers train on the CPU)")
     parser.add_argument("--time", type=library_value(_time), default=None, metavar="T",
-                        help="each task's time limit, minutes or [D-]HH:MM[:SS]; a task that reaches it is "
-                             "requeued and its trial resumed from its last epoch (default: 24:00:00)")
+                        help="each task's time limit in sbatch's forms (minutes, HH:MM:SS, D-HH...); a task that "
+                             "reaches it is requeued and its trial resumed from its last epoch (default: 1-00)")
     parser.add_argument("--storage", default=None, help=STORAGE_HELP)
     parser.add_argument("--dataset", default=None, help="override the study's data set, e.g. cifar10:PATH")
     parser.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",

@@ -14,7 +14,6 @@ only when a study is submitted.
 
 from __future__ import annotations
 
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,7 @@ DEFAULT_TIME_MIN = 24 * 60  # submitit needs a time limit (it decides "timed out
 # A worker runs until the study is done, so on a long study it meets its time limit many times: each time
 # it is requeued and goes on (submitit's default of 3 would end a worker after four time limits).
 MAX_REQUEUES = 100
-_TIME = re.compile(r"^(?:(?:(?P<days>\d+)-)?(?P<hours>\d+):)?(?P<minutes>\d+)(?::(?P<seconds>\d+))?$")
+TIME_FORMS = "MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS"  # sbatch --time's forms
 
 
 @dataclass(frozen=True)
@@ -80,15 +79,22 @@ class SubmitReport:
 
 
 def parse_time_minutes(text) -> int:
-    """Slurm's time forms ``MINUTES``, ``[D-]HH:MM[:SS]`` -> whole minutes (seconds round up)."""
-    match = _TIME.match(str(text).strip())
-    if match is None or (match["days"] and not match["hours"]):
-        raise ConfigError(f"time must be minutes or [D-]HH:MM[:SS] (e.g. 90, 4:00:00, 1-12:00:00), but got "
-                          f"{str(text)[:50]!r}")
-    days, hours, minutes, seconds = (int(match[k] or 0) for k in ("days", "hours", "minutes", "seconds"))
-    total = (days * 24 + hours) * 60 + minutes + (1 if seconds else 0)
+    """A time limit in one of sbatch's forms (``TIME_FORMS``) -> whole minutes, seconds rounded up."""
+    shown = repr(str(text)[:50])
+    days, dash, clock = str(text).strip().rpartition("-")
+    parts = clock.split(":")
+    numbers = [days] * bool(dash) + parts
+    if not all(part.isdigit() for part in numbers) or len(parts) > 3:
+        raise ConfigError(f"time must be one of sbatch's forms {TIME_FORMS} (e.g. 90, 4:00:00, 1-12), but got {shown}")
+    values = [int(part) for part in parts]
+    if dash:  # D-HH[:MM[:SS]]
+        hours, minutes, seconds = (values + [0, 0])[:3]
+        hours += 24 * int(days)
+    else:  # MM, MM:SS or HH:MM:SS
+        hours, minutes, seconds = values if len(values) == 3 else (0, *values, 0)[:3]
+    total = hours * 60 + minutes + (1 if seconds else 0)
     if total < 1:
-        raise ConfigError(f"time must be at least one minute, but got {str(text)[:50]!r}")
+        raise ConfigError(f"time must be at least one minute, but got {shown}")
     return total
 
 
