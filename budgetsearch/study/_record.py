@@ -56,6 +56,8 @@ class TrialRecord:
     epochs_run: Optional[int] = _result()
     reconstruction_mult_adds: Optional[int] = _result()  # mult-adds of rebuilding factorised weights, per step
     config: Optional[dict] = _result()  # the resolved settings it was trained with
+    # Epochs restored from the training state its lost attempt left (resumed there); None: trained from epoch 0.
+    resumed_from_epoch: Optional[int] = _result()
     # Which tuning trial of its cell this is (None: the cell is not tuned).
     tuning_trial: Optional[int] = None
     # Whether a dead worker lost it (a fresh copy was then queued); written last, so it overrules a recoverer.

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import hashlib
 import math
+import re
 import time
 from pathlib import Path
 from typing import Optional
@@ -18,6 +20,7 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
+from ._cells import trial_key
 from ._config import StudyConfig
 from ._record import RESULT_ATTRIBUTES
 from ._pruning import budget_peers, cell_peers, make_pruner, make_sampler
@@ -26,6 +29,7 @@ from ._storage import study_dir
 logger = logging.getLogger("budgetsearch.study")
 
 TEACHER_CHECKPOINT = "teacher.pt"
+RESUME_DIR = "resume"  # runs/<study>/resume/: each running trial's training state, for its next attempt
 
 
 class TrialLost(Exception):
@@ -42,6 +46,14 @@ def teacher_checkpoint(config: StudyConfig, runs_dir) -> Path:
     if teacher == "train":
         return study_dir(config.name, runs_dir) / TEACHER_CHECKPOINT
     return Path(teacher)
+
+
+def resume_path(config: StudyConfig, attrs: dict, runs_dir) -> Path:
+    """Where a trial's training state lives: named by its cell and tuning index, which a re-queued copy shares."""
+    key = trial_key(attrs)
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{key[0]}-{key[1]}")
+    digest = hashlib.sha256(repr(key).encode()).hexdigest()[:12]  # two cells that read alike stay apart
+    return study_dir(config.name, runs_dir) / RESUME_DIR / f"{readable}-{digest}.pt"
 
 
 def train_config(config: StudyConfig, attrs: dict, tuned: dict, device: str, runs_dir):
@@ -64,7 +76,9 @@ def run_trial(study: optuna.Study, config: StudyConfig, trial_id: int, *, device
     """Train the claimed (RUNNING) trial ``trial_id`` and record it; returns its status.
 
     Any exception from training other than the statuses the trainer returns is
-    recorded as status "failed" with its message. ``teacher_failure``: the
+    recorded as status "failed" with its message. The trainer keeps the trial's
+    training state in :func:`resume_path` at each epoch's end; a copy of a trial
+    whose worker died continues from it, and it is removed once the trial is recorded. ``teacher_failure``: the
     reason a student cannot run (its teacher ended without a checkpoint).
     Raises :class:`TrialLost` if another worker declared the trial lost meanwhile.
     """
@@ -74,6 +88,7 @@ def run_trial(study: optuna.Study, config: StudyConfig, trial_id: int, *, device
     frozen = storage.get_trial(trial_id)
     attrs = frozen.user_attrs
     started = time.perf_counter()
+    resume = resume_path(config, attrs, runs_dir)
     trial = optuna.Trial(budget_peers(storage, study.study_name, frozen, make_pruner(config)), trial_id)
     prune = attrs.get("role") == "student" and config.pruning.pruner != "none"
     reported: list[float] = []
@@ -103,7 +118,7 @@ def run_trial(study: optuna.Study, config: StudyConfig, trial_id: int, *, device
         result = train_trial(model=config.model, substitute=attrs["substitute"], setting=attrs["setting"],
                              dataset=config.dataset, config=tc, on_epoch=on_epoch,
                              num_classes=config.num_classes, save=None if save is None else str(save),
-                             model_options=config.model_options, **config.model_selection)
+                             model_options=config.model_options, resume=str(resume), **config.model_selection)
         record = _result_record(result.to_dict())
         if result.params is not None and result.params != attrs.get("params"):
             logger.warning("trial %d (%s): the trainer counted %s params, the solver %s", frozen.number,
@@ -120,6 +135,7 @@ def run_trial(study: optuna.Study, config: StudyConfig, trial_id: int, *, device
     record["config"] = resolved
     record["lost"] = False  # written last but the state: a recoverer that thought this worker dead is overruled
     _finish(storage, frozen, record, reported)
+    resume.unlink(missing_ok=True)  # recorded: no attempt of this trial follows
     return record["status"]
 
 

@@ -41,6 +41,7 @@ class TrialResult:
     config: dict  # the resolved configuration
     weight_decay_groups: List[dict]
     history: List[dict] = field(default_factory=list)
+    resumed_from_epoch: Optional[int] = None  # epochs restored from the trial's training state (None: from epoch 0)
 
     def __post_init__(self):
         assert self.status in STATUSES, self.status

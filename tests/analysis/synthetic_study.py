@@ -37,6 +37,7 @@ def attributes(**overrides) -> dict:
         "val_error": 9.0, "val_top5_error": 1.0, "test_error": 9.5, "test_top5_error": 1.5, "train_error": 3.0,
         "status": "complete", "message": None, "wall_time": 12.5, "epochs_run": EPOCHS,
         "config": {"study": "synthetic", "pruning": {"pruner": "none"}, "train": {"epochs": EPOCHS, "lr": 0.1}},
+        "resumed_from_epoch": None,
         "tuning_trial": None, "lost": False, "budgets": None,  # None: the trial serves its own budget only
     }
     attrs.update(overrides)
