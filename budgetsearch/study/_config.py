@@ -23,6 +23,7 @@ from ..data import parse_dataset_spec
 from ..errors import BudgetSearchError, ConfigError
 from ..training import MAX_EPOCHS, MAX_SEED, PRESETS, DistillConfig, TrainConfig, check_optimizer_options
 from ._fields import Table, describe_type
+from ._inits import parse_inits
 
 # Digits and CIFAR shapes, so a study needs no data on disk to be validated or solved.
 DATASET_SHAPES = {"digits": ((1, 8, 8), 10), "cifar10": ((3, 32, 32), 10), "cifar100": ((3, 32, 32), 100)}
@@ -120,6 +121,10 @@ class StudyConfig:
     substitutes: tuple = ("generic", "tucker", "tensor-train", "shuffle")  # or "all" in the file
     budgets: tuple = (BudgetSpec("0.1x"), BudgetSpec("0.2x"), BudgetSpec("0.4x"))
     seeds: tuple = (0,)  # `seeds = N` means 0..N-1
+    # How students start (a study axis, see ._inits): from random initialisation, or from `weights` projected.
+    init: tuple = ("scratch",)
+    weights: Optional[str] = None  # the dense model's trained weights; required when init holds "projected"
+    projection: str = "closed"  # budgetsearch.projection's method: "closed", "fit" or "whitened"
     # A cell whose solution uses less than this fraction of its parameter budget is skipped: substitutes with
     # coarse settings (shuffle's groups) can land 20-35% under a budget and would be compared as if they met it,
     # while the continuous ones land within ~5% of every budget; 0.9 keeps every compared point within 10%.
@@ -152,6 +157,7 @@ class StudyConfig:
         data["input_size"] = list(self.input_size)
         data["substitutes"] = list(self.substitutes)
         data["seeds"] = list(self.seeds)
+        data["init"] = list(self.init)
         data["exclude"] = list(self.exclude)
         data["training"] = {k: v for k, v in self.training.to_dict().items() if k not in _PER_TRIAL}
         data["budgets"] = [b["params"] if b["mult_adds"] is None else b for b in data["budgets"]]
@@ -293,12 +299,14 @@ def parse_study(data: dict, source: str = "<dict>") -> StudyConfig:
     substitutes = _substitutes(top)
     budgets = _budgets(top)
     seeds = _seeds(top)
+    init, weights, projection = parse_inits(top)
     min_fill = top.get("min_fill", float, StudyConfig.min_fill, check=lambda v: 0 <= v <= 1,
                        allowed="a fraction of the budget in [0, 1] (0: never skip a cell for falling short)")
     training = _training(top)
     config = StudyConfig(
         name=name, model=model, dataset=dataset, input_size=input_size, num_classes=num_classes,
-        substitutes=substitutes, budgets=budgets, seeds=seeds, min_fill=min_fill, training=training,
+        substitutes=substitutes, budgets=budgets, seeds=seeds, init=init, weights=weights, projection=projection,
+        min_fill=min_fill, training=training,
         distillation=_distillation(top), pruning=_pruning(top), tuning=_tuning(top),
         storage=_storage(top), model_options=model_options, select=select, exclude=exclude, model_path=model_path,
         source=source,
