@@ -38,6 +38,8 @@ def attributes(**overrides) -> dict:
         "status": "complete", "message": None, "wall_time": 12.5, "epochs_run": EPOCHS,
         "config": {"study": "synthetic", "pruning": {"pruner": "none"}, "train": {"epochs": EPOCHS, "lr": 0.1}},
         "tuning_trial": None, "lost": False, "budgets": None,  # None: the trial serves its own budget only
+        "init": "scratch", "projection_weight_error": None, "projection_output_error": None,
+        "projection_layers": None, "initial_val_error": None, "initial_test_error": None,  # projected starts only
     }
     attrs.update(overrides)
     if attrs["fill"] is None and all(isinstance(attrs[k], (int, float)) for k in ("params", "budget_params")):
