@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from ._curves import DEFAULT_INIT, with_init
 from ._intervals import LEVEL, check_interval, seed_interval
 
 # Columns that identify one point. setting/params/mult_adds are fixed by the
@@ -23,9 +24,7 @@ from ._intervals import LEVEL, check_interval, seed_interval
 # networks are never averaged together (they would show up as two rows).
 # init: the same network from scratch and projected from trained weights is two points, on two curves.
 POINT_KEYS = ("model", "dataset", "substitute", "init", "budget", "setting", "params", "mult_adds")
-# What a family's curve is: its substitute and how its networks started.
-CURVE_KEYS = ("substitute", "init")
-DEFAULT_INIT = "scratch"  # the init of a trial recorded before studies had one (every trial started from scratch)
+
 # Metrics averaged over seeds by default: errors in percent, wall time in seconds.
 DEFAULT_METRICS = ("val_error", "test_error", "train_error", "val_top5_error", "test_top5_error", "wall_time")
 STATUSES = ("complete", "pruned", "diverged", "oom", "failed", "lost")
@@ -76,20 +75,6 @@ def _best_per_seed(candidates: pd.DataFrame, keys: list) -> pd.DataFrame:
     ranked = candidates.sort_values(["val_error", "number"], ascending=[True, False], na_position="last",
                                     kind="stable")
     return ranked.groupby(keys + ["seed"], dropna=False, sort=False).head(1).sort_values("number", kind="stable")
-
-
-def with_init(trials: pd.DataFrame) -> pd.DataFrame:
-    """``trials`` with every ``init`` known: a trial recorded before studies had one (None, or no column) started
-    from scratch."""
-    if "init" in trials.columns and trials["init"].notna().all():
-        return trials
-    known = trials["init"] if "init" in trials.columns else pd.Series(None, index=trials.index, dtype=object)
-    return trials.assign(init=known.astype(object).where(known.notna(), DEFAULT_INIT))
-
-
-def curve_label(substitute, init) -> str:
-    """How plots and reports name a curve: the substitute, marked when its networks started from projected weights."""
-    return str(substitute) if init in (None, DEFAULT_INIT) else f"{substitute} ({init})"
 
 
 def _complete(trials: pd.DataFrame, teachers: bool) -> pd.DataFrame:

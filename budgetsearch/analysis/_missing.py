@@ -12,7 +12,8 @@ from typing import Optional
 
 import pandas as pd
 
-from ._aggregate import DEFAULT_INIT, UNRECORDED, per_budget, status_labels
+from ._aggregate import UNRECORDED, per_budget, status_labels
+from ._curves import DEFAULT_INIT
 
 # Columns of load_skipped_cells' table; a record written before a column existed reads as missing there.
 SKIPPED_COLUMNS = ("substitute", "budget", "reason", "status", "budget_params", "budget_mult_adds", "params",

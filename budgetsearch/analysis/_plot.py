@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from ._aggregate import DEFAULT_INIT, curve_label, with_init
+from ._curves import DEFAULT_INIT, curve_label, with_init
 
 METRIC_LABELS = {"val_error": "top-1 validation error (%)", "test_error": "top-1 test error (%)",
                  "train_error": "top-1 training error (%)", "val_top5_error": "top-5 validation error (%)",

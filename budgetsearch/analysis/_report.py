@@ -12,8 +12,9 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from ._aggregate import (STATUSES, aggregate_seeds, curve_label, per_budget, problem_trials, status_counts,
-                         status_labels)
+from ._aggregate import STATUSES, aggregate_seeds, per_budget, problem_trials, status_counts, status_labels
+from ._curves import curve_label
+from ._projected import projected_sections
 from ._report_sections import fit_section, pair_section
 from ._pareto import COSTS
 from ._plot import COST_LABELS, METRIC_LABELS
@@ -22,12 +23,14 @@ from ._plot import COST_LABELS, METRIC_LABELS
 def render_report(trials: pd.DataFrame, points: pd.DataFrame, metric: str = "val_error",
                   title: Optional[str] = None, skipped: Optional[pd.DataFrame] = None,
                   fits: Optional[pd.DataFrame] = None, pairs: Optional[pd.DataFrame] = None,
-                  cells: Optional[pd.DataFrame] = None) -> str:
+                  cells: Optional[pd.DataFrame] = None, gains: Optional[pd.DataFrame] = None,
+                  projection: Optional[pd.DataFrame] = None) -> str:
     """Markdown text: ``trials`` is :func:`load_trials`' table, ``points`` :func:`frontier_table`'s.
 
     ``skipped``: :func:`load_skipped_cells`' table, listed with each reason;
     ``fits``: :func:`scaling_fits`'; ``pairs``: :func:`paired_comparisons`';
-    ``cells``: :func:`missing_cells`' (counted under the totals).
+    ``cells``: :func:`missing_cells`' (counted under the totals); ``gains`` and ``projection``:
+    :func:`init_gains`' and :func:`projection_errors`' (a section where the study has projected starts).
     """
     mean, std, low, high = f"{metric}_mean", f"{metric}_std", f"{metric}_low", f"{metric}_high"
     interval = points["interval"].dropna().iloc[0] if "interval" in points and points["interval"].notna().any() \
@@ -106,6 +109,7 @@ def render_report(trials: pd.DataFrame, points: pd.DataFrame, metric: str = "val
             lines += ["", _indistinct_note(front, cost, interval), ""]
 
     lines += fit_section(fits, metric) + pair_section(pairs, points, metric)
+    lines += projected_sections(gains, projection, metric)
 
     if skipped is not None and len(skipped):
         lines += [f"## Skipped cells ({len(skipped)})", "", "| substitute | budget | status | reason |",

@@ -7,7 +7,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from ._aggregate import curve_label
+from ._curves import curve_label
 from ._plot import COST_LABELS
 
 

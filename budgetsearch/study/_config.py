@@ -199,14 +199,17 @@ def _check_trial_settings(config: StudyConfig) -> None:
     student = f"with distillation.teacher = {config.distillation.teacher!r} (students are distilled), " \
         if config.distillation.enabled else ""
     kinds = [(student, "student", {})]
+    if "projected" in config.init:
+        kinds.append(("in a projected student, ", "student", {"init": "projected"}))
     if config.distillation.teacher == "train":
         kinds.append(("in the teacher trial (its epochs: distillation.teacher_epochs, else training.epochs), ",
                       "teacher", {}))
     kinds += [(f"with tuning.{p.name}.{end} = {bound!r}, ", "student", {p.name: bound})
               for p in config.tuning.params for end, bound in (("low", p.low), ("high", p.high))]
-    for context, role, tuned in kinds:
+    for context, role, attrs in kinds:
+        start = {"init": attrs.pop("init")} if "init" in attrs else {}
         try:
-            train_config(config, {"role": role, "seed": 0}, tuned, "cpu", "runs")
+            train_config(config, {"role": role, "seed": 0, **start}, attrs, "cpu", "runs")
         except ConfigError as error:  # it names TrainConfig's field, which is the [training] key of the same name
             raise ConfigError(f"{config.source}: {context}training.{str(error).removeprefix('TrainConfig.')}") \
                 from None

@@ -104,3 +104,40 @@ def check_same_weights(study, config, *, record: bool) -> None:
         raise ConfigError(f"{config.source}: weights = {config.weights!r} holds other weights than study "
                           f"{config.name!r} was started with (the files' contents differ); continuing would mix "
                           f"results: point it at the same file, or give the study a new name")
+
+
+def start_settings(config, attrs: dict) -> dict:
+    """The trainer's start of one trial (``TrainConfig``'s init, weights, projection): a student's as its cell says
+    (a trial queued before ``init`` existed starts from scratch), the dense teacher's from scratch."""
+    init = (attrs.get("init") or DEFAULT_INIT) if attrs.get("role") == "student" else DEFAULT_INIT
+    if init == DEFAULT_INIT:
+        return {}
+    return {"init": init, "weights": config.weights, "projection": config.projection}
+
+
+def dense_original_teacher(config):
+    """A projected student's teacher when the study names none: the dense original it was projected from.
+
+    None (the trainer's own default: attention transfer from the dense original
+    where the network gives attention maps) while [distillation]'s weights are
+    their defaults; a :class:`DistillConfig` of the dense original with the
+    study's weights once it sets them.
+    """
+    from ..training import DistillConfig
+
+    settings = config.distillation
+    weights = {"beta": settings.beta, "alpha": settings.alpha, "temperature": settings.temperature}
+    defaults = DistillConfig(teacher=None)
+    if all(getattr(defaults, name) == value for name, value in weights.items()):
+        return None
+    return DistillConfig(teacher=None, **weights)
+
+
+def start_record(result: dict) -> dict:
+    """The trial record's projection fields from a :class:`~budgetsearch.training.TrialResult`'s dict (None where
+    the trial started from scratch)."""
+    projection, initial = result.get("projection") or {}, result.get("initial") or {}
+    return {"projection_weight_error": projection.get("weight_error"),
+            "projection_output_error": projection.get("output_error"),
+            "projection_layers": projection.get("layers"),
+            "initial_val_error": initial.get("val_error"), "initial_test_error": initial.get("test_error")}
