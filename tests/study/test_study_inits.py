@@ -117,3 +117,37 @@ def test_weights_are_checked_against_the_dense_model_before_anything_is_queued(t
     with pytest.raises(ConfigError, match="shape"):
         run_study(study(init="projected", weights=str(wider)), RunOptions(runs_dir=str(tmp_path / "runs")))
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_study_of_both_inits_records_each_start_end_to_end(tmp_path):
+    """Digits, one epoch, one budget, two families, from scratch and projected from a briefly trained dense model."""
+    from budgetsearch.analysis import load_frontier
+    from budgetsearch.study import run_study
+    from budgetsearch.training import TrainConfig, train_trial
+
+    dense = tmp_path / "dense.pt"
+    train_trial("wrn-10-1", dataset="digits", config=TrainConfig(epochs=2, seed=0), save=str(dense))
+    config = study(init=["scratch", "projected"], weights=str(dense), seeds=1)
+    report = run_study(config, RunOptions(runs_dir=str(tmp_path / "runs")))
+    assert report.worker_exit_codes == (0,)
+    storage = open_storage(None, config.name, runs_dir=tmp_path / "runs")
+    trials = {(t.user_attrs["substitute"], t.user_attrs["init"]): t.user_attrs
+              for t in optuna.load_study(study_name=config.name, storage=storage).get_trials()}
+    assert set(trials) == {(s, i) for s in ("generic", "tucker") for i in ("scratch", "projected")}
+    for (substitute, init), record in trials.items():
+        assert record["status"] == "complete" and record["epochs_run"] == 1, record["message"]
+        if init == "scratch":
+            assert record["projection_weight_error"] is None and record["initial_val_error"] is None
+            continue
+        assert 0 < record["projection_weight_error"] < 1 and 0 <= record["projection_output_error"]
+        assert 0 <= record["initial_val_error"] <= 100 and record["initial_test_error"] is not None
+        layers = record["projection_layers"]
+        assert layers and all(0 <= layer["weight_error"] <= 1 for layer in layers)
+        # the pooled error lies between the layers' smallest and largest
+        assert min(l["weight_error"] for l in layers) - 1e-9 <= record["projection_weight_error"] <= \
+            max(l["weight_error"] for l in layers) + 1e-9
+        assert record["config"]["train"]["init"] == "projected"
+    frontier = load_frontier(storage, config.name)
+    assert set(frontier.gains["substitute"]) == {"generic", "tucker"}
+    assert set(frontier.projection["substitute"]) == {"generic", "tucker"}
+    assert set(zip(frontier.points["substitute"], frontier.points["init"])) == set(trials)
