@@ -37,7 +37,9 @@ MAX_STUDY_FILE_BYTES = 1_000_000  # the longest shipped study file is a few kB
 MAX_SEEDS = 10_000
 # A trial's seed, device and teacher come from the study's `seeds`, the worker and [distillation], not [training].
 _PER_TRIAL = {"seed": "the top-level key seeds", "device": "the worker's --device",
-              "distill": "the [distillation] table"}
+              "distill": "the [distillation] table", "init": "the top-level key init (its cell)",
+              "weights": "the top-level key weights", "projection": "the top-level key projection",
+              "weights_strict": "the top-level key weights, which a study loads whole (strictly)"}
 _DISTILL_DEFAULTS = {f.name: f.default for f in dataclasses.fields(DistillConfig)
                      if f.name not in ("teacher", "teacher_model")}  # the loss's weights
 

@@ -6,7 +6,7 @@ import torch
 
 from budgetsearch.errors import ConfigError
 from budgetsearch.models import create_model
-from budgetsearch.study import RunOptions, load_study_config, open_storage, parse_study, plan_study, prepare_study
+from budgetsearch.study import RunOptions, open_storage, parse_study, plan_study, prepare_study
 from budgetsearch.study._identity import comparable, config_digest
 from budgetsearch.study._inits import WEIGHTS_ATTR, check_weights, weights_digest
 from budgetsearch.study._trial import train_config
