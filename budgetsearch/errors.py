@@ -33,5 +33,9 @@ class DataError(BudgetSearchError, OSError):
     """A data set is missing, truncated or corrupt."""
 
 
-class CheckpointError(BudgetSearchError, ValueError):
+class WeightsError(BudgetSearchError, ValueError):
+    """A weights file is missing, unreadable, not tensors by name, or its tensors do not fit the model."""
+
+
+class CheckpointError(WeightsError):
     """A checkpoint is missing, unreadable, or its weights do not fit the architecture it records."""

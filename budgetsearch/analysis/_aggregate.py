@@ -16,12 +16,15 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from ._curves import DEFAULT_INIT, with_init
 from ._intervals import LEVEL, check_interval, seed_interval
 
 # Columns that identify one point. setting/params/mult_adds are fixed by the
 # (substitute, budget) pair; they are keys so that seeds of two different
 # networks are never averaged together (they would show up as two rows).
-POINT_KEYS = ("model", "dataset", "substitute", "budget", "setting", "params", "mult_adds")
+# init: the same network from scratch and projected from trained weights is two points, on two curves.
+POINT_KEYS = ("model", "dataset", "substitute", "init", "budget", "setting", "params", "mult_adds")
+
 # Metrics averaged over seeds by default: errors in percent, wall time in seconds.
 DEFAULT_METRICS = ("val_error", "test_error", "train_error", "val_top5_error", "test_top5_error", "wall_time")
 STATUSES = ("complete", "pruned", "diverged", "oom", "failed", "lost")
@@ -38,6 +41,7 @@ def per_budget(trials: pd.DataFrame) -> pd.DataFrame:
     ``budget_mult_adds`` and ``saturated``, and ``trained_at`` names the budget whose cell
     trained the network (None on the trial's own row).
     """
+    trials = with_init(trials)
     if "trained_at" in trials.columns:
         return trials  # already one row per budget
     served = trials["budgets"] if "budgets" in trials.columns else pd.Series(None, index=trials.index, dtype=object)
@@ -74,6 +78,7 @@ def _best_per_seed(candidates: pd.DataFrame, keys: list) -> pd.DataFrame:
 
 
 def _complete(trials: pd.DataFrame, teachers: bool) -> pd.DataFrame:
+    trials = with_init(trials)
     _require(trials, ("number", "status", "role", "seed", "val_error") + POINT_KEYS)
     is_teacher = trials["role"].eq("teacher").fillna(False).astype(bool)
     complete = trials["status"].eq("complete").fillna(False).astype(bool) & ~_lost(trials)
@@ -145,7 +150,7 @@ def teacher_error(trials: pd.DataFrame, metric: str = "val_error") -> Optional[f
 
 
 def status_counts(trials: pd.DataFrame) -> pd.DataFrame:
-    """Trials per status for each (role, substitute, budget), over every trial, with a ``total``.
+    """Trials per status for each (role, substitute, init, budget), over every trial, with a ``total``.
 
     A trial lost with its worker counts as ``"lost"`` (its queued copy counts
     on its own); one without a recorded status by its Optuna state in lower
@@ -154,8 +159,8 @@ def status_counts(trials: pd.DataFrame) -> pd.DataFrame:
     _require(trials, ("role", "substitute", "budget", "budget_params"))
     trials = per_budget(trials)
     keyed = trials.assign(status=status_labels(trials))
-    counts = pd.crosstab([keyed["role"].fillna("-"), keyed["substitute"].fillna("-"), keyed["budget"].fillna("-")],
-                         keyed["status"])
+    counts = pd.crosstab([keyed["role"].fillna("-"), keyed["substitute"].fillna("-"), keyed["init"],
+                          keyed["budget"].fillna("-")], keyed["status"])
     order = [s for s in STATUSES + ("running", "waiting") if s in counts.columns]
     order += sorted(set(counts.columns) - set(order))
     counts = counts[order]
@@ -219,8 +224,10 @@ def planned_epochs(config) -> Optional[int]:
 
 def _order(frame: pd.DataFrame) -> pd.DataFrame:
     key = frame["budget_params"].astype("float64").fillna(np.inf)
-    return (frame.assign(_size=key).sort_values(["_size", "budget", "substitute"], kind="stable", na_position="last")
-            .drop(columns="_size").reset_index(drop=True))
+    projected = frame["init"].ne(DEFAULT_INIT) if "init" in frame.columns else False  # scratch first
+    return (frame.assign(_size=key, _projected=projected)
+            .sort_values(["_size", "budget", "substitute", "_projected"], kind="stable", na_position="last")
+            .drop(columns=["_size", "_projected"]).reset_index(drop=True))
 
 
 def _plain(value):

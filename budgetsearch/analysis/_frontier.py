@@ -24,10 +24,12 @@ from ._paired import paired_comparisons
 from ._pareto import COSTS, frontier_table
 from ._scaling import scaling_fits
 from ._plot import METRIC_LABELS, frontier_figure, plot_frontier, study_title, substitute_colors
+from ._projected import init_gains, projection_error_figure, projection_errors
 from ._report import render_report
 from ._trials import _study_file_storage, load_skipped_cells, load_trials, open_study, trials_to_csv
 
 FRONTIER_FILES = ("trials.csv", "frontier.csv", *(f"frontier_{cost}.png" for cost in COSTS), "report.md")
+PROJECTION_FIGURE = "projection_errors.png"  # written too where the study has projected starts
 DPI = 150  # the written plots: sharp in a report, a few hundred kB each
 
 
@@ -46,6 +48,8 @@ class StudyFrontier:
     cells: pd.DataFrame  # missing_cells: every cell without a point, with its status and reason
     fits: pd.DataFrame  # scaling_fits: err = a·N^(−b) + c per substitute and cost, or why not determined
     pairs: pd.DataFrame  # paired_comparisons: two substitutes at one budget, seed against seed
+    gains: pd.DataFrame  # init_gains: projected against scratch per budget and family
+    projection: pd.DataFrame  # projection_errors: each family's projection error per budget
 
     @property
     def front(self) -> pd.DataFrame:
@@ -65,7 +69,12 @@ class StudyFrontier:
     def report(self) -> str:
         """The markdown report: a table per budget, the fronts, fits, paired tests, cells without a point."""
         return render_report(self.trials, self.points, self.metric, title=self.title, skipped=self.skipped,
-                             fits=self.fits, pairs=self.pairs, cells=self.cells)
+                             fits=self.fits, pairs=self.pairs, cells=self.cells, gains=self.gains,
+                             projection=self.projection)
+
+    def projection_figure(self):
+        """A new ``Figure`` of each family's projection error against budget (:func:`plot_projection_errors`)."""
+        return projection_error_figure(self.projection, self.colors, self.title)
 
     def table(self) -> pd.DataFrame:
         """``frontier.csv``: the points (status "complete"), then every cell without a point with its status and reason."""
@@ -90,7 +99,8 @@ def study_frontier(trials: pd.DataFrame, name: Optional[str] = None, metric: str
         problems=problem_trials(trials), reference=teacher_error(trials, metric), title=study_title(name, trials),
         colors=substitute_colors(trials["substitute"].dropna()), missing=missing_points(trials, skipped),
         cells=missing_cells(trials, skipped), fits=scaling_fits(trials, metric),
-        pairs=paired_comparisons(trials, metric, level),
+        pairs=paired_comparisons(trials, metric, level), gains=init_gains(trials, metric, level),
+        projection=projection_errors(trials),
     )
 
 
@@ -121,7 +131,7 @@ def write_frontier(frontier: StudyFrontier, out) -> dict:
 
     The trials table (with a row per skipped cell) and the points (with a row
     per cell without a point) as CSV, one plot per cost as PNG, and the
-    markdown report.
+    markdown report; where the study has projected starts, ``PROJECTION_FIGURE`` too.
     """
     folder = Path(out)
     try:
@@ -134,4 +144,7 @@ def write_frontier(frontier: StudyFrontier, out) -> dict:
     for cost in COSTS:
         frontier.figure(cost).savefig(paths[f"frontier_{cost}.png"], dpi=DPI)
     paths["report.md"].write_text(frontier.report())
+    if len(frontier.projection):
+        paths[PROJECTION_FIGURE] = folder / PROJECTION_FIGURE
+        frontier.projection_figure().savefig(paths[PROJECTION_FIGURE], dpi=DPI)
     return paths

@@ -79,18 +79,19 @@ def frontier_table(aggregated: pd.DataFrame, metric: str = "val_error") -> pd.Da
 
     Fronts are computed on the per-point means over seeds (``<metric>_mean``,
     the points that are plotted), not on single trials. Adds
-    ``on_front_<cost>`` (over all substitutes of one model and data set) and
-    ``on_substitute_front_<cost>`` (within each substitute), and, where the
+    ``on_front_<cost>`` (over all substitutes and inits of one model and data set) and
+    ``on_substitute_front_<cost>`` (within each substitute's curve: one per init), and, where the
     table has the intervals (``<metric>_low``/``_high``), ``indistinct_<cost>``:
     for a point on the front, its neighbours along it whose interval overlaps
     its own (:func:`indistinct_neighbours`; None off the front).
     """
     error = f"{metric}_mean"
     scope = [k for k in SCOPE_KEYS if k in aggregated.columns]
+    curve = [k for k in ("substitute", "init") if k in aggregated.columns]
     table = aggregated
     for cost in COSTS:
         table = pareto_frontier(table, cost, error, by=scope or None, flag=f"on_front_{cost}")
-        table = pareto_frontier(table, cost, error, by=scope + ["substitute"], flag=f"on_substitute_front_{cost}")
+        table = pareto_frontier(table, cost, error, by=scope + curve, flag=f"on_substitute_front_{cost}")
         if {f"{metric}_low", f"{metric}_high"} <= set(table.columns):
             table = _with_indistinct(table, cost, metric, scope)
     return table

@@ -5,6 +5,7 @@ from ._reference import (ModelSpec, add_search_path, build_any, check_forward, c
                          load_reference, model_label, reference_of, split_reference)
 from ._registry import (ModelFamily, check_model, check_model_options, create_model, default_input_size, find_model,
                         input_options, is_registered, list_models, model_defaults, register_model)
+from ._weights import load_weights, read_state_dict
 from .substitute import SELECTIONS, KeptDense, Replacement, SubstitutionReport, kept_dense, selection, substitute
 from . import wide_resnet, resnet_imagenet, darts, mobilenetv2, vit  # noqa: E402,F401,I001  (register, in listing order)
 from .darts import DARTS
@@ -18,6 +19,6 @@ __all__ = [
     "ModelSpec", "Replacement", "SELECTIONS", "SubstitutionReport", "TappedNetwork", "VisionTransformer", "WideResNet",
     "add_search_path", "attention_map", "build_any", "check_forward", "check_model", "check_model_options",
     "check_options", "class_scores", "create_model", "default_input_size",
-    "find_model", "input_options", "is_reference", "is_registered", "kept_dense", "list_models", "load_reference",
-    "model_defaults", "model_label", "reference_of", "register_model", "selection", "split_reference", "substitute",
+    "find_model", "input_options", "is_reference", "is_registered", "kept_dense", "list_models", "load_reference", "load_weights",
+    "model_defaults", "model_label", "read_state_dict", "reference_of", "register_model", "selection", "split_reference", "substitute",
 ]

@@ -184,6 +184,8 @@ def _build(name: str, module: nn.Module, build) -> tuple[nn.Module, Replacement]
         record = Replacement(name, "conv", module.in_channels, module.out_channels, module.kernel_size, module.stride,
                              module.padding, module.dilation, has_bias, type(new).__name__)
     new.to(device=module.weight.device, dtype=module.weight.dtype)
+    if type(new) is type(module):  # the dense substitute of a dense layer is that layer: keep its (trained) weights
+        new.load_state_dict(module.state_dict())
     return new, record
 
 

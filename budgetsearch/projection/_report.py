@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Optional
@@ -49,3 +50,8 @@ class ProjectionReport:
         if not self.layers or self.layers[0].output_error is None:
             return None
         return _pooled((layer.output_error, layer.output_norm) for layer in self.layers)
+
+    def to_dict(self) -> dict:
+        """JSON-able: the method, the pooled errors and every layer's record."""
+        return {"method": self.method, "weight_error": self.weight_error, "output_error": self.output_error,
+                "layers": [dataclasses.asdict(layer) for layer in self.layers]}

@@ -33,7 +33,10 @@ class TrialRecord:
     budget_params: int
     budget_mult_adds: Optional[int]
     seed: int
-    cell: str  # substitute|budget|seed
+    # How the network started: "scratch" or "projected" (from the study's dense weights). None: recorded before
+    # studies had this axis, when every trial started from scratch.
+    init: Optional[str] = None
+    cell: str  # substitute|budget|seed, then |projected for a projected start
     role: str  # "student" or "teacher"
     params: int  # the solver's count of the network this trial trains
     mult_adds: int
@@ -58,6 +61,15 @@ class TrialRecord:
     config: Optional[dict] = _result()  # the resolved settings it was trained with
     # Epochs restored from the training state its lost attempt left (resumed there); None: trained from epoch 0.
     resumed_from_epoch: Optional[int] = _result()
+    # A projected start (None from scratch): the projection's relative Frobenius error of the substituted layers'
+    # weights and of their outputs on the calibration batch, over all layers together; each layer's in
+    # projection_layers ({"name", "weight_error", "output_error", ...}); the errors (%) of the projected network
+    # before any fine-tuning (epoch 0), to set against val_error and test_error at the end.
+    projection_weight_error: Optional[float] = _result()
+    projection_output_error: Optional[float] = _result()
+    projection_layers: Optional[list] = _result()
+    initial_val_error: Optional[float] = _result()
+    initial_test_error: Optional[float] = _result()
     # Which tuning trial of its cell this is (None: the cell is not tuned).
     tuning_trial: Optional[int] = None
     # Whether a dead worker lost it (a fresh copy was then queued); written last, so it overrules a recoverer.

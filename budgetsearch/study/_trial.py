@@ -22,6 +22,7 @@ from optuna.trial import TrialState
 
 from ._cells import trial_key
 from ._config import StudyConfig
+from ._inits import dense_original_teacher, start_record, start_settings
 from ._record import RESULT_ATTRIBUTES
 from ._pruning import budget_peers, cell_peers, make_pruner, make_sampler
 from ._storage import study_dir
@@ -57,17 +58,21 @@ def resume_path(config: StudyConfig, attrs: dict, runs_dir) -> Path:
 
 
 def train_config(config: StudyConfig, attrs: dict, tuned: dict, device: str, runs_dir):
-    """The trainer's configuration for this trial: the study's training settings, tuned values, seed, device, teacher."""
+    """The trainer's configuration for this trial: the study's training settings, tuned values, seed, device, teacher,
+    and how its weights start."""
     training = config.training
     teacher = attrs.get("role") == "teacher"
+    start = start_settings(config, attrs)
     distill = None
     if config.distillation.enabled and not teacher:
         distill = config.distillation.distill_config(teacher_checkpoint(config, runs_dir))
+    elif start.get("init") == "projected":
+        distill = dense_original_teacher(config)
     epochs = (config.distillation.teacher_epochs or training.epochs) if teacher else training.epochs
     return dataclasses.replace(
         training, epochs=epochs, lr=tuned.get("lr", training.lr), momentum=tuned.get("momentum", training.momentum),
         weight_decay=training.weight_decay * tuned.get("weight_decay_scale", 1.0), seed=attrs["seed"], device=device,
-        distill=distill,
+        distill=distill, **start,
     )
 
 
@@ -119,7 +124,7 @@ def run_trial(study: optuna.Study, config: StudyConfig, trial_id: int, *, device
                              dataset=config.dataset, config=tc, on_epoch=on_epoch,
                              num_classes=config.num_classes, save=None if save is None else str(save),
                              model_options=config.model_options, resume=str(resume), **config.model_selection)
-        record = _result_record(result.to_dict())
+        record = _result_record(result.to_dict()) | start_record(result.to_dict())
         if result.params is not None and result.params != attrs.get("params"):
             logger.warning("trial %d (%s): the trainer counted %s params, the solver %s", frozen.number,
                            attrs.get("cell"), result.params, attrs.get("params"))

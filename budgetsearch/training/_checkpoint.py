@@ -14,7 +14,6 @@ model's keyword options, all checked against the model's signature.
 from __future__ import annotations
 
 import os
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -22,14 +21,12 @@ from typing import Optional
 import torch
 from torch import nn
 
-from ..errors import BudgetSearchError, CheckpointError
+from ..errors import BudgetSearchError, CheckpointError, WeightsError
 from ..models import is_registered
+from ..models._weights import CHECKPOINT_FORMAT as FORMAT, CHECKPOINT_VERSION as VERSION
+from ..models._weights import check_checkpoint_records, is_checkpoint, load_state, read_torch_file
 from ._architecture import Architecture
 from ._config import DistillConfig
-
-FORMAT = "budgetsearch-checkpoint"
-VERSION = 1
-
 
 @dataclass(frozen=True)
 class Checkpoint:
@@ -84,31 +81,12 @@ def write_atomically(path, payload: dict) -> Path:
 
 
 def _read(path: Path) -> dict:
-    if not path.is_file():
-        raise CheckpointError(f"no checkpoint file at {path}; write one with `budgetsearch train ... --save {path}`")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        # torch's own message suggests weights_only=False: advice to run the file's code, not repeated here.
-        raise CheckpointError(f"cannot read checkpoint {path}: it is not a file of tensors and plain data "
-                              f"(torch.load with weights_only=True refused it, as it refuses any file whose loading "
-                              f"could run code); expected a file written by `budgetsearch train --save`") from error
-    except Exception as error:
-        reason = (str(error).splitlines() or ["an empty file" if path.stat().st_size == 0 else "no message"])[0]
-        raise CheckpointError(f"cannot read checkpoint {path}: it is truncated or not a file written by torch.save "
-                              f"({type(error).__name__}: {reason}); expected a file written by "
-                              f"`budgetsearch train --save`") from error
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a budgetsearch checkpoint (no format={FORMAT!r} record); "
-                              f"expected a file written by `budgetsearch train --save`")
-    if payload.get("version") != VERSION:
-        raise CheckpointError(f"checkpoint {path} has format version {payload.get('version')!r}; "
-                              f"this budgetsearch reads version {VERSION}")
-    for key in ("architecture", "state_dict", "summary"):
-        if not isinstance(payload.get(key), dict):
-            raise CheckpointError(f"checkpoint {path} is damaged: its {key!r} record should be a dict, but is "
-                                  f"{type(payload.get(key)).__name__}")
-    return payload
+    written_by = "expected a file written by `budgetsearch train --save`"
+    payload = read_torch_file(path, CheckpointError, "checkpoint",
+                              written_by if path.exists() else f"write one with `budgetsearch train ... --save {path}`")
+    if not is_checkpoint(payload):
+        raise CheckpointError(f"{path} is not a budgetsearch checkpoint (no format={FORMAT!r} record); {written_by}")
+    return check_checkpoint_records(path, payload)
 
 
 def load_checkpoint(path, model: Optional[str] = None, device="cpu") -> Checkpoint:
@@ -143,13 +121,10 @@ def _rebuilt(path: Path, payload: dict, architecture: Architecture, named: Optio
     except BudgetSearchError as error:
         raise CheckpointError(f"checkpoint {path} records an architecture that cannot be built: {error}") from error
     try:
-        network.load_state_dict(payload["state_dict"], strict=True)
-    except (RuntimeError, TypeError) as error:
-        detail = " ".join(str(error).split())
-        if len(detail) > 600:
-            detail = detail[:600] + " ..."
-        raise CheckpointError(f"the weights in checkpoint {path} do not fit the architecture it records "
-                              f"({architecture.label()}, {architecture.num_classes} classes): {detail}") from error
+        load_state(network, payload["state_dict"], True, f"the weights in checkpoint {path}")
+    except WeightsError as error:
+        raise CheckpointError(f"{error} (the architecture it records: {architecture.label()}, "
+                              f"{architecture.num_classes} classes)") from error
     network.to(device).eval()
     return Checkpoint(network, architecture, payload["summary"])
 

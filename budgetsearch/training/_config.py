@@ -17,6 +17,7 @@ from ..errors import ConfigError
 
 SCHEDULES = ("cosine", "original-steps")
 OPTIMIZERS = ("sgd", "adamw")
+INITS = ("scratch", "loaded", "projected")
 # The fields only one optimizer reads: given with the other they would be silently ignored.
 OPTIMIZER_OPTIONS = {"sgd": ("momentum",), "adamw": ("betas",)}
 MAX_SEED = 2 ** 64 - 1  # the largest seed torch.Generator.manual_seed takes
@@ -58,7 +59,9 @@ def check_optimizer_options(optimizer: str, given: Mapping[str, object], prefix:
 class DistillConfig:
     """Train the student against a frozen teacher (the original study's "student" mode).
 
-    ``teacher``: a checkpoint written by this tool (``budgetsearch train --save``).
+    ``teacher``: a checkpoint written by this tool (``budgetsearch train --save``);
+    None, with ``TrainConfig.init="projected"``, is the dense original the student
+    was projected from, held in memory.
     ``beta``: attention-transfer weight before the 3/M scaling (M = number of maps);
     1e3 is the original's, which makes the three WRN maps weigh 1e3 in total.
     ``alpha``: weight of the KD term, (1 - alpha) that of cross-entropy; 0 (KD off)
@@ -69,15 +72,16 @@ class DistillConfig:
     registered model, or the student's own model.
     """
 
-    teacher: Union[str, os.PathLike]
+    teacher: Union[str, os.PathLike, None] = None
     beta: float = 1e3
     alpha: float = 0.0
     temperature: float = 4.0
     teacher_model: Optional[str] = None
 
     def __post_init__(self):
-        if not isinstance(self.teacher, (str, os.PathLike)) or not str(self.teacher):
-            raise ConfigError(f"DistillConfig.teacher must be the path of a checkpoint, but got {self.teacher!r}")
+        if self.teacher is not None and (not isinstance(self.teacher, (str, os.PathLike)) or not str(self.teacher)):
+            raise ConfigError(f"DistillConfig.teacher must be the path of a checkpoint or None (the dense original "
+                              f"of a projected trial), but got {self.teacher!r}")
         _number("DistillConfig", "beta", self.beta, low=0.0)
         _number("DistillConfig", "alpha", self.alpha, low=0.0, high=1.0)
         _number("DistillConfig", "temperature", self.temperature, low=0.0, low_open=True)
@@ -86,7 +90,7 @@ class DistillConfig:
                               f"{self.teacher_model!r}")
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self) | {"teacher": str(self.teacher)}
+        return dataclasses.asdict(self) | {"teacher": None if self.teacher is None else str(self.teacher)}
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,17 @@ class TrainConfig:
     ``device``: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     ``compile``: wrap the model in ``torch.compile``, on CUDA with CUDA graphs (first epoch pays the compile time).
     ``channels_last``: train in the NHWC memory layout (same numbers, other kernels).
+    ``init``: where the weights start. ``"scratch"``: at random, from ``seed``.
+    ``"loaded"``: ``weights`` is a file of this network's own weights (a checkpoint
+    ``budgetsearch compress`` wrote, say). ``"projected"``: ``weights`` is the dense
+    model's (the network with every substitution point dense), projected onto the
+    substitute by ``projection`` (see :mod:`budgetsearch.projection`) on
+    ``calibration_images`` training images chosen by ``seed``; the trial is then
+    measured at epoch 0 and fine-tuned, distilling from the dense original unless
+    ``distill`` says otherwise (see :func:`~budgetsearch.training.train_trial`).
+    ``epochs=0`` is allowed with weights: the trial measures them and stops.
+    ``weights_strict``: every key of the file must fit (False loads what fits and
+    records what stayed at its initialisation).
     """
 
     epochs: int = 10
@@ -142,10 +157,17 @@ class TrainConfig:
     # Evaluation batches are larger than training ones: no gradients are kept, and the
     # result does not depend on the size (BN uses running statistics in eval mode).
     eval_batch_size: int = 500
+    init: str = "scratch"
+    weights: Union[str, os.PathLike, None] = None
+    weights_strict: bool = True
+    projection: str = "closed"
+    # Images whose layer inputs the projection is measured (and whitened or fitted) on: a few
+    # hundred, as SVD-LLM and ASVD calibrate; 128 keeps WRN-16-4's inputs under 0.5 GB on the CPU.
+    calibration_images: int = 128
 
     def __post_init__(self):
         owner = "TrainConfig"
-        _integer(owner, "epochs", self.epochs, low=1, high=MAX_EPOCHS)
+        _integer(owner, "epochs", self.epochs, low=0 if self.init in ("loaded", "projected") else 1, high=MAX_EPOCHS)
         _integer(owner, "batch_size", self.batch_size, low=1)
         _integer(owner, "eval_batch_size", self.eval_batch_size, low=1)
         _integer(owner, "seed", self.seed, low=0, high=MAX_SEED)
@@ -182,7 +204,8 @@ class TrainConfig:
                 or list(milestones) != sorted(set(milestones))):
             raise ConfigError(f"TrainConfig.milestones must be strictly increasing ints >= 1, but got {milestones!r}")
         object.__setattr__(self, "milestones", tuple(milestones))
-        for name in ("crs_weight_decay", "compile", "channels_last"):
+        _check_start(self)
+        for name in ("crs_weight_decay", "compile", "channels_last", "weights_strict"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"TrainConfig.{name} must be a bool, but got {getattr(self, name)!r}")
         check_validation_size(self.validation_size, f"{owner}.validation_size")
@@ -200,10 +223,31 @@ class TrainConfig:
         fields["milestones"] = list(self.milestones)
         fields["betas"] = list(self.betas)
         fields["distill"] = None if self.distill is None else self.distill.to_dict()
+        fields["weights"] = None if self.weights is None else str(self.weights)
         return fields
 
 
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+
+
+def _check_start(config: TrainConfig) -> None:
+    """``init``, ``weights``, ``projection`` and a teacher that is the dense original agree."""
+    from ..projection import METHODS  # torch-heavy; the config module is imported by the CLI's --help
+
+    if config.init not in INITS:
+        raise ConfigError(f"TrainConfig.init must be one of {INITS}, but got {config.init!r}")
+    if config.projection not in METHODS:
+        raise ConfigError(f"TrainConfig.projection must be one of {METHODS}, but got {config.projection!r}")
+    _integer("TrainConfig", "calibration_images", config.calibration_images, low=1)
+    given = config.weights is not None
+    if given and (not isinstance(config.weights, (str, os.PathLike)) or not str(config.weights)):
+        raise ConfigError(f"TrainConfig.weights must be the path of a weights file, but got {config.weights!r}")
+    if given != (config.init != "scratch"):
+        raise ConfigError(f"TrainConfig.weights ({config.weights!r}) is needed by init 'loaded' and 'projected' "
+                          f"and refused by 'scratch', but got init={config.init!r}")
+    if config.distill is not None and config.distill.teacher is None and config.init != "projected":
+        raise ConfigError(f"DistillConfig.teacher=None distils from the dense original of a projected trial, "
+                          f"but got init={config.init!r}; name a teacher checkpoint")
 
 
 def _valid_device(text: str) -> bool:

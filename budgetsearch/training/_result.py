@@ -42,6 +42,12 @@ class TrialResult:
     weight_decay_groups: List[dict]
     history: List[dict] = field(default_factory=list)
     resumed_from_epoch: Optional[int] = None  # epochs restored from the trial's training state (None: from epoch 0)
+    # A trial that starts from weights (``TrainConfig.init`` "loaded" or "projected"): the init, the weights file,
+    # what a partial load left at its initialisation, and the val/test errors at epoch 0, before any training
+    # (``dense_*_error``: the dense original's, when projected). None from scratch.
+    initial: Optional[dict] = None
+    # A projected trial's ProjectionReport.to_dict(): per layer and pooled, the relative weight and output errors.
+    projection: Optional[dict] = None
 
     def __post_init__(self):
         assert self.status in STATUSES, self.status

@@ -30,10 +30,11 @@ from ..data import Dataset, augment, iterate_batches, load_dataset
 from ..errors import ConfigError
 from ..models import AuxiliaryOutput, ModelCapabilities, check_model, class_scores
 from ._architecture import Architecture, resolve_architecture
-from ._checkpoint import check_checkpoint_path, load_teacher, save_checkpoint
+from ._checkpoint import Checkpoint, check_checkpoint_path, load_teacher, save_checkpoint
 from ._config import TrainConfig
 from ._device import Kernels, autocast, is_out_of_memory, memory_format, resolve_device
 from ._evaluate import evaluate
+from ._initialise import Start, default_distillation, initialise
 from ._losses import student_loss
 from ._param_groups import reference_ratio, weight_decay_groups
 from ._result import TrialResult
@@ -67,6 +68,7 @@ class _Progress:
     stage: str = "training"  # or "validation", "testing": where an out-of-memory happened
     test: Optional[object] = None
     resumed_from: Optional[int] = None  # epochs restored from the trial's training state, if it resumed
+    initial: dict = dataclasses.field(default_factory=dict)  # the errors at epoch 0, before any training
 
     def images_per_second(self) -> Optional[float]:
         """Training images per second of training-loop time, without the first epoch (compilation, warm-up)
@@ -134,9 +136,13 @@ def _attention_sizes(network: nn.Module, example) -> list:
 
 
 def _load_teacher(config: TrainConfig, data: Dataset, num_classes: int, device, fmt, student: nn.Module,
-                  architecture: Architecture):
+                  architecture: Architecture, start: Start):
     path = config.distill.teacher
-    checkpoint = load_teacher(config.distill, architecture.model)
+    if path is None:  # the dense original the student was projected from
+        path = f"the dense original ({start.weights})"
+        checkpoint = Checkpoint(start.dense, start.dense_architecture, {"weights": start.weights})
+    else:
+        checkpoint = load_teacher(config.distill, architecture.model)
     arch = checkpoint.architecture
     if tuple(arch.input_size) != tuple(data.input_size) or arch.num_classes != num_classes:
         raise ConfigError(f"teacher {path} ({arch.label()}) takes inputs {arch.input_size} with "
@@ -167,20 +173,40 @@ def make_optimizer(groups, config: TrainConfig, kernels: Kernels) -> torch.optim
     return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=False, fused=kernels.fused_sgd)
 
 
+def _measure_start(network, teacher, start: Start, data: Dataset, config: TrainConfig, device, fmt, mean, std,
+                   progress: _Progress) -> None:
+    """The errors of weights the trial starts from (loaded or projected), and of the dense original, at epoch 0."""
+    if start.init == "scratch":
+        return
+    progress.stage = "testing"
+    splits = {"val": (data.val_images, data.val_labels), "test": (data.test_images, data.test_labels)}
+    dense = start.dense.to(device=device, memory_format=fmt) if start.dense is not None else None
+    for split, (images, labels) in splits.items():
+        images, labels = images.to(device), labels.to(device)
+        ours = evaluate(network, images, labels, mean, std, config.eval_batch_size, device, fmt)
+        progress.initial |= {f"{split}_error": ours.top1_error, f"{split}_loss": ours.loss}
+        if dense is not None:
+            progress.initial[f"dense_{split}_error"] = evaluate(dense, images, labels, mean, std,
+                                                                config.eval_batch_size, device, fmt).top1_error
+    if dense is not None and dense is not teacher:  # only the teacher keeps it on the device
+        start.dense.cpu()
+
+
 def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, device, kernels: Kernels, on_epoch,
-         progress: _Progress, teacher_info: dict, architecture: Architecture, save, resume=None):
+         progress: _Progress, teacher_info: dict, architecture: Architecture, save, start: Start, resume=None):
     fmt = memory_format(config.channels_last)
     network = network.to(device=device, memory_format=fmt)
     optimizer = make_optimizer(groups, config, kernels)
     teacher = None
     if config.distill is not None:
-        teacher, checkpoint = _load_teacher(config, data, num_classes, device, fmt, network, architecture)
+        teacher, checkpoint = _load_teacher(config, data, num_classes, device, fmt, network, architecture, start)
         teacher_info.update(checkpoint.architecture.to_dict() | {"summary": checkpoint.summary})
     runner = kernels.compiled(network) if config.compile else network
 
     images, labels = data.train_images.to(device), data.train_labels.to(device)
     val_images, val_labels = data.val_images.to(device), data.val_labels.to(device)
     mean, std = (torch.tensor(values, dtype=torch.float32, device=device) for values in (data.mean, data.std))
+    _measure_start(network, teacher, start, data, config, device, fmt, mean, std, progress)
     generator = torch.Generator(device=device).manual_seed(config.seed)
     drop_last = len(images) >= config.batch_size  # fixed batch shape (compile, BN); a fresh order every epoch
     steps = len(images) // config.batch_size if drop_last else 1
@@ -275,9 +301,9 @@ def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, 
     progress.stage = "testing"
     progress.test = evaluate(network, test_images, test_labels, mean, std, config.eval_batch_size, device, fmt)
     if save is not None:
-        last = progress.history[-1]
+        last = progress.history[-1] if progress.history else progress.initial
         save_checkpoint(save, network, architecture, {
-            "dataset": data.name, "dataset_source": data.source, "epochs": config.epochs,
+            "dataset": data.name, "dataset_source": data.source, "epochs": config.epochs, "init": config.init,
             "val_error": last["val_error"], "test_error": progress.test.top1_error})
 
 
@@ -330,6 +356,8 @@ def train_trial(model, substitute="conv", setting=None, dataset: Union[str, Data
                 **architecture.build_options())
 
     network = architecture.build(config.seed)
+    start = initialise(network, architecture, config, data)
+    config = default_distillation(config, network)
     counted = count(network, data.input_size)  # on the CPU, before the model moves
     ratio, _, reference_params = reference_ratio(architecture)
     groups, decay_records = weight_decay_groups(network, architecture.factory, ratio, config.weight_decay,
@@ -343,7 +371,7 @@ def train_trial(model, substitute="conv", setting=None, dataset: Union[str, Data
     try:
         with kernels.tuned(), _seeded_global_rng(device, config.seed):
             _fit(network, groups, data, classes, config, device, kernels, on_epoch, progress, teacher_info,
-                 architecture, save, resume)
+                 architecture, save, start, resume)
     except _Stop as stop:
         status, message, stopped = stop.status, stop.message, stop.epoch
     except Exception as error:
@@ -389,4 +417,6 @@ def train_trial(model, substitute="conv", setting=None, dataset: Union[str, Data
         compression_ratio=ratio, convention=counted.convention.to_dict(), config=resolved,
         weight_decay_groups=[g.to_dict() for g in decay_records], history=progress.history,
         resumed_from_epoch=progress.resumed_from,
+        initial=start.record() | progress.initial if start.init != "scratch" else None,
+        projection=start.projection,
     )

@@ -39,6 +39,8 @@ def attributes(**overrides) -> dict:
         "config": {"study": "synthetic", "pruning": {"pruner": "none"}, "train": {"epochs": EPOCHS, "lr": 0.1}},
         "resumed_from_epoch": None,
         "tuning_trial": None, "lost": False, "budgets": None,  # None: the trial serves its own budget only
+        "init": "scratch", "projection_weight_error": None, "projection_output_error": None,
+        "projection_layers": None, "initial_val_error": None, "initial_test_error": None,  # projected starts only
     }
     attrs.update(overrides)
     if attrs["fill"] is None and all(isinstance(attrs[k], (int, float)) for k in ("params", "budget_params")):

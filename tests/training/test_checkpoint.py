@@ -46,7 +46,7 @@ def test_architecture_that_does_not_match_its_weights_is_a_clear_error(tmp_path)
     payload = torch.load(path, weights_only=True)
     payload["architecture"]["setting"] = 5  # five ACDC factors recorded, three stored
     torch.save(payload, path)
-    with pytest.raises(CheckpointError, match=r"do not fit the architecture it records \(wrn-10-1 acdc:5"):
+    with pytest.raises(CheckpointError, match=r"do not fit WideResNet: .*the architecture it records: wrn-10-1 acdc:5"):
         load_checkpoint(path)
 
 
