@@ -14,6 +14,7 @@ import pandas as pd
 
 from ._aggregate import STATUSES, aggregate_seeds, per_budget, problem_trials, status_counts, status_labels
 from ._report_sections import fit_section, pair_section
+from ._speed import speed_section
 from ._pareto import COSTS
 from ._plot import COST_LABELS, METRIC_LABELS
 
@@ -101,6 +102,7 @@ def render_report(trials: pd.DataFrame, points: pd.DataFrame, metric: str = "val
                       for _, p in front.iterrows()]
             lines += ["", _indistinct_note(front, cost, interval), ""]
 
+    lines += speed_section(trials, points, metric)
     lines += fit_section(fits, metric) + pair_section(pairs, points, metric)
 
     if skipped is not None and len(skipped):
