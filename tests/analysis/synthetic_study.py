@@ -38,6 +38,9 @@ def attributes(**overrides) -> dict:
         "status": "complete", "message": None, "wall_time": 12.5, "epochs_run": EPOCHS,
         "config": {"study": "synthetic", "pruning": {"pruner": "none"}, "train": {"epochs": EPOCHS, "lr": 0.1}},
         "tuning_trial": None, "lost": False, "budgets": None,  # None: the trial serves its own budget only
+        # Not measured (a study without `measure`, journalled before training throughput was recorded).
+        "train_images_per_second": None, "latency_ms": None, "inference_images_per_second": None,
+        "timing_device": None, "timing": None,
     }
     attrs.update(overrides)
     if attrs["fill"] is None and all(isinstance(attrs[k], (int, float)) for k in ("params", "budget_params")):
