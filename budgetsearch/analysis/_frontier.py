@@ -29,7 +29,8 @@ from ._report import render_report
 from ._trials import _study_file_storage, load_skipped_cells, load_trials, open_study, trials_to_csv
 
 FRONTIER_FILES = ("trials.csv", "frontier.csv", *(f"frontier_{cost}.png" for cost in COSTS), "report.md")
-# Written beside them when the trials measured that speed (a study with `measure = true`, or training throughput).
+# Written beside them for each speed the trials measured: latency (a study with `measure = true`), training
+# throughput (every trial recorded since the trainer measures it).
 MEASURED_FILES = tuple(f"frontier_{cost}.png" for cost in MEASURED_COSTS)
 DPI = 150  # the written plots: sharp in a report, a few hundred kB each
 
