@@ -60,7 +60,8 @@ def speed_section(trials: pd.DataFrame, points: pd.DataFrame, metric: str) -> li
                       for part in ("inference", "training") if isinstance(t.get(part), dict)})
     lines = ["## Measured speed", "",
              "Mult-adds do not predict time for structured layers: here each point's measured speed is beside "
-             "its counts, the mean over its seeds' trials. " + " ".join(f"{measured_with(trials, c)}." for c in costs),
+             "its counts, the mean over its seeds' trials. Measured: "
+             + "; ".join(measured_with(trials, c) for c in costs) + ".",
              "", "How each was measured: " + "; ".join(methods) + ".", "",
              "| substitute | budget | params | mult-adds | latency (ms) | inference (images/s) | training (images/s) "
              "| error (%) | front | device |", "|---|---|---:|---:|---:|---:|---:|---:|:---:|---|"]
