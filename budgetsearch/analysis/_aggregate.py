@@ -102,15 +102,17 @@ def aggregate_seeds(trials: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRI
     (skipping missing values; the interval is :func:`seed_interval`'s
     ``interval`` kind, named in the ``interval`` column), ``fill`` (params /
     budget_params), ``saturated`` (the budget is over the substitute's reach;
-    None where not recorded) and ``trained_at`` (see :func:`per_budget`: a
-    trial serving several budgets is a point at each). Rows are ordered by
-    budget, then substitute.
+    None where not recorded), ``trained_at`` (see :func:`per_budget`: a
+    trial serving several budgets is a point at each) and, where the trials
+    record it, ``timing_device`` (where the seeds' speeds were measured, several
+    joined by " / "). Rows are ordered by budget, then substitute.
     """
     _require(trials, tuple(metrics) + ("budget_params",))
     check_interval(interval, level)
     candidates = _complete(per_budget(trials), teachers)
     columns = list(POINT_KEYS) + ["budget_params", "fill", "saturated", "trained_at", "seeds", "seed_list", "trials",
                                   "interval"]
+    columns += ["timing_device"] if "timing_device" in trials.columns else []
     columns += [f"{m}_{s}" for m in metrics for s in ("mean", "std", "low", "high")]
     rows = []
     for _, point in candidates.groupby(list(POINT_KEYS), dropna=False, sort=False):
@@ -125,6 +127,8 @@ def aggregate_seeds(trials: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRI
         row["seed_list"] = sorted(int(s) for s in group["seed"].dropna())
         row["trials"] = len(point)
         row["interval"] = f"{level:.0%} {interval}"
+        if "timing_device" in group:
+            row["timing_device"] = " / ".join(sorted(set(group["timing_device"].dropna().astype(str)))) or None
         for metric in metrics:
             values = group[metric].astype("float64").dropna().to_numpy()
             row[f"{metric}_mean"] = float(values.mean()) if len(values) else np.nan

@@ -22,7 +22,10 @@ from ._curves import DEFAULT_INIT, curve_label, with_init
 METRIC_LABELS = {"val_error": "top-1 validation error (%)", "test_error": "top-1 test error (%)",
                  "train_error": "top-1 training error (%)", "val_top5_error": "top-5 validation error (%)",
                  "test_top5_error": "top-5 test error (%)"}
-COST_LABELS = {"params": "parameters", "mult_adds": "mult-adds"}
+COST_LABELS = {"params": "parameters", "mult_adds": "mult-adds", "latency_ms": "inference latency (ms per batch)",
+               "train_images_per_second": "training throughput (images/s)"}
+# The budget's cap on each counted cost: where a cell without a point stands. A measured cost has none.
+_CAPS = {"params": "budget_params", "mult_adds": "budget_mult_adds"}
 FADED = 0.3  # alpha of dominated points: visible, but clearly behind the front
 INIT_LINES = {"scratch": "-", "projected": "--"}  # a family's two curves: one colour, told apart by the line
 FIT_LINE = "-."  # scaling fits: apart from both inits' lines
@@ -136,7 +139,9 @@ def plot_frontier(points: pd.DataFrame, ax, cost: str = "params", metric: str = 
         ax.yaxis.set_minor_locator(ticker.NullLocator())  # unlabelled log minor ticks would only mislead
     else:
         ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades < 3 else (1.0,)))
-    ax.yaxis.set_major_formatter(ticker.EngFormatter(sep=""))
+    # milliseconds read as they are (EngFormatter would write 0.5 ms as "500m")
+    formatter = ticker.FormatStrFormatter("%g") if cost == "latency_ms" else ticker.EngFormatter(sep="")
+    ax.yaxis.set_major_formatter(formatter)
     ax.yaxis.set_minor_formatter(ticker.NullFormatter())
     ax.set_xlabel(METRIC_LABELS.get(metric, f"{metric} (%)"))
     ax.set_ylabel(COST_LABELS[cost])
@@ -165,8 +170,8 @@ def _draw_cells(ax, cells: pd.DataFrame, cost: str, colors: dict) -> np.ndarray:
     """
     if not len(cells):
         return np.empty(0)
-    cap = "budget_params" if cost == "params" else "budget_mult_adds"
-    at = [row[cost] if _known(row.get(cost)) else row.get(cap) for _, row in cells.iterrows()]
+    cap = _CAPS.get(cost)
+    at = [row.get(cost) if _known(row.get(cost)) else row.get(cap) if cap else None for _, row in cells.iterrows()]
     strip = ax.inset_axes(STRIP, sharey=ax)
     strip.set_xticks([])
     strip.tick_params(labelleft=False)

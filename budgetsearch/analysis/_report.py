@@ -16,6 +16,7 @@ from ._aggregate import STATUSES, aggregate_seeds, per_budget, problem_trials, s
 from ._curves import curve_label
 from ._projected import projected_sections
 from ._report_sections import fit_section, pair_section
+from ._speed import speed_section
 from ._pareto import COSTS
 from ._plot import COST_LABELS, METRIC_LABELS
 
@@ -108,6 +109,7 @@ def render_report(trials: pd.DataFrame, points: pd.DataFrame, metric: str = "val
                       for _, p in front.iterrows()]
             lines += ["", _indistinct_note(front, cost, interval), ""]
 
+    lines += speed_section(trials, points, metric)
     lines += fit_section(fits, metric) + pair_section(pairs, points, metric)
     lines += projected_sections(gains, projection, metric)
 

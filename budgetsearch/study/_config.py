@@ -21,6 +21,7 @@ from typing import Optional, Tuple, Union
 
 from ..data import parse_dataset_spec
 from ..errors import BudgetSearchError, ConfigError
+from ..timing import TimingSettings
 from ..training import MAX_EPOCHS, MAX_SEED, PRESETS, DistillConfig, TrainConfig, check_optimizer_options
 from ._fields import Table, describe_type
 from ._inits import parse_inits
@@ -136,6 +137,9 @@ class StudyConfig:
     pruning: PruningSettings = field(default_factory=PruningSettings)
     tuning: TuningSettings = field(default_factory=TuningSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
+    # `measure = true` (or a [measure] table of TimingSettings' keys): each trial that completes also times its
+    # trained network's forward on its own device. None: not timed (training throughput is recorded either way).
+    measure: Optional[TimingSettings] = None
     model_options: dict = field(default_factory=dict)  # keyword arguments of a package.module:callable model
     select: Optional[str] = None  # default: a registered family's own substitution points, "spatial" otherwise
     exclude: tuple = ()  # globs on qualified module names kept dense
@@ -313,7 +317,8 @@ def parse_study(data: dict, source: str = "<dict>") -> StudyConfig:
         substitutes=substitutes, budgets=budgets, seeds=seeds, init=init, weights=weights, projection=projection,
         min_fill=min_fill, training=training,
         distillation=_distillation(top), pruning=_pruning(top), tuning=_tuning(top),
-        storage=_storage(top), model_options=model_options, select=select, exclude=exclude, model_path=model_path,
+        storage=_storage(top), measure=_measure(top), model_options=model_options, select=select, exclude=exclude,
+        model_path=model_path,
         source=source,
     )
     top.finish()
@@ -574,3 +579,18 @@ def _storage(top: Table) -> StorageSettings:
                           f"an integer > heartbeat_interval ({settings.heartbeat_interval})")
     table.finish()
     return settings
+
+
+def _measure(top: Table) -> Optional[TimingSettings]:
+    """``measure = true|false``, or a ``[measure]`` table of :class:`TimingSettings`' keys, which times the trials."""
+    value = top.get("measure", (bool, dict), False, allowed="true, false or a table of batch_size, warmup, repeats")
+    if isinstance(value, bool):
+        return TimingSettings() if value else None
+    table = Table(top.source, "measure", value)
+    values = {f.name: table.get(f.name, int, f.default, allowed="an integer")
+              for f in dataclasses.fields(TimingSettings)}
+    table.finish()
+    try:
+        return TimingSettings(**values)
+    except ConfigError as error:  # it names TimingSettings' field, which is the [measure] key of the same name
+        raise ConfigError(f"{table.source}: measure.{str(error).removeprefix('timing ')}") from None

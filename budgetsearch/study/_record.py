@@ -70,6 +70,14 @@ class TrialRecord:
     projection_layers: Optional[list] = _result()
     initial_val_error: Optional[float] = _result()
     initial_test_error: Optional[float] = _result()
+    # Measured speed on the trial's device (timing_device); `timing` says how each number was measured. Training
+    # images per second of the loop (after the first epoch); with the study's `measure`, the trained network's
+    # inference: ms per batch and images per second.
+    train_images_per_second: Optional[float] = _result()
+    latency_ms: Optional[float] = _result()
+    inference_images_per_second: Optional[float] = _result()
+    timing_device: Optional[str] = _result()
+    timing: Optional[dict] = _result()
     # Which tuning trial of its cell this is (None: the cell is not tuned).
     tuning_trial: Optional[int] = None
     # Whether a dead worker lost it (a fresh copy was then queued); written last, so it overrules a recoverer.

@@ -123,7 +123,8 @@ def run_trial(study: optuna.Study, config: StudyConfig, trial_id: int, *, device
         result = train_trial(model=config.model, substitute=attrs["substitute"], setting=attrs["setting"],
                              dataset=config.dataset, config=tc, on_epoch=on_epoch,
                              num_classes=config.num_classes, save=None if save is None else str(save),
-                             model_options=config.model_options, resume=str(resume), **config.model_selection)
+                             model_options=config.model_options, resume=str(resume), timing=config.measure,
+                             **config.model_selection)
         record = _result_record(result.to_dict()) | start_record(result.to_dict())
         if result.params is not None and result.params != attrs.get("params"):
             logger.warning("trial %d (%s): the trainer counted %s params, the solver %s", frozen.number,
@@ -154,6 +155,8 @@ def _suggest(study: optuna.Study, config: StudyConfig, frozen) -> dict:
 
 
 def _result_record(result: dict) -> dict:
+    # The trainer's images_per_second is its training loop's; the record names it beside the inference latency.
+    result = result | {"train_images_per_second": result.get("images_per_second")}
     return {k: result.get(k) for k in RESULT_ATTRIBUTES}
 
 

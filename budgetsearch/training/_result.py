@@ -48,6 +48,12 @@ class TrialResult:
     initial: Optional[dict] = None
     # A projected trial's ProjectionReport.to_dict(): per layer and pooled, the relative weight and output errors.
     projection: Optional[dict] = None
+    # Measured inference of the trained network (train_trial's ``timing``): ms per batch and images per second;
+    # None when not asked for or the trial did not complete.
+    latency_ms: Optional[float] = None
+    inference_images_per_second: Optional[float] = None
+    timing_device: Optional[str] = None  # where images_per_second and the latency were measured, e.g. "cpu (2 threads)"
+    timing: Optional[dict] = None  # how they were measured: device, batch sizes, warm-up, repeats, precision
 
     def __post_init__(self):
         assert self.status in STATUSES, self.status

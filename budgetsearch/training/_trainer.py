@@ -29,6 +29,7 @@ from ..counting import count
 from ..data import Dataset, augment, iterate_batches, load_dataset
 from ..errors import ConfigError
 from ..models import AuxiliaryOutput, ModelCapabilities, check_model, class_scores
+from ..timing import TimingSettings, measure
 from ._architecture import Architecture, resolve_architecture
 from ._checkpoint import Checkpoint, check_checkpoint_path, load_teacher, save_checkpoint
 from ._config import TrainConfig
@@ -40,6 +41,7 @@ from ._param_groups import reference_ratio, weight_decay_groups
 from ._result import TrialResult
 from ._resume import read_training_state, restore_training_state, save_training_state, training_identity
 from ._schedule import learning_rate, set_learning_rate
+from ._speed import speed_record
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +67,11 @@ class _Progress:
     history: list = dataclasses.field(default_factory=list)
     epoch_throughput: list = dataclasses.field(default_factory=list)  # (images, seconds) of each epoch's training
     epoch: int = 0  # the epoch being run, 1-based
-    stage: str = "training"  # or "validation", "testing": where an out-of-memory happened
+    stage: str = "training"  # or "validation", "testing", "timing": where an out-of-memory happened
     test: Optional[object] = None
     resumed_from: Optional[int] = None  # epochs restored from the trial's training state, if it resumed
     initial: dict = dataclasses.field(default_factory=dict)  # the errors at epoch 0, before any training
+    inference: Optional[object] = None  # the trained network's measured forward (a Timing), when asked for
 
     def images_per_second(self) -> Optional[float]:
         """Training images per second of training-loop time, without the first epoch (compilation, warm-up)
@@ -193,7 +196,8 @@ def _measure_start(network, teacher, start: Start, data: Dataset, config: TrainC
 
 
 def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, device, kernels: Kernels, on_epoch,
-         progress: _Progress, teacher_info: dict, architecture: Architecture, save, start: Start, resume=None):
+         progress: _Progress, teacher_info: dict, architecture: Architecture, save, start: Start, timing,
+         resume=None):
     fmt = memory_format(config.channels_last)
     network = network.to(device=device, memory_format=fmt)
     optimizer = make_optimizer(groups, config, kernels)
@@ -305,6 +309,10 @@ def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, 
         save_checkpoint(save, network, architecture, {
             "dataset": data.name, "dataset_source": data.source, "epochs": config.epochs, "init": config.init,
             "val_error": last["val_error"], "test_error": progress.test.top1_error})
+    if timing is not None:  # the eager network, as `count --measure` times it
+        progress.stage = "timing"
+        progress.inference = measure(network, tuple(data.input_size), timing.batch_size, device, timing.warmup,
+                                     timing.repeats, train_step=False)
 
 
 def _report_epoch(on_epoch, metrics: dict) -> None:
@@ -316,7 +324,8 @@ def _report_epoch(on_epoch, metrics: dict) -> None:
 def train_trial(model, substitute="conv", setting=None, dataset: Union[str, Dataset] = "digits",
                 config: Optional[TrainConfig] = None, on_epoch: Optional[EpochCallback] = None,
                 num_classes: Optional[int] = None, save=None, *, model_options: Optional[dict] = None,
-                select: Optional[str] = None, exclude=(), resume=None) -> TrialResult:
+                select: Optional[str] = None, exclude=(), resume=None,
+                timing: Optional[TimingSettings] = None) -> TrialResult:
     """Train ``model`` with ``substitute`` at ``setting`` on ``dataset`` and return the trial's result.
 
     ``dataset``: a spec (``"digits"``, ``"cifar10:PATH"``) loaded with
@@ -332,10 +341,14 @@ def train_trial(model, substitute="conv", setting=None, dataset: Union[str, Data
     a file the training state is written to at each epoch's end and, if it holds
     a state of this same trial, continued from (its epochs are passed to
     ``on_epoch`` again); the caller removes it once the result is recorded.
+    ``timing``: once the trial completes, time the trained network's forward
+    on its device (:func:`budgetsearch.timing.measure`) and record its latency.
     """
     config = TrainConfig() if config is None else config
     if not isinstance(config, TrainConfig):
         raise ConfigError(f"config must be a TrainConfig, but got {type(config).__name__}")
+    if timing is not None and not isinstance(timing, TimingSettings):
+        raise ConfigError(f"timing must be a budgetsearch.timing.TimingSettings or None, but got {timing!r}")
     if on_epoch is not None and not callable(on_epoch):
         raise ConfigError(f"on_epoch must be callable or None, but got {on_epoch!r}")
     if save is not None:
@@ -371,7 +384,7 @@ def train_trial(model, substitute="conv", setting=None, dataset: Union[str, Data
     try:
         with kernels.tuned(), _seeded_global_rng(device, config.seed):
             _fit(network, groups, data, classes, config, device, kernels, on_epoch, progress, teacher_info,
-                 architecture, save, start, resume)
+                 architecture, save, start, timing, resume)
     except _Stop as stop:
         status, message, stopped = stop.status, stop.message, stop.epoch
     except Exception as error:
@@ -386,7 +399,8 @@ def train_trial(model, substitute="conv", setting=None, dataset: Union[str, Data
             torch.cuda.empty_cache()
         stopped = progress.epoch
         status = "oom"
-        batch_size = config.batch_size if progress.stage == "training" else config.eval_batch_size
+        batch_size = config.batch_size if progress.stage == "training" else \
+            timing.batch_size if progress.stage == "timing" else config.eval_batch_size
         message = (f"out of memory in {progress.stage} at batch size {batch_size} in epoch {progress.epoch} "
                    f"on {device}: {out_of_memory}")
 
@@ -419,4 +433,5 @@ def train_trial(model, substitute="conv", setting=None, dataset: Union[str, Data
         resumed_from_epoch=progress.resumed_from,
         initial=start.record() | progress.initial if start.init != "scratch" else None,
         projection=start.projection,
+        **speed_record(device, config, resolved["precision"], progress.epoch_throughput, progress.inference),
     )

@@ -41,6 +41,9 @@ def attributes(**overrides) -> dict:
         "tuning_trial": None, "lost": False, "budgets": None,  # None: the trial serves its own budget only
         "init": "scratch", "projection_weight_error": None, "projection_output_error": None,
         "projection_layers": None, "initial_val_error": None, "initial_test_error": None,  # projected starts only
+        # Not measured (a study without `measure`, journalled before training throughput was recorded).
+        "train_images_per_second": None, "latency_ms": None, "inference_images_per_second": None,
+        "timing_device": None, "timing": None,
     }
     attrs.update(overrides)
     if attrs["fill"] is None and all(isinstance(attrs[k], (int, float)) for k in ("params", "budget_params")):
