@@ -11,9 +11,11 @@ It runs on a meta-device copy of the module, since the count depends on
 shapes alone: an ACDC product of 128 factors on 640 channels costs no
 arithmetic to count.
 
-ACDC, for example, folds n factors on c = max(C_i, C_o) channels with 2n − 1
-dense c×c matmuls and 2n diagonal scalings: (2n − 1)·c³ + 2n·c² mult-adds, plus
-c² adds folding the widened (or summed) channels when C_i ≠ C_o.
+ACDC, for example, folds n factors on c = max(C_i, C_o) channels. For odd c
+that is 2n − 1 dense c×c matmuls and 2n diagonal scalings: (2n − 1)·c³ + 2n·c²
+mult-adds; for even c each product with the DCT or its inverse is two half-size
+matmuls and c² adds or subtractions: (2n − 1)·c³/2 + (4n − 1)·c². Either way
+plus c² adds folding the widened (or summed) channels when C_i ≠ C_o.
 """
 
 from __future__ import annotations

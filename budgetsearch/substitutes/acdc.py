@@ -74,20 +74,34 @@ def contraction_groups(in_channels: int, out_channels: int) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=64)
 def _tables(in_channels: int, out_channels: int, inner_riffle: bool, dtype: torch.dtype) -> tuple:
-    """(C·R or C, Cᵀ·R, channel map) on the CPU, computed once per shape for every layer that needs them.
+    """The layer's constant buffers as (name, tensor) pairs, on the CPU, computed once per shape.
 
-    M_l·R = diag(a_l)·(C·R)·diag(d_l)·(Cᵀ·R): only the two riffled DCT matrices are
-    needed; without the inner riffle (OriginalACDC) M_l·R = diag(a_l)·C·diag(d_l)·(Cᵀ·R).
+    M_l·R = diag(a_l)·(C·R)·diag(d_l)·(Cᵀ·R), or diag(a_l)·C·diag(d_l)·(Cᵀ·R) without the
+    inner riffle. ``dct_riffled`` (C·R, or C) starts the product. For odd c the rest is dense
+    products with it and ``idct_riffled`` (Cᵀ·R). For even c it uses the DCT's symmetry
+    C[c−1−i, k] = (−1)^k·C[i, k]: ``dct_even`` and ``dct_odd`` hold the top halves of C's even
+    and odd columns (``idct_even``, ``idct_odd`` their transposes), ``mirror`` reverses the bottom half of a row, ``idct_order`` puts ``[e + o, e − o]``
+    in Cᵀ·R's column order and ``dct_order`` (without the inner riffle) undoes the riffle.
     """
     c = max(in_channels, out_channels)
     with torch.device("cpu"):
         dct, order = orthonormal_dct(c, dtype), riffle_order(c)
-        channel_map = None
+        tables = {"dct_riffled": (dct[:, order] if inner_riffle else dct).contiguous(), "channel_map": None}
         if out_channels > in_channels:
-            channel_map = expansion_sources(in_channels, out_channels)
+            tables["channel_map"] = expansion_sources(in_channels, out_channels)
         elif out_channels < in_channels:
-            channel_map = contraction_groups(in_channels, out_channels)
-        return (dct[:, order] if inner_riffle else dct).contiguous(), dct.t()[:, order].contiguous(), channel_map
+            tables["channel_map"] = contraction_groups(in_channels, out_channels)
+        if c % 2:
+            tables["idct_riffled"] = dct.t()[:, order].contiguous()
+        else:
+            half = c // 2
+            tables["dct_even"], tables["dct_odd"] = dct[:half, 0::2].contiguous(), dct[:half, 1::2].contiguous()
+            tables["idct_even"], tables["idct_odd"] = dct[:half, 0::2].t().contiguous(), dct[:half, 1::2].t().contiguous()
+            tables["mirror"] = torch.arange(c - 1, half - 1, -1)
+            # Column i ≥ c/2 of x·Cᵀ is (e − o)[c − 1 − i], which sits at c/2 + c − 1 − i in [e + o, e − o].
+            tables["idct_order"] = torch.where(order < half, order, half + c - 1 - order)
+            tables["dct_order"] = None if inner_riffle else torch.argsort(order)
+        return tuple(tables.items())
 
 
 class ACDCPointwise(ReconstructedConv, CompatCounted):
@@ -116,27 +130,42 @@ class ACDCPointwise(ReconstructedConv, CompatCounted):
         # Mean 1, std 1e-2 as in the original ACDC code: each factor starts near orthogonal.
         self.a = nn.Parameter(torch.empty(factors, c).normal_(1.0, 0.01))
         self.d = nn.Parameter(torch.empty(factors, c).normal_(1.0, 0.01))
-        left, right, channel_map = _tables(in_channels, out_channels, inner_riffle, self.a.dtype)
-        # Copies: each layer owns its buffers, whatever is later done to them.
-        self.register_buffer("dct_riffled", left.to(self.a.device, copy=True), persistent=False)
-        self.register_buffer("idct_riffled", right.to(self.a.device, copy=True), persistent=False)
-        self.register_buffer("channel_map", None if channel_map is None else channel_map.to(self.a.device, copy=True),
-                             persistent=False)
+        for name, table in _tables(in_channels, out_channels, inner_riffle, self.a.dtype):
+            # Copies: each layer owns its buffers, whatever is later done to them.
+            self.register_buffer(name, None if table is None else table.to(self.a.device, copy=True),
+                                 persistent=False)
         # Near-orthogonal factors keep the norm; the first factor's a carries He's gain.
         self.calibrate_(self.a[0])
 
     def stacked_matrix(self) -> torch.Tensor:
-        """The c×c product W, built left to right with 2n − 1 dense matmuls.
+        """The c×c product W, built left to right, one factor at a time.
 
         Measured against building all factors batched and multiplying them in a
         log-depth tree, the plain chain was as fast forward and faster backward
-        (fewer c×c temporaries to save), so it is what runs.
+        (fewer c×c temporaries to save), so it is what runs. For even c each
+        product with C or Cᵀ is two half-size (c/2)×(c/2) products, half the
+        mult-adds of a dense c×c one (see :meth:`times_dct`).
         """
-        left, right = self.dct_riffled, self.idct_riffled
-        product = (self.a[0].unsqueeze(1) * left * self.d[0]) @ right
+        product = self.times_idct(self.a[0].unsqueeze(1) * self.dct_riffled * self.d[0])
         for a, d in zip(self.a[1:], self.d[1:]):
-            product = ((product * a) @ left * d) @ right
+            product = self.times_idct(self.times_dct(product * a) * d)
         return product
+
+    def times_dct(self, x: torch.Tensor) -> torch.Tensor:
+        """``x·C·R`` (or ``x·C``). For even c: with t the first half of a row and b its second half
+        reversed, the DCT's even columns are (t + b)·C[:c/2, 0::2] and its odd ones (t − b)·C[:c/2, 1::2]."""
+        if self.channels % 2:
+            return x @ self.dct_riffled
+        top, bottom = x[:, :self.channels // 2], x.index_select(1, self.mirror)
+        product = torch.cat(((top + bottom) @ self.dct_even, (top - bottom) @ self.dct_odd), 1)  # C·R: evens, then odds
+        return product if self.dct_order is None else product.index_select(1, self.dct_order)
+
+    def times_idct(self, x: torch.Tensor) -> torch.Tensor:
+        """``x·Cᵀ·R``. For even c: e from x's even columns, o from its odd ones, x·Cᵀ = [e + o, reversed(e − o)]."""
+        if self.channels % 2:
+            return x @ self.idct_riffled
+        from_evens, from_odds = x[:, 0::2] @ self.idct_even, x[:, 1::2] @ self.idct_odd
+        return torch.cat((from_evens + from_odds, from_evens - from_odds), 1).index_select(1, self.idct_order)
 
     def reconstruct_weight(self) -> torch.Tensor:
         product = self.stacked_matrix()

@@ -20,7 +20,8 @@ stride and writes them as the least significant. One copy per block reorders
 the bits for the next block. The 4×4 blocks depend on the twiddles alone, so the
 module is a :class:`~._blocks.ReconstructedModule`: built once per forward in
 training, once at inference, and left out of the per-image count as every
-rebuilt weight is.
+rebuilt weight is. Large batches run in chunks of rows (the same products, so
+the same count), which keeps every intermediate small (see ``CHUNK_ACTIVATIONS``).
 
 Capping: a setting builds min(factors, F_max) blocks, F_max the most whose
 parameters stay at or below the dense layer's d_in·d_out (at least 1), so no
@@ -35,6 +36,12 @@ from torch import nn
 from ._blocks import ReconstructedModule
 from ._features_last import FeaturesLastLinear, check_features, check_size, conv_form
 from ._registry import Hyperparameter, Substitute, register_substitute
+
+# Rows run in chunks of at most this many padded activations (8 MiB in float32). Every stage writes a
+# fresh tensor; a larger one is a fresh mapping from the OS on each stage (glibc maps blocks above
+# 32 MiB directly), whose page faults cost several times the stage's arithmetic. Measured at the
+# 160→160 WRN-28-10 site (32 768 rows, n = 256): 3× faster forward+backward in chunks than whole.
+CHUNK_ACTIVATIONS = 1 << 21
 
 
 def butterfly_size(in_features: int) -> int:
@@ -123,14 +130,22 @@ class ButterflyLinear(FeaturesLastLinear, ReconstructedModule):
         return tuple(blocks)
 
     def mix(self, x):
+        blocks = self.reconstructed()
         # Sizes are plain ints, not read off traced tensors: size arithmetic would show up in the count.
+        rows = max(1, CHUNK_ACTIVATIONS // (self.n * self.nstacks))
+        if x.shape[0] <= rows:
+            return self.mixed(x, blocks)
+        return torch.cat([self.mixed(chunk, blocks) for chunk in x.split(rows)])
+
+    def mixed(self, x, blocks: tuple):
+        """:meth:`mix` on one chunk of rows, with the blocks built once for all chunks."""
         n, stacks = self.n, self.nstacks
         if n > self.in_features:
             x = nn.functional.pad(x, (0, n - self.in_features))
         natural = list(reversed(range(self.log_n)))
         # Features first; the digits of the layout, most significant first, with the stack last.
         x, digits = x.t().unsqueeze(1).expand(n, stacks, -1), natural + ["s"]
-        blocks = iter(self.reconstructed())
+        blocks = iter(blocks)
         for block, groups in enumerate(self.steps()):
             x, digits = self.arranged(x, digits, self.block_bits(block) + ["s"]), self.block_bits(block) + ["s"]
             for group in groups:

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from budgetsearch.counting import count
-from budgetsearch.substitutes import get_substitute
+from budgetsearch.substitutes import butterfly, get_substitute
 from structured_formulas import kronecker_orders
 
 SHAPES = [(16, 16, 3), (12, 20, 3), (20, 12, 2), (10, 7, 3), (5, 33, 2), (1, 5, 1), (2, 2, 2), (3, 17, 4),
@@ -65,6 +65,21 @@ def test_forward_and_gradients_equal_the_straightforward_form(name, d_in, d_out,
     expected = torch.autograd.grad((plain * weights).sum(), [x, *layer.parameters()])
     for got, want in zip(grads, expected):
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("d_in, d_out", [(12, 20), (20, 12), (5, 33)])
+def test_butterfly_in_chunks_of_rows_is_the_same_map_and_count(d_in, d_out, monkeypatch):
+    layer = linear("butterfly", d_in, d_out, 2).double()
+    n = layer.n * layer.nstacks
+    monkeypatch.setattr(butterfly, "CHUNK_ACTIVATIONS", 2 * n)  # 7 rows: chunks of 2, 2, 2, 1
+    x = torch.randn(7, d_in, dtype=torch.float64, requires_grad=True)
+    fast, plain = layer.mix(x), butterfly_stage_by_stage(layer, x)
+    torch.testing.assert_close(fast, plain, rtol=1e-12, atol=1e-12)
+    (grad,) = torch.autograd.grad(fast.sum(), layer.twiddle)
+    (expected,) = torch.autograd.grad(plain.sum(), layer.twiddle)
+    torch.testing.assert_close(grad, expected, rtol=1e-12, atol=1e-12)
+    # Each stage is two mult-adds per padded feature and row, chunked or not.
+    assert count(layer.float(), (1, 7, d_in)).mult_adds == 7 * 2 * n * layer.log_n * layer.factors
 
 
 @pytest.mark.parametrize("terms, order", [(1, "A first"), (3, "A first"), (4, "weight first"), (16, "weight first")])
