@@ -8,6 +8,7 @@ norm on a wrn-10-1 trained for 3 epochs) leaves every depthwise family near chan
 
 import dataclasses
 import json
+import math
 
 import pytest
 import torch
@@ -64,8 +65,9 @@ def test_compress_projects_every_closed_form_family_and_writes_a_loadable_checkp
     assert accuracy["dense"] == pytest.approx(trained["dense_accuracy"])
     assert printed["budget"]["fill"] <= 1 and printed["params"] <= printed["budget"]["budget_params"]
     assert len(printed["projection"]["layers"]) == 4
-    if family in SVD_BASED:
-        assert accuracy["projected"] > 17, accuracy  # chance is 10%
+    if family in SVD_BASED:  # above chance (10%) by more than 3 standard errors of guessing on the test set
+        assert accuracy["projected"] > 10 + 3 * 100 * math.sqrt(0.1 * 0.9 / len(trained["data"].test_labels)), \
+            accuracy
     # The checkpoint rebuilds the substituted network, whose accuracy is the projected one.
     loaded = load_checkpoint(out)
     data = trained["data"]
