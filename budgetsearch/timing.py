@@ -12,6 +12,7 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import asdict, dataclass
+from typing import Optional
 
 import torch
 from torch import nn
@@ -23,6 +24,21 @@ MAX_BATCH = 4096
 
 
 @dataclass(frozen=True)
+class TimingSettings:
+    """How a network is timed: batches of ``batch_size`` random images, ``warmup`` untimed, then ``repeats`` timed."""
+
+    batch_size: int = 32  # a common inference batch, which every network of the zoo fits on a laptop CPU
+    warmup: int = 3  # the first calls allocate memory and pick kernels (cudnn.benchmark): not what is measured
+    repeats: int = 10  # the median of 10 shrugs off an interruption or two on a shared machine
+
+    def __post_init__(self):
+        for name, low, high in (("batch_size", 1, MAX_BATCH), ("warmup", 0, 1000), ("repeats", 1, 1000)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigError(f"timing {name} must be an integer in [{low}, {high}], but got {value!r}")
+
+
+@dataclass(frozen=True)
 class Timing:
     """Median seconds per batch of ``batch_size`` images: the forward at inference, and a training step."""
 
@@ -31,15 +47,15 @@ class Timing:
     warmup: int
     repeats: int
     forward_seconds: float  # eval mode, no gradients
-    train_step_seconds: float  # train mode: forward, a cross-entropy loss and backward
+    train_step_seconds: Optional[float]  # train mode: forward, a cross-entropy loss and backward; None: not timed
 
     @property
     def inference_images_per_second(self) -> float:
         return self.batch_size / self.forward_seconds
 
     @property
-    def train_images_per_second(self) -> float:
-        return self.batch_size / self.train_step_seconds
+    def train_images_per_second(self) -> Optional[float]:
+        return None if self.train_step_seconds is None else self.batch_size / self.train_step_seconds
 
     @property
     def method(self) -> str:
@@ -58,16 +74,16 @@ def device_label(device: torch.device) -> str:
     return f"{device.type} ({threads} thread{'s' if threads != 1 else ''})"
 
 
-def measure(model: nn.Module, input_size: tuple, batch_size: int = 32, device="cpu", warmup: int = 3,
-            repeats: int = 10) -> Timing:
+def measure(model: nn.Module, input_size: tuple, batch_size: int = TimingSettings.batch_size, device="cpu",
+            warmup: int = TimingSettings.warmup, repeats: int = TimingSettings.repeats,
+            train_step: bool = True) -> Timing:
     """Time ``model`` (moved to ``device``; its weights are left as they are) on random inputs of ``input_size``.
 
-    CUDA work is synchronised before each clock read. The model's training mode is restored afterwards.
+    The forward at inference, and unless ``train_step`` is False a training
+    step. CUDA work is synchronised before each clock read. The model's
+    training mode is restored afterwards.
     """
-    for name, value, low, high in (("batch_size", batch_size, 1, MAX_BATCH), ("warmup", warmup, 0, 1000),
-                                   ("repeats", repeats, 1, 1000)):
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ConfigError(f"timing {name} must be an integer in [{low}, {high}], but got {value!r}")
+    TimingSettings(batch_size, warmup, repeats)  # refuses impossible values, naming them
     device = check_device(device)
     model = model.to(device)
     images = torch.randn(batch_size, *input_size, device=device)
@@ -78,15 +94,17 @@ def measure(model: nn.Module, input_size: tuple, batch_size: int = 32, device="c
         with torch.no_grad():
             model(images)
 
-    def train_step():
+    def step():
         model.zero_grad(set_to_none=True)
         nn.functional.cross_entropy(class_scores(model(images)), labels).backward()
 
     try:
         model.eval()
         forward_seconds = _median_seconds(forward, device, warmup, repeats)
-        model.train()
-        train_seconds = _median_seconds(train_step, device, warmup, repeats)
+        train_seconds = None
+        if train_step:
+            model.train()
+            train_seconds = _median_seconds(step, device, warmup, repeats)
     finally:
         model.zero_grad(set_to_none=True)
         model.train(was_training)

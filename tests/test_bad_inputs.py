@@ -107,6 +107,18 @@ CASES = [
     pytest.param("devices-cuda-without-cuda", lambda t: ["run", study_file(t), "--devices", "cuda:0", "--runs-dir",
                                                          str(t / "runs")], "not available",
                  marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")),
+    # the init axis: refused at load, or (the weights) when `run` resolves the study, before anything is queued
+    ("init-unknown", lambda t: ["run", study_file(t, 'init = "pretrained"\n' + STUDY)],
+     "init = 'pretrained' is not allowed"),
+    ("projected-without-weights", lambda t: ["run", study_file(t, 'init = "projected"\n' + STUDY)],
+     "weights is required with init = 'projected'"),
+    ("projection-unknown", lambda t: ["run", study_file(t, 'init = "projected"\nweights = "w.pt"\n'
+                                                        'projection = "svd"\n' + STUDY)], "projection = 'svd'"),
+    ("weights-missing", lambda t: ["run", study_file(t, 'init = "projected"\nweights = "/no/dense.pt"\n' + STUDY),
+                                   "--runs-dir", str(t / "runs")], "weights = '/no/dense.pt': no such file"),
+    ("weights-of-another-model", lambda t: ["run", (torch.save({"x": torch.zeros(1)}, t / "w.pt"), study_file(
+        t, f'init = "projected"\nweights = "{t / "w.pt"}"\n' + STUDY))[1], "--runs-dir", str(t / "runs")],
+     "missing from the file"),
     # settings of one optimizer given to another, or that no trial of the study could train with (issue 19)
     ("train-betas-with-sgd", lambda t: ["train", "--optimizer", "sgd", "--betas", "0.9,0.99", "--epochs", "1"],
      "TrainConfig.betas = (0.9, 0.99) is an option of optimizer 'adamw' only, but got optimizer='sgd'"),

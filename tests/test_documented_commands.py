@@ -242,6 +242,14 @@ def _one_epoch(argv, here):
     return [*argv[:at], "1", *argv[at + 1:]]
 
 
+def _absent_slurm_refused(argv, here):
+    import shutil
+
+    if argv[0] == "submit" and "--slurm" in argv and "--dry-run" not in argv and shutil.which("srun") is None:
+        here.expect(2, "cannot submit to Slurm from this machine")
+    return argv
+
+
 def _absent_cuda_refused(argv, here):
     devices = _after(argv, "--devices") or ""
     if argv[0] == "run" and "cuda:" in devices:
@@ -277,6 +285,9 @@ MAPPINGS = (
     Mapping("run --devices cuda:N,... with a device this machine lacks",
             "the refusal the README documents: exit status 2 naming the missing devices", "no GPU here",
             _absent_cuda_refused),
+    Mapping("submit --slurm (not --dry-run) on a machine without Slurm",
+            "the refusal: exit status 2 saying this machine cannot submit to Slurm", "no Slurm here",
+            _absent_slurm_refused),
 )
 
 

@@ -16,12 +16,15 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from ._curves import DEFAULT_INIT, with_init
 from ._intervals import LEVEL, check_interval, seed_interval
 
 # Columns that identify one point. setting/params/mult_adds are fixed by the
 # (substitute, budget) pair; they are keys so that seeds of two different
 # networks are never averaged together (they would show up as two rows).
-POINT_KEYS = ("model", "dataset", "substitute", "budget", "setting", "params", "mult_adds")
+# init: the same network from scratch and projected from trained weights is two points, on two curves.
+POINT_KEYS = ("model", "dataset", "substitute", "init", "budget", "setting", "params", "mult_adds")
+
 # Metrics averaged over seeds by default: errors in percent, wall time in seconds.
 DEFAULT_METRICS = ("val_error", "test_error", "train_error", "val_top5_error", "test_top5_error", "wall_time")
 STATUSES = ("complete", "pruned", "diverged", "oom", "failed", "lost")
@@ -38,6 +41,7 @@ def per_budget(trials: pd.DataFrame) -> pd.DataFrame:
     ``budget_mult_adds`` and ``saturated``, and ``trained_at`` names the budget whose cell
     trained the network (None on the trial's own row).
     """
+    trials = with_init(trials)
     if "trained_at" in trials.columns:
         return trials  # already one row per budget
     served = trials["budgets"] if "budgets" in trials.columns else pd.Series(None, index=trials.index, dtype=object)
@@ -74,6 +78,7 @@ def _best_per_seed(candidates: pd.DataFrame, keys: list) -> pd.DataFrame:
 
 
 def _complete(trials: pd.DataFrame, teachers: bool) -> pd.DataFrame:
+    trials = with_init(trials)
     _require(trials, ("number", "status", "role", "seed", "val_error") + POINT_KEYS)
     is_teacher = trials["role"].eq("teacher").fillna(False).astype(bool)
     complete = trials["status"].eq("complete").fillna(False).astype(bool) & ~_lost(trials)
@@ -97,15 +102,17 @@ def aggregate_seeds(trials: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRI
     (skipping missing values; the interval is :func:`seed_interval`'s
     ``interval`` kind, named in the ``interval`` column), ``fill`` (params /
     budget_params), ``saturated`` (the budget is over the substitute's reach;
-    None where not recorded) and ``trained_at`` (see :func:`per_budget`: a
-    trial serving several budgets is a point at each). Rows are ordered by
-    budget, then substitute.
+    None where not recorded), ``trained_at`` (see :func:`per_budget`: a
+    trial serving several budgets is a point at each) and, where the trials
+    record it, ``timing_device`` (where the seeds' speeds were measured, several
+    joined by " / "). Rows are ordered by budget, then substitute.
     """
     _require(trials, tuple(metrics) + ("budget_params",))
     check_interval(interval, level)
     candidates = _complete(per_budget(trials), teachers)
     columns = list(POINT_KEYS) + ["budget_params", "fill", "saturated", "trained_at", "seeds", "seed_list", "trials",
                                   "interval"]
+    columns += ["timing_device"] if "timing_device" in trials.columns else []
     columns += [f"{m}_{s}" for m in metrics for s in ("mean", "std", "low", "high")]
     rows = []
     for _, point in candidates.groupby(list(POINT_KEYS), dropna=False, sort=False):
@@ -120,6 +127,8 @@ def aggregate_seeds(trials: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRI
         row["seed_list"] = sorted(int(s) for s in group["seed"].dropna())
         row["trials"] = len(point)
         row["interval"] = f"{level:.0%} {interval}"
+        if "timing_device" in group:
+            row["timing_device"] = " / ".join(sorted(set(group["timing_device"].dropna().astype(str)))) or None
         for metric in metrics:
             values = group[metric].astype("float64").dropna().to_numpy()
             row[f"{metric}_mean"] = float(values.mean()) if len(values) else np.nan
@@ -145,7 +154,7 @@ def teacher_error(trials: pd.DataFrame, metric: str = "val_error") -> Optional[f
 
 
 def status_counts(trials: pd.DataFrame) -> pd.DataFrame:
-    """Trials per status for each (role, substitute, budget), over every trial, with a ``total``.
+    """Trials per status for each (role, substitute, init, budget), over every trial, with a ``total``.
 
     A trial lost with its worker counts as ``"lost"`` (its queued copy counts
     on its own); one without a recorded status by its Optuna state in lower
@@ -154,8 +163,8 @@ def status_counts(trials: pd.DataFrame) -> pd.DataFrame:
     _require(trials, ("role", "substitute", "budget", "budget_params"))
     trials = per_budget(trials)
     keyed = trials.assign(status=status_labels(trials))
-    counts = pd.crosstab([keyed["role"].fillna("-"), keyed["substitute"].fillna("-"), keyed["budget"].fillna("-")],
-                         keyed["status"])
+    counts = pd.crosstab([keyed["role"].fillna("-"), keyed["substitute"].fillna("-"), keyed["init"],
+                          keyed["budget"].fillna("-")], keyed["status"])
     order = [s for s in STATUSES + ("running", "waiting") if s in counts.columns]
     order += sorted(set(counts.columns) - set(order))
     counts = counts[order]
@@ -219,8 +228,10 @@ def planned_epochs(config) -> Optional[int]:
 
 def _order(frame: pd.DataFrame) -> pd.DataFrame:
     key = frame["budget_params"].astype("float64").fillna(np.inf)
-    return (frame.assign(_size=key).sort_values(["_size", "budget", "substitute"], kind="stable", na_position="last")
-            .drop(columns="_size").reset_index(drop=True))
+    projected = frame["init"].ne(DEFAULT_INIT) if "init" in frame.columns else False  # scratch first
+    return (frame.assign(_size=key, _projected=projected)
+            .sort_values(["_size", "budget", "substitute", "_projected"], kind="stable", na_position="last")
+            .drop(columns=["_size", "_projected"]).reset_index(drop=True))
 
 
 def _plain(value):

@@ -17,17 +17,23 @@ from typing import Optional
 import pandas as pd
 
 from ..errors import ConfigError
-from ._aggregate import aggregate_seeds, problem_trials, teacher_error
+from ._aggregate import DEFAULT_METRICS, aggregate_seeds, problem_trials, teacher_error
 from ._intervals import LEVEL
 from ._missing import SKIPPED_COLUMNS, cell_rows, missing_cells, missing_points
 from ._paired import paired_comparisons
-from ._pareto import COSTS, frontier_table
+from ._pareto import COSTS, MEASURED_COSTS, frontier_table, measured_costs
 from ._scaling import scaling_fits
+from ._speed import measured_with, speed_metrics, with_speeds
 from ._plot import METRIC_LABELS, frontier_figure, plot_frontier, study_title, substitute_colors
+from ._projected import init_gains, projection_error_figure, projection_errors
 from ._report import render_report
 from ._trials import _study_file_storage, load_skipped_cells, load_trials, open_study, trials_to_csv
 
 FRONTIER_FILES = ("trials.csv", "frontier.csv", *(f"frontier_{cost}.png" for cost in COSTS), "report.md")
+PROJECTION_FIGURE = "projection_errors.png"  # written too where the study has projected starts
+# Written beside them for each speed the trials measured: latency (a study with `measure = true`), training
+# throughput (every trial recorded since the trainer measures it).
+MEASURED_FILES = tuple(f"frontier_{cost}.png" for cost in MEASURED_COSTS)
 DPI = 150  # the written plots: sharp in a report, a few hundred kB each
 
 
@@ -46,26 +52,46 @@ class StudyFrontier:
     cells: pd.DataFrame  # missing_cells: every cell without a point, with its status and reason
     fits: pd.DataFrame  # scaling_fits: err = a·N^(−b) + c per substitute and cost, or why not determined
     pairs: pd.DataFrame  # paired_comparisons: two substitutes at one budget, seed against seed
+    gains: pd.DataFrame  # init_gains: projected against scratch per budget and family
+    projection: pd.DataFrame  # projection_errors: each family's projection error per budget
 
     @property
     def front(self) -> pd.DataFrame:
         """The points on the front of error against parameters or against mult-adds."""
         return self.points[self.points["on_front_params"] | self.points["on_front_mult_adds"]]
 
+    @property
+    def measured_costs(self) -> tuple:
+        """The measured speeds (of ``MEASURED_COSTS``) the points hold, each with its own plot; () if none."""
+        return measured_costs(self.points)
+
     def plot(self, ax, cost: str = "params"):
-        """Draw the points against ``cost`` (one of ``COSTS``) on ``ax``; returns ``ax``."""
+        """Draw the points against ``cost`` (of ``COSTS`` or :attr:`measured_costs`) on ``ax``; returns ``ax``."""
         return plot_frontier(self.points, ax, cost=cost, metric=self.metric, reference=self.reference,
                              colors=self.colors, missing=self.missing, cells=self.cells, fits=self.fits)
 
     def figure(self, cost: str = "params"):
-        """A new matplotlib ``Figure`` (no pyplot) holding :meth:`plot` under the study's title."""
+        """A new matplotlib ``Figure`` (no pyplot) holding :meth:`plot` under the study's title.
+
+        A measured cost's title also says where and at which batch it was
+        measured; its cells without a point have no speed, so only the counted
+        costs' plots show them.
+        """
+        if cost in MEASURED_COSTS:
+            return frontier_figure(self.points, cost, self.metric, self.reference, colors=self.colors,
+                                   title=f"{self.title}\n{measured_with(self.trials, cost)}", missing=self.missing)
         return frontier_figure(self.points, cost, self.metric, self.reference, title=self.title, colors=self.colors,
                                missing=self.missing, cells=self.cells, fits=self.fits)
 
     def report(self) -> str:
         """The markdown report: a table per budget, the fronts, fits, paired tests, cells without a point."""
         return render_report(self.trials, self.points, self.metric, title=self.title, skipped=self.skipped,
-                             fits=self.fits, pairs=self.pairs, cells=self.cells)
+                             fits=self.fits, pairs=self.pairs, cells=self.cells, gains=self.gains,
+                             projection=self.projection)
+
+    def projection_figure(self):
+        """A new ``Figure`` of each family's projection error against budget (:func:`plot_projection_errors`)."""
+        return projection_error_figure(self.projection, self.colors, self.title)
 
     def table(self) -> pd.DataFrame:
         """``frontier.csv``: the points (status "complete"), then every cell without a point with its status and reason."""
@@ -86,11 +112,13 @@ def study_frontier(trials: pd.DataFrame, name: Optional[str] = None, metric: str
     skipped = skipped if skipped is not None else pd.DataFrame(columns=list(SKIPPED_COLUMNS))
     return StudyFrontier(
         name=name, metric=metric, trials=trials, skipped=skipped,
-        points=frontier_table(aggregate_seeds(trials, interval=interval, level=level), metric=metric),
+        points=frontier_table(with_speeds(aggregate_seeds(trials, DEFAULT_METRICS + speed_metrics(trials),
+                                                          interval=interval, level=level)), metric=metric),
         problems=problem_trials(trials), reference=teacher_error(trials, metric), title=study_title(name, trials),
         colors=substitute_colors(trials["substitute"].dropna()), missing=missing_points(trials, skipped),
         cells=missing_cells(trials, skipped), fits=scaling_fits(trials, metric),
-        pairs=paired_comparisons(trials, metric, level),
+        pairs=paired_comparisons(trials, metric, level), gains=init_gains(trials, metric, level),
+        projection=projection_errors(trials),
     )
 
 
@@ -120,8 +148,9 @@ def write_frontier(frontier: StudyFrontier, out) -> dict:
     """Write ``FRONTIER_FILES`` into the folder ``out`` (created if missing); returns file name -> path.
 
     The trials table (with a row per skipped cell) and the points (with a row
-    per cell without a point) as CSV, one plot per cost as PNG, and the
-    markdown report.
+    per cell without a point) as CSV, one plot per cost as PNG (and one per
+    measured speed the points hold, of ``MEASURED_FILES``), and the markdown
+    report; where the study has projected starts, ``PROJECTION_FIGURE`` too.
     """
     folder = Path(out)
     try:
@@ -134,4 +163,10 @@ def write_frontier(frontier: StudyFrontier, out) -> dict:
     for cost in COSTS:
         frontier.figure(cost).savefig(paths[f"frontier_{cost}.png"], dpi=DPI)
     paths["report.md"].write_text(frontier.report())
+    for cost in frontier.measured_costs:
+        paths[f"frontier_{cost}.png"] = folder / f"frontier_{cost}.png"
+        frontier.figure(cost).savefig(paths[f"frontier_{cost}.png"], dpi=DPI)
+    if len(frontier.projection):
+        paths[PROJECTION_FIGURE] = folder / PROJECTION_FIGURE
+        frontier.projection_figure().savefig(paths[PROJECTION_FIGURE], dpi=DPI)
     return paths

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from ._curves import curve_label
 
 INTERVALS = ("t", "bootstrap")
 LEVEL = 0.95
@@ -67,7 +68,7 @@ def indistinct_neighbours(front: pd.DataFrame, cost: str, low: str, high: str) -
     """For each point of one front: its neighbours along the front (by ``cost``) whose interval overlaps its own.
 
     ``front`` holds the points of one front only. Returns, on ``front``'s index,
-    "substitute budget" of each such neighbour joined by "; " ("" where the
+    "substitute budget" (or "substitute (projected) budget") of each such neighbour joined by "; " ("" where the
     point is separated from both its neighbours).
     """
     ordered = front.sort_values([cost, low], kind="stable")
@@ -76,6 +77,6 @@ def indistinct_neighbours(front: pd.DataFrame, cost: str, low: str, high: str) -
     for left, right in zip(index, index[1:]):
         a, b = ordered.loc[left], ordered.loc[right]
         if overlaps(a[low], a[high], b[low], b[high]):
-            found[left].append(f"{b['substitute']} {b['budget']}")
-            found[right].append(f"{a['substitute']} {a['budget']}")
+            found[left].append(f"{curve_label(b['substitute'], b.get('init'))} {b['budget']}")
+            found[right].append(f"{curve_label(a['substitute'], a.get('init'))} {a['budget']}")
     return pd.Series({i: "; ".join(names) for i, names in found.items()}, dtype=object).reindex(front.index)

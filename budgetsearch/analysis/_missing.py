@@ -13,11 +13,12 @@ from typing import Optional
 import pandas as pd
 
 from ._aggregate import UNRECORDED, per_budget, status_labels
+from ._curves import DEFAULT_INIT
 
 # Columns of load_skipped_cells' table; a record written before a column existed reads as missing there.
 SKIPPED_COLUMNS = ("substitute", "budget", "reason", "status", "budget_params", "budget_mult_adds", "params",
                    "mult_adds")
-CELL_COLUMNS = ("substitute", "budget", "budget_params", "budget_mult_adds", "setting", "params", "mult_adds",
+CELL_COLUMNS = ("substitute", "init", "budget", "budget_params", "budget_mult_adds", "setting", "params", "mult_adds",
                 "status", "statuses", "reason")
 # Which status names a cell whose trials ended differently: one still running or queued says the most.
 STATUS_ORDER = ("running", "waiting", "diverged", "oom", "failed", "lost", "fail", "pruned")
@@ -34,7 +35,8 @@ def skipped_table(records) -> pd.DataFrame:
 
 
 def missing_cells(trials: pd.DataFrame, skipped: Optional[pd.DataFrame] = None) -> pd.DataFrame:
-    """One row per student cell (substitute, budget) without a complete trial, then one per skipped cell.
+    """One row per student cell (substitute, init, budget) without a complete trial, then one per skipped cell
+    (init None: the solver skipped it for every init).
 
     ``status`` is the one a plot marks it with (see ``STATUS_ORDER``),
     ``statuses`` every status its trials ended with, ``reason`` the first
@@ -45,7 +47,7 @@ def missing_cells(trials: pd.DataFrame, skipped: Optional[pd.DataFrame] = None) 
     students = students[~students["role"].eq("teacher").fillna(False).astype(bool)]
     labels = status_labels(students)
     rows = []
-    for (substitute, budget), group in students.groupby(["substitute", "budget"], sort=False):
+    for (substitute, init, budget), group in students.groupby(["substitute", "init", "budget"], sort=False):
         statuses = labels[group.index]
         if statuses.eq("complete").any():
             continue
@@ -53,14 +55,14 @@ def missing_cells(trials: pd.DataFrame, skipped: Optional[pd.DataFrame] = None) 
         chosen = group[statuses.eq(status)]
         messages = chosen["message"].dropna() if "message" in chosen else pd.Series(dtype=object)
         first = group.iloc[0]
-        rows.append({"substitute": substitute, "budget": budget, "budget_params": first["budget_params"],
+        rows.append({"substitute": substitute, "init": init, "budget": budget, "budget_params": first["budget_params"],
                      "budget_mult_adds": first.get("budget_mult_adds"), "setting": first["setting"],
                      "params": first["params"], "mult_adds": first["mult_adds"], "status": status,
                      "statuses": ", ".join(sorted(set(statuses))),
                      "reason": messages.iloc[0] if len(messages) else UNRECORDED.get(status.upper())})
     for _, cell in (skipped if skipped is not None else pd.DataFrame(columns=SKIPPED_COLUMNS)).iterrows():
         rows.append({column: cell.get(column) for column in CELL_COLUMNS if column in SKIPPED_COLUMNS}
-                    | {"setting": None, "statuses": cell["status"]})
+                    | {"init": None, "setting": None, "statuses": cell["status"]})
     cells = pd.DataFrame(rows, columns=list(CELL_COLUMNS)).astype(object)
     sizes = students.groupby("budget")["budget_params"].first()  # for a skipped record that lacks its own
     cells["budget_params"] = cells["budget_params"].where(cells["budget_params"].notna(), cells["budget"].map(sizes))
@@ -74,7 +76,8 @@ def missing_points(trials: pd.DataFrame, skipped: Optional[pd.DataFrame] = None)
     """
     notes: dict = {}
     for _, cell in missing_cells(trials, skipped).iterrows():
-        notes.setdefault(str(cell["substitute"]), []).append(f"{cell['budget']} {cell['statuses']}")
+        init = "" if cell["init"] in (None, DEFAULT_INIT) else f" {cell['init']}"
+        notes.setdefault(str(cell["substitute"]), []).append(f"{cell['budget']}{init} {cell['statuses']}")
     return {name: ", ".join(parts) for name, parts in notes.items()}
 
 

@@ -19,7 +19,7 @@ from ._aggregate import complete_trials, per_budget
 from ._intervals import LEVEL, check_interval
 from ._pareto import SCOPE_KEYS
 
-PAIR_COLUMNS = ("budget", "budget_params", "substitute_a", "substitute_b", "seeds", "mean_a", "mean_b", "difference",
+PAIR_COLUMNS = ("budget", "init", "budget_params", "substitute_a", "substitute_b", "seeds", "mean_a", "mean_b", "difference",
                 "difference_low", "difference_high", "t", "p_value", "separated", "verdict")
 
 
@@ -48,7 +48,7 @@ def paired_t(a, b, level: float = LEVEL) -> dict:
 
 
 def paired_comparisons(trials: pd.DataFrame, metric: str = "val_error", level: float = LEVEL) -> pd.DataFrame:
-    """Every pair of substitutes at each budget, over the seeds both completed (:func:`paired_t`).
+    """Every pair of substitutes at each budget and init, over the seeds both completed (:func:`paired_t`).
 
     ``separated``: p < 1 - ``level``. ``verdict`` says which is lower, or that
     the data cannot separate them (and why: too few matching seeds, or p).
@@ -57,7 +57,7 @@ def paired_comparisons(trials: pd.DataFrame, metric: str = "val_error", level: f
     seeds = complete_trials(per_budget(trials))
     scope = [k for k in SCOPE_KEYS if k in seeds.columns]
     rows = []
-    for key, group in seeds.groupby(scope + ["budget"], sort=False, dropna=False):
+    for key, group in seeds.groupby(scope + ["budget", "init"], sort=False, dropna=False):
         errors = {name: family.drop_duplicates("seed").set_index("seed")[metric].astype("float64").dropna()
                   for name, family in group.groupby("substitute", sort=True)}
         for name_a, name_b in itertools.combinations(sorted(errors), 2):
@@ -65,8 +65,8 @@ def paired_comparisons(trials: pd.DataFrame, metric: str = "val_error", level: f
             a, b = errors[name_a][common].to_numpy(), errors[name_b][common].to_numpy()
             test = paired_t(a, b, level)
             separated = bool(test["p_value"] < 1 - level)
-            rows.append(dict(zip(scope, key[:-1])) | {
-                "budget": key[-1], "budget_params": group["budget_params"].iloc[0], "substitute_a": name_a,
+            rows.append(dict(zip(scope, key[:-2])) | {
+                "budget": key[-2], "init": key[-1], "budget_params": group["budget_params"].iloc[0], "substitute_a": name_a,
                 "substitute_b": name_b, "seeds": len(common), "mean_a": float(a.mean()) if len(a) else math.nan,
                 "mean_b": float(b.mean()) if len(b) else math.nan, **test, "separated": separated,
                 "verdict": _verdict(name_a, name_b, len(common), test, separated, level)})

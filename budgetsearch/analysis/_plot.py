@@ -2,7 +2,8 @@
 
 The layout follows the original paper's figures ("Size vs. Validation Top-1
 Error"): top-1 error in percent on x, parameters (or mult-adds) on a log y
-axis, one colour and one line per substitute (its budgets in order). Seed spread is a horizontal
+axis, one colour per substitute and one line per substitute and init (its budgets in order: solid from scratch,
+dashed projected from trained weights, see ``INIT_LINES``). Seed spread is a horizontal
 error bar (the interval of the mean over seeds), the front over all substitutes
 is a black staircase with its points outlined, dominated points are faded.
 """
@@ -16,12 +17,18 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from ._curves import DEFAULT_INIT, curve_label, with_init
 
 METRIC_LABELS = {"val_error": "top-1 validation error (%)", "test_error": "top-1 test error (%)",
                  "train_error": "top-1 training error (%)", "val_top5_error": "top-5 validation error (%)",
                  "test_top5_error": "top-5 test error (%)"}
-COST_LABELS = {"params": "parameters", "mult_adds": "mult-adds"}
+COST_LABELS = {"params": "parameters", "mult_adds": "mult-adds", "latency_ms": "inference latency (ms per batch)",
+               "train_images_per_second": "training throughput (images/s)"}
+# The budget's cap on each counted cost: where a cell without a point stands. A measured cost has none.
+_CAPS = {"params": "budget_params", "mult_adds": "budget_mult_adds"}
 FADED = 0.3  # alpha of dominated points: visible, but clearly behind the front
+INIT_LINES = {"scratch": "-", "projected": "--"}  # a family's two curves: one colour, told apart by the line
+FIT_LINE = "-."  # scaling fits: apart from both inits' lines
 MIN_SPAN = 2.0  # the size axis spans at least this factor, so a few percent never looks like a gap
 
 
@@ -69,7 +76,7 @@ def plot_frontier(points: pd.DataFrame, ax, cost: str = "params", metric: str = 
     (:func:`~budgetsearch.analysis.missing_cells`): those cells, drawn at their
     size in a strip beside the axes, one marker per status, and counted in the
     legend's title. ``fits`` (:func:`~budgetsearch.analysis.scaling_fits`): each
-    determined fit against ``cost`` is a dashed curve over its family's sizes.
+    determined fit against ``cost`` is a dash-dotted curve over its family's sizes.
     """
     if cost not in COST_LABELS:
         raise ConfigError(f"cost must be one of {sorted(COST_LABELS)}, but got {cost!r}")
@@ -83,7 +90,9 @@ def plot_frontier(points: pd.DataFrame, ax, cost: str = "params", metric: str = 
     cells = cells if cells is not None else pd.DataFrame(columns=["substitute", "budget", "status"])
     colors = colors or substitute_colors(list(drawn["substitute"]) + list(missing or ()) + list(cells["substitute"]))
     missing = missing or {}
-    for name, group in drawn.groupby("substitute", sort=True):
+    drawn, named = with_init(drawn), set()
+    curves = sorted(drawn.groupby(["substitute", "init"]), key=lambda c: (str(c[0][0]), c[0][1] != DEFAULT_INIT))
+    for (name, init), group in curves:  # a family's scratch curve first
         # joined in budget order (then size): the substitute's path as its budget grows, also where sizes tie
         group = group.sort_values([c for c in ("budget_params", cost) if c in group.columns], kind="stable")
         x = group[mean].to_numpy(float)
@@ -93,8 +102,10 @@ def plot_frontier(points: pd.DataFrame, ax, cost: str = "params", metric: str = 
         saturated = (group["saturated"].map(lambda v: v is True).to_numpy(bool) if "saturated" in group
                      else np.zeros(len(group), dtype=bool))
         color = colors[str(name)]
-        label = str(name) + (f" (no point: {missing[str(name)]})" if str(name) in missing else "")
-        ax.plot(x, y, "-", color=color, alpha=0.7, linewidth=1.2, label=label, zorder=2)
+        noted = str(name) in missing and str(name) not in named  # on the family's first curve only
+        named.add(str(name))
+        label = curve_label(name, init) + (f" (no point: {missing[str(name)]})" if noted else "")
+        ax.plot(x, y, INIT_LINES.get(init, ":"), color=color, alpha=0.7, linewidth=1.2, label=label, zorder=2)
         for subset, alpha, edge in ((~on, FADED, "none"), (on, 1.0, "black")):
             for shape, kind in (("o", ~saturated), ("D", saturated)):
                 chosen = subset & kind
@@ -128,7 +139,9 @@ def plot_frontier(points: pd.DataFrame, ax, cost: str = "params", metric: str = 
         ax.yaxis.set_minor_locator(ticker.NullLocator())  # unlabelled log minor ticks would only mislead
     else:
         ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades < 3 else (1.0,)))
-    ax.yaxis.set_major_formatter(ticker.EngFormatter(sep=""))
+    # milliseconds read as they are (EngFormatter would write 0.5 ms as "500m")
+    formatter = ticker.FormatStrFormatter("%g") if cost == "latency_ms" else ticker.EngFormatter(sep="")
+    ax.yaxis.set_major_formatter(formatter)
     ax.yaxis.set_minor_formatter(ticker.NullFormatter())
     ax.set_xlabel(METRIC_LABELS.get(metric, f"{metric} (%)"))
     ax.set_ylabel(COST_LABELS[cost])
@@ -157,8 +170,8 @@ def _draw_cells(ax, cells: pd.DataFrame, cost: str, colors: dict) -> np.ndarray:
     """
     if not len(cells):
         return np.empty(0)
-    cap = "budget_params" if cost == "params" else "budget_mult_adds"
-    at = [row[cost] if _known(row.get(cost)) else row.get(cap) for _, row in cells.iterrows()]
+    cap = _CAPS.get(cost)
+    at = [row.get(cost) if _known(row.get(cost)) else row.get(cap) if cap else None for _, row in cells.iterrows()]
     strip = ax.inset_axes(STRIP, sharey=ax)
     strip.set_xticks([])
     strip.tick_params(labelleft=False)
@@ -187,17 +200,17 @@ def _draw_fits(ax, fits: Optional[pd.DataFrame], cost: str, colors: dict) -> Non
     for _, row in drawn.iterrows():
         fit = row["fit"]
         sizes = np.geomspace(fit.n0, fit.n_max, 60)
-        ax.plot(fit.predict(sizes), sizes, "--", color=colors[str(row["substitute"])], linewidth=1, alpha=0.8,
+        ax.plot(fit.predict(sizes), sizes, FIT_LINE, color=colors[str(row["substitute"])], linewidth=1, alpha=0.8,
                 zorder=1)
     if len(drawn):
-        ax.plot([], [], "--", color="0.4", linewidth=1, label="fit: error = a·N^(−b) + c")
+        ax.plot([], [], FIT_LINE, color="0.4", linewidth=1, label="fit: error = a·N^(−b) + c")
 
 
 def _legend_title(drawn: pd.DataFrame, cells: pd.DataFrame) -> Optional[str]:
     """What the bars are, and how many of the cells asked for have a point (when some have none)."""
     lines = [f"bars: {drawn['interval'].iloc[0]} interval over seeds"] if "interval" in drawn and len(drawn) else []
     if len(cells):
-        asked = len(drawn.drop_duplicates(["substitute", "budget"])) + len(cells)
+        asked = len(drawn.drop_duplicates(["substitute", "init", "budget"])) + len(cells)
         lines.append(f"{asked - len(cells)} of {asked} cells have a point")
     return "\n".join(lines) or None
 

@@ -13,7 +13,10 @@ import numpy as np
 import pandas as pd
 
 from ._aggregate import STATUSES, aggregate_seeds, per_budget, problem_trials, status_counts, status_labels
+from ._curves import curve_label
+from ._projected import projected_sections
 from ._report_sections import fit_section, pair_section
+from ._speed import speed_section
 from ._pareto import COSTS
 from ._plot import COST_LABELS, METRIC_LABELS
 
@@ -21,12 +24,14 @@ from ._plot import COST_LABELS, METRIC_LABELS
 def render_report(trials: pd.DataFrame, points: pd.DataFrame, metric: str = "val_error",
                   title: Optional[str] = None, skipped: Optional[pd.DataFrame] = None,
                   fits: Optional[pd.DataFrame] = None, pairs: Optional[pd.DataFrame] = None,
-                  cells: Optional[pd.DataFrame] = None) -> str:
+                  cells: Optional[pd.DataFrame] = None, gains: Optional[pd.DataFrame] = None,
+                  projection: Optional[pd.DataFrame] = None) -> str:
     """Markdown text: ``trials`` is :func:`load_trials`' table, ``points`` :func:`frontier_table`'s.
 
     ``skipped``: :func:`load_skipped_cells`' table, listed with each reason;
     ``fits``: :func:`scaling_fits`'; ``pairs``: :func:`paired_comparisons`';
-    ``cells``: :func:`missing_cells`' (counted under the totals).
+    ``cells``: :func:`missing_cells`' (counted under the totals); ``gains`` and ``projection``:
+    :func:`init_gains`' and :func:`projection_errors`' (a section where the study has projected starts).
     """
     mean, std, low, high = f"{metric}_mean", f"{metric}_std", f"{metric}_low", f"{metric}_high"
     interval = points["interval"].dropna().iloc[0] if "interval" in points and points["interval"].notna().any() \
@@ -40,7 +45,7 @@ def render_report(trials: pd.DataFrame, points: pd.DataFrame, metric: str = "val
     lines.append(f"{len(trials)} trial{'' if len(trials) == 1 else 's'}: " + ", ".join(f"{n} {s}" for s, n in totals.items()) + "." if len(trials)
                  else "No trials recorded yet.")
     if cells is not None and len(cells):
-        asked = len(points.drop_duplicates(["substitute", "budget"])) + len(cells)
+        asked = len(points.drop_duplicates(["substitute", "init", "budget"])) + len(cells)
         lines += ["", f"{asked - len(cells)} of {asked} cells have a point; the {len(cells)} without one are drawn "
                   "beside the plots with their status and listed below (skipped cells, failed or incomplete trials)."]
     lines += ["", f"Error is the {METRIC_LABELS.get(metric, metric)}, mean ± sample standard deviation over the seeds "
@@ -60,20 +65,23 @@ def render_report(trials: pd.DataFrame, points: pd.DataFrame, metric: str = "val
                   "| seeds | front | trials |", "|---|---|---:|---:|---:|---:|---:|---:|---:|:---:|---|"]
         for _, cell in budget_counts.iterrows():
             status = _status_text(cell)
-            mine = points[points["substitute"].eq(cell["substitute"]) & points["budget"].eq(budget)]
-            recorded = students[students["substitute"].eq(cell["substitute"]) & students["budget"].eq(budget)]
+            curve = curve_label(cell["substitute"], cell["init"])
+            mine = points[points["substitute"].eq(cell["substitute"]) & points["init"].eq(cell["init"])
+                          & points["budget"].eq(budget)]
+            recorded = students[students["substitute"].eq(cell["substitute"]) & students["init"].eq(cell["init"])
+                                & students["budget"].eq(budget)]
             # Recorded by each trained trial; one network per cell, so any trial's figure is the cell's.
             rebuild = _first(recorded.get("reconstruction_mult_adds", pd.Series(dtype=object)))
             if len(mine) == 0:
                 fill = recorded["params"].astype("float64") / recorded["budget_params"].astype("float64")
-                lines.append(f"| {cell['substitute']} | {_first(recorded['setting'])} | {_first(recorded['params'])} "
+                lines.append(f"| {curve} | {_first(recorded['setting'])} | {_first(recorded['params'])} "
                              f"| {_fill(fill.dropna().iloc[0] if fill.notna().any() else None)} "
                              f"| {_first(recorded['mult_adds'])} | {rebuild} | - | - | 0 |  | {status}{_trained(recorded)} |")
             for _, point in mine.iterrows():
                 marks = "".join(m for c, m in zip(COSTS, "PM") if point.get(f"on_front_{c}", False))
                 trained = f"; trained at {point['trained_at']}" if _text(point.get("trained_at")) != "-" else ""
                 trained += "; saturated (budget over its reach)" if point.get("saturated") is True else ""
-                lines.append(f"| {point['substitute']} | {_number(point['setting'])} | {_number(point['params'])} "
+                lines.append(f"| {curve} | {_number(point['setting'])} | {_number(point['params'])} "
                              f"| {_fill(point.get('fill'))} | {_number(point['mult_adds'])} | {rebuild} "
                              f"| {_error(point[mean], point[std])} | {_interval(point[low], point[high])} "
                              f"| {point['seeds']} | {marks} | {status}{trained} |")
@@ -95,13 +103,15 @@ def render_report(trials: pd.DataFrame, points: pd.DataFrame, metric: str = "val
         if len(front):
             lines += ["| substitute | budget | setting | params | mult-adds | error (%) | interval | not distinct from |",
                       "|---|---|---|---:|---:|---:|---:|---|"]
-            lines += [f"| {p['substitute']} | {p['budget']} | {_number(p['setting'])} | {_number(p['params'])} "
+            lines += [f"| {curve_label(p['substitute'], p['init'])} | {p['budget']} | {_number(p['setting'])} | {_number(p['params'])} "
                       f"| {_number(p['mult_adds'])} | {_error(p[mean], p[std])} | {_interval(p[low], p[high])} "
                       f"| {_text(p.get(f'indistinct_{cost}')) if p.get(f'indistinct_{cost}') else ''} |"
                       for _, p in front.iterrows()]
             lines += ["", _indistinct_note(front, cost, interval), ""]
 
+    lines += speed_section(trials, points, metric)
     lines += fit_section(fits, metric) + pair_section(pairs, points, metric)
+    lines += projected_sections(gains, projection, metric)
 
     if skipped is not None and len(skipped):
         lines += [f"## Skipped cells ({len(skipped)})", "", "| substitute | budget | status | reason |",
@@ -139,7 +149,7 @@ def _indistinct_note(front: pd.DataFrame, cost: str, interval: str) -> str:
 
 
 def _status_text(cell: pd.Series) -> str:
-    skip = {"role", "substitute", "budget", "budget_params", "total"}
+    skip = {"role", "substitute", "init", "budget", "budget_params", "total"}
     return ", ".join(f"{int(cell[s])} {s}" for s in cell.index if s not in skip and cell[s] > 0)
 
 

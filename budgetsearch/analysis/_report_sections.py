@@ -7,6 +7,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from ._curves import curve_label
 from ._plot import COST_LABELS
 
 
@@ -26,20 +27,22 @@ def fit_section(fits: Optional[pd.DataFrame], metric: str) -> list:
     sentences = []
     for _, fit in fits.iterrows():
         against = COST_LABELS.get(fit["cost"], fit["cost"])
-        head = f"| {fit['substitute']} | {against} | {fit['sizes']} | {fit['observations']} "
+        family = curve_label(fit["substitute"], fit.get("init"))
+        head = f"| {family} | {against} | {fit['sizes']} | {fit['observations']} "
         if not fit["determined"]:
             lines.append(head + f"| - | - | - | {fit['reason']} |")
             continue
         drop = _pm(fit["drop_at_double"], fit["drop_at_double_err"], "{:.2f}")
         lines.append(head + f"| {_pm(fit['a'], fit['a_err'], '{:.3g}')} | {_pm(fit['b'], fit['b_err'], '{:.3f}')} "
                      f"| {_pm(fit['c'], fit['c_err'], '{:.2f}')} | {drop} points (from {_size(fit['n_max'])}) |")
-        sentences.append(f"At 2× the {against}, {fit['substitute']}'s error falls by {drop} points "
+        sentences.append(f"At 2× the {against}, {family}'s error falls by {drop} points "
                          f"(from {_size(fit['n_max'])} to {_size(2 * fit['n_max'])} {against}).")
     return lines + [""] + ([*sentences, ""] if sentences else [])
 
 
 def pair_section(pairs: Optional[pd.DataFrame], points: pd.DataFrame, metric: str) -> list:
-    """Markdown lines: at each budget, its best substitute (lowest mean) against every other, seed against seed."""
+    """Markdown lines: at each budget (and init), its best substitute (lowest mean) against every other, seed
+    against seed."""
     if pairs is None:
         return []
     lines = ["## Paired comparisons at equal budget", "",
@@ -51,8 +54,10 @@ def pair_section(pairs: Optional[pd.DataFrame], points: pd.DataFrame, metric: st
     lines += ["| budget | best | other | matching seeds | difference (%) | interval | p | verdict |",
               "|---|---|---|---:|---:|---:|---:|---|"]
     mean = f"{metric}_mean"
-    for budget, at in pairs.groupby("budget", sort=False):
-        ranked = points[points["budget"].eq(budget) & points[mean].notna()].sort_values(mean, kind="stable")
+    for (budget, init), at in pairs.groupby(["budget", "init"], sort=False):
+        ranked = points[points["budget"].eq(budget) & points["init"].eq(init) & points[mean].notna()].sort_values(
+            mean, kind="stable")
+        where = curve_label(budget, init)  # "0.1x (projected)": the comparison among projected starts
         best = ranked["substitute"].iloc[0]
         for _, pair in at[at["substitute_a"].eq(best) | at["substitute_b"].eq(best)].iterrows():
             sign = 1 if pair["substitute_b"] == best else -1  # rows hold a − b; shown as other − best
@@ -61,7 +66,7 @@ def pair_section(pairs: Optional[pd.DataFrame], points: pd.DataFrame, metric: st
             interval = "-" if np.isnan(low) else f"[{low:.2f}, {high:.2f}]"
             p = "-" if np.isnan(pair["p_value"]) else f"{pair['p_value']:.2g}"
             difference = "-" if np.isnan(pair["difference"]) else f"{sign * pair['difference']:+.2f}"
-            lines.append(f"| {budget} | {best} | {other} | {pair['seeds']} | {difference} "
+            lines.append(f"| {where} | {best} | {other} | {pair['seeds']} | {difference} "
                          f"| {interval} | {p} | {pair['verdict']} |")
     return lines + [""]
 

@@ -157,12 +157,12 @@ def _delta(gradient: np.ndarray, covariance: np.ndarray) -> float:
     return float(math.sqrt(max(gradient[used] @ covariance[np.ix_(used, used)] @ gradient[used], 0.0)))
 
 
-FIT_COLUMNS = ("substitute", "cost", "sizes", "observations", "a", "a_err", "b", "b_err", "c", "c_err", "n_max",
+FIT_COLUMNS = ("substitute", "init", "cost", "sizes", "observations", "a", "a_err", "b", "b_err", "c", "c_err", "n_max",
                "drop_at_double", "drop_at_double_err", "determined", "reason")
 
 
 def scaling_fits(trials: pd.DataFrame, metric: str = "val_error") -> pd.DataFrame:
-    """One :func:`fit_power_law` per (model, data set, substitute) and cost (``COSTS``), on every complete seed.
+    """One :func:`fit_power_law` per (model, data set, substitute, init) and cost (``COSTS``), on every complete seed.
 
     Each trained network counts once (a network serving several budgets is one
     size). Columns ``FIT_COLUMNS`` (scope keys first where present);
@@ -172,12 +172,12 @@ def scaling_fits(trials: pd.DataFrame, metric: str = "val_error") -> pd.DataFram
     seeds = complete_trials(trials)
     scope = [k for k in SCOPE_KEYS if k in seeds.columns]
     rows = []
-    for key, family in seeds.groupby(scope + ["substitute"], sort=True, dropna=False):
+    for key, family in seeds.groupby(scope + ["substitute", "init"], sort=True, dropna=False):
         for cost in COSTS:
             fit = fit_power_law(family[cost].astype("float64"), family[metric].astype("float64"))
             drop, drop_err = fit.drop_at_double() if fit.determined else (math.nan, math.nan)
-            rows.append(dict(zip(scope, key[:-1])) | {
-                "substitute": key[-1], "cost": cost, "sizes": fit.sizes, "observations": fit.observations,
+            rows.append(dict(zip(scope, key[:-2])) | {
+                "substitute": key[-2], "init": key[-1], "cost": cost, "sizes": fit.sizes, "observations": fit.observations,
                 "a": fit.a, "a_err": fit.a_err, "b": fit.b, "b_err": fit.b_err, "c": fit.c, "c_err": fit.c_err,
                 "n_max": fit.n_max, "drop_at_double": drop, "drop_at_double_err": drop_err,
                 "determined": fit.determined, "reason": fit.reason, "fit": fit})

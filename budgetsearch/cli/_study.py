@@ -38,6 +38,15 @@ def _assignment(text: str) -> tuple:
     return parse_assignment(text)
 
 
+def study_file_config(args):
+    """The study file's study with the command line's --set and --dataset values."""
+    from budgetsearch.study import load_study_config
+
+    config = load_study_config(args.study_file)
+    changes = dict(args.settings) | ({} if args.dataset is None else {"dataset": args.dataset})
+    return config.replace(changes) if changes else config
+
+
 def _configure_run(parser):
     parser.add_argument("study_file", metavar="STUDY.toml", help="the study file")
     parser.add_argument("--storage", default=None,
@@ -58,7 +67,7 @@ def _configure_run(parser):
     parser.add_argument("--json", action="store_true", help="print the plan and summary as JSON (no progress bar)")
 
 
-def _print_plan(plan) -> None:
+def print_plan(plan) -> None:
     for cell in plan.skipped:
         print(f"skipped {cell.substitute} at {cell.budget.label}: {cell.reason}")
     rows = [{"substitute": c.substitute, "budget": c.budget.label, "setting": c.setting, "params": c.params,
@@ -98,20 +107,17 @@ def _running_text(progress, config) -> str:
 
 @command("run", "solve every cell of a study file and train its trials (run again to continue)", _configure_run)
 def run_run(args) -> int:
-    from budgetsearch.study import RunOptions, load_study_config, run_study
+    from budgetsearch.study import RunOptions, run_study
 
     _quiet_optuna()
-    config = load_study_config(args.study_file)
-    changes = dict(args.settings) | ({} if args.dataset is None else {"dataset": args.dataset})
-    if changes:
-        config = config.replace(changes)
+    config = study_file_config(args)
     options = RunOptions(storage=args.storage, workers=args.workers, devices=args.devices,
                          runs_dir=args.runs_dir, threads=args.threads, retry_failed=args.retry_failed)
     bar = None
 
     def on_plan(plan):
         if not args.json:
-            _print_plan(plan)
+            print_plan(plan)
 
     def on_progress(progress):
         nonlocal bar
@@ -192,7 +198,7 @@ def _configure_worker(parser):
 
 def _worker_options(args):
     """What the worker may run: its study file's study, or a named study with the references named here."""
-    from budgetsearch.study import WorkerOptions, load_study_config
+    from budgetsearch.study import WorkerOptions
 
     from ._options import parse_model_option
 
@@ -208,10 +214,7 @@ def _worker_options(args):
     if args.models or args.model_option:
         raise ConfigError("--model and --model-option name what a study given by --study may build; with a study "
                           "file, the file names its model")
-    config = load_study_config(args.study_file)
-    changes = dict(args.settings) | ({} if args.dataset is None else {"dataset": args.dataset})
-    if changes:
-        config = config.replace(changes)
+    config = study_file_config(args)
     if args.study is not None and args.study != config.name:
         raise ConfigError(f"--study {args.study!r} is not the study file's name {config.name!r}")
     storage = args.storage if args.storage is not None else config.storage.url

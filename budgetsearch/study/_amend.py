@@ -27,7 +27,8 @@ ROLES = ("teacher", "student")
 # Settings that reach only some trials' training (a dotted key, or a table's prefix); any other reaches every trial.
 _REACHES = {"distillation.beta": ("student",), "distillation.alpha": ("student",),
             "distillation.temperature": ("student",), "distillation.teacher_epochs": ("teacher",),
-            "pruning": ("student",)}  # only students are pruned
+            "pruning": ("student",),  # only students are pruned
+            "init": ("student",), "weights": ("student",), "projection": ("student",)}  # the teacher is dense
 
 
 def reached_roles(key: str, optimizers: frozenset = frozenset(OPTIMIZER_OPTIONS)) -> tuple:

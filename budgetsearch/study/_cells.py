@@ -1,4 +1,5 @@
-"""The cells of a study: every (substitute, budget) solved to a setting, then one trial per (cell, seed[, tuning trial]).
+"""The cells of a study: every (substitute, budget) solved to a setting, then one trial per (cell, init, seed[, tuning
+trial]).
 
 Solving happens once, before any training, in the process that starts the
 run; what it found travels with each queued trial (user attributes), so a
@@ -20,12 +21,13 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 
 from ..errors import InfeasibleBudgetError
 from ._config import BudgetSpec, StudyConfig
+from ._inits import DEFAULT_INIT, INITS
 from ._record import TrialRecord
 
 TEACHER_BUDGET = "dense"  # the budget label of the dense teacher trial
 
 # Attributes also recorded as Optuna parameters, so Optuna's own tools (dashboard, trials_dataframe) see each cell.
-CELL_PARAMS = ("substitute", "budget", "budget_params", "setting")
+CELL_PARAMS = ("substitute", "budget", "budget_params", "setting", "init")
 # Study user attribute: the skipped cells of the latest run (substitute, budget, reason), for `status` and reports.
 SKIPPED_ATTR = "budgetsearch:skipped"
 
@@ -80,9 +82,10 @@ class StudyPlan:
         for cell in self.solved:
             if cell.trained_at is not None:
                 continue  # another budget's trial trains this network
-            for seed in config.seeds:
-                for index in range(config.tuning.trials) if config.tuning.enabled else (None,):
-                    rows.append(_attributes(config, cell, seed, index, self.served_by(cell)))
+            for init in config.init:  # the same network from both starts, side by side in the queue
+                for seed in config.seeds:
+                    for index in range(config.tuning.trials) if config.tuning.enabled else (None,):
+                        rows.append(_attributes(config, cell, init, seed, index, self.served_by(cell)))
         return rows
 
     def served_by(self, cell: SolvedCell) -> list:
@@ -96,7 +99,8 @@ class StudyPlan:
         budgets = tuple(b.label for b in config.budgets) + ((TEACHER_BUDGET,) if teacher else ())
         sizes = [c.budget_params for c in self.solved] + ([self.solved[0].dense_params] if teacher and self.solved else [])
         settings = [float(c.setting) for c in self.solved if c.setting is not None]
-        found = {"substitute": CategoricalDistribution(substitutes), "budget": CategoricalDistribution(budgets)}
+        found = {"substitute": CategoricalDistribution(substitutes), "budget": CategoricalDistribution(budgets),
+                 "init": CategoricalDistribution(INITS)}  # every init, so a study's choices never change
         if sizes:
             found["budget_params"] = IntDistribution(min(sizes), max(sizes))
         if settings:
@@ -109,8 +113,10 @@ def trial_key(attrs: dict) -> tuple:
     return attrs.get("cell"), attrs.get("tuning_trial")
 
 
-def cell_name(substitute: str, budget_label: str, seed: int) -> str:
-    return f"{substitute}|{budget_label}|{seed}"
+def cell_name(substitute: str, budget_label: str, seed: int, init: str = DEFAULT_INIT) -> str:
+    """``substitute|budget|seed``, with ``|projected`` after it for a projected start (scratch cells keep the
+    name they had before ``init`` existed, so a study started then continues without training them again)."""
+    return f"{substitute}|{budget_label}|{seed}" + ("" if init == DEFAULT_INIT else f"|{init}")
 
 
 def plan_study(config: StudyConfig, on_cell=None) -> StudyPlan:
@@ -185,11 +191,11 @@ def _served(cells: list) -> list:
              "saturated": c.saturated} for c in cells]
 
 
-def _attributes(config: StudyConfig, cell: SolvedCell, seed: int, tuning_index, served: list) -> dict:
+def _attributes(config: StudyConfig, cell: SolvedCell, init: str, seed: int, tuning_index, served: list) -> dict:
     return TrialRecord(
         model=config.model, dataset=config.dataset, substitute=cell.substitute, setting=cell.setting,
         budget=cell.budget.label, budget_params=cell.budget_params, budget_mult_adds=cell.budget_mult_adds,
-        seed=seed, cell=cell_name(cell.substitute, cell.budget.label, seed), role="student",
+        seed=seed, init=init, cell=cell_name(cell.substitute, cell.budget.label, seed, init), role="student",
         params=cell.params, mult_adds=cell.mult_adds, dense_params=cell.dense_params,
         dense_mult_adds=cell.dense_mult_adds, convention=cell.convention, fill=cell.fill, saturated=cell.saturated,
         tuning_trial=tuning_index, budgets=_served(served),
@@ -202,7 +208,7 @@ def teacher_attributes(config: StudyConfig, any_cell: SolvedCell) -> dict:
     return TrialRecord(
         model=config.model, dataset=config.dataset, substitute="conv", setting=None,
         budget=TEACHER_BUDGET, budget_params=any_cell.dense_params, budget_mult_adds=None, seed=seed,
-        cell=cell_name("conv", TEACHER_BUDGET, seed), role="teacher", params=any_cell.dense_params,
+        init=DEFAULT_INIT, cell=cell_name("conv", TEACHER_BUDGET, seed), role="teacher", params=any_cell.dense_params,
         mult_adds=any_cell.dense_mult_adds, dense_params=any_cell.dense_params,
         dense_mult_adds=any_cell.dense_mult_adds, convention=any_cell.convention, fill=1.0,
         budgets=[{"budget": TEACHER_BUDGET, "budget_params": any_cell.dense_params, "budget_mult_adds": None}],

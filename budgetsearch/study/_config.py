@@ -21,8 +21,10 @@ from typing import Optional, Tuple, Union
 
 from ..data import parse_dataset_spec
 from ..errors import BudgetSearchError, ConfigError
+from ..timing import TimingSettings
 from ..training import MAX_EPOCHS, MAX_SEED, PRESETS, DistillConfig, TrainConfig, check_optimizer_options
 from ._fields import Table, describe_type
+from ._inits import parse_inits
 
 # Digits and CIFAR shapes, so a study needs no data on disk to be validated or solved.
 DATASET_SHAPES = {"digits": ((1, 8, 8), 10), "cifar10": ((3, 32, 32), 10), "cifar100": ((3, 32, 32), 100)}
@@ -36,7 +38,9 @@ MAX_STUDY_FILE_BYTES = 1_000_000  # the longest shipped study file is a few kB
 MAX_SEEDS = 10_000
 # A trial's seed, device and teacher come from the study's `seeds`, the worker and [distillation], not [training].
 _PER_TRIAL = {"seed": "the top-level key seeds", "device": "the worker's --device",
-              "distill": "the [distillation] table"}
+              "distill": "the [distillation] table", "init": "the top-level key init (its cell)",
+              "weights": "the top-level key weights", "projection": "the top-level key projection",
+              "weights_strict": "the top-level key weights, which a study loads whole (strictly)"}
 _DISTILL_DEFAULTS = {f.name: f.default for f in dataclasses.fields(DistillConfig)
                      if f.name not in ("teacher", "teacher_model")}  # the loss's weights
 
@@ -120,6 +124,10 @@ class StudyConfig:
     substitutes: tuple = ("generic", "tucker", "tensor-train", "shuffle")  # or "all" in the file
     budgets: tuple = (BudgetSpec("0.1x"), BudgetSpec("0.2x"), BudgetSpec("0.4x"))
     seeds: tuple = (0,)  # `seeds = N` means 0..N-1
+    # How students start (a study axis, see ._inits): from random initialisation, or from `weights` projected.
+    init: tuple = ("scratch",)
+    weights: Optional[str] = None  # the dense model's trained weights; required when init holds "projected"
+    projection: str = "closed"  # budgetsearch.projection's method: "closed", "fit" or "whitened"
     # A cell whose solution uses less than this fraction of its parameter budget is skipped: substitutes with
     # coarse settings (shuffle's groups) can land 20-35% under a budget and would be compared as if they met it,
     # while the continuous ones land within ~5% of every budget; 0.9 keeps every compared point within 10%.
@@ -129,6 +137,9 @@ class StudyConfig:
     pruning: PruningSettings = field(default_factory=PruningSettings)
     tuning: TuningSettings = field(default_factory=TuningSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
+    # `measure = true` (or a [measure] table of TimingSettings' keys): each trial that completes also times its
+    # trained network's forward on its own device. None: not timed (training throughput is recorded either way).
+    measure: Optional[TimingSettings] = None
     model_options: dict = field(default_factory=dict)  # keyword arguments of a package.module:callable model
     select: Optional[str] = None  # default: a registered family's own substitution points, "spatial" otherwise
     exclude: tuple = ()  # globs on qualified module names kept dense
@@ -152,6 +163,7 @@ class StudyConfig:
         data["input_size"] = list(self.input_size)
         data["substitutes"] = list(self.substitutes)
         data["seeds"] = list(self.seeds)
+        data["init"] = list(self.init)
         data["exclude"] = list(self.exclude)
         data["training"] = {k: v for k, v in self.training.to_dict().items() if k not in _PER_TRIAL}
         data["budgets"] = [b["params"] if b["mult_adds"] is None else b for b in data["budgets"]]
@@ -193,14 +205,17 @@ def _check_trial_settings(config: StudyConfig) -> None:
     student = f"with distillation.teacher = {config.distillation.teacher!r} (students are distilled), " \
         if config.distillation.enabled else ""
     kinds = [(student, "student", {})]
+    if "projected" in config.init:
+        kinds.append(("in a projected student, ", "student", {"init": "projected"}))
     if config.distillation.teacher == "train":
         kinds.append(("in the teacher trial (its epochs: distillation.teacher_epochs, else training.epochs), ",
                       "teacher", {}))
     kinds += [(f"with tuning.{p.name}.{end} = {bound!r}, ", "student", {p.name: bound})
               for p in config.tuning.params for end, bound in (("low", p.low), ("high", p.high))]
-    for context, role, tuned in kinds:
+    for context, role, attrs in kinds:
+        start = {"init": attrs.pop("init")} if "init" in attrs else {}
         try:
-            train_config(config, {"role": role, "seed": 0}, tuned, "cpu", "runs")
+            train_config(config, {"role": role, "seed": 0, **start}, attrs, "cpu", "runs")
         except ConfigError as error:  # it names TrainConfig's field, which is the [training] key of the same name
             raise ConfigError(f"{config.source}: {context}training.{str(error).removeprefix('TrainConfig.')}") \
                 from None
@@ -293,14 +308,17 @@ def parse_study(data: dict, source: str = "<dict>") -> StudyConfig:
     substitutes = _substitutes(top)
     budgets = _budgets(top)
     seeds = _seeds(top)
+    init, weights, projection = parse_inits(top)
     min_fill = top.get("min_fill", float, StudyConfig.min_fill, check=lambda v: 0 <= v <= 1,
                        allowed="a fraction of the budget in [0, 1] (0: never skip a cell for falling short)")
     training = _training(top)
     config = StudyConfig(
         name=name, model=model, dataset=dataset, input_size=input_size, num_classes=num_classes,
-        substitutes=substitutes, budgets=budgets, seeds=seeds, min_fill=min_fill, training=training,
+        substitutes=substitutes, budgets=budgets, seeds=seeds, init=init, weights=weights, projection=projection,
+        min_fill=min_fill, training=training,
         distillation=_distillation(top), pruning=_pruning(top), tuning=_tuning(top),
-        storage=_storage(top), model_options=model_options, select=select, exclude=exclude, model_path=model_path,
+        storage=_storage(top), measure=_measure(top), model_options=model_options, select=select, exclude=exclude,
+        model_path=model_path,
         source=source,
     )
     top.finish()
@@ -561,3 +579,18 @@ def _storage(top: Table) -> StorageSettings:
                           f"an integer > heartbeat_interval ({settings.heartbeat_interval})")
     table.finish()
     return settings
+
+
+def _measure(top: Table) -> Optional[TimingSettings]:
+    """``measure = true|false``, or a ``[measure]`` table of :class:`TimingSettings`' keys, which times the trials."""
+    value = top.get("measure", (bool, dict), False, allowed="true, false or a table of batch_size, warmup, repeats")
+    if isinstance(value, bool):
+        return TimingSettings() if value else None
+    table = Table(top.source, "measure", value)
+    values = {f.name: table.get(f.name, int, f.default, allowed="an integer")
+              for f in dataclasses.fields(TimingSettings)}
+    table.finish()
+    try:
+        return TimingSettings(**values)
+    except ConfigError as error:  # it names TimingSettings' field, which is the [measure] key of the same name
+        raise ConfigError(f"{table.source}: measure.{str(error).removeprefix('timing ')}") from None

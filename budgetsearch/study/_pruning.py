@@ -11,6 +11,7 @@ from __future__ import annotations
 import optuna
 
 from ._config import StudyConfig
+from ._inits import DEFAULT_INIT
 from ._views import FilteredStorage
 
 
@@ -31,10 +32,12 @@ def make_sampler(config: StudyConfig, seed: int) -> optuna.samplers.BaseSampler:
 
 
 def budget_peers(storage, study_name: str, trial: optuna.trial.FrozenTrial, pruner) -> optuna.Study:
-    """The study as ``trial``'s pruner sees it: only trials of the same role at the same budget."""
+    """The study as ``trial``'s pruner sees it: only trials of the same role, budget and init (a projected start
+    leads a scratch one by far after its first epochs, which says nothing of either's end)."""
     budget, role = trial.user_attrs.get("budget"), trial.user_attrs.get("role")
+    init = trial.user_attrs.get("init") or DEFAULT_INIT  # None: queued before the axis, from scratch
     view = FilteredStorage(storage, lambda t: t.user_attrs.get("budget") == budget
-                           and t.user_attrs.get("role") == role)
+                           and t.user_attrs.get("role") == role and (t.user_attrs.get("init") or DEFAULT_INIT) == init)
     return optuna.Study(study_name, storage=view, pruner=pruner)
 
 

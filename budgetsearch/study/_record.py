@@ -33,7 +33,10 @@ class TrialRecord:
     budget_params: int
     budget_mult_adds: Optional[int]
     seed: int
-    cell: str  # substitute|budget|seed
+    # How the network started: "scratch" or "projected" (from the study's dense weights). None: recorded before
+    # studies had this axis, when every trial started from scratch.
+    init: Optional[str] = None
+    cell: str  # substitute|budget|seed, then |projected for a projected start
     role: str  # "student" or "teacher"
     params: int  # the solver's count of the network this trial trains
     mult_adds: int
@@ -56,6 +59,25 @@ class TrialRecord:
     epochs_run: Optional[int] = _result()
     reconstruction_mult_adds: Optional[int] = _result()  # mult-adds of rebuilding factorised weights, per step
     config: Optional[dict] = _result()  # the resolved settings it was trained with
+    # Epochs restored from the training state its lost attempt left (resumed there); None: trained from epoch 0.
+    resumed_from_epoch: Optional[int] = _result()
+    # A projected start (None from scratch): the projection's relative Frobenius error of the substituted layers'
+    # weights and of their outputs on the calibration batch, over all layers together; each layer's in
+    # projection_layers ({"name", "weight_error", "output_error", ...}); the errors (%) of the projected network
+    # before any fine-tuning (epoch 0), to set against val_error and test_error at the end.
+    projection_weight_error: Optional[float] = _result()
+    projection_output_error: Optional[float] = _result()
+    projection_layers: Optional[list] = _result()
+    initial_val_error: Optional[float] = _result()
+    initial_test_error: Optional[float] = _result()
+    # Measured speed on the trial's device (timing_device); `timing` says how each number was measured. Training
+    # images per second of the loop (after the first epoch); with the study's `measure`, the trained network's
+    # inference: ms per batch and images per second.
+    train_images_per_second: Optional[float] = _result()
+    latency_ms: Optional[float] = _result()
+    inference_images_per_second: Optional[float] = _result()
+    timing_device: Optional[str] = _result()
+    timing: Optional[dict] = _result()
     # Which tuning trial of its cell this is (None: the cell is not tuned).
     tuning_trial: Optional[int] = None
     # Whether a dead worker lost it (a fresh copy was then queued); written last, so it overrules a recoverer.

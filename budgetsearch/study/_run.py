@@ -26,6 +26,7 @@ from ._amend import amend_study
 from ._cells import SKIPPED_ATTR, StudyPlan, plan_study, skipped_record
 from ._config import StudyConfig, parse_study, resolve_model
 from ._identity import DATA_ATTR, changed_settings, comparable
+from ._inits import check_same_weights, check_weights
 from ._progress import Progress, study_progress, summary_rows
 from ._queue import enqueue_missing
 from ._storage import DEFAULT_RUNS_DIR, open_storage, queue_lock, storage_errors
@@ -93,6 +94,7 @@ def check_runnable(config: StudyConfig, devices: tuple) -> None:
             load_teacher(config.distillation.distill_config(teacher), config.model)
         except BudgetSearchError as error:
             raise ConfigError(f"{config.source}: distillation.teacher = {teacher!r}: {error}") from None
+    check_weights(config)
     cuda = [d for d in devices if d.startswith("cuda")]
     if cuda:
         import torch
@@ -181,6 +183,7 @@ def _check_same_study(study: optuna.Study, config: StudyConfig, retry_failed: bo
     stored = study.user_attrs.get(CONFIG_ATTR)
     current = config.to_dict()
     fingerprint = dataset_fingerprint(config.dataset)
+    check_same_weights(study, config, record=True)
     if stored is None:
         study.set_user_attr(DATA_ATTR, fingerprint)
         study.set_user_attr(CONFIG_ATTR, current)

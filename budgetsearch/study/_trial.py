@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import hashlib
 import math
+import re
 import time
 from pathlib import Path
 from typing import Optional
@@ -18,7 +20,9 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
+from ._cells import trial_key
 from ._config import StudyConfig
+from ._inits import dense_original_teacher, start_record, start_settings
 from ._record import RESULT_ATTRIBUTES
 from ._pruning import budget_peers, cell_peers, make_pruner, make_sampler
 from ._storage import study_dir
@@ -26,6 +30,7 @@ from ._storage import study_dir
 logger = logging.getLogger("budgetsearch.study")
 
 TEACHER_CHECKPOINT = "teacher.pt"
+RESUME_DIR = "resume"  # runs/<study>/resume/: each running trial's training state, for its next attempt
 
 
 class TrialLost(Exception):
@@ -44,18 +49,30 @@ def teacher_checkpoint(config: StudyConfig, runs_dir) -> Path:
     return Path(teacher)
 
 
+def resume_path(config: StudyConfig, attrs: dict, runs_dir) -> Path:
+    """Where a trial's training state lives: named by its cell and tuning index, which a re-queued copy shares."""
+    key = trial_key(attrs)
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{key[0]}-{key[1]}")
+    digest = hashlib.sha256(repr(key).encode()).hexdigest()[:12]  # two cells that read alike stay apart
+    return study_dir(config.name, runs_dir) / RESUME_DIR / f"{readable}-{digest}.pt"
+
+
 def train_config(config: StudyConfig, attrs: dict, tuned: dict, device: str, runs_dir):
-    """The trainer's configuration for this trial: the study's training settings, tuned values, seed, device, teacher."""
+    """The trainer's configuration for this trial: the study's training settings, tuned values, seed, device, teacher,
+    and how its weights start."""
     training = config.training
     teacher = attrs.get("role") == "teacher"
+    start = start_settings(config, attrs)
     distill = None
     if config.distillation.enabled and not teacher:
         distill = config.distillation.distill_config(teacher_checkpoint(config, runs_dir))
+    elif start.get("init") == "projected":
+        distill = dense_original_teacher(config)
     epochs = (config.distillation.teacher_epochs or training.epochs) if teacher else training.epochs
     return dataclasses.replace(
         training, epochs=epochs, lr=tuned.get("lr", training.lr), momentum=tuned.get("momentum", training.momentum),
         weight_decay=training.weight_decay * tuned.get("weight_decay_scale", 1.0), seed=attrs["seed"], device=device,
-        distill=distill,
+        distill=distill, **start,
     )
 
 
@@ -64,7 +81,9 @@ def run_trial(study: optuna.Study, config: StudyConfig, trial_id: int, *, device
     """Train the claimed (RUNNING) trial ``trial_id`` and record it; returns its status.
 
     Any exception from training other than the statuses the trainer returns is
-    recorded as status "failed" with its message. ``teacher_failure``: the
+    recorded as status "failed" with its message. The trainer keeps the trial's
+    training state in :func:`resume_path` at each epoch's end; a copy of a trial
+    whose worker died continues from it, and it is removed once the trial is recorded. ``teacher_failure``: the
     reason a student cannot run (its teacher ended without a checkpoint).
     Raises :class:`TrialLost` if another worker declared the trial lost meanwhile.
     """
@@ -74,6 +93,7 @@ def run_trial(study: optuna.Study, config: StudyConfig, trial_id: int, *, device
     frozen = storage.get_trial(trial_id)
     attrs = frozen.user_attrs
     started = time.perf_counter()
+    resume = resume_path(config, attrs, runs_dir)
     trial = optuna.Trial(budget_peers(storage, study.study_name, frozen, make_pruner(config)), trial_id)
     prune = attrs.get("role") == "student" and config.pruning.pruner != "none"
     reported: list[float] = []
@@ -103,8 +123,9 @@ def run_trial(study: optuna.Study, config: StudyConfig, trial_id: int, *, device
         result = train_trial(model=config.model, substitute=attrs["substitute"], setting=attrs["setting"],
                              dataset=config.dataset, config=tc, on_epoch=on_epoch,
                              num_classes=config.num_classes, save=None if save is None else str(save),
-                             model_options=config.model_options, **config.model_selection)
-        record = _result_record(result.to_dict())
+                             model_options=config.model_options, resume=str(resume), timing=config.measure,
+                             **config.model_selection)
+        record = _result_record(result.to_dict()) | start_record(result.to_dict())
         if result.params is not None and result.params != attrs.get("params"):
             logger.warning("trial %d (%s): the trainer counted %s params, the solver %s", frozen.number,
                            attrs.get("cell"), result.params, attrs.get("params"))
@@ -120,6 +141,7 @@ def run_trial(study: optuna.Study, config: StudyConfig, trial_id: int, *, device
     record["config"] = resolved
     record["lost"] = False  # written last but the state: a recoverer that thought this worker dead is overruled
     _finish(storage, frozen, record, reported)
+    resume.unlink(missing_ok=True)  # recorded: no attempt of this trial follows
     return record["status"]
 
 
@@ -133,6 +155,8 @@ def _suggest(study: optuna.Study, config: StudyConfig, frozen) -> dict:
 
 
 def _result_record(result: dict) -> dict:
+    # The trainer's images_per_second is its training loop's; the record names it beside the inference latency.
+    result = result | {"train_images_per_second": result.get("images_per_second")}
     return {k: result.get(k) for k in RESULT_ATTRIBUTES}
 
 

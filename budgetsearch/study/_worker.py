@@ -29,6 +29,7 @@ from ..errors import ConfigError
 from ..models import is_reference
 from ._config import StudyConfig, parse_study, resolve_model
 from ._identity import DATA_ATTR, comparable, config_digest, described_differences
+from ._inits import check_same_weights
 from ._owners import OwnerLock, new_token
 from ._queue import HeartbeatCheck, JournalOwnerCheck, claim, is_recorded
 from ._storage import DEFAULT_RUNS_DIR, is_journal, journal_dir, journal_path, open_storage
@@ -99,6 +100,7 @@ def _check_same_data(study: optuna.Study, config: StudyConfig) -> None:
         raise ConfigError(f"{config.source}: dataset = {config.dataset!r} holds other data than study {config.name!r} "
                           f"was started with (its files' contents differ); point --dataset at the same data on this "
                           f"machine")
+    check_same_weights(study, config, record=False)
 
 
 def check_threads(threads, setting: str) -> None:

@@ -62,6 +62,12 @@ def save_checkpoint(path, model: nn.Module, architecture: Architecture, summary:
     state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
     payload = {"format": FORMAT, "version": VERSION, "architecture": architecture.to_dict(),
                "state_dict": state, "summary": dict(summary or {})}
+    return write_atomically(path, payload)
+
+
+def write_atomically(path, payload: dict) -> Path:
+    """``torch.save`` ``payload`` to ``path`` through a temporary file, so ``path`` is never half written."""
+    path = Path(path)
     temporary = path.with_name(path.name + ".partial")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

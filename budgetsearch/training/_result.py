@@ -41,12 +41,19 @@ class TrialResult:
     config: dict  # the resolved configuration
     weight_decay_groups: List[dict]
     history: List[dict] = field(default_factory=list)
+    resumed_from_epoch: Optional[int] = None  # epochs restored from the trial's training state (None: from epoch 0)
     # A trial that starts from weights (``TrainConfig.init`` "loaded" or "projected"): the init, the weights file,
     # what a partial load left at its initialisation, and the val/test errors at epoch 0, before any training
     # (``dense_*_error``: the dense original's, when projected). None from scratch.
     initial: Optional[dict] = None
     # A projected trial's ProjectionReport.to_dict(): per layer and pooled, the relative weight and output errors.
     projection: Optional[dict] = None
+    # Measured inference of the trained network (train_trial's ``timing``): ms per batch and images per second;
+    # None when not asked for or the trial did not complete.
+    latency_ms: Optional[float] = None
+    inference_images_per_second: Optional[float] = None
+    timing_device: Optional[str] = None  # where images_per_second and the latency were measured, e.g. "cpu (2 threads)"
+    timing: Optional[dict] = None  # how they were measured: device, batch sizes, warm-up, repeats, precision
 
     def __post_init__(self):
         assert self.status in STATUSES, self.status

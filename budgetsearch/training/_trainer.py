@@ -29,6 +29,7 @@ from ..counting import count
 from ..data import Dataset, augment, iterate_batches, load_dataset
 from ..errors import ConfigError
 from ..models import AuxiliaryOutput, ModelCapabilities, check_model, class_scores
+from ..timing import TimingSettings, measure
 from ._architecture import Architecture, resolve_architecture
 from ._checkpoint import Checkpoint, check_checkpoint_path, load_teacher, save_checkpoint
 from ._config import TrainConfig
@@ -38,7 +39,9 @@ from ._initialise import Start, default_distillation, initialise
 from ._losses import student_loss
 from ._param_groups import reference_ratio, weight_decay_groups
 from ._result import TrialResult
+from ._resume import read_training_state, restore_training_state, save_training_state, training_identity
 from ._schedule import learning_rate, set_learning_rate
+from ._speed import speed_record
 
 logger = logging.getLogger(__name__)
 
@@ -64,9 +67,11 @@ class _Progress:
     history: list = dataclasses.field(default_factory=list)
     epoch_throughput: list = dataclasses.field(default_factory=list)  # (images, seconds) of each epoch's training
     epoch: int = 0  # the epoch being run, 1-based
-    stage: str = "training"  # or "validation", "testing": where an out-of-memory happened
+    stage: str = "training"  # or "validation", "testing", "timing": where an out-of-memory happened
     test: Optional[object] = None
+    resumed_from: Optional[int] = None  # epochs restored from the trial's training state, if it resumed
     initial: dict = dataclasses.field(default_factory=dict)  # the errors at epoch 0, before any training
+    inference: Optional[object] = None  # the trained network's measured forward (a Timing), when asked for
 
     def images_per_second(self) -> Optional[float]:
         """Training images per second of training-loop time, without the first epoch (compilation, warm-up)
@@ -193,7 +198,8 @@ def _measure_start(network, teacher, start: Start, data: Dataset, config: TrainC
 
 
 def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, device, kernels: Kernels, on_epoch,
-         progress: _Progress, teacher_info: dict, architecture: Architecture, save, start: Start):
+         progress: _Progress, teacher_info: dict, architecture: Architecture, save, start: Start, timing,
+         resume=None):
     fmt = memory_format(config.channels_last)
     network = network.to(device=device, memory_format=fmt)
     optimizer = make_optimizer(groups, config, kernels)
@@ -219,7 +225,16 @@ def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, 
     # it linearly from 0 over the epochs.
     final_drop_path = network.drop_path_prob if declared else None
 
-    for epoch in range(config.epochs):
+    first_epoch, identity = 0, training_identity(config, architecture, data)
+    state = read_training_state(resume, identity) if resume is not None else None
+    if state is not None:
+        first_epoch = restore_training_state(resume, state, network, optimizer, generator, device)
+        progress.history, progress.resumed_from = list(state["history"]), first_epoch
+        progress.epoch_throughput = [tuple(pair) for pair in state["epoch_throughput"]]
+        logger.info("%s: resumed from %s after epoch %d", architecture.label(), resume, first_epoch)
+        for metrics in progress.history:  # this attempt's callback (a study's new trial) sees every epoch
+            _report_epoch(on_epoch, metrics)
+    for epoch in range(first_epoch, config.epochs):
         progress.epoch, progress.stage = epoch + 1, "training"
         network.train()
         if final_drop_path is not None:
@@ -285,8 +300,10 @@ def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, 
         if teacher is not None:
             metrics |= {f"train_{name}_loss": float(sums[name]) / seen for name in ("ce", "at", "kd")}
         progress.history.append(metrics)
-        if on_epoch is not None and on_epoch(epoch + 1, dict(metrics)) is True:
-            raise _Stop("pruned", f"pruned by the epoch callback after epoch {epoch + 1}", epoch + 1)
+        _report_epoch(on_epoch, metrics)
+        if resume is not None:
+            save_training_state(resume, identity, epoch + 1, network, optimizer, generator, device,
+                                progress.history, progress.epoch_throughput)
 
     test_images, test_labels = data.test_images.to(device), data.test_labels.to(device)
     progress.stage = "testing"
@@ -296,12 +313,23 @@ def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, 
         save_checkpoint(save, network, architecture, {
             "dataset": data.name, "dataset_source": data.source, "epochs": config.epochs, "init": config.init,
             "val_error": last["val_error"], "test_error": progress.test.top1_error})
+    if timing is not None:  # the eager network, as `count --measure` times it
+        progress.stage = "timing"
+        progress.inference = measure(network, tuple(data.input_size), timing.batch_size, device, timing.warmup,
+                                     timing.repeats, train_step=False)
+
+
+def _report_epoch(on_epoch, metrics: dict) -> None:
+    epoch = metrics["epoch"]
+    if on_epoch is not None and on_epoch(epoch, dict(metrics)) is True:
+        raise _Stop("pruned", f"pruned by the epoch callback after epoch {epoch}", epoch)
 
 
 def train_trial(model, substitute="conv", setting=None, dataset: Union[str, Dataset] = "digits",
                 config: Optional[TrainConfig] = None, on_epoch: Optional[EpochCallback] = None,
                 num_classes: Optional[int] = None, save=None, *, model_options: Optional[dict] = None,
-                select: Optional[str] = None, exclude=()) -> TrialResult:
+                select: Optional[str] = None, exclude=(), resume=None,
+                timing: Optional[TimingSettings] = None) -> TrialResult:
     """Train ``model`` with ``substitute`` at ``setting`` on ``dataset`` and return the trial's result.
 
     ``dataset``: a spec (``"digits"``, ``"cifar10:PATH"``) loaded with
@@ -313,15 +341,24 @@ def train_trial(model, substitute="conv", setting=None, dataset: Union[str, Data
     there); a path that cannot be written is refused before training.
     ``model`` is a registered name, a ``package.module:callable`` reference or a
     callable importable by one (recorded as that reference), built with
-    ``model_options``, its layers chosen by ``select`` and ``exclude``.
+    ``model_options``, its layers chosen by ``select`` and ``exclude``. ``resume``:
+    a file the training state is written to at each epoch's end and, if it holds
+    a state of this same trial, continued from (its epochs are passed to
+    ``on_epoch`` again); the caller removes it once the result is recorded.
+    ``timing``: once the trial completes, time the trained network's forward
+    on its device (:func:`budgetsearch.timing.measure`) and record its latency.
     """
     config = TrainConfig() if config is None else config
     if not isinstance(config, TrainConfig):
         raise ConfigError(f"config must be a TrainConfig, but got {type(config).__name__}")
+    if timing is not None and not isinstance(timing, TimingSettings):
+        raise ConfigError(f"timing must be a budgetsearch.timing.TimingSettings or None, but got {timing!r}")
     if on_epoch is not None and not callable(on_epoch):
         raise ConfigError(f"on_epoch must be callable or None, but got {on_epoch!r}")
     if save is not None:
         check_checkpoint_path(save, overwrite=True)
+    if resume is not None:
+        check_checkpoint_path(resume, overwrite=True)
     started = time.perf_counter()
     device = resolve_device(config.device)
     data = _resolve_dataset(dataset, config)
@@ -351,7 +388,7 @@ def train_trial(model, substitute="conv", setting=None, dataset: Union[str, Data
     try:
         with kernels.tuned(), _seeded_global_rng(device, config.seed):
             _fit(network, groups, data, classes, config, device, kernels, on_epoch, progress, teacher_info,
-                 architecture, save, start)
+                 architecture, save, start, timing, resume)
     except _Stop as stop:
         status, message, stopped = stop.status, stop.message, stop.epoch
     except Exception as error:
@@ -366,7 +403,8 @@ def train_trial(model, substitute="conv", setting=None, dataset: Union[str, Data
             torch.cuda.empty_cache()
         stopped = progress.epoch
         status = "oom"
-        batch_size = config.batch_size if progress.stage == "training" else config.eval_batch_size
+        batch_size = config.batch_size if progress.stage == "training" else \
+            timing.batch_size if progress.stage == "timing" else config.eval_batch_size
         message = (f"out of memory in {progress.stage} at batch size {batch_size} in epoch {progress.epoch} "
                    f"on {device}: {out_of_memory}")
 
@@ -396,6 +434,8 @@ def train_trial(model, substitute="conv", setting=None, dataset: Union[str, Data
         reconstruction_mult_adds=counted.reconstruction_mult_adds, reference_params=reference_params,
         compression_ratio=ratio, convention=counted.convention.to_dict(), config=resolved,
         weight_decay_groups=[g.to_dict() for g in decay_records], history=progress.history,
+        resumed_from_epoch=progress.resumed_from,
         initial=start.record() | progress.initial if start.init != "scratch" else None,
         projection=start.projection,
+        **speed_record(device, config, resolved["precision"], progress.epoch_throughput, progress.inference),
     )

@@ -37,7 +37,13 @@ def attributes(**overrides) -> dict:
         "val_error": 9.0, "val_top5_error": 1.0, "test_error": 9.5, "test_top5_error": 1.5, "train_error": 3.0,
         "status": "complete", "message": None, "wall_time": 12.5, "epochs_run": EPOCHS,
         "config": {"study": "synthetic", "pruning": {"pruner": "none"}, "train": {"epochs": EPOCHS, "lr": 0.1}},
+        "resumed_from_epoch": None,
         "tuning_trial": None, "lost": False, "budgets": None,  # None: the trial serves its own budget only
+        "init": "scratch", "projection_weight_error": None, "projection_output_error": None,
+        "projection_layers": None, "initial_val_error": None, "initial_test_error": None,  # projected starts only
+        # Not measured (a study without `measure`, journalled before training throughput was recorded).
+        "train_images_per_second": None, "latency_ms": None, "inference_images_per_second": None,
+        "timing_device": None, "timing": None,
     }
     attrs.update(overrides)
     if attrs["fill"] is None and all(isinstance(attrs[k], (int, float)) for k in ("params", "budget_params")):

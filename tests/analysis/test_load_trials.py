@@ -20,7 +20,7 @@ def test_every_attribute_is_a_column_and_values_are_as_recorded(study):
     row = trials.iloc[0]
     for key in TRIAL_ATTRIBUTES:
         value = row[key]
-        assert (value is None or value is pd.NA) if recorded[key] is None else value == recorded[key], key
+        assert pd.isna(value) if recorded[key] is None else value == recorded[key], key  # a float's gap is NaN
     assert row["state"] == "COMPLETE" and row["value"] == recorded["val_error"]
 
 

@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 from budgetsearch.analysis import (aggregate_seeds, fit_power_law, frontier_table, plot_frontier, render_report,
                                    scaling_fits, trials_frame)
 
+from budgetsearch.analysis._plot import FIT_LINE
 from synthetic_study import attributes, frozen
 
 A, B, C = 2000.0, 0.5, 2.0  # error 2000·N^(−0.5) + 2 %: 8.3 % at 100k parameters, 4.0 % at 1M
@@ -121,11 +122,11 @@ def test_each_family_and_cost_is_fitted_or_says_why():
     assert not fits.loc[("acdc", "params"), "determined"] and "2 size(s)" in fits.loc[("acdc", "params"), "reason"]
 
 
-def test_the_plot_draws_a_dashed_curve_only_where_the_fit_is_determined():
+def test_the_plot_draws_a_fit_curve_only_where_the_fit_is_determined():
     trials = family_trials()
     points = frontier_table(aggregate_seeds(trials))
     ax = plot_frontier(points, Figure().subplots(), fits=scaling_fits(trials))
-    dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--" and len(line.get_xdata())]
+    dashed = [line for line in ax.get_lines() if line.get_linestyle() == FIT_LINE and len(line.get_xdata())]
     assert len(dashed) == 1  # tucker's; acdc has two sizes
     curve = dashed[0]
     np.testing.assert_allclose(curve.get_xdata(), law(curve.get_ydata()), rtol=1e-3)  # error = f(parameters)

@@ -59,8 +59,11 @@ def test_compress_projects_every_closed_form_family_and_writes_a_loadable_checkp
     status = main(["compress", "--model", MODEL, "--weights", str(trained["weights"]), "--substitute", family,
                    "--budget", "0.25x", "--out", str(out), "--dataset", trained["spec"], "--device", "cpu",
                    "--validation-size", "0", "--json"])
-    assert status == 0
-    printed = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    if status == 2 and "cannot meet budget" in captured.err:  # e.g. btt: its rank 1 is over 0.25x
+        pytest.skip(f"{family} has no network of {MODEL} within 0.25x")
+    assert status == 0, captured.err
+    printed = json.loads(captured.out)
     accuracy = printed["test_accuracy"]
     assert accuracy["dense"] == pytest.approx(trained["dense_accuracy"])
     assert printed["budget"]["fill"] <= 1 and printed["params"] <= printed["budget"]["budget_params"]
@@ -89,7 +92,6 @@ def test_fine_tuning_with_distillation_does_not_end_below_the_projection(trained
                          validation_size=0, init="projected", weights=str(trained["weights"]))
     result = train_trial(MODEL, family, solution.setting, _subset(trained["data"], 2000), config)
     assert result.status == "complete", result.message
-    # The default teacher, the dense model in memory; a ViT gives no attention maps, so it teaches by KD.
-    assert result.config["distill"]["teacher"] is None and result.config["distill"]["alpha"] > 0
-    assert result.history[0]["train_kd_loss"] > 0
+    # The default teacher: the dense model in memory, by attention transfer (the ViT gives attention maps).
+    assert result.config["distill"]["teacher"] is None and result.history[0]["train_at_loss"] > 0
     assert result.test_error <= result.initial["test_error"] + 0.5, (result.test_error, result.initial)

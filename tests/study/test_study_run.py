@@ -121,13 +121,13 @@ def test_killed_run_resumes_with_every_cell_once(write_study, runs_dir):
     run = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 240
     try:
-        while time.monotonic() < deadline:  # wait until a trial is mid-way: running, one epoch reported
+        while time.monotonic() < deadline:  # wait until a trial is mid-way: running, an epoch's state written
             time.sleep(0.1)
             assert run.poll() is None, "the run ended before it could be killed mid-trial"
             if not (runs_dir / "killed" / "journal.log").is_file():
                 continue
             running = [t for t in trials_of("killed", runs_dir) if t.state == TrialState.RUNNING]
-            if running and running[0].intermediate_values:
+            if running and running[0].intermediate_values and any((runs_dir / "killed" / "resume").glob("*.pt")):
                 break
         else:
             pytest.fail("no trial reached its first epoch in time")
@@ -146,3 +146,8 @@ def test_killed_run_resumes_with_every_cell_once(write_study, runs_dir):
     assert lost.state == TrialState.FAIL and lost.user_attrs["lost"] is True and lost.user_attrs["status"] == "failed"
     assert "no longer running" in lost.user_attrs["message"]
     assert len(trials) == 3  # two cells and one retry of the killed one, nothing else
+    retry = trials[-1]
+    assert retry.user_attrs["cell"] == lost.user_attrs["cell"]
+    assert 1 <= retry.user_attrs["resumed_from_epoch"] < 8  # continued from the killed attempt's last epoch
+    assert sorted(retry.intermediate_values) == list(range(1, 9))
+    assert list((runs_dir / "killed" / "resume").iterdir()) == []
