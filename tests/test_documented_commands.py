@@ -352,10 +352,12 @@ def _study_of(command: Command) -> Optional[Path]:
 
 
 def sessions() -> dict:
-    grouped: dict = {}
+    grouped, chains = {}, {}
     for command in (c for c in DOCUMENTED if c.is_budgetsearch):
         study = _study_of(command)
-        key = f"studies/{study.name}" if study else f"{command.where} {shlex.join(command.argv[1:])[:60]}"
+        # A `&&` chain (one line) runs in one folder: a later part reads what an earlier one wrote.
+        key = f"studies/{study.name}" if study else \
+            chains.setdefault(command.where, f"{command.where} {shlex.join(command.argv[1:])[:60]}")
         grouped.setdefault(key, []).append(command)
     return grouped
 

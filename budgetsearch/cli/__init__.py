@@ -19,7 +19,7 @@ from typing import Optional
 from budgetsearch.errors import BudgetSearchError
 
 # Each module registers its commands; in this order, the data's, `budgetsearch --help` lists them.
-from . import _count, _solve, _train, _study, _submit, _frontier  # noqa: F401  isort: skip
+from . import _count, _solve, _train, _compress, _study, _submit, _frontier  # noqa: F401  isort: skip
 from ._commands import COMMANDS, EXIT_BAD_INPUT, EXIT_CODES, EXIT_TRIALS_FAILED
 
 __all__ = ["COMMANDS", "EXIT_BAD_INPUT", "EXIT_TRIALS_FAILED", "build_parser", "main"]

@@ -6,6 +6,7 @@ from ._commands import command
 from ._options import (add_compat_option, add_counter_option, add_model_options, library_value, model_selection,
                        whole_number)
 from ._output import print_json, print_kept_dense, print_table
+from ._train import add_weights_options
 
 MAX_BATCH = 4096  # budgetsearch.timing.MAX_BATCH, without importing torch to parse the command line
 
@@ -50,6 +51,7 @@ def _configure_count(parser):
                                                           "separable for DARTS)")
     parser.add_argument("--setting", type=float, default=None, help="the substitute's hyperparameter value")
     parser.add_argument("--per-layer", action="store_true", help="also print each module's own count")
+    add_weights_options(parser)
     add_compat_option(parser)
     add_counter_option(parser)
     parser.add_argument("--measure", action="store_true",
@@ -76,17 +78,19 @@ def run_count(args) -> int:
     model = build_for_counting(args.model, factory, num_classes=args.num_classes, input_size=input_size,
                                compat=args.compat, select=chosen["select"], exclude=chosen["exclude"],
                                **chosen["options"])
+    loaded = _load_weights(model, args) if args.weights is not None else {}
     result = count(model, input_size, compat=args.compat, counter=args.counter)
     fixed_params, fixed_mult_adds = fixed_part(result, model.substitution_points)
     summary = {"model": args.model, "substitute": factory.substitute.name, "setting": factory.setting,
                "compat": args.compat, "params": result.params, "mult_adds": result.mult_adds,
                "reconstruction_mult_adds": result.reconstruction_mult_adds, "fixed_params": fixed_params,
                "fixed_mult_adds": fixed_mult_adds}
+    summary |= {key: value for key, value in loaded.items() if key == "weights"}
     timing = _measure(model, input_size, args) if args.measure else None  # after counting: a count is exact
     if args.json:
         kept = [{"name": k.name, "reason": k.reason} for k in model.kept_dense]
         measured = {"timing": timing.to_dict()} if timing is not None else {}
-        print_json(summary | result.to_dict(per_layer=args.per_layer) | {"kept_dense": kept} | measured)
+        print_json(summary | result.to_dict(per_layer=args.per_layer) | {"kept_dense": kept} | measured | loaded)
         return 0
     if timing is not None:
         summary |= {"forward_ms": round(1000 * timing.forward_seconds, 3),
@@ -104,7 +108,19 @@ def run_count(args) -> int:
         print(f"measured: {timing.method}; forward_ms per batch at inference, train_img_s with forward, "
               f"cross-entropy and backward")
     print_kept_dense(model.kept_dense)
+    if loaded:
+        left = loaded["left_at_init"]
+        print(f"weights {args.weights}: every tensor loaded" if not left else
+              f"weights {args.weights}: left at initialisation (zeros here: counting builds no random weights), "
+              f"{len(left)} tensors: {', '.join(left[:10])}{' ...' if len(left) > 10 else ''}")
     return 0
+
+
+def _load_weights(model, args) -> dict:
+    """Load ``--weights`` into the counted model (a check that they fit, and the weights ``--measure`` times)."""
+    from budgetsearch.models import load_weights
+
+    return {"weights": args.weights, "left_at_init": load_weights(model, args.weights, args.weights_strict)}
 
 
 def _measure(model, input_size, args):

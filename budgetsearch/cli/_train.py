@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from budgetsearch.errors import ConfigError
@@ -20,12 +21,46 @@ def _configure_train(parser):
     size.add_argument("--setting", type=float, default=None, help="the substitute's hyperparameter value")
     size.add_argument("--budget", default=None, help="parameter budget (1.2M, 0.1x of the reference network); "
                       "the solver picks the setting")
+    add_training_options(parser)
+    add_weights_options(parser)
+    parser.add_argument("--init", choices=("loaded", "projected"), default=None,
+                        help="with --weights: loaded (the weights are this network's own, the default) or projected "
+                             "(they are the dense model's, projected onto --substitute at its setting)")
+    parser.add_argument("--projection", choices=PROJECTIONS, default="closed",
+                        help="--init projected: how (see budgetsearch compress)")
+    parser.add_argument("--save", default=None, help="write a checkpoint of the trained model here")
+    parser.add_argument("--overwrite", action="store_true", help="let --save replace an existing file")
+    parser.add_argument("--json", action="store_true", help="print the trial's result as one JSON object")
+
+
+# budgetsearch.projection.METHODS, named here so that --help need not import torch
+PROJECTIONS = ("closed", "fit", "whitened")
+
+
+def add_weights_options(parser, required: bool = False) -> None:
+    parser.add_argument("--weights", required=required, default=None,
+                        help="trained weights: a state_dict saved with torch.save, a .safetensors file or a "
+                             "budgetsearch checkpoint (a transformers folder: a --model reference calling "
+                             "from_pretrained, see examples/pretrained.py)")
+    parser.add_argument("--weights-strict", type=_true_or_false, default=True, metavar="true|false",
+                        help="every key of --weights must fit the model (default: true); false loads what fits and "
+                             "prints what stayed at its random initialisation")
+
+
+def _true_or_false(text: str) -> bool:
+    if text.lower() not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"must be true or false, but got {text[:100]!r}")
+    return text.lower() == "true"
+
+
+def add_training_options(parser, epochs_help: str = "epochs to train") -> None:
+    """How a trial trains: the data, the preset and its overrides, the teacher (shared by train and compress)."""
     parser.add_argument("--dataset", default="digits", help="digits (default), cifar10:PATH or cifar100:PATH")
     parser.add_argument("--num-classes", type=whole_number(2, MAX_CLASSES), default=None,
                         help="classes of the head (default: the data set's)")
     parser.add_argument("--preset", default="short", help="training preset the options below override "
                         "(short, original, darts-original; default: short)")
-    parser.add_argument("--epochs", type=int, default=None, help="epochs to train")
+    parser.add_argument("--epochs", type=int, default=None, help=epochs_help)
     parser.add_argument("--batch-size", type=int, default=None, help="images per step")
     parser.add_argument("--lr", type=float, default=None, help="initial learning rate")
     parser.add_argument("--weight-decay", type=float, default=None, help="SGD weight decay")
@@ -51,9 +86,6 @@ def _configure_train(parser):
     parser.add_argument("--beta", type=float, default=None, help="attention-transfer weight (default 1e3)")
     parser.add_argument("--alpha", type=float, default=None, help="KD weight (default 0: KD off)")
     parser.add_argument("--temperature", type=float, default=None, help="KD temperature (default 4)")
-    parser.add_argument("--save", default=None, help="write a checkpoint of the trained model here")
-    parser.add_argument("--overwrite", action="store_true", help="let --save replace an existing file")
-    parser.add_argument("--json", action="store_true", help="print the trial's result as one JSON object")
 
 
 def _comma_separated(text: str, convert, flag: str, allowed: str) -> tuple:
@@ -63,7 +95,7 @@ def _comma_separated(text: str, convert, flag: str, allowed: str) -> tuple:
         raise ConfigError(f"{flag} must be {allowed}, but got {text!r}") from None
 
 
-def _train_config(args):
+def _train_config(args, init: str = "scratch"):
     import dataclasses
 
     from budgetsearch.training import PRESETS, DistillConfig, check_optimizer_options
@@ -89,10 +121,17 @@ def _train_config(args):
         overrides["crs_weight_decay"] = False
     if args.compile:
         overrides["compile"] = True
+    if args.weights is not None:
+        overrides |= {"init": init, "weights": args.weights, "weights_strict": args.weights_strict,
+                      "projection": args.projection}
+    elif args.init is not None or not args.weights_strict:
+        raise ConfigError("--init and --weights-strict describe how --weights start the trial, but got no --weights")
     distill = {name: getattr(args, name) for name in ("beta", "alpha", "temperature")
                if getattr(args, name) is not None}
     if args.teacher is not None:
         overrides["distill"] = DistillConfig(args.teacher, teacher_model=args.teacher_model, **distill)
+    elif distill and init == "projected":  # the default teacher, the dense original, as the options say
+        overrides["distill"] = DistillConfig(None, **distill)
     elif distill or args.teacher_model is not None:
         given = " ".join([f"--{name} {value:g}" for name, value in distill.items()]
                          + ([f"--teacher-model {args.teacher_model}"] if args.teacher_model is not None else []))
@@ -106,16 +145,39 @@ def _train_config(args):
 
 @command("train", "train one model with a substitute for a few epochs (a trial)", _configure_train)
 def run_train(args) -> int:
+    result, solution = run_trial(args, _train_config(args, args.init or "loaded"), args.save)
+    summary = result.to_dict() | {"budget": solution.to_dict() if solution is not None else None,
+                                  "checkpoint": args.save if args.save and result.status == "complete" else None}
+    if args.json:
+        print_json(summary)
+    else:
+        print_start(result)
+        columns = ["status", "val_error", "test_error", "train_error", "epochs_run", "params", "mult_adds",
+                   "images_per_second", "wall_time"]
+        if solution is not None:
+            summary["fill"], columns = solution.fill, columns[:7] + ["fill"] + columns[7:]
+        print_table([summary], columns)
+        print(result.message)
+        if summary["checkpoint"]:
+            print(f"checkpoint written to {args.save}")
+    return 0 if result.status == "complete" else 1
+
+
+def run_trial(args, config, save) -> tuple:
+    """Solve ``--budget`` if given, then train the trial with a progress bar: ``(TrialResult, BudgetSolution or None)``.
+
+    Every input is checked before the data is loaded or anything trained; ``save`` is written only when the
+    trial completes (see ``train_trial``).
+    """
     from tqdm import tqdm
 
     from budgetsearch.data import load_dataset
     from budgetsearch.training import check_checkpoint_path, load_teacher, train_trial
 
-    config = _train_config(args)
     chosen = model_selection(args)
-    if args.save is not None:
-        check_checkpoint_path(args.save, overwrite=args.overwrite)
-    if config.distill is not None:
+    if save is not None:
+        check_checkpoint_path(save, overwrite=args.overwrite)
+    if config.distill is not None and config.distill.teacher is not None:
         load_teacher(config.distill, args.model)  # a teacher that cannot be read is told before any data is loaded
     dataset = load_dataset(args.dataset, validation_size=config.validation_size, seed=config.seed)
     substitute, setting, solution = args.substitute, args.setting, None
@@ -140,24 +202,27 @@ def run_train(args) -> int:
 
     try:
         result = train_trial(args.model, substitute, setting, dataset, config, on_epoch=on_epoch,
-                             num_classes=args.num_classes, save=args.save, model_options=chosen["options"],
+                             num_classes=args.num_classes, save=save, model_options=chosen["options"],
                              select=chosen["select"], exclude=chosen["exclude"])
     finally:
         bar.close()
-    summary = result.to_dict() | {"budget": solution.to_dict() if solution is not None else None,
-                                  "checkpoint": args.save if args.save and result.status == "complete" else None}
-    if args.json:
-        print_json(summary)
-    else:
-        columns = ["status", "val_error", "test_error", "train_error", "epochs_run", "params", "mult_adds",
-                   "images_per_second", "wall_time"]
-        if solution is not None:
-            summary["fill"], columns = solution.fill, columns[:7] + ["fill"] + columns[7:]
-        print_table([summary], columns)
-        print(result.message)
-        if summary["checkpoint"]:
-            print(f"checkpoint written to {args.save}")
-    return 0 if result.status == "complete" else 1
+    return result, solution
+
+
+def print_start(result) -> None:
+    """What a trial from weights started at: a partial load's random part, and its errors before training."""
+    if result.initial is None:
+        return
+    left = result.initial["left_at_init"]
+    if left:
+        shown = ", ".join(left[:10]) + (f" and {len(left) - 10} more" if len(left) > 10 else "")
+        print(f"left at random initialisation ({len(left)} of the model's tensors, --weights-strict false): {shown}")
+    print(f"from {result.initial['weights']} ({result.initial['init']}): test error at epoch 0 "
+          f"{_percent(result.initial['test_error'])}")
+
+
+def _percent(value) -> str:
+    return "-" if value is None else f"{value:.2f}%"
 
 
 def _check_layer_choice(model: str, num_classes: int, input_size: tuple, chosen: dict) -> None:

@@ -204,7 +204,6 @@ class TrainConfig:
                 or list(milestones) != sorted(set(milestones))):
             raise ConfigError(f"TrainConfig.milestones must be strictly increasing ints >= 1, but got {milestones!r}")
         object.__setattr__(self, "milestones", tuple(milestones))
-        _check_start(self)
         for name in ("crs_weight_decay", "compile", "channels_last", "weights_strict"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"TrainConfig.{name} must be a bool, but got {getattr(self, name)!r}")
@@ -213,6 +212,7 @@ class TrainConfig:
             raise ConfigError(f"TrainConfig.device must be 'auto', 'cpu', 'cuda' or 'cuda:N', but got {self.device!r}")
         if self.distill is not None and not isinstance(self.distill, DistillConfig):
             raise ConfigError(f"TrainConfig.distill must be None or a DistillConfig, but got {self.distill!r}")
+        _check_start(self)
         if self.distill is not None and self.label_smoothing:
             raise ConfigError(f"TrainConfig.label_smoothing applies to plain training only, but got "
                               f"label_smoothing={self.label_smoothing!r} with distill")

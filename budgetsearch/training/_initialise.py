@@ -89,9 +89,11 @@ def initialise(network: nn.Module, architecture: Architecture, config: TrainConf
 
 
 def default_distillation(config: TrainConfig, network: nn.Module) -> TrainConfig:
-    """A projected trial distils from its dense original unless ``distill`` is given: attention transfer with the
-    original's weight, where the network gives attention maps and plain training has no label smoothing."""
-    maps = isinstance(network, ModelCapabilities) and network.gives_attention_maps
-    if config.init != "projected" or config.distill is not None or not maps or config.label_smoothing:
+    """A projected trial distils from its dense original unless ``distill`` is given (and not under label
+    smoothing, which distillation replaces): attention transfer with the original's weight where the network
+    gives attention maps, else knowledge distillation with Hinton et al.'s α = 0.9 at the default temperature."""
+    if config.init != "projected" or config.distill is not None or config.label_smoothing:
         return config
-    return dataclasses.replace(config, distill=DistillConfig(teacher=None))
+    maps = isinstance(network, ModelCapabilities) and network.gives_attention_maps
+    return dataclasses.replace(config, distill=DistillConfig(teacher=None) if maps else
+                               DistillConfig(teacher=None, beta=0.0, alpha=0.9))

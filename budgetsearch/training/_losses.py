@@ -53,7 +53,10 @@ def student_loss(student_logits: Tensor, student_maps: Sequence[Tensor], teacher
                  teacher_maps: Sequence[Tensor], labels: Tensor, distill: DistillConfig) -> Dict[str, Tensor]:
     """The student's loss ``α·KD + (1 − α)·CE + AT`` and its terms (``loss``, ``ce``, ``kd``, ``at``)."""
     ce = F.cross_entropy(student_logits.float(), labels)
-    at = attention_transfer_loss(student_maps, teacher_maps, distill.beta)
+    if distill.beta > 0:
+        at = attention_transfer_loss(student_maps, teacher_maps, distill.beta)
+    else:  # AT off (KD alone, e.g. for a network without attention maps): not computed, reported as 0
+        at = torch.zeros((), device=ce.device)
     if distill.alpha > 0:
         kd = distillation_kl(student_logits, teacher_logits, distill.temperature)
     else:  # KD off: not computed, reported as 0

@@ -154,6 +154,8 @@ def _load_teacher(config: TrainConfig, data: Dataset, num_classes: int, device, 
     teacher = checkpoint.model.to(device=device, memory_format=fmt).eval()
     for parameter in teacher.parameters():
         parameter.requires_grad_(False)
+    if config.distill.beta == 0:  # KD alone: no attention maps to pair
+        return teacher, checkpoint
     # Attention transfer pairs the maps one to one: check before training, not at its first step.
     cannot_teach = f"teacher {path} ({arch.label()}) cannot teach {architecture.label()} by attention transfer"
     for role, network, label in (("teacher", teacher, arch.label()), ("student", student, architecture.label())):
@@ -216,6 +218,7 @@ def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, 
     steps = len(images) // config.batch_size if drop_last else 1
     check_every = 1 if device.type == "cpu" else CUDA_FINITE_CHECK_EVERY
     distill, smoothing = config.distill, config.label_smoothing
+    with_maps = teacher is not None and distill.beta > 0  # attention transfer pairs the maps
     declared = isinstance(network, ModelCapabilities)
     aux_weight = network.auxiliary_weight if declared else 0.0
     # A network with drop-path (DARTS) declares its final rate; the DARTS recipe raises
@@ -250,11 +253,12 @@ def _fit(network, groups, data: Dataset, num_classes: int, config: TrainConfig, 
             set_learning_rate(optimizer, rate)
             inputs = augment(batch, data.augmentation, mean, std, generator).contiguous(memory_format=fmt)
             with autocast(device):
-                logits, aux, maps = _split_output(runner(inputs, return_attention=True) if teacher is not None
-                                                  else runner(inputs), teacher is not None)
+                logits, aux, maps = _split_output(runner(inputs, return_attention=True) if with_maps
+                                                  else runner(inputs), with_maps)
                 if teacher is not None:
                     with torch.no_grad():
-                        teacher_logits, _, teacher_maps = _split_output(teacher(inputs, return_attention=True), True)
+                        teacher_logits, _, teacher_maps = _split_output(
+                            teacher(inputs, return_attention=True) if with_maps else teacher(inputs), with_maps)
                     terms = student_loss(logits, maps, teacher_logits, teacher_maps, targets, distill)
                 else:
                     terms = {"loss": F.cross_entropy(logits.float(), targets, label_smoothing=smoothing)}
