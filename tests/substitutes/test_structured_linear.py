@@ -1,4 +1,4 @@
-"""Monarch, butterfly, Kronecker and BTT against their definitions.
+"""Monarch, butterfly, Kronecker, BTT and BLAST against their definitions.
 
 Parameter counts are the issue's formulas (with each family's documented cap),
 written out here; outputs are compared with the explicit dense matrix assembled
@@ -16,7 +16,7 @@ from structured_formulas import expected_params
 SHAPES = [(640, 640), (160, 320), (320, 160), (96, 160), (256, 1024), (1024, 256), (100, 36), (48, 24), (7, 7),
           (17, 5), (3, 17), (1, 5), (12, 18)]
 SETTINGS = {"monarch": [1, 2, 3, 4, 6, 8, 16, 64], "butterfly": [1, 2, 3, 8], "kronecker": [1, 2, 5, 40, 300],
-            "btt": [1, 2, 3, 16, 100]}
+            "btt": [1, 2, 3, 16, 100], "blast": [1, 2, 3, 8, 40, 300]}
 
 
 def linear(name, d_in, d_out, setting, bias=False):
@@ -96,7 +96,16 @@ def btt_matrix(layer):
     return torch.einsum("acrp,praq->pqac", first, second).reshape(n0 * n1, m1 * m0)
 
 
-MATRICES = {"monarch": monarch_matrix, "butterfly": butterfly_matrix, "kronecker": kronecker_matrix, "btt": btt_matrix}
+def blast_matrix(layer):
+    """The paper's definition, block by block: W_ij = U_i · diag(s_ij) · V_jᵀ."""
+    left, right, coupling = layer.left.detach(), layer.right.detach(), layer.coupling.detach()
+    blocks = left.shape[0]
+    return torch.cat([torch.cat([left[i] @ torch.diag(coupling[i, j]) @ right[j].t() for j in range(blocks)], dim=1)
+                      for i in range(blocks)])
+
+
+MATRICES = {"monarch": monarch_matrix, "butterfly": butterfly_matrix, "kronecker": kronecker_matrix, "btt": btt_matrix,
+            "blast": blast_matrix}
 
 
 @pytest.mark.parametrize("name", list(MATRICES))
