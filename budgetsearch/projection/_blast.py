@@ -34,7 +34,7 @@ DAMPING_FLOOR = 1e-12
 
 
 def blast_matrix(left: torch.Tensor, coupling: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
-    """W from (b, p, r) left bases, (b, b, r) couplings and (b, q, r) right bases: block (i, j) = U_i·diag(s_ij)·V_jᵀ."""
+    """W from (b, p, r) left bases, (b, b, r) couplings, (b, q, r) right bases: block (i, j) = U_i·diag(s_ij)·V_jᵀ."""
     (blocks, p, _), q = left.shape, right.shape[1]
     return torch.einsum("ipr,ijr,jqr->ipjq", left, coupling, right).reshape(blocks * p, blocks * q)
 

@@ -54,8 +54,8 @@ class BlastLinear(FeaturesLastLinear):
         self.rank = check_size("rank", rank)
         self.blocks = blast_blocks(in_features, out_features) if blocks is None else check_size("blocks", blocks)
         if in_features % self.blocks or out_features % self.blocks:
-            raise ConfigError(f"blocks must divide in_features={in_features} and out_features={out_features}, "
-                             f"but got blocks={self.blocks}")
+            raise ConfigError(f"blocks must divide both in_features={in_features} and "
+                              f"out_features={out_features}, but got blocks={self.blocks}")
         b, p, q = self.blocks, out_features // self.blocks, in_features // self.blocks
         self.left = nn.Parameter(torch.empty(b, p, self.rank))  # U_i = left[i]
         self.right = nn.Parameter(torch.empty(b, q, self.rank))  # V_j = right[j]

@@ -1,9 +1,9 @@
-"""BLAST from dense weights: no closed form (refused by name), a factorisation that starts the fit.
+"""BLAST from dense weights: no closed form (refused by name), the authors' factorisation starts the fit.
 
-Independent expectations: the block-wise truncated SVD's error (Eckart–Young per
-block) for the start, exactness at the rank where BLAST holds every matrix, the
-paper's definition of the matrix block by block, and the layer's effective weight
-read off by impulses.
+Independent expectations: Eckart–Young's optimum at one block (U·diag(s)·Vᵀ is a
+rank-r product), exactness at the rank where BLAST holds every matrix, the
+paper's definition of the matrix block by block, and the layer's effective
+weight read off by impulses.
 """
 
 import pytest
@@ -90,8 +90,8 @@ def test_closed_refuses_blast_by_name():
         project_closed(dense, get_substitute("blast").factory(3).linear(24, 16))
 
 
-@pytest.mark.parametrize("geometry", [(12, 20, 3, 2, 1, 1), (9, 15, 1, 1, 0, 1), (7, 10, 3, 1, 1, 1), (16, 16, 1, 2, 1, 1)],
-                         ids=str)
+@pytest.mark.parametrize("geometry", [(12, 20, 3, 2, 1, 1), (9, 15, 1, 1, 0, 1), (7, 10, 3, 1, 1, 1),
+                                      (16, 16, 1, 2, 1, 1)], ids=str)
 def test_the_fit_start_is_what_the_conv_computes(geometry):
     c_in, c_out, k, s, p, d = geometry
     dense = nn.Conv2d(c_in, c_out, k, s, p, d, bias=False)
