@@ -164,6 +164,15 @@ def _cp(module: CPPointwise, target: torch.Tensor, generator: Optional[torch.Gen
     return cp_tensor(factors).reshape(target.shape)
 
 
+def _blast(module: BlastLinear, target: torch.Tensor, generator: Optional[torch.Generator] = None,
+           **_) -> torch.Tensor:
+    left, coupling, right = blast_factors(target, module.blocks, module.rank, generator=generator)
+    _write(module.left, left)
+    _write(module.coupling, coupling)
+    _write(module.right, right)
+    return blast_matrix(left, coupling, right)
+
+
 # Checked in order with isinstance: a subclass of a listed type is projected as that type.
 CLOSED_FORMS: tuple = (
     ((nn.Conv2d, nn.Linear), _dense),
@@ -177,15 +186,6 @@ CLOSED_FORMS: tuple = (
     (TensorTrainPointwise, _tensor_train),
     (CPPointwise, _cp),
 )
-
-def _blast(module: BlastLinear, target: torch.Tensor, generator: Optional[torch.Generator] = None,
-           **_) -> torch.Tensor:
-    left, coupling, right = blast_factors(target, module.blocks, module.rank, generator=generator)
-    _write(module.left, left)
-    _write(module.coupling, coupling)
-    _write(module.right, right)
-    return blast_matrix(left, coupling, right)
-
 
 # Families without a closed form whose fit starts from a factorisation of their own (good, not optimal):
 # method="closed" refuses them as it does ACDC, method="fit" writes this first.
