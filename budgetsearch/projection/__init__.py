@@ -27,9 +27,10 @@ lowrank (tied VᵀV)     nearest rank-r PSD matrix (eigendecomposition of the sy
 Every other family behind a depthwise k×k is a two-step approximation: the
 separable split, then the family's projection of the 1×1 factor (the kernels
 have unit norm, so the two squared errors add exactly). ACDC, butterfly and
-shuffle have no closed form, and ``method="closed"`` refuses them by name;
-``method="fit"`` fits any family's own parameters by least squares on its
-outputs (Adam), from the best closed form available.
+shuffle have no closed form, nor has BLAST, and ``method="closed"`` refuses them
+by name; ``method="fit"`` fits any family's own parameters by least squares on its
+outputs (Adam), from the best closed form available, and BLAST from its own
+factorisation (Lee et al. 2024's preconditioned gradient descent, :mod:`._blast`).
 """
 
 from ._layer import METHODS, NoClosedFormError, project_closed, project_layer, structured_part

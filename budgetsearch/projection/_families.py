@@ -15,6 +15,7 @@ block-wise projection) and BTT (each block a free rank-r product). Tucker
 (HOSVD + HOOI), TT (TT-SVD) and CP (ALS) are the standard algorithms, within
 their known bounds of the optimum. The tied low rank VᵀV is the closest rank-r
 positive semidefinite matrix when C_i = C_o, and a start for the fit otherwise.
+BLAST has no closed form: its writer is only its fit's start (``FIT_STARTS``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
+from ..substitutes.blast import BlastLinear
 from ..substitutes.btt import BlockTensorTrainLinear
 from ..substitutes.cp import CPPointwise
 from ..substitutes.generic import LowRankPointwise
@@ -33,6 +35,7 @@ from ..substitutes.lowrank import TiedLowRank
 from ..substitutes.monarch import MonarchLinear
 from ..substitutes.tensor_train import TensorTrainPointwise
 from ..substitutes.tucker import TuckerPointwise
+from ._blast import blast_factors, blast_matrix
 from ._linalg import balanced_factors, kronecker_sum, signed_bucket_means, whitened_low_rank
 from ._tensors import cp_als, cp_tensor, tensor_train, tt_tensor, tucker
 
@@ -161,6 +164,15 @@ def _cp(module: CPPointwise, target: torch.Tensor, generator: Optional[torch.Gen
     return cp_tensor(factors).reshape(target.shape)
 
 
+def _blast(module: BlastLinear, target: torch.Tensor, generator: Optional[torch.Generator] = None,
+           **_) -> torch.Tensor:
+    left, coupling, right = blast_factors(target, module.blocks, module.rank, generator=generator)
+    _write(module.left, left)
+    _write(module.coupling, coupling)
+    _write(module.right, right)
+    return blast_matrix(left, coupling, right)
+
+
 # Checked in order with isinstance: a subclass of a listed type is projected as that type.
 CLOSED_FORMS: tuple = (
     ((nn.Conv2d, nn.Linear), _dense),
@@ -175,9 +187,17 @@ CLOSED_FORMS: tuple = (
     (CPPointwise, _cp),
 )
 
+# Families without a closed form whose fit starts from a factorisation of their own (good, not optimal):
+# method="closed" refuses them as it does ACDC, method="fit" writes this first.
+FIT_STARTS: tuple = (
+    (BlastLinear, _blast),
+)
+
 # The structured parts whose projection uses the inputs they see (``method="whitened"``).
 DATA_AWARE = (LowRankPointwise,)
 
 
-def closed_form(module: nn.Module) -> Optional[Writer]:
-    return next((writer for types, writer in CLOSED_FORMS if isinstance(module, types)), None)
+def closed_form(module: nn.Module, for_fit: bool = False) -> Optional[Writer]:
+    """The module's closed-form writer; ``for_fit``: else its fit's start, where it has one."""
+    table = CLOSED_FORMS + FIT_STARTS if for_fit else CLOSED_FORMS
+    return next((writer for types, writer in table if isinstance(module, types)), None)

@@ -1,6 +1,6 @@
 """Least-squares fit of a substitute layer's own parameters to the dense layer it replaces.
 
-For the families without a closed form (ACDC, butterfly, shuffle)
+For the families without a closed form (ACDC, butterfly, shuffle, BLAST)
 and as a refinement of any closed form: Adam on the relative squared error of the
 layer's outputs on calibration inputs, or, without inputs, of its effective
 weight (the output error under white inputs). Full-batch steps from a given

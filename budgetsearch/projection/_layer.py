@@ -72,11 +72,13 @@ def _pointwise_columns(layer: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
 
 
 def project_closed(dense: nn.Module, layer: nn.Module, inputs: Optional[torch.Tensor] = None,
-                   generator: Optional[torch.Generator] = None) -> torch.Tensor:
+                   generator: Optional[torch.Generator] = None, for_fit: bool = False) -> torch.Tensor:
     """Write the closed-form projection of ``dense`` into ``layer``; the weight it computes (float64, dense's shape).
 
     With ``inputs`` (the dense layer's input batch), a data-aware part (low rank) is
     projected on its outputs (SVD-LLM); without, every part is closest in weight.
+    ``for_fit``: a family without a closed form but with a start of its own for the fit
+    (BLAST's factorisation) is written from that start instead of refused.
     """
     geometry = geometry_of(dense)
     weight = dense.weight.detach().double()
@@ -90,7 +92,7 @@ def project_closed(dense: nn.Module, layer: nn.Module, inputs: Optional[torch.Te
         # A 1×1 family takes the (C_o, C_i) matrix; a whole-layer part (dense, hashed k×k) the weight itself.
         pointwise_target = weight if part is layer and geometry.kernel not in ((), (1, 1)) else \
             weight.reshape(geometry.out_channels, geometry.in_channels)
-    writer = closed_form(part)
+    writer = closed_form(part, for_fit)
     if writer is None:
         raise NoClosedFormError(f"{family_label(part)} has no closed-form projection; method='fit' fits it to the "
                                 f"dense layer by least squares")
@@ -130,7 +132,7 @@ def project_layer(name: str, dense: nn.Module, layer: nn.Module, method: str = "
     whitened = method == "whitened" and isinstance(part, DATA_AWARE)
     used = "whitened" if whitened else "closed"
     try:
-        project_closed(dense, layer, inputs if whitened else None, generator)
+        project_closed(dense, layer, inputs if whitened else None, generator, for_fit=method == "fit")
     except NoClosedFormError as error:
         if method != "fit":
             raise NoClosedFormError(f"layer {name!r}: {error}") from None

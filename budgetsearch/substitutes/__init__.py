@@ -29,7 +29,7 @@ from ._registry import (
 )
 
 # Registration order is the order of listings and tables.
-from . import conv, separable, hashed, generic, lowrank, shuffle, acdc, tensor_train, tucker, cp, monarch, butterfly, kronecker, btt  # noqa: E402,F401,I001
+from . import conv, separable, hashed, generic, lowrank, shuffle, acdc, tensor_train, tucker, cp, monarch, butterfly, kronecker, btt, blast  # noqa: E402,F401,I001
 
 __all__ = [
     "CompatCounted", "ConvFactory", "DepthwiseSeparable", "Hyperparameter", "ReconstructedConv", "ReconstructedModule",

@@ -14,7 +14,7 @@ from budgetsearch.projection import NoClosedFormError, effective_weight, geometr
 from budgetsearch.substitutes import get_substitute, list_substitutes
 
 # The families without a closed form; every other registered family must have one.
-FIT_ONLY = {"shuffle", "acdc", "butterfly"}
+FIT_ONLY = {"shuffle", "acdc", "butterfly", "blast"}
 
 # (C_i, C_o, kernel, stride, padding, dilation): square and not, prime and non-divisible widths,
 # k = 1 with stride and padding, k > 1 with dilation, a rectangular kernel.

@@ -1,4 +1,4 @@
-"""Parameter counts of the structured linear maps (Monarch, butterfly, Kronecker, BTT), bias excluded.
+"""Parameter counts of the structured linear maps (Monarch, butterfly, Kronecker, BTT, BLAST), bias excluded.
 
 The issue's formulas with each family's documented cap, written out independently
 of budgetsearch's code; shared by the linear-form and the conv-form tests.
@@ -9,6 +9,12 @@ import math
 
 def largest_divisor_below_root(d):
     return max(k for k in range(1, d + 1) if d % k == 0 and k * k <= d)
+
+
+def blast_blocks(d_in, d_out):
+    """b: the largest of 1..4 that divides gcd(d_in, d_out)."""
+    common = math.gcd(d_in, d_out)
+    return max(b for b in range(1, 5) if common % b == 0)
 
 
 def monarch_count(d_in, d_out, b):
@@ -39,11 +45,14 @@ def expected_params(name, d_in, d_out, h):
     if name == "btt":
         per_rank = i2 * o1 * (i1 + o2)  # r·m₁·n₀·(m₀ + n₁), m₀ = i1, n₀ = o1
         return max(1, min(h, dense // per_rank)) * per_rank
+    if name == "blast":
+        per_rank = d_in + d_out + blast_blocks(d_in, d_out) ** 2  # r·(m + n + b²)
+        return max(1, min(h, dense // per_rank)) * per_rank
     raise AssertionError(name)
 
 
 def expected_mult_adds_per_row(name, d_in, d_out, h):
-    """Monarch, butterfly and BTT use each factor element once per row; Kronecker runs the cheapest of its
+    """Monarch, butterfly, BTT and BLAST use each factor element once per row; Kronecker runs the cheapest of its
     three contractions (the issue's K·i₁·o₂·(i₂ + o₁) is the X·Bᵀ-first one)."""
     if name != "kronecker":
         return expected_params(name, d_in, d_out, h)

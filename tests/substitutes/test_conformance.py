@@ -19,7 +19,7 @@ from budgetsearch.substitutes.shuffle import valid_groups
 from structured_formulas import expected_mult_adds_per_row, expected_params as structured_params
 
 NAMES = list_substitutes()
-STRUCTURED = ("monarch", "butterfly", "kronecker", "btt")
+STRUCTURED = ("monarch", "butterfly", "kronecker", "btt", "blast")
 
 # (C_i, C_o, kernel, stride, padding, dilation): stride 1 and 2, padding, dilation, in < out, in > out, k = 1 and k > 1.
 GEOMETRIES = [

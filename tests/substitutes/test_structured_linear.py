@@ -1,22 +1,25 @@
-"""Monarch, butterfly, Kronecker and BTT against their definitions.
+"""Monarch, butterfly, Kronecker, BTT and BLAST against their definitions.
 
 Parameter counts are the issue's formulas (with each family's documented cap),
 written out here; outputs are compared with the explicit dense matrix assembled
-in the test from the module's factors, as the papers define it.
+in the test from the module's factors, as the papers define it; mult-adds are the
+formula, torch's FlopCounterMode and both of budgetsearch's counters.
 """
 
 import pytest
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
+from budgetsearch.counting import count
 from budgetsearch.errors import ConfigError
 from budgetsearch.substitutes import get_substitute
-from structured_formulas import expected_params
+from structured_formulas import expected_mult_adds_per_row, expected_params
 
 # (d_in, d_out): square, rectangular both ways, powers of two and not, primes, a single feature.
 SHAPES = [(640, 640), (160, 320), (320, 160), (96, 160), (256, 1024), (1024, 256), (100, 36), (48, 24), (7, 7),
           (17, 5), (3, 17), (1, 5), (12, 18)]
 SETTINGS = {"monarch": [1, 2, 3, 4, 6, 8, 16, 64], "butterfly": [1, 2, 3, 8], "kronecker": [1, 2, 5, 40, 300],
-            "btt": [1, 2, 3, 16, 100]}
+            "btt": [1, 2, 3, 16, 100], "blast": [1, 2, 3, 8, 40, 300]}
 
 
 def linear(name, d_in, d_out, setting, bias=False):
@@ -96,7 +99,16 @@ def btt_matrix(layer):
     return torch.einsum("acrp,praq->pqac", first, second).reshape(n0 * n1, m1 * m0)
 
 
-MATRICES = {"monarch": monarch_matrix, "butterfly": butterfly_matrix, "kronecker": kronecker_matrix, "btt": btt_matrix}
+def blast_matrix(layer):
+    """The paper's definition, block by block: W_ij = U_i · diag(s_ij) · V_jᵀ."""
+    left, right, coupling = layer.left.detach(), layer.right.detach(), layer.coupling.detach()
+    blocks = left.shape[0]
+    return torch.cat([torch.cat([left[i] @ torch.diag(coupling[i, j]) @ right[j].t() for j in range(blocks)], dim=1)
+                      for i in range(blocks)])
+
+
+MATRICES = {"monarch": monarch_matrix, "butterfly": butterfly_matrix, "kronecker": kronecker_matrix, "btt": btt_matrix,
+            "blast": blast_matrix}
 
 
 @pytest.mark.parametrize("name", list(MATRICES))
@@ -137,3 +149,17 @@ def test_a_bad_size_names_the_hyperparameter(name, bad):
     hyperparameter = get_substitute(name).hyperparameter.name
     with pytest.raises(ConfigError, match=f"{hyperparameter} must be an int >= 1, but got {bad!r}"):
         cls(8, 8, **{hyperparameter: bad})
+
+
+@pytest.mark.parametrize("name", ["monarch", "btt", "blast"])
+@pytest.mark.parametrize("d_in, d_out, setting", [(48, 24, 3), (30, 45, 2), (64, 64, 8)])
+def test_mult_adds_are_the_formula_and_what_torch_counts(name, d_in, d_out, setting):
+    # Families that never rebuild a weight: torch's FlopCounterMode sees only their bmm/einsum (FLOPs = 2·MACs).
+    layer = linear(name, d_in, d_out, setting)
+    rows = 7
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        layer(torch.zeros(rows, d_in))
+    expected = rows * expected_mult_adds_per_row(name, d_in, d_out, setting)
+    assert counter.get_total_flops() // 2 == expected
+    for counter_name in ("fvcore", "dispatch"):
+        assert count(layer, (1, rows, d_in), counter=counter_name).mult_adds == expected, counter_name

@@ -56,7 +56,7 @@ def test_reference_ratio_example_from_the_original():
 
 SUBSTITUTES_WITH_SETTINGS = {"hashed": 0.1, "sep-hashed": 0.2, "generic": 0.2, "lowrank": 0.25, "shuffle": 4,
                              "acdc": 3, "tensor-train": 0.4, "tucker": 0.4, "cp": 0.4, "monarch": 4, "butterfly": 2,
-                             "kronecker": 2, "btt": 2}
+                             "kronecker": 2, "btt": 2, "blast": 2}
 
 
 @pytest.mark.parametrize("name", [n for n in list_substitutes() if get_substitute(n).compressed_types])
