@@ -119,6 +119,9 @@ CASES = [
     ("weights-of-another-model", lambda t: ["run", (torch.save({"x": torch.zeros(1)}, t / "w.pt"), study_file(
         t, f'init = "projected"\nweights = "{t / "w.pt"}"\n' + STUDY))[1], "--runs-dir", str(t / "runs")],
      "missing from the file"),
+    ("projected-closed-without-closed-form", lambda t: ["run", (torch.save({"x": torch.zeros(1)}, t / "w.pt"), study_file(
+        t, f'init = "projected"\nweights = "{t / "w.pt"}"\n' + STUDY.replace('["generic"]', '["generic", "acdc"]')))[1],
+        "--runs-dir", str(t / "runs")], "acdc has no closed-form projection; projection 'fit' fits every family"),
     # settings of one optimizer given to another, or that no trial of the study could train with (issue 19)
     ("train-betas-with-sgd", lambda t: ["train", "--optimizer", "sgd", "--betas", "0.9,0.99", "--epochs", "1"],
      "TrainConfig.betas = (0.9, 0.99) is an option of optimizer 'adamw' only, but got optimizer='sgd'"),

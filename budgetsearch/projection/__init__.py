@@ -33,12 +33,13 @@ outputs (Adam), from the best closed form available, and BLAST from its own
 factorisation (Lee et al. 2024's preconditioned gradient descent, :mod:`._blast`).
 """
 
-from ._layer import METHODS, NoClosedFormError, project_closed, project_layer, structured_part
+from ._layer import (METHODS, NoClosedFormError, check_closed_forms, project_closed, project_layer,
+                     structured_part)
 from ._probe import effective_weight, geometry_of
 from ._project import project
 from ._report import LayerProjection, ProjectionReport
 
 __all__ = [
-    "METHODS", "LayerProjection", "NoClosedFormError", "ProjectionReport", "effective_weight", "geometry_of",
+    "METHODS", "LayerProjection", "NoClosedFormError", "ProjectionReport", "check_closed_forms", "effective_weight", "geometry_of",
     "project", "project_closed", "project_layer", "structured_part",
 ]

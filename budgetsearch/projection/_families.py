@@ -201,3 +201,8 @@ def closed_form(module: nn.Module, for_fit: bool = False) -> Optional[Writer]:
     """The module's closed-form writer; ``for_fit``: else its fit's start, where it has one."""
     table = CLOSED_FORMS + FIT_STARTS if for_fit else CLOSED_FORMS
     return next((writer for types, writer in table if isinstance(module, types)), None)
+
+
+def has_closed_form(kind: type) -> bool:
+    """Whether modules of ``kind`` have a closed form, known from the type alone (before anything is built)."""
+    return any(issubclass(kind, types) for types, _ in CLOSED_FORMS)

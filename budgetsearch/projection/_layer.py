@@ -24,7 +24,7 @@ from ..substitutes._features_last import FeaturesLastLinear
 from ..substitutes.generic import LowRankPointwise
 from ..substitutes.lowrank import TiedLowRank
 from ..substitutes.shuffle import LinearShuffle
-from ._families import DATA_AWARE, closed_form
+from ._families import DATA_AWARE, closed_form, has_closed_form
 from ._fit import fit
 from ._linalg import depthwise_split
 from ._probe import effective_weight, geometry_of
@@ -35,6 +35,21 @@ METHODS = ("closed", "fit", "whitened")
 
 class NoClosedFormError(ConfigError):
     """The structured part has no closed-form projection (``method="fit"`` projects every family)."""
+
+
+def check_closed_forms(substitutes, method: str) -> None:
+    """Refuse ``method="closed"`` for registered substitutes that have no closed form, before anything is built.
+
+    Told once, up front: otherwise each of their layers (or each trial of a study) would fail alike.
+    """
+    if method != "closed":
+        return
+    missing = [name for name in substitutes
+               if not all(has_closed_form(kind) for kind in get_substitute(name).compressed_types)]
+    if missing:
+        raise NoClosedFormError(f"{', '.join(missing)} {'has' if len(missing) == 1 else 'have'} no closed-form "
+                                f"projection; projection 'fit' fits every family to the dense layers by least "
+                                f"squares (from its closed form where there is one)")
 
 
 def structured_part(layer: nn.Module) -> nn.Module:

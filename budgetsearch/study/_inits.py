@@ -62,6 +62,7 @@ def check_weights(config) -> None:
     if not projects(config):
         return
     from ..models import load_weights
+    from ..projection import check_closed_forms
     from ..training._architecture import resolve_architecture
 
     path = Path(config.weights)
@@ -69,6 +70,7 @@ def check_weights(config) -> None:
     if not path.is_file():
         raise ConfigError(f"{where}: no such file")
     try:
+        check_closed_forms(config.substitutes, config.projection)
         dense = resolve_architecture(config.model, "conv", None, config.num_classes, config.input_size,
                                      config.model_options, **config.model_selection).build()
         load_weights(dense, path, strict=True)

@@ -29,6 +29,7 @@ from ..counting import count
 from ..data import Dataset, augment, iterate_batches, load_dataset
 from ..errors import ConfigError
 from ..models import AuxiliaryOutput, ModelCapabilities, check_model, class_scores
+from ..projection import check_closed_forms
 from ..timing import TimingSettings, measure
 from ._architecture import Architecture, resolve_architecture
 from ._checkpoint import Checkpoint, check_checkpoint_path, load_teacher, save_checkpoint
@@ -368,6 +369,8 @@ def train_trial(model, substitute="conv", setting=None, dataset: Union[str, Data
                           f"but got {num_classes!r}")
     architecture = resolve_architecture(model, substitute, setting, classes, data.input_size, model_options, select,
                                         exclude)
+    if config.init == "projected":
+        check_closed_forms([architecture.substitute], config.projection)
     # A size that cannot work is refused before anything is allocated, in training mode too (a training-only head).
     check_model(architecture.model, architecture.num_classes, input_size=data.input_size, training=True,
                 **architecture.build_options())

@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from budgetsearch.errors import ConfigError
-from budgetsearch.projection import NoClosedFormError, effective_weight, geometry_of, project_closed
+from budgetsearch.projection import (NoClosedFormError, check_closed_forms, effective_weight, geometry_of,
+                                    project_closed)
 from budgetsearch.substitutes import get_substitute, list_substitutes
 
 # The families without a closed form; every other registered family must have one.
@@ -93,3 +94,23 @@ def test_a_grouped_conv_is_no_dense_layer_to_project():
     layer = get_substitute("separable").factory()(4, 4, 3)
     with pytest.raises(ConfigError, match="groups=1"):
         project_closed(dense, layer)
+
+
+@pytest.mark.parametrize("name", list_substitutes())
+def test_the_up_front_check_agrees_with_the_built_layer(name):
+    # check_closed_forms answers from the registry before anything is built; the built layer is the truth
+    dense = nn.Conv2d(12, 20, 3, padding=1, bias=False)
+    layer = get_substitute(name).factory(setting_of(name))(12, 20, 3, padding=1, bias=False)
+    try:
+        project_closed(dense, layer)
+        projected = True
+    except NoClosedFormError:
+        projected = False
+    try:
+        check_closed_forms([name], "closed")
+        allowed = True
+    except NoClosedFormError as error:
+        allowed = False
+        assert str(error).startswith(f"{name} has no closed-form projection"), error
+    assert allowed == projected
+    check_closed_forms([name], "fit")  # fit projects every family
