@@ -199,7 +199,7 @@ class NetworkCounter:
         if setup_key is None or isinstance(model, nn.Module):  # a module may change between calls
             setup = self._setup()
         else:
-            setup = SITE_COUNTS.get("setups", setup_key, self._stored_setup_key(model, select), self._setup)
+            setup = SITE_COUNTS.get("setups", setup_key, lambda: self._stored_setup_key(model, select), self._setup)
         self.sites = Counter({_site(fields): n for fields, n in setup["sites"]})
         self.kept_dense = tuple(KeptDense(*kept) for kept in setup["kept_dense"])
         convention = Convention(**(setup["convention"] | {"input_size": tuple(setup["convention"]["input_size"])}))
@@ -258,7 +258,7 @@ class NetworkCounter:
 
     def _remembered(self, table: str, site: Site, substitute: Substitute, setting, compute):
         key = self._key(site, substitute, setting)
-        return SITE_COUNTS.get(table, key, self._stored_key(table, key), compute)
+        return SITE_COUNTS.get(table, key, lambda: self._stored_key(table, key), compute)
 
     def _meta_layer(self, site: Site, substitute: Substitute, setting) -> nn.Module:
         """The layer at ``setting``, built once per resolved size on the meta device (it holds no memory)."""
@@ -301,8 +301,8 @@ class NetworkCounter:
             else:  # built for its shapes only (no initialisation, no calibration), then given zero storage to trace
                 with shape_only():
                     layer = zero_filled(site.build(substitute, setting, self.compat))
-            return count(layer, site.counting_shape, compat=self.compat, rules=self.rules,
-                         counter=counter).exact_mult_adds
+            return count(layer, site.counting_shape, compat=self.compat, rules=self.rules, counter=counter,
+                         rebuilds=False).exact_mult_adds
 
         return SITE_COUNTS.get("traces", signature, None, trace)
 
