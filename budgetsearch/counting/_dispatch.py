@@ -26,7 +26,7 @@ Python reference whose first call imports ``torch._dynamo`` (seconds) and each
 call costs about 2 ms; a weight rebuild makes hundreds of them (ACDC's product
 of 128 factors, 256). Where all operands are contiguous floating-point
 tensors, the result is a contiguous tensor of the broadcast (or, for ``cat``,
-joined) shape and the promoted dtype, which
+joined; for ``batch_norm``, the input's; for ``adaptive_avg_pool2d`` and ``linear``, theirs) shape and the promoted dtype, which
 :func:`_shortcut_on_meta` makes directly (``tests/counting/test_meta_count.py``
 checks it against torch's own).
 """
@@ -40,6 +40,7 @@ from typing import Optional
 
 import torch
 from torch import nn
+from torch.nn.modules.utils import _pair
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from ._rules import naming_the_operator
@@ -108,8 +109,11 @@ class DispatchValue:
 
 # Elementwise operators whose result on meta is the broadcast of their tensor operands (``alpha`` scales values only).
 ELEMENTWISE = frozenset({torch.ops.aten.mul.Tensor, torch.ops.aten.add.Tensor, torch.ops.aten.sub.Tensor,
-                         torch.ops.aten.neg.default})
+                         torch.ops.aten.neg.default, torch.ops.aten.relu.default})
 CAT = torch.ops.aten.cat.default
+BATCH_NORM = torch.ops.aten.batch_norm.default
+ADAPTIVE_AVG_POOL = torch.ops.aten.adaptive_avg_pool2d.default
+LINEAR = torch.ops.aten.linear.default
 
 
 def _broadcast_shape(shapes) -> Optional[tuple]:
@@ -139,7 +143,16 @@ def _cat_shape(shapes, dim: int) -> Optional[tuple]:
 
 
 def _shortcut_on_meta(func, args: tuple, kwargs: dict) -> Optional[torch.Tensor]:
-    """``func(*args, **kwargs)`` for an :data:`ELEMENTWISE` operator or ``cat`` of contiguous meta tensors; else None."""
+    """``func(*args, **kwargs)`` for an :data:`ELEMENTWISE` operator, ``cat``, 2-d ``batch_norm``,
+    ``adaptive_avg_pool2d`` or ``linear`` of contiguous meta tensors; else None."""
+    if func in (BATCH_NORM, ADAPTIVE_AVG_POOL) and isinstance(args[0], torch.Tensor) and args[0].is_meta \
+            and args[0].is_contiguous() and args[0].dim() == 4:
+        if func == BATCH_NORM:
+            return torch.empty_like(args[0])  # normalised in place of its input, whatever the statistics
+        return args[0].new_empty((*args[0].shape[:2], *_pair(args[1])))
+    if func == LINEAR and not kwargs and all(isinstance(a, torch.Tensor) and a.is_meta and a.is_contiguous()
+                                             for a in args if a is not None):
+        return args[0].new_empty((*args[0].shape[:-1], args[1].shape[0]))
     if func in ELEMENTWISE and not set(kwargs) - {"alpha"}:
         operands, shape = args, _broadcast_shape
         # a 0-dim operand promotes by category only, as a scalar does

@@ -10,7 +10,8 @@ import torch
 
 from budgetsearch.counting import count, zero_filled
 from budgetsearch.counting._count import DISPATCH, FVCORE
-from budgetsearch.counting._dispatch import CAT, ELEMENTWISE, _shortcut_on_meta
+from budgetsearch.counting._dispatch import (ADAPTIVE_AVG_POOL, BATCH_NORM, CAT, ELEMENTWISE, LINEAR,
+                                             _shortcut_on_meta)
 from budgetsearch.errors import CountingError
 from budgetsearch.models import create_model
 from budgetsearch.substitutes import get_substitute, shape_only
@@ -72,6 +73,31 @@ def test_the_meta_shortcut_for_cat_makes_torch_s_own_result(shapes, dim, dtypes)
         assert_same_tensor(_shortcut_on_meta(CAT, (tensors,), {}), torch.cat(tensors))
 
 
+@pytest.mark.parametrize("training", [False, True])
+@pytest.mark.parametrize("affine", [False, True])
+def test_the_meta_shortcut_for_batch_norm_makes_torch_s_own_result(training, affine):
+    channels = 4
+    x = torch.empty(2, channels, 5, 3, device="meta")
+    weight, bias = (torch.empty(channels, device="meta") for _ in range(2)) if affine else (None, None)
+    statistics = [torch.empty(channels, device="meta") for _ in range(2)]
+    args = (x, weight, bias, *statistics, training, 0.1, 1e-5, True)
+    assert_same_tensor(_shortcut_on_meta(BATCH_NORM, args, {}), BATCH_NORM(*args))
+
+
+@pytest.mark.parametrize("output_size", [[1, 1], [2, 3]])  # as the operator takes it
+def test_the_meta_shortcut_for_adaptive_pooling_makes_torch_s_own_result(output_size):
+    args = (torch.empty(2, 4, 6, 6, device="meta"), output_size)
+    assert_same_tensor(_shortcut_on_meta(ADAPTIVE_AVG_POOL, args, {}), ADAPTIVE_AVG_POOL(*args))
+
+
+@pytest.mark.parametrize("shape", [(5,), (2, 5), (2, 3, 5)])
+@pytest.mark.parametrize("bias", [False, True])
+def test_the_meta_shortcut_for_linear_makes_torch_s_own_result(shape, bias):
+    args = (torch.empty(shape, device="meta"), torch.empty(7, 5, device="meta"),
+            torch.empty(7, device="meta") if bias else None)
+    assert_same_tensor(_shortcut_on_meta(LINEAR, args, {}), LINEAR(*args))
+
+
 def assert_same_tensor(shortcut, torch_s):
     assert (shortcut.shape, shortcut.dtype, shortcut.stride(), shortcut.device) == (
         torch_s.shape, torch_s.dtype, torch_s.stride(), torch_s.device)
@@ -82,6 +108,7 @@ def test_the_meta_shortcut_leaves_other_operands_to_torch():
     assert _shortcut_on_meta(torch.ops.aten.mul.Tensor, (square.t(), square), {}) is None  # strided: torch decides
     assert _shortcut_on_meta(torch.ops.aten.mul.Tensor, (torch.zeros(3, 3), torch.zeros(3, 3)), {}) is None  # CPU
     assert _shortcut_on_meta(torch.ops.aten.div.Tensor, (square, square), {}) is None  # not a broadcasting one
+    assert _shortcut_on_meta(torch.ops.aten.relu.default, (square.t(),), {}) is None
     assert _shortcut_on_meta(torch.ops.aten.add.Tensor, (square, torch.empty(2, device="meta")), {}) is None
     assert _shortcut_on_meta(CAT, ([square, torch.empty(2, 2, device="meta")], 0), {}) is None  # torch says why
     assert _shortcut_on_meta(CAT, ([torch.empty((), device="meta")], 0), {}) is None
