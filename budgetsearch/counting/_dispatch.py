@@ -33,6 +33,7 @@ checks it against torch's own).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections import Counter, defaultdict
 from numbers import Number
@@ -169,6 +170,25 @@ def _shortcut_on_meta(func, args: tuple, kwargs: dict) -> Optional[torch.Tensor]
         return None
     size = shape([tuple(a.shape) for a in operands])
     return None if size is None else torch.empty(size, dtype=dtype(*operands), device="meta")
+
+
+class _MetaShortcuts(TorchDispatchMode):
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        return False  # as _Counting's: nothing here compiles
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        result = _shortcut_on_meta(func, args, kwargs)
+        return func(*args, **kwargs) if result is None else result
+
+
+@contextlib.contextmanager
+def meta_shortcuts():
+    """A forward inside runs on the meta device with :func:`_shortcut_on_meta`'s results (as counted), counting
+    nothing; below autograd, as the counter runs, so that composite operators (``batch_norm``) reach it whole."""
+    with torch._C._AutoDispatchBelowAutograd(), _MetaShortcuts():
+        yield
 
 
 def _arguments(func, args: tuple, kwargs: dict) -> list:

@@ -41,6 +41,7 @@ from ..compat import check_mode, compat_factory
 from ..compat import hyperparameter as compat_hyperparameter
 from ..counting import Convention, check_counter, count, reconstruction_mult_adds, zero_filled
 from ..counting._count import DISPATCH
+from ..counting._dispatch import meta_shortcuts
 from ..models import (KeptDense, ModelSpec, check_forward, create_model, default_input_size, find_model, input_options,
                       is_registered, model_defaults, model_label)
 from ..substitutes import ReconstructedModule, RecordingFactory, Substitute, get_substitute, shape_only
@@ -168,7 +169,7 @@ def _recorded(model: ModelSpec, build: dict, recording: RecordingFactory, on_met
     try:
         if on_meta:
             was_training = network.training
-            with torch.no_grad():
+            with torch.no_grad(), meta_shortcuts():
                 network.eval()(torch.zeros(1, *build["input_size"], device="meta"))
             network.train(was_training)
         else:
