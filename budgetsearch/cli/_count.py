@@ -17,11 +17,11 @@ def _configure_substitutes(parser):
 
 @command("substitutes", "list the registered substitutes and their size hyperparameters", _configure_substitutes)
 def run_substitutes(args) -> int:
-    from budgetsearch.substitutes import get_substitute, list_substitutes
+    from budgetsearch.substitutes import describe_substitute, list_substitutes  # neither imports torch
 
     rows = []
     for name in list_substitutes():
-        s = get_substitute(name)
+        s = describe_substitute(name)
         hp = s.hyperparameter
         rows.append({
             "name": s.name, "original": s.original_name,

@@ -127,8 +127,8 @@ class Count:
     # and a sum of counts must round once, at the end, to equal the count of the whole.
     exact_mult_adds: float = 0.0
     # Rebuilding every reconstructed weight once: in training, per step, whatever the batch
-    # (budgetsearch's rules in every mode: the original counted no rebuild).
-    reconstruction_mult_adds: int = 0
+    # (budgetsearch's rules in every mode: the original counted no rebuild). None: not counted (rebuilds=False).
+    reconstruction_mult_adds: Optional[int] = 0
 
     def per_layer(self):
         """The per-layer breakdown as a pandas DataFrame."""
@@ -251,7 +251,7 @@ def _rounded_layers(values: list) -> list:
 
 
 def count(model: nn.Module, input_size=(3, 32, 32), *, rules: Optional[Dict[str, Handle]] = None,
-          compat: Optional[str] = None, counter: Optional[str] = None) -> Count:
+          compat: Optional[str] = None, counter: Optional[str] = None, rebuilds: bool = True) -> Count:
     """Parameters and per-image inference mult-adds of ``model`` at ``input_size`` (C, H, W).
 
     ``rules`` replaces the operator table (default :func:`default_rules`, or the
@@ -260,6 +260,8 @@ def count(model: nn.Module, input_size=(3, 32, 32), *, rules: Optional[Dict[str,
     of :data:`budgetsearch.compat.MODES`. ``counter`` is the backend, ``"fvcore"``
     or ``"dispatch"`` (None: fvcore, or the one :func:`counter_in_use` sets);
     fvcore without torch.jit tracing falls back to dispatch, as the convention records.
+    ``rebuilds=False`` leaves the weight rebuilds uncounted (``reconstruction_mult_adds`` None), for a
+    caller that needs the per-image count only: on a structured layer, the rebuild can cost more to count.
     """
     mode = check_mode(compat)
     backend = check_counter(counter)
@@ -302,7 +304,7 @@ def count(model: nn.Module, input_size=(3, 32, 32), *, rules: Optional[Dict[str,
     layers = tuple(LayerCount(name, kind, own_params[name], ops)
                    for (name, kind), ops in zip(names, _rounded_layers(own_ops)) if own_params[name] or ops)
     return Count(params, round(totals[""]), layers, by_operator, _convention(size, mode, backend, fallback),
-                 float(totals[""]), reconstruction_mult_adds(model, counter=backend))
+                 float(totals[""]), reconstruction_mult_adds(model, counter=backend) if rebuilds else None)
 
 
 def _convention(size: tuple, mode: Optional[str], backend: str, fallback: bool) -> Convention:

@@ -20,15 +20,28 @@ that runs is counted, as ``count`` documents, whether or not an output needs it.
 Module attribution is fvcore's: forward hooks keep the stack of modules being
 called, and an operator counts toward the innermost module and every module
 that owns it by name.
+
+On the meta device, torch computes an elementwise operator's result with a
+Python reference whose first call imports ``torch._dynamo`` (seconds) and each
+call costs about 2 ms; a weight rebuild makes hundreds of them (ACDC's product
+of 128 factors, 256). Where all operands are contiguous floating-point
+tensors, the result is a contiguous tensor of the broadcast (or, for ``cat``,
+joined; for ``batch_norm``, the input's; for ``adaptive_avg_pool2d`` and ``linear``, theirs) shape and the promoted dtype, which
+:func:`_shortcut_on_meta` makes directly (``tests/counting/test_meta_count.py``
+checks it against torch's own).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from collections import Counter, defaultdict
 from numbers import Number
+from typing import Optional
 
 import torch
 from torch import nn
+from torch.nn.modules.utils import _pair
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from ._rules import naming_the_operator
@@ -95,6 +108,89 @@ class DispatchValue:
         return _ListConstruct(self._value)
 
 
+# Elementwise operators whose result on meta is the broadcast of their tensor operands (``alpha`` scales values only).
+ELEMENTWISE = frozenset({torch.ops.aten.mul.Tensor, torch.ops.aten.add.Tensor, torch.ops.aten.sub.Tensor,
+                         torch.ops.aten.neg.default, torch.ops.aten.relu.default})
+CAT = torch.ops.aten.cat.default
+BATCH_NORM = torch.ops.aten.batch_norm.default
+ADAPTIVE_AVG_POOL = torch.ops.aten.adaptive_avg_pool2d.default
+LINEAR = torch.ops.aten.linear.default
+
+
+def _broadcast_shape(shapes) -> Optional[tuple]:
+    """The shape operands of ``shapes`` broadcast to, or None where they do not (torch then says why).
+
+    Written out: ``torch.broadcast_shapes`` goes through symbolic-shape checks that cost as much as the kernel.
+    """
+    result = [1] * max(len(shape) for shape in shapes)
+    for shape in shapes:
+        for i, size in enumerate(shape, len(result) - len(shape)):
+            if size != 1:
+                if result[i] not in (1, size):
+                    return None
+                result[i] = size
+    return tuple(result)
+
+
+def _cat_shape(shapes, dim: int) -> Optional[tuple]:
+    """The shape ``cat`` joins ``shapes`` into along ``dim``, or None where they do not join."""
+    rank = len(shapes[0])
+    if rank == 0 or any(len(shape) != rank for shape in shapes) or not -rank <= dim < rank:
+        return None
+    dim %= rank
+    if any(shape[:dim] + shape[dim + 1:] != shapes[0][:dim] + shapes[0][dim + 1:] for shape in shapes):
+        return None
+    return (*shapes[0][:dim], sum(shape[dim] for shape in shapes), *shapes[0][dim + 1:])
+
+
+def _shortcut_on_meta(func, args: tuple, kwargs: dict) -> Optional[torch.Tensor]:
+    """``func(*args, **kwargs)`` for an :data:`ELEMENTWISE` operator, ``cat``, 2-d ``batch_norm``,
+    ``adaptive_avg_pool2d`` or ``linear`` of contiguous meta tensors; else None."""
+    if func in (BATCH_NORM, ADAPTIVE_AVG_POOL) and isinstance(args[0], torch.Tensor) and args[0].is_meta \
+            and args[0].is_contiguous() and args[0].dim() == 4:
+        if func == BATCH_NORM:
+            return torch.empty_like(args[0])  # normalised in place of its input, whatever the statistics
+        return args[0].new_empty((*args[0].shape[:2], *_pair(args[1])))
+    if func == LINEAR and not kwargs and all(isinstance(a, torch.Tensor) and a.is_meta and a.is_contiguous()
+                                             for a in args if a is not None):
+        return args[0].new_empty((*args[0].shape[:-1], args[1].shape[0]))
+    if func in ELEMENTWISE and not set(kwargs) - {"alpha"}:
+        operands, shape = args, _broadcast_shape
+        # a 0-dim operand promotes by category only, as a scalar does
+        dtype = torch.result_type if len(args) == 2 else lambda operand: operand.dtype
+    elif func == CAT and not set(kwargs) - {"dim"} and isinstance(args[0], (list, tuple)) and args[0]:
+        dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
+        operands, shape = args[0], functools.partial(_cat_shape, dim=dim)
+        dtype = lambda *joined: functools.reduce(torch.promote_types, (t.dtype for t in joined))  # noqa: E731
+    else:
+        return None
+    # Floating point only: torch refuses some integer and bool operands (bool - bool) that a shape would not.
+    if not all(isinstance(a, torch.Tensor) and a.is_meta and a.is_contiguous() and a.is_floating_point()
+               for a in operands):
+        return None
+    size = shape([tuple(a.shape) for a in operands])
+    return None if size is None else torch.empty(size, dtype=dtype(*operands), device="meta")
+
+
+class _MetaShortcuts(TorchDispatchMode):
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        return False  # as _Counting's: nothing here compiles
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        result = _shortcut_on_meta(func, args, kwargs)
+        return func(*args, **kwargs) if result is None else result
+
+
+@contextlib.contextmanager
+def meta_shortcuts():
+    """A forward inside runs on the meta device with :func:`_shortcut_on_meta`'s results (as counted), counting
+    nothing; below autograd, as the counter runs, so that composite operators (``batch_norm``) reach it whole."""
+    with torch._C._AutoDispatchBelowAutograd(), _MetaShortcuts():
+        yield
+
+
 def _arguments(func, args: tuple, kwargs: dict) -> list:
     """Every argument of the call in schema order, defaults filled in, as the jit node's inputs are."""
     values = list(args)
@@ -127,7 +223,9 @@ class _Counting(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        result = func(*args, **kwargs)
+        result = _shortcut_on_meta(func, args, kwargs)
+        if result is None:
+            result = func(*args, **kwargs)
         op = func._schema.name
         handle = self.rules.get(op)
         if handle is None:

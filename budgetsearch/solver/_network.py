@@ -26,6 +26,7 @@ share its counts.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import math
@@ -40,6 +41,7 @@ from ..compat import check_mode, compat_factory
 from ..compat import hyperparameter as compat_hyperparameter
 from ..counting import Convention, check_counter, count, reconstruction_mult_adds, zero_filled
 from ..counting._count import DISPATCH
+from ..counting._dispatch import meta_shortcuts
 from ..models import (KeptDense, ModelSpec, check_forward, create_model, default_input_size, find_model, input_options,
                       is_registered, model_defaults, model_label)
 from ..substitutes import ReconstructedModule, RecordingFactory, Substitute, get_substitute, shape_only
@@ -51,6 +53,9 @@ from ._site_cache import SITE_COUNTS, disk_key
 _PROBE_SUBSTITUTES = {"conv": "separable", "linear": "conv"}
 # What a convention's counter adds when the sites were counted by another counter than the rest of the network.
 SITES_ON_META = f"; substitution sites: {DISPATCH} on meta-device layers"
+# A convention's counter when fvcore was asked for and the whole network was counted on the meta device: the
+# dispatch counter gives fvcore's numbers (tests/solver/test_site_counter.py, tests/counting/test_meta_count.py).
+ON_META = f"{DISPATCH} on the meta device, for fvcore (equal counts)"
 
 
 @dataclass(frozen=True)
@@ -136,23 +141,39 @@ def _ancestors(root: nn.Module, name: str):
 
 def build_recording_sites(model: ModelSpec, num_classes: Optional[int], input_size: tuple, factory,
                           linear_factory, options: Optional[dict] = None, select=None,
-                          exclude=(), compat: Optional[str] = None) -> Tuple[nn.Module, Counter]:
+                          exclude=(), compat: Optional[str] = None, on_meta: bool = False) -> Tuple[nn.Module, Counter]:
     """``model`` built with ``factory`` in every conv substitution point and ``linear_factory.linear`` in every
     linear one, and its sites with their multiplicities.
 
-    ``options``, ``select``, ``exclude`` and ``compat`` go to :func:`create_model`. One real
-    forward of a batch of one image reads each site's input size; with a cheap
-    ``factory`` it costs far less than tracing the network.
+    ``options``, ``select``, ``exclude`` and ``compat`` go to :func:`create_model`. One forward
+    of a batch of one image reads each site's input size. ``on_meta``: built and run on the meta
+    device (shapes only, no arithmetic), unless the model cannot run there (a forward or a
+    constructor that reads values), when it is built and run for real, as without it.
     """
-    recording = RecordingFactory(factory, linear_factory)
+    build = dict(num_classes=num_classes, substitute=None, select=select, exclude=exclude, compat=compat,
+                 input_size=input_size, **{**input_options(model, input_size), **(options or {})})
+    if on_meta:
+        try:
+            return _recorded(model, build, RecordingFactory(factory, linear_factory), on_meta=True)
+        except Exception:  # the model's own code, which the meta device may not run: run it for real below
+            pass
+    return _recorded(model, build, RecordingFactory(factory, linear_factory), on_meta=False)
+
+
+def _recorded(model: ModelSpec, build: dict, recording: RecordingFactory, on_meta: bool) -> Tuple[nn.Module, Counter]:
     shapes: Dict[nn.Module, tuple] = {}
-    with torch.random.fork_rng(devices=[]):
-        network = create_model(model, num_classes=num_classes, substitute=recording, select=select, exclude=exclude, compat=compat,
-                               input_size=input_size, **{**input_options(model, input_size), **(options or {})})
+    with torch.random.fork_rng(devices=[]), shape_only() if on_meta else contextlib.nullcontext():
+        network = create_model(model, **(build | {"substitute": recording}))
     hooks = [layer.register_forward_pre_hook(lambda module, args: shapes.__setitem__(module, tuple(args[0].shape[1:])))
              for layer in recording.built]
     try:
-        check_forward(network, model_label(model), input_size)
+        if on_meta:
+            was_training = network.training
+            with torch.no_grad(), meta_shortcuts():
+                network.eval()(torch.zeros(1, *build["input_size"], device="meta"))
+            network.train(was_training)
+        else:
+            check_forward(network, model_label(model), build["input_size"])
     finally:
         for hook in hooks:
             hook.remove()
@@ -199,29 +220,38 @@ class NetworkCounter:
         if setup_key is None or isinstance(model, nn.Module):  # a module may change between calls
             setup = self._setup()
         else:
-            setup = SITE_COUNTS.get("setups", setup_key, self._stored_setup_key(model, select), self._setup)
+            setup = SITE_COUNTS.get("setups", setup_key, lambda: self._stored_setup_key(model, select), self._setup)
         self.sites = Counter({_site(fields): n for fields, n in setup["sites"]})
         self.kept_dense = tuple(KeptDense(*kept) for kept in setup["kept_dense"])
         convention = Convention(**(setup["convention"] | {"input_size": tuple(setup["convention"]["input_size"])}))
-        self.convention = dataclasses.replace(convention, counter=convention.counter + SITES_ON_META) \
-            if self._site_counter() == "dispatch" and not convention.counter.startswith(DISPATCH) else convention
+        if setup["on_meta"] and check_counter(None) == "fvcore":  # counted for fvcore, by its stand-in
+            convention = dataclasses.replace(convention, counter=convention.counter.replace(DISPATCH, ON_META, 1))
+        elif self._site_counter() == "dispatch" and not convention.counter.startswith(DISPATCH):
+            convention = dataclasses.replace(convention, counter=convention.counter + SITES_ON_META)
+        self.convention = convention
         self.fixed = Totals(*setup["fixed"])
         # The probe rebuilds no weight, so every rebuild the probe network counts is in the fixed part.
         self.fixed_rebuild = setup["fixed_rebuild"]
 
     def _setup(self) -> dict:
-        """The sites, found by one forward of the network with probes in them, and the fixed part, by one trace."""
+        """The sites, found by one forward of the network with probes in them, and the fixed part, by one count.
+
+        Where the sites are counted on the meta device, so is the network (when it runs there):
+        its count then costs no arithmetic, whatever the network's size.
+        """
         probes = {kind: get_substitute(name) for kind, name in _PROBE_SUBSTITUTES.items()}
         network, sites = build_recording_sites(self.source, self.num_classes, self.input_size,
                                                compat_factory(probes["conv"], None, self.compat),
                                                probes["linear"].factory(), self.options, self.select, self.exclude,
-                                               self.compat)
-        whole = count(network, self.input_size, compat=self.compat, rules=self.rules)
+                                               self.compat, on_meta=self._site_counter() == "dispatch")
+        on_meta = any(p.is_meta for p in network.parameters())
+        whole = count(network, self.input_size, compat=self.compat, rules=self.rules,
+                      counter="dispatch" if on_meta else None)
         in_sites_params = sum(n * self._site_params(site, probes[site.kind], None) for site, n in sites.items())
         in_sites_mult_adds = sum(n * self._site_mult_adds(site, probes[site.kind], None) for site, n in sites.items())
         return {"sites": [(dataclasses.asdict(site), n) for site, n in sites.items()],
                 "kept_dense": [(kept.name, kept.reason) for kept in network.kept_dense],
-                "convention": whole.convention.to_dict(),
+                "convention": whole.convention.to_dict(), "on_meta": on_meta,
                 "fixed": (whole.params - in_sites_params, whole.exact_mult_adds - in_sites_mult_adds),
                 "fixed_rebuild": whole.reconstruction_mult_adds}
 
@@ -258,7 +288,7 @@ class NetworkCounter:
 
     def _remembered(self, table: str, site: Site, substitute: Substitute, setting, compute):
         key = self._key(site, substitute, setting)
-        return SITE_COUNTS.get(table, key, self._stored_key(table, key), compute)
+        return SITE_COUNTS.get(table, key, lambda: self._stored_key(table, key), compute)
 
     def _meta_layer(self, site: Site, substitute: Substitute, setting) -> nn.Module:
         """The layer at ``setting``, built once per resolved size on the meta device (it holds no memory)."""
@@ -301,8 +331,8 @@ class NetworkCounter:
             else:  # built for its shapes only (no initialisation, no calibration), then given zero storage to trace
                 with shape_only():
                     layer = zero_filled(site.build(substitute, setting, self.compat))
-            return count(layer, site.counting_shape, compat=self.compat, rules=self.rules,
-                         counter=counter).exact_mult_adds
+            return count(layer, site.counting_shape, compat=self.compat, rules=self.rules, counter=counter,
+                         rebuilds=False).exact_mult_adds
 
         return SITE_COUNTS.get("traces", signature, None, trace)
 

@@ -31,7 +31,7 @@ import os
 import tempfile
 from importlib.metadata import version
 from pathlib import Path
-from typing import Dict, Hashable, Optional
+from typing import Callable, Dict, Hashable, Optional
 
 from ..counting import check_counter
 
@@ -75,20 +75,23 @@ class SiteCounts:
     """Tables from a key to a count; each entry is kept in memory and, when it has a disk key, on disk.
 
     ``get(table, key, stored_as, compute)`` returns the remembered value or computes and
-    remembers it; ``stored_as`` is its key on disk (a :func:`disk_key`), None for what must
-    not outlive the process.
+    remembers it; ``stored_as()`` gives its key on disk (a :func:`disk_key`, or None for what
+    must not outlive the process), asked only when memory misses: a solve looks its counts up
+    thousands of times. ``stored_as`` None: never on disk.
     """
 
     def __init__(self):
         self.clear()
 
-    def get(self, table: str, key: Hashable, stored_as: Optional[str], compute):
+    def get(self, table: str, key: Hashable, stored_as: Optional[Callable[[], Optional[str]]], compute):
         counter = check_counter(None)  # the counter in use (counter_in_use): each keeps its own counts
-        key, stored_as = (counter, key), None if stored_as is None else f"{counter}:{stored_as}"
+        key = (counter, key)
         memory = self._memory[table]
         if key in memory:
             return memory[key]
+        stored_as = None if stored_as is None else stored_as()
         if stored_as is not None:
+            stored_as = f"{counter}:{stored_as}"
             stored = self._loaded()[table].get(stored_as)
             if stored is not None:
                 memory[key] = stored

@@ -1,39 +1,50 @@
 """Substitute convolutions ("conv factories") and their registry.
 
-Importing this package registers every built-in substitute.
+Every built-in substitute is declared in ``_declarations`` and its module (with
+torch) is imported on its first lookup, so listing the registry needs no torch.
+The layers' building blocks below are imported on first use for the same reason.
 """
 
-from ._blocks import (
-    DepthwiseSeparable,
-    ReconstructedConv,
-    ReconstructedModule,
-    dense_output_variance,
-    reconstructed_once,
-    stand_in_reconstructions,
-)
-from ._compat_counted import CompatCounted, compat_counted_types
-from ._meta import shape_only
-from ._recording import RecordingFactory
+import importlib
+
+from ._declarations import Declaration
+from ._hyperparameter import Hyperparameter
 from ._registry import (
     ConvFactory,
-    Hyperparameter,
     Substitute,
     as_factory,
+    describe_substitute,
     did_you_mean,
     get_substitute,
     has_linear_form,
+    implemented,
     linear_substitutes,
     list_substitutes,
     parse_substitute,
     register_substitute,
 )
 
-# Registration order is the order of listings and tables.
-from . import conv, separable, hashed, generic, lowrank, shuffle, acdc, tensor_train, tucker, cp, monarch, butterfly, kronecker, btt, blast  # noqa: E402,F401,I001
+# Names that import torch: {name: the module defining it}.
+_WITH_TORCH = {
+    "DepthwiseSeparable": "_blocks", "ReconstructedConv": "_blocks", "ReconstructedModule": "_blocks",
+    "dense_output_variance": "_blocks", "reconstructed_once": "_blocks", "stand_in_reconstructions": "_blocks",
+    "CompatCounted": "_compat_counted", "compat_counted_types": "_compat_counted", "shape_only": "_meta",
+    "RecordingFactory": "_recording",
+}
+
+
+def __getattr__(name: str):
+    if name not in _WITH_TORCH:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_WITH_TORCH[name]}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
-    "CompatCounted", "ConvFactory", "DepthwiseSeparable", "Hyperparameter", "ReconstructedConv", "ReconstructedModule",
-    "RecordingFactory", "Substitute", "as_factory", "compat_counted_types", "dense_output_variance", "did_you_mean",
-    "get_substitute", "has_linear_form", "linear_substitutes", "list_substitutes", "parse_substitute",
-    "reconstructed_once", "register_substitute", "shape_only", "stand_in_reconstructions",
+    "CompatCounted", "ConvFactory", "Declaration", "DepthwiseSeparable", "Hyperparameter", "ReconstructedConv",
+    "ReconstructedModule", "RecordingFactory", "Substitute", "as_factory", "compat_counted_types",
+    "dense_output_variance", "describe_substitute", "did_you_mean", "get_substitute", "has_linear_form",
+    "implemented", "linear_substitutes", "list_substitutes", "parse_substitute", "reconstructed_once",
+    "register_substitute", "shape_only", "stand_in_reconstructions",
 ]

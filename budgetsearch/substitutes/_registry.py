@@ -11,58 +11,21 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-import math
+import importlib
 import re
+from collections.abc import Iterable as AnyIterable
 from dataclasses import dataclass, field
-from typing import Callable, Hashable, Iterable, Mapping, Optional, Union
-
-from torch import nn
-from torch.nn.modules.utils import _pair
+from typing import TYPE_CHECKING, Callable, Hashable, Iterable, Mapping, Optional, Union
 
 from .._plugins import load_plugins
 from ..errors import ConfigError, UnknownNameError
+from ._declarations import DECLARATIONS, Declaration
+from ._hyperparameter import Hyperparameter
+
+if TYPE_CHECKING:  # the registry is read without torch (``budgetsearch substitutes``)
+    from torch import nn
 
 Setting = Union[int, float, None]
-
-
-@dataclass(frozen=True)
-class Hyperparameter:
-    """The one setting that sizes a substitute.
-
-    ``low_open`` marks an exclusive lower bound (a rank fraction of 0 builds nothing).
-    ``grows`` is True when the parameter count grows with the value.
-    """
-
-    name: str
-    type: type
-    low: float
-    high: float
-    grows: bool = True
-    low_open: bool = False
-
-    def __post_init__(self):
-        if self.type not in (int, float):
-            raise ConfigError(f"hyperparameter type must be int or float, but got {self.type!r}")
-        if not self.low <= self.high:
-            raise ConfigError(f"hyperparameter {self.name!r} needs low <= high, but got [{self.low}, {self.high}]")
-
-    @property
-    def domain(self) -> str:
-        left = "(" if self.low_open else "["
-        return f"{self.type.__name__} in {left}{self.low:g}, {self.high:g}]"
-
-    def validate(self, value) -> Union[int, float]:
-        """Return ``value`` converted to the declared type, or raise ConfigError."""
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            number = math.nan
-        ok = math.isfinite(number) and (self.type is float or number == int(number))
-        if ok:
-            ok = (number > self.low if self.low_open else number >= self.low) and number <= self.high
-        if not ok:
-            raise ConfigError(f"{self.name} must be {self.domain}, but got {value!r}")
-        return self.type(number)
 
 
 @dataclass(frozen=True)
@@ -182,43 +145,100 @@ def did_you_mean(name, known: Iterable[str]) -> str:
     return f" (did you mean {' or '.join(repr(by_lower[c]) for c in close)}?)"
 
 
-_SUBSTITUTES: dict[str, Substitute] = {}
-_ORIGINAL_NAMES: dict[str, str] = {}
+_DECLARED: dict[str, Declaration] = {declaration.name: declaration for declaration in DECLARATIONS}
+_SUBSTITUTES: dict[str, Substitute] = {}  # registered: the built-in ones once their module is imported, and plugins'
+_ORIGINAL_NAMES: dict[str, str] = {declaration.original_name.lower(): declaration.name for declaration in DECLARATIONS}
+
+
+def implemented(name: str, build: Callable[..., nn.Module], compressed_types: tuple = (),
+                sizes: Optional[Callable] = None, linear: Optional[Callable[..., nn.Module]] = None) -> Substitute:
+    """The built-in substitute ``name`` of ``_declarations``, built by ``build`` (see :class:`Substitute`)."""
+    declared = _DECLARED.get(name)
+    if declared is None:
+        raise ConfigError(f"substitute {name!r} is not declared: add its Declaration to "
+                          f"budgetsearch/substitutes/_declarations.py (a plugin registers a Substitute instead)")
+    return Substitute(name=name, build=build, hyperparameter=declared.hyperparameter,
+                      original_name=declared.original_name, summary=declared.summary, paper=declared.paper,
+                      compressed_types=compressed_types, sizes=sizes, linear=linear)
+
+
+def _declaration(substitute: Substitute, module: str) -> Declaration:
+    return Declaration(substitute.name, module, substitute.original_name, substitute.hyperparameter,
+                       substitute.summary, substitute.paper)
 
 
 def register_substitute(substitute: Substitute) -> Substitute:
-    """Add a substitute; a name (or original name) already taken is an error."""
-    for key, table in ((substitute.name, _SUBSTITUTES), (substitute.original_name.lower(), _ORIGINAL_NAMES)):
-        if key in table:
-            raise ConfigError(f"substitute name {key!r} is already registered")
+    """Add a substitute; a name (or original name) already taken is an error.
+
+    A built-in substitute registers the declaration its name holds (:func:`implemented`).
+    """
+    declared = _DECLARED.get(substitute.name)
+    own = declared is not None and _declaration(substitute, declared.module) == declared
+    taken = [substitute.name] if substitute.name in _SUBSTITUTES or (declared is not None and not own) else []
+    if _ORIGINAL_NAMES.get(substitute.original_name.lower(), substitute.name) != substitute.name:
+        taken.append(substitute.original_name.lower())
+    if taken:
+        raise ConfigError(f"substitute name {taken[0]!r} is already registered")
     _SUBSTITUTES[substitute.name] = substitute
     _ORIGINAL_NAMES[substitute.original_name.lower()] = substitute.name
     return substitute
 
 
-def list_substitutes(pattern: str = "*") -> list[str]:
-    """Registered names matching a shell-style pattern, in registration order."""
+def _names() -> list[str]:
+    """Every name, in listing order: the built-in ones as declared, then the plugins' as registered."""
     load_plugins()
-    return [name for name in _SUBSTITUTES if fnmatch.fnmatch(name, pattern)]
+    return [*_DECLARED, *(name for name in _SUBSTITUTES if name not in _DECLARED)]
+
+
+def list_substitutes(pattern: str = "*") -> list[str]:
+    """Registered names matching a shell-style pattern, in registration order (no layer module is imported)."""
+    return [name for name in _names() if fnmatch.fnmatch(name, pattern)]
 
 
 def linear_substitutes() -> list[str]:
     """Registered names that also replace ``nn.Linear``."""
-    load_plugins()
-    return [name for name, s in _SUBSTITUTES.items() if s.linear is not None]
+    return [name for name in _names() if get_substitute(name).linear is not None]
+
+
+def _key(name: str) -> str:
+    """The registered name of ``name`` or of the original name ``name``; an unknown one is an error."""
+    names = _names()
+    key = name if name in names else _ORIGINAL_NAMES.get(str(name).lower())
+    if key is None:
+        original_names = [describe_substitute(n).original_name for n in names]
+        raise UnknownNameError(
+            f"unknown substitute {name!r}{did_you_mean(name, [*names, *original_names])}; registered: "
+            f"{', '.join(names)} (original names: {', '.join(original_names)})"
+        )
+    return key
+
+
+def describe_substitute(name: str) -> Declaration:
+    """What :func:`get_substitute` would return, without importing its layers (nor torch) for a built-in one."""
+    key = _key(name) if name not in _DECLARED and name not in _SUBSTITUTES else name
+    if key in _DECLARED:
+        return _DECLARED[key]
+    substitute = _SUBSTITUTES[key]
+    return _declaration(substitute, getattr(substitute.build, "__module__", ""))
 
 
 def get_substitute(name: str) -> Substitute:
-    """Look a substitute up by its name or its original name (``Tucker``, ``SepHashed``)."""
-    load_plugins()
-    key = name if name in _SUBSTITUTES else _ORIGINAL_NAMES.get(str(name).lower())
-    if key is None:
-        original_names = [s.original_name for s in _SUBSTITUTES.values()]
-        raise UnknownNameError(
-            f"unknown substitute {name!r}{did_you_mean(name, [*_SUBSTITUTES, *original_names])}; registered: "
-            f"{', '.join(_SUBSTITUTES)} (original names: {', '.join(original_names)})"
-        )
+    """Look a substitute up by its name or its original name (``Tucker``, ``SepHashed``).
+
+    A built-in substitute's module is imported (and registers it) on its first lookup.
+    """
+    key = _key(name)
+    if key not in _SUBSTITUTES:
+        importlib.import_module(f"{__package__}.{_DECLARED[key].module}")
+        if key not in _SUBSTITUTES:
+            raise ConfigError(f"module {__package__}.{_DECLARED[key].module} does not register the substitute "
+                              f"{key!r} it is declared for (register_substitute(implemented({key!r}, ...)))")
     return _SUBSTITUTES[key]
+
+
+def _pair(value) -> tuple:
+    """``(value, value)``, or ``value``'s items as a tuple (torch's ``_pair``, without importing torch)."""
+    return tuple(value) if isinstance(value, AnyIterable) else (value, value)
 
 
 _SETTING_STRING = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9-]*)(?:[_:](?P<setting>[^_:]+))?$")

@@ -42,7 +42,7 @@ from torch import nn
 from ..errors import ConfigError
 from ._blocks import ReconstructedConv, depthwise_then, pointwise_linear
 from ._compat_counted import CompatCounted
-from ._registry import Hyperparameter, Substitute, register_substitute
+from ._registry import implemented, register_substitute
 
 
 def orthonormal_dct(size: int, dtype=None) -> torch.Tensor:
@@ -203,13 +203,4 @@ def acdc_linear(in_features, out_features, bias=True, *, layers):
     return pointwise_linear(pointwise, in_features, out_features, bias)
 
 
-register_substitute(Substitute(
-    name="acdc",
-    build=acdc_conv,
-    hyperparameter=Hyperparameter("layers", int, 1, 128, grows=True),  # the number n of ACDC factors
-    original_name="ACDC",
-    summary="depthwise k×k (only if k>1) + 1×1 built from n ACDC factors (diag·DCT·riffle·diag·IDCT)",
-    paper="Moczulski et al., ACDC: A Structured Efficient Linear Layer, ICLR 2016",
-    compressed_types=(ACDCPointwise,),
-    linear=acdc_linear,
-))
+register_substitute(implemented("acdc", build=acdc_conv, compressed_types=(ACDCPointwise,), linear=acdc_linear))

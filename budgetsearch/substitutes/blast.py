@@ -27,7 +27,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ._features_last import FeaturesLastLinear, check_features, check_size, conv_form
-from ._registry import Hyperparameter, Substitute, register_substitute
+from ._registry import implemented, register_substitute
 
 # The reference's default block count (4×4 blocks).
 DEFAULT_BLOCKS = 4
@@ -92,15 +92,9 @@ def blast_linear(in_features, out_features, bias=True, *, rank) -> BlastLinear:
     return BlastLinear(in_features, out_features, bias, rank=blast_rank(in_features, out_features, rank))
 
 
-register_substitute(Substitute(
-    name="blast",
+register_substitute(implemented(
+    "blast",
     build=conv_form(blast_linear),
-    # BLAST rank r, capped where parameters would exceed dense's
-    hyperparameter=Hyperparameter("rank", int, 1, 1024, grows=True),
-    original_name="BLAST",
-    summary="depthwise k×k + BLAST 1×1 (b×b blocks sharing left and right bases, diagonal couplings)",
-    paper="Lee et al., BLAST: Block-Level Adaptive Structured Matrices for Efficient Deep Neural Network "
-          "Inference, NeurIPS 2024",
     compressed_types=(BlastLinear,),
     sizes=lambda c_in, c_out, kernel, rank: blast_rank(c_in, c_out, rank),
     linear=blast_linear,

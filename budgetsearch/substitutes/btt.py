@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ._features_last import FeaturesLastLinear, check_features, check_size, conv_form
-from ._registry import Hyperparameter, Substitute, register_substitute
+from ._registry import implemented, register_substitute
 from .kronecker import divisor_split
 
 
@@ -56,14 +56,9 @@ class BlockTensorTrainLinear(FeaturesLastLinear):
         return f"{super().extra_repr()}, rank={self.rank}, cores={tuple(self.core1.shape)}, {tuple(self.core2.shape)}"
 
 
-register_substitute(Substitute(
-    name="btt",
+register_substitute(implemented(
+    "btt",
     build=conv_form(BlockTensorTrainLinear),
-    # BTT rank r, capped where parameters would exceed dense's
-    hyperparameter=Hyperparameter("rank", int, 1, 256, grows=True),
-    original_name="BTT",
-    summary="depthwise k×k + Block Tensor-Train 1×1 (two cores, rank-r blocks)",
-    paper="Qiu et al., Compute Better Spent, ICML 2024; Potapczynski et al., NeurIPS 2024",
     compressed_types=(BlockTensorTrainLinear,),
     sizes=lambda c_in, c_out, kernel, rank: btt_rank(c_in, c_out, rank),
     linear=BlockTensorTrainLinear,

@@ -35,7 +35,7 @@ from torch import nn
 
 from ._blocks import ReconstructedModule
 from ._features_last import FeaturesLastLinear, check_features, check_size, conv_form
-from ._registry import Hyperparameter, Substitute, register_substitute
+from ._registry import implemented, register_substitute
 
 # Rows run in chunks of at most this many padded activations (8 MiB in float32). Every stage writes a
 # fresh tensor; a larger one is a fresh mapping from the OS on each stage (glibc maps blocks above
@@ -168,14 +168,9 @@ class ButterflyLinear(FeaturesLastLinear, ReconstructedModule):
         return f"{super().extra_repr()}, factors={self.factors}, n={self.n}, nstacks={self.nstacks}"
 
 
-register_substitute(Substitute(
-    name="butterfly",
+register_substitute(implemented(
+    "butterfly",
     build=conv_form(ButterflyLinear),
-    # butterfly blocks, capped where parameters would exceed dense's
-    hyperparameter=Hyperparameter("factors", int, 1, 64, grows=True),
-    original_name="Butterfly",
-    summary="depthwise k×k + butterfly 1×1 (log₂n sparse factors per block, stacked to d_out)",
-    paper="Dao et al., Learning Fast Algorithms for Linear Transforms Using Butterfly Factorizations, ICML 2019",
     compressed_types=(ButterflyLinear,),
     sizes=lambda c_in, c_out, kernel, factors: butterfly_factors(c_in, c_out, factors),
     linear=ButterflyLinear,

@@ -6,7 +6,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ._blocks import check_geometry, he_fan_out_
-from ._registry import Substitute, register_substitute
+from ._registry import implemented, register_substitute
 
 
 def dense_conv(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=False) -> nn.Conv2d:
@@ -28,11 +28,4 @@ def dense_linear(in_features, out_features, bias=True) -> nn.Linear:
     return layer
 
 
-register_substitute(Substitute(
-    name="conv",
-    build=dense_conv,
-    hyperparameter=None,
-    original_name="Conv",
-    summary="dense k×k convolution (the baseline)",
-    linear=dense_linear,
-))
+register_substitute(implemented("conv", build=dense_conv, linear=dense_linear))

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from ._blocks import ReconstructedConv, depthwise_then, pointwise_linear
-from ._registry import Hyperparameter, Substitute, register_substitute
+from ._registry import implemented, register_substitute
 from ._tensor_shapes import cp_rank, dimensionize
 
 
@@ -59,14 +59,9 @@ def cp_linear(in_features, out_features, bias=True, *, rank_scale):
     return pointwise_linear(pointwise, in_features, out_features, bias)
 
 
-register_substitute(Substitute(
-    name="cp",
+register_substitute(implemented(
+    "cp",
     build=cp_conv,
-    # CP rank R = max(1, round(h·C_o·C_i / Σ d_j)), so h ≈ the fraction of the dense 1×1 kept
-    hyperparameter=Hyperparameter("rank_scale", float, 0.0, 1.0, grows=True, low_open=True),
-    original_name="CP",
-    summary="depthwise k×k + 1×1 whose weight is a rank-R CP tensor",
-    paper="Lebedev et al., Speeding-up Convolutional Neural Networks Using Fine-tuned CP-Decomposition, ICLR 2015",
     compressed_types=(CPPointwise,),
     sizes=lambda c_in, c_out, kernel, rank_scale: cp_rank(dimensionize(c_out, c_in), rank_scale),
     linear=cp_linear,

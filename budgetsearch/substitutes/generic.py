@@ -10,7 +10,7 @@ import math
 from torch import nn
 
 from ._blocks import depthwise_then, pointwise_linear
-from ._registry import Hyperparameter, Substitute, register_substitute
+from ._registry import implemented, register_substitute
 
 
 def bottleneck_rank(rank_scale: float, in_channels: int, out_channels: int) -> int:
@@ -51,14 +51,9 @@ def generic_low_rank_linear(in_features, out_features, bias=True, *, rank_scale)
     return pointwise_linear(low_rank_pointwise(in_features, out_features, rank_scale), in_features, out_features, bias)
 
 
-register_substitute(Substitute(
-    name="generic",
+register_substitute(implemented(
+    "generic",
     build=generic_low_rank,
-    # bottleneck rank r = max(1, int(h·max(C_i, C_o)))
-    hyperparameter=Hyperparameter("rank_scale", float, 0.0, 1.0, grows=True, low_open=True),
-    original_name="Generic",
-    summary="depthwise + 1×1 to rank r + 1×1 to C_o",
-    paper="Sandler et al., MobileNetV2, CVPR 2018 (linear bottleneck)",
     compressed_types=(LowRankPointwise,),
     sizes=lambda c_in, c_out, kernel, rank_scale: bottleneck_rank(rank_scale, c_in, c_out),
     linear=generic_low_rank_linear,

@@ -30,9 +30,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ._blocks import ReconstructedConv, depthwise_then, pointwise_linear
-from ._registry import Hyperparameter, Substitute, register_substitute
-
-PAPER = "Chen et al., Compressing Neural Networks with the Hashing Trick, ICML 2015"
+from ._registry import implemented, register_substitute
 
 
 def hash_table(size: int, budget: int, key: tuple, device) -> torch.Tensor:
@@ -120,18 +118,17 @@ def hashed_linear(in_features, out_features, bias=True, *, budget_scale, seed=0)
     return pointwise_linear(pointwise, in_features, out_features, bias)
 
 
-# The fraction h of the hashed weights (the dense k×k, or sep-hashed's 1×1) kept as shared values:
-# B = max(1, int(h·size)).
-BUDGET_SCALE = Hyperparameter("budget_scale", float, 0.0, 1.0, grows=True, low_open=True)
-
-
-register_substitute(Substitute(
-    name="hashed", build=hashed_conv, hyperparameter=BUDGET_SCALE, original_name="Hashed",
-    summary="HashedNet k×k conv: weights gathered with sign hashing from B shared values", paper=PAPER,
-    compressed_types=(HashedConv,), sizes=hashed_budget, linear=hashed_linear,
+register_substitute(implemented(
+    "hashed",
+    build=hashed_conv,
+    compressed_types=(HashedConv,),
+    sizes=hashed_budget,
+    linear=hashed_linear,
 ))
-register_substitute(Substitute(
-    name="sep-hashed", build=separable_hashed_conv, hyperparameter=BUDGET_SCALE,
-    original_name="SepHashed", summary="depthwise k×k + HashedNet 1×1", paper=PAPER,
-    compressed_types=(HashedConv,), sizes=separable_hashed_budget, linear=hashed_linear,
+register_substitute(implemented(
+    "sep-hashed",
+    build=separable_hashed_conv,
+    compressed_types=(HashedConv,),
+    sizes=separable_hashed_budget,
+    linear=hashed_linear,
 ))

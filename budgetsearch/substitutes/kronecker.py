@@ -31,7 +31,7 @@ from torch import nn
 
 from ._blocks import ReconstructedModule
 from ._features_last import FeaturesLastLinear, check_features, check_size, conv_form
-from ._registry import Hyperparameter, Substitute, register_substitute
+from ._registry import implemented, register_substitute
 
 
 def divisor_split(features: int) -> tuple:
@@ -101,14 +101,9 @@ class KroneckerLinear(FeaturesLastLinear, ReconstructedModule):
                 f"order={self.order!r}")
 
 
-register_substitute(Substitute(
-    name="kronecker",
+register_substitute(implemented(
+    "kronecker",
     build=conv_form(KroneckerLinear),
-    # Kronecker terms K, capped where parameters would exceed dense's
-    hyperparameter=Hyperparameter("terms", int, 1, 1024, grows=True),
-    original_name="Kronecker",
-    summary="depthwise k×k + 1×1 whose weight is a sum of K Kronecker products",
-    paper="Qiu et al., Compute Better Spent: Replacing Dense Layers with Structured Matrices, ICML 2024",
     compressed_types=(KroneckerLinear,),
     sizes=lambda c_in, c_out, kernel, terms: kronecker_terms(c_in, c_out, terms),
     linear=KroneckerLinear,

@@ -19,7 +19,7 @@ from torch import nn
 
 from ._blocks import ReconstructedModule, check_geometry, depthwise_then, pointwise_linear
 from ._compat_counted import CompatCounted
-from ._registry import Hyperparameter, Substitute, register_substitute
+from ._registry import implemented, register_substitute
 from .generic import bottleneck_rank
 
 
@@ -87,12 +87,9 @@ def tied_low_rank_linear(in_features, out_features, bias=True, *, rank_scale):
     return pointwise_linear(tied_pointwise(in_features, out_features, rank_scale), in_features, out_features, bias)
 
 
-register_substitute(Substitute(
-    name="lowrank", build=tied_low_rank,
-    # rank r = max(1, int(h·max(C_i, C_o))) of the tied bottleneck VᵀV
-    hyperparameter=Hyperparameter("rank_scale", float, 0.0, 1.0, grows=True, low_open=True),
-    original_name="LR", summary="depthwise + tied-transpose bottleneck VᵀV",
-    paper="Gray et al., Separable Layers Enable Structured Efficient Linear Substitutions, 2019",
+register_substitute(implemented(
+    "lowrank",
+    build=tied_low_rank,
     compressed_types=(TiedLowRank,),
     sizes=lambda c_in, c_out, kernel, rank_scale: bottleneck_rank(rank_scale, c_in, c_out),
     linear=tied_low_rank_linear,

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from ._features_last import FeaturesLastLinear, check_features, check_size, conv_form
-from ._registry import Hyperparameter, Substitute, register_substitute
+from ._registry import implemented, register_substitute
 
 
 def monarch_shapes(in_features: int, out_features: int, blocks: int) -> tuple:
@@ -94,14 +94,9 @@ class MonarchLinear(FeaturesLastLinear):
         return f"{super().extra_repr()}, blocks={self.blocks}"
 
 
-register_substitute(Substitute(
-    name="monarch",
+register_substitute(implemented(
+    "monarch",
     build=conv_form(MonarchLinear),
-    # block count b: the fewest-parameter count among 1..b, at most dense's
-    hyperparameter=Hyperparameter("blocks", int, 1, 1024, grows=False),
-    original_name="Monarch",
-    summary="depthwise k×k + Monarch 1×1 (two block-diagonal factors and a permutation)",
-    paper="Dao et al., Monarch: Expressive Structured Matrices for Efficient and Accurate Training, ICML 2022",
     compressed_types=(MonarchLinear,),
     sizes=lambda c_in, c_out, kernel, blocks: monarch_blocks(c_in, c_out, blocks),
     linear=MonarchLinear,

@@ -6,7 +6,7 @@ Chollet, "Xception: Deep Learning with Depthwise Separable Convolutions", CVPR 2
 import functools
 
 from ._blocks import depthwise_then
-from ._registry import Substitute, register_substitute
+from ._registry import implemented, register_substitute
 from .conv import dense_conv, dense_linear
 
 # A dense 1×1 under He fan-out init: entry variance 2/C_o.
@@ -17,13 +17,4 @@ def separable_conv(in_channels, out_channels, kernel_size, stride=1, padding=0, 
     return depthwise_then(dense_pointwise, in_channels, out_channels, kernel_size, stride, padding, dilation, bias)
 
 
-register_substitute(Substitute(
-    name="separable",
-    build=separable_conv,
-    hyperparameter=None,
-    original_name="Sep",
-    summary="depthwise k×k (only if k>1) + dense 1×1",
-    paper="Chollet, Xception, CVPR 2017",
-    # Without a depthwise part, what is left at a linear is the dense 1×1: nn.Linear itself.
-    linear=dense_linear,
-))
+register_substitute(implemented("separable", build=separable_conv, linear=dense_linear))

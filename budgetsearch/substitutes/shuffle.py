@@ -18,7 +18,7 @@ import math
 from torch import nn
 
 from ._blocks import check_geometry, keep_conv_attributes
-from ._registry import Hyperparameter, Substitute, register_substitute
+from ._registry import implemented, register_substitute
 
 
 def valid_groups(groups: int, in_channels: int, out_channels: int) -> int:
@@ -61,12 +61,9 @@ def linear_shuffle(in_channels, out_channels, kernel_size, stride=1, padding=0, 
     return LinearShuffle(in_channels, out_channels, kernel_size, stride, padding, dilation, bias, groups=groups)
 
 
-register_substitute(Substitute(
-    name="shuffle", build=linear_shuffle,
-    # groups g of both 1×1 convs (falls back to the largest valid g' ≤ g)
-    hyperparameter=Hyperparameter("groups", int, 1, 128, grows=False),
-    original_name="Shuffle", summary="linear ShuffleNet unit: grouped 1×1, shuffle, depthwise, grouped 1×1",
-    paper="Zhang et al., ShuffleNet, CVPR 2018",
+register_substitute(implemented(
+    "shuffle",
+    build=linear_shuffle,
     compressed_types=(LinearShuffle,),
     sizes=lambda c_in, c_out, kernel, groups: valid_groups(groups, c_in, c_out),
 ))

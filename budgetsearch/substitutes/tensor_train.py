@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from ._blocks import ReconstructedConv, depthwise_then, pointwise_linear
-from ._registry import Hyperparameter, Substitute, register_substitute
+from ._registry import implemented, register_substitute
 from ._tensor_shapes import dimensionize, tt_ranks
 
 
@@ -64,14 +64,9 @@ def tensor_train_linear(in_features, out_features, bias=True, *, rank_scale):
     return pointwise_linear(pointwise, in_features, out_features, bias)
 
 
-register_substitute(Substitute(
-    name="tensor-train",
+register_substitute(implemented(
+    "tensor-train",
     build=tensor_train_conv,
-    # TT ranks r_j = max(1, round(h·min(d_j, d_{j+1}))), clipped to full TT ranks
-    hyperparameter=Hyperparameter("rank_scale", float, 0.0, 1.0, grows=True, low_open=True),
-    original_name="TensorTrain",
-    summary="depthwise k×k + 1×1 whose weight is a 3-core tensor train",
-    paper="Novikov et al., Tensorizing Neural Networks, NeurIPS 2015; Garipov et al., 2016 (convolutions)",
     compressed_types=(TensorTrainPointwise,),
     sizes=lambda c_in, c_out, kernel, rank_scale: tt_ranks(dimensionize(c_out, c_in), rank_scale),
     linear=tensor_train_linear,

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from ._blocks import ReconstructedConv, depthwise_then, pointwise_linear
-from ._registry import Hyperparameter, Substitute, register_substitute
+from ._registry import implemented, register_substitute
 from ._tensor_shapes import dimensionize, tucker_ranks
 
 
@@ -84,15 +84,9 @@ def tucker_linear(in_features, out_features, bias=True, *, rank_scale):
     return pointwise_linear(pointwise, in_features, out_features, bias)
 
 
-register_substitute(Substitute(
-    name="tucker",
+register_substitute(implemented(
+    "tucker",
     build=tucker_conv,
-    # Tucker ranks t_j = max(1, round(h·d_j))
-    hyperparameter=Hyperparameter("rank_scale", float, 0.0, 1.0, grows=True, low_open=True),
-    original_name="Tucker",
-    summary="depthwise k×k + 1×1 whose weight is a Tucker core with three factor matrices",
-    paper="Kim et al., Compression of Deep Convolutional Neural Networks for Fast and Low Power "
-          "Mobile Applications, ICLR 2016",
     compressed_types=(TuckerPointwise,),
     sizes=lambda c_in, c_out, kernel, rank_scale: tucker_ranks(dimensionize(c_out, c_in), rank_scale),
     linear=tucker_linear,

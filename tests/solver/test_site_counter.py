@@ -10,15 +10,20 @@ not, widening and not) and at a linear site for those with a linear form.
 from __future__ import annotations
 
 import pytest
+from torch import nn
 
 from budgetsearch.compat import MODES
 from budgetsearch.compat import hyperparameter as compat_hyperparameter
-from budgetsearch.counting import count, counter_in_use, reconstruction_mult_adds, zero_filled
+from budgetsearch.counting import count, count_model, counter_in_use, reconstruction_mult_adds, zero_filled
 from budgetsearch.counting._count import DISPATCH, FVCORE
 from budgetsearch.solver import network_counter
-from budgetsearch.solver._network import SITES_ON_META, NetworkCounter, Site
+from budgetsearch.solver._network import ON_META, SITES_ON_META, NetworkCounter, Site
 from budgetsearch.solver._search import highest, lowest
 from budgetsearch.substitutes import get_substitute, linear_substitutes, list_substitutes, shape_only
+
+from combinations import CASES
+
+NUM_CLASSES = 10
 
 LINEAR_SITE = Site(24, 40, (1, 1), (1, 1), (0, 0), (1, 1), True, (5, 24), kind="linear")
 
@@ -48,11 +53,36 @@ def test_a_site_counted_on_meta_equals_fvcore_on_the_real_layer(substitute, comp
             assert counter._site_rebuild(site, found, setting) == real.reconstruction_mult_adds, (site, setting)
 
 
-def test_the_convention_names_the_sites_counter_where_it_is_not_the_networks():
-    expected = {"fvcore": FVCORE + SITES_ON_META, "dispatch": DISPATCH}
-    for chosen, counter in expected.items():
+class ReadsValues(nn.Module):
+    """A forward that reads a value (``.item()``), which the meta device cannot give: counted on real storage."""
+
+    def __init__(self, num_classes: int = 10):
+        super().__init__()
+        self.conv, self.head = nn.Conv2d(3, 8, 3, padding=1), nn.Linear(8, num_classes)
+
+    def forward(self, x):
+        x = self.conv(x)
+        x = x * (x.sum().item() == x.sum().item())
+        return self.head(x.mean((2, 3)))
+
+
+def test_the_convention_names_the_counter_of_the_network_and_of_its_sites():
+    """Sites and network on the meta device, for fvcore or as asked; a network the meta device cannot run,
+    by the counter asked for (and its sites on the meta device)."""
+    expected = {"fvcore": (ON_META, FVCORE + SITES_ON_META), "dispatch": (DISPATCH, DISPATCH)}
+    for chosen, (on_meta, on_storage) in expected.items():
         with counter_in_use(chosen):
-            assert network_counter("wrn-10-1", input_size=(3, 8, 8)).convention.counter == counter
+            assert network_counter("wrn-10-1", input_size=(3, 8, 8)).convention.counter == on_meta
+            assert NetworkCounter(ReadsValues, input_size=(3, 8, 8)).convention.counter == on_storage
+
+
+def test_a_network_counted_on_meta_has_the_fixed_part_fvcore_gives_it_on_real_storage():
+    with counter_in_use("fvcore"):
+        counter = network_counter(CASES["wrn"].model, NUM_CLASSES, CASES["wrn"].input_size)
+        assert counter.convention.counter == ON_META
+        dense = count_model(CASES["wrn"].model, num_classes=NUM_CLASSES, input_size=CASES["wrn"].input_size)
+    assert (counter.dense.params, counter.dense.mult_adds) == (dense.params, dense.mult_adds)
+    assert counter.reconstruction_mult_adds(get_substitute("conv"), None) == dense.reconstruction_mult_adds
 
 
 def test_under_rules_of_the_users_own_sites_are_counted_by_the_chosen_counter(monkeypatch):
