@@ -9,6 +9,8 @@ norm on a wrn-10-1 trained for 3 epochs) leaves every depthwise family near chan
 import dataclasses
 import json
 import math
+import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -27,16 +29,17 @@ FAMILIES = [name for name in list_substitutes() if get_substitute(name).hyperpar
             and "linear" in get_substitute(name).layer_kinds and name not in NO_CLOSED_FORM]
 
 
+# As tests/conftest.py's (a session fixture cannot take its function-scoped `cifar_mini`, and `from conftest`
+# resolves to whichever conftest module xdist loaded first).
+CIFAR_MINI = Path(__file__).resolve().parents[3] / "shared" / "data" / "cifar-10-mini" / "cifar-10-batches-py"
+
+
 def _subset(data, train: int):
     return dataclasses.replace(data, train_images=data.train_images[:train], train_labels=data.train_labels[:train])
 
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory):
-    import os
-
-    from conftest import CIFAR_MINI
-
     path = os.environ.get("BUDGETSEARCH_CIFAR_MINI", str(CIFAR_MINI))
     if not os.path.isdir(path):
         pytest.skip(f"CIFAR-10 subset not found at {path}")

@@ -56,7 +56,7 @@ def _solve_help(capsys) -> str:
 def test_solve_table_prints_exact_settings_and_reasons(capsys):
     assert main(["solve", "--model", "wrn-16-4", "--budget", "300K", "--substitute", "tucker", "conv"]) == 3
     out = capsys.readouterr().out
-    assert "tucker" in out and "infeasible: conv cannot meet budget 300K" in out and "counted with fvcore" in out
+    assert "tucker" in out and "infeasible: conv cannot meet budget 300K" in out and "for fvcore (equal counts)" in out
     assert "fill" in out.splitlines()[0]
 
 
