@@ -82,11 +82,9 @@ def weights_digest(config) -> Optional[str]:
     """The dense weights by content (``sha256:...``): the same study wherever the file lies; None without weights."""
     if config.weights is None:
         return None
-    digest = hashlib.sha256()
     try:
         with open(config.weights, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+            digest = hashlib.file_digest(handle, "sha256")
     except OSError as error:
         raise ConfigError(f"{config.source}: weights = {config.weights!r} cannot be read: "
                           f"{error.strerror or error}") from None
