@@ -8,7 +8,8 @@ the text states beside it: a count like ``36,479,194`` or a decimal like ``0.481
 
 Commands that act on one study (``run``, ``status``, ``frontier`` of a study file, ``worker`` of its study)
 run together, README first and then the study file's own, in one folder and one database, as a reader who
-types them in order would: a later ``run`` continues the study the first one trained. Each prints the figures
+types them in order would: a later ``run`` continues the study the first one trained. Every other command in
+a study file's comments (``train --save`` of the weights it projects) runs in that session too, in its place. Each prints the figures
 the study file's opening comment states: ``N trials`` recorded, and exactly the cells it names as skipped,
 written ``SUBSTITUTE at BUDGET (fill F)``.
 
@@ -354,7 +355,9 @@ def _study_of(command: Command) -> Optional[Path]:
 def sessions() -> dict:
     grouped, chains = {}, {}
     for command in (c for c in DOCUMENTED if c.is_budgetsearch):
-        study = _study_of(command)
+        # A study file's other commands (training the weights it projects) prepare its own session.
+        in_study_file = REPO / command.where.partition(":")[0] if command.where.startswith("studies/") else None
+        study = _study_of(command) or in_study_file
         # A `&&` chain (one line) runs in one folder: a later part reads what an earlier one wrote.
         key = f"studies/{study.name}" if study else \
             chains.setdefault(command.where, f"{command.where} {shlex.join(command.argv[1:])[:60]}")

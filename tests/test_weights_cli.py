@@ -46,3 +46,15 @@ def test_train_starts_from_a_compressed_checkpoint_and_reports_a_partial_load(tm
                  "--epochs", "0"]) == 0
     assert "left at random initialisation (1 of the model's tensors, --weights-strict false): fc.bias" in \
         capsys.readouterr().out
+
+
+def test_a_projected_trial_distils_by_kd_and_the_options_change_only_what_they_name(tmp_path, capsys):
+    torch.save(create_model("wrn-10-1", in_channels=1).state_dict(), tmp_path / "dense.pt")
+    common = ["train", "--model", "wrn-10-1", "--dataset", "digits", "--device", "cpu", "--substitute", "tucker",
+              "--setting", "0.5", "--weights", str(tmp_path / "dense.pt"), "--init", "projected", "--epochs", "1",
+              "--batch-size", "512", "--json"]
+    for options, expected in [([], {"beta": 0.0, "alpha": 0.9}), (["--alpha", "0.5"], {"beta": 0.0, "alpha": 0.5}),
+                              (["--beta", "100"], {"beta": 100.0, "alpha": 0.9})]:
+        assert main([*common, *options]) == 0
+        distill = json.loads(capsys.readouterr().out)["config"]["distill"]
+        assert {key: distill[key] for key in expected} == expected and distill["teacher"] is None, options

@@ -50,6 +50,9 @@ def run_compress(args) -> int:
     print_table(rows, ["layer", "family", "method", "weight_error", "output_error"])
     print("errors: relative Frobenius norm of each layer's weight, and of its outputs on the calibration images; "
           "total: pooled over the layers, weighed by their norms")
+    if projection["batch_norms_reestimated"]:
+        print(f"running statistics of {projection['batch_norms_reestimated']} batch norms recomputed on the "
+              f"calibration images")
     tuned = f", after {result.epochs_run} epochs of fine-tuning {_percent(accuracy['fine_tuned'])}" \
         if result.epochs_run else ""
     print(f"test accuracy: dense {_percent(accuracy['dense'])}, projected {_percent(accuracy['projected'])}{tuned}")

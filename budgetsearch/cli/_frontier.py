@@ -8,7 +8,7 @@ from budgetsearch.errors import ConfigError
 
 from ._commands import command
 from ._options import add_runs_dir, output_folder
-from ._output import print_json, print_table, with_short_fill
+from ._output import print_json, print_table, with_init, with_short_fill
 
 
 def _configure_frontier(parser):
@@ -48,9 +48,10 @@ def run_frontier(args) -> int:
         print_json(rows)
         return 0
     mean = f"{args.metric}_mean"
-    print_table(with_short_fill(rows), ["substitute", "budget", "setting", "params", "fill", "trained_at",
-                                        "mult_adds", mean, f"{args.metric}_std", f"{args.metric}_low",
-                                        f"{args.metric}_high", "seeds", "on_front_params", "on_front_mult_adds"])
+    print_table(with_short_fill(rows), with_init(["substitute", "budget", "setting", "params", "fill", "trained_at",
+                                                  "mult_adds", mean, f"{args.metric}_std", f"{args.metric}_low",
+                                                  f"{args.metric}_high", "seeds", "on_front_params",
+                                                  "on_front_mult_adds"], rows))
     print(f"{len(frontier.trials)} trials, {len(frontier.points)} points, {len(rows)} on a front; wrote "
           f"{', '.join(written)} to {out}")
     if len(frontier.cells):

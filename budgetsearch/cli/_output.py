@@ -25,6 +25,14 @@ def with_short_fill(rows: list[dict]) -> list[dict]:
     return [row | {"fill": None if row.get("fill") is None else round(row["fill"], FILL_DECIMALS)} for row in rows]
 
 
+def with_init(columns: list[str], rows: list[dict]) -> list[str]:
+    """``columns`` with ``init`` after ``substitute`` where the rows start in more than one way (a study's init axis)."""
+    if len({row.get("init") for row in rows}) < 2:
+        return columns
+    at = columns.index("substitute") + 1
+    return [*columns[:at], "init", *columns[at:]]
+
+
 def print_kept_dense(kept: tuple) -> None:
     if kept:
         print("kept dense (selected, but no substitute fits): "

@@ -9,7 +9,7 @@ from budgetsearch.errors import ConfigError
 
 from ._commands import EXIT_TRIALS_FAILED, command
 from ._options import add_runs_dir, library_value, whole_number
-from ._output import print_json, print_table, with_short_fill
+from ._output import print_json, print_table, with_init, with_short_fill
 
 
 def _quiet_optuna() -> None:
@@ -86,8 +86,8 @@ def _study_summary_json(plan, report) -> dict:
 
 
 def _print_summary(rows, progress, skipped=()) -> None:
-    print_table(with_short_fill(rows), ["role", "substitute", "budget", "setting", "params", "fill", "trained_at",
-                                        "val_error", "test_error", "status"])
+    print_table(with_short_fill(rows), with_init(["role", "substitute", "budget", "setting", "params", "fill",
+                                                  "trained_at", "val_error", "test_error", "status"], rows))
     for cell in skipped:
         print(f"skipped {cell['substitute']} at {cell['budget']}: {cell['reason']}")
     counts = ", ".join(f"{n} {s}" for s, n in sorted(progress.statuses.items()))

@@ -98,7 +98,7 @@ def _comma_separated(text: str, convert, flag: str, allowed: str) -> tuple:
 def _train_config(args, init: str = "scratch"):
     import dataclasses
 
-    from budgetsearch.training import PRESETS, DistillConfig, check_optimizer_options
+    from budgetsearch.training import PRESETS, PROJECTED_DISTILLATION, DistillConfig, check_optimizer_options
 
     if args.preset not in PRESETS:
         raise ConfigError(f"--preset must be one of {sorted(PRESETS)}, but got {args.preset!r}")
@@ -130,8 +130,8 @@ def _train_config(args, init: str = "scratch"):
                if getattr(args, name) is not None}
     if args.teacher is not None:
         overrides["distill"] = DistillConfig(args.teacher, teacher_model=args.teacher_model, **distill)
-    elif distill and init == "projected":  # the default teacher, the dense original, as the options say
-        overrides["distill"] = DistillConfig(None, **distill)
+    elif distill and init == "projected":  # the default teacher, the dense original, as the options change it
+        overrides["distill"] = DistillConfig(None, **(PROJECTED_DISTILLATION | distill))
     elif distill or args.teacher_model is not None:
         given = " ".join([f"--{name} {value:g}" for name, value in distill.items()]
                          + ([f"--teacher-model {args.teacher_model}"] if args.teacher_model is not None else []))

@@ -65,6 +65,34 @@ def _layer_inputs(dense: nn.Module, points: tuple, calibration: torch.Tensor) ->
     return inputs
 
 
+def _reestimate_batch_norms(model: nn.Module, calibration: torch.Tensor) -> int:
+    """Batch norms' running statistics recomputed on what the projected model computes from ``calibration``.
+
+    The statistics copied from the dense model describe the dense layers' outputs; a projected layer's
+    differ (a conv that loses most of its norm in its depthwise split gives much smaller ones), and stale
+    statistics then scale every later activation wrongly: a projected WRN predicted one class until
+    they were recomputed. Every other module stays in eval mode (no dropout while measuring). The number of
+    batch norms recomputed.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    if not norms:
+        return 0
+    training, momenta = model.training, [norm.momentum for norm in norms]
+    try:
+        model.eval()
+        for norm in norms:
+            norm.reset_running_stats()
+            norm.momentum = None  # a cumulative average: the batch's own statistics
+            norm.train()
+        with torch.no_grad():
+            model(calibration)
+    finally:
+        for norm, momentum in zip(norms, momenta):
+            norm.momentum = momentum
+        model.train(training)
+    return len(norms)
+
+
 def project(dense_model: nn.Module, substituted_model: nn.Module, method: str = "closed",
             calibration: Optional[torch.Tensor] = None, seed: int = 0, steps: int = 300) -> ProjectionReport:
     """Write into ``substituted_model`` the structured weights closest to ``dense_model``'s; a report of the errors.
@@ -82,7 +110,10 @@ def project(dense_model: nn.Module, substituted_model: nn.Module, method: str = 
         on the layer's outputs on ``calibration`` (on its effective weight without one).
 
     ``calibration`` is a batch of the dense model's inputs; each layer is projected and
-    measured on what the dense model feeds it. ``seed`` fixes CP's start where its rank
+    measured on what the dense model feeds it, and then, unless every layer was copied
+    exactly, the substituted model's batch norms' running statistics are recomputed on
+    it (the dense model's describe the dense layers' outputs, not the projected ones').
+    ``seed`` fixes CP's start where its rank
     exceeds what the SVD gives.
     """
     if method not in METHODS:
@@ -98,4 +129,7 @@ def project(dense_model: nn.Module, substituted_model: nn.Module, method: str = 
     inputs = {} if calibration is None else _layer_inputs(dense_model, points, calibration)
     layers = tuple(project_layer(name, dense_modules[name], substituted_modules[name], method, inputs.get(name),
                                  seed, steps) for name in points)
-    return ProjectionReport(method, layers)
+    # Exact copies (every point dense) keep the dense statistics, which are then this network's exactly.
+    changed = any(layer.weight_error > 0 for layer in layers)
+    norms = _reestimate_batch_norms(substituted_model, calibration) if calibration is not None and changed else 0
+    return ProjectionReport(method, layers, norms)

@@ -38,6 +38,7 @@ def _pooled(errors_and_norms) -> float:
 class ProjectionReport:
     method: str
     layers: tuple  # of LayerProjection, in the model's substitution-point order
+    batch_norms_reestimated: int = 0  # batch norms whose running statistics were recomputed on the calibration batch
 
     @property
     def weight_error(self) -> float:
@@ -52,6 +53,7 @@ class ProjectionReport:
         return _pooled((layer.output_error, layer.output_norm) for layer in self.layers)
 
     def to_dict(self) -> dict:
-        """JSON-able: the method, the pooled errors and every layer's record."""
+        """JSON-able: the method, the pooled errors, every layer's record and the batch norms recomputed."""
         return {"method": self.method, "weight_error": self.weight_error, "output_error": self.output_error,
-                "layers": [dataclasses.asdict(layer) for layer in self.layers]}
+                "layers": [dataclasses.asdict(layer) for layer in self.layers],
+                "batch_norms_reestimated": self.batch_norms_reestimated}

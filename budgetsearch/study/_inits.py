@@ -118,10 +118,10 @@ def start_settings(config, attrs: dict) -> dict:
 def dense_original_teacher(config):
     """A projected student's teacher when the study names none: the dense original it was projected from.
 
-    None (the trainer's own default: attention transfer from the dense original
-    where the network gives attention maps) while [distillation]'s weights are
-    their defaults; a :class:`DistillConfig` of the dense original with the
-    study's weights once it sets them.
+    None (the trainer's own default: knowledge distillation from the dense
+    original, α = 0.9) while [distillation]'s weights are their defaults; a
+    :class:`DistillConfig` of the dense original with the study's weights once
+    it sets them.
     """
     from ..training import DistillConfig
 
@@ -140,4 +140,5 @@ def start_record(result: dict) -> dict:
     return {"projection_weight_error": projection.get("weight_error"),
             "projection_output_error": projection.get("output_error"),
             "projection_layers": projection.get("layers"),
+            "projection_batch_norms": projection.get("batch_norms_reestimated"),
             "initial_val_error": initial.get("val_error"), "initial_test_error": initial.get("test_error")}

@@ -9,6 +9,7 @@ from typing import Optional
 from optuna.trial import TrialState
 
 from ._cells import SKIPPED_ATTR, trial_key
+from ._inits import DEFAULT_INIT
 from ..errors import ConfigError
 from ._queue import is_recorded
 from ._storage import DEFAULT_RUNS_DIR, is_journal, journal_path, open_storage, storage_errors
@@ -80,7 +81,7 @@ def served_budgets(attrs: dict) -> list[dict]:
 
 
 def summary_rows(trials) -> list[dict]:
-    """One row per (substitute, budget): the best recorded trial's errors over seeds and tuning, and statuses.
+    """One row per (substitute, init, budget): the best recorded trial's errors over seeds and tuning, and statuses.
 
     A trial that serves several budgets (one network) stands in the row of each;
     ``trained_at`` then names the budget whose cell trained it.
@@ -90,11 +91,11 @@ def summary_rows(trials) -> list[dict]:
     for trial in final_trials(trials).values():
         a = trial.user_attrs
         for served in served_budgets(a):
-            key = (a.get("role"), a.get("substitute"), served["budget"])
+            key = (a.get("role"), a.get("substitute"), a.get("init") or DEFAULT_INIT, served["budget"])
             groups.setdefault(key, []).append(trial)
             budget_params[key] = served["budget_params"]
     rows = []
-    for (role, substitute, budget), members in groups.items():
+    for (role, substitute, init, budget), members in groups.items():
         recorded = [t for t in members if is_recorded(t)]
         complete = [t.user_attrs for t in recorded if t.user_attrs["status"] == "complete"]
         errors = [a["val_error"] for a in complete if a.get("val_error") is not None]
@@ -104,9 +105,9 @@ def summary_rows(trials) -> list[dict]:
         statuses.update({"waiting": sum(t.state == TrialState.WAITING for t in members),
                          "running": sum(t.state == TrialState.RUNNING for t in members)})
         rows.append({
-            "role": role, "substitute": substitute, "budget": budget, "setting": first.get("setting"),
+            "role": role, "substitute": substitute, "init": init, "budget": budget, "setting": first.get("setting"),
             "params": first.get("params"), "mult_adds": first.get("mult_adds"),
-            "fill": _fill(first.get("params"), budget_params[(role, substitute, budget)]),
+            "fill": _fill(first.get("params"), budget_params[(role, substitute, init, budget)]),
             "trained_at": None if first.get("budget") == budget else first.get("budget"), "trials": len(members),
             "val_error": min(errors) if errors else None,
             "test_error": tests[errors.index(min(errors))] if errors and len(tests) == len(errors) else None,

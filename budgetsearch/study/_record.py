@@ -64,10 +64,12 @@ class TrialRecord:
     # A projected start (None from scratch): the projection's relative Frobenius error of the substituted layers'
     # weights and of their outputs on the calibration batch, over all layers together; each layer's in
     # projection_layers ({"name", "weight_error", "output_error", ...}); the errors (%) of the projected network
-    # before any fine-tuning (epoch 0), to set against val_error and test_error at the end.
+    # before any fine-tuning (epoch 0), to set against val_error and test_error at the end; projection_batch_norms:
+    # how many batch norms' running statistics were recomputed on the calibration batch before that measurement.
     projection_weight_error: Optional[float] = _result()
     projection_output_error: Optional[float] = _result()
     projection_layers: Optional[list] = _result()
+    projection_batch_norms: Optional[int] = _result()
     initial_val_error: Optional[float] = _result()
     initial_test_error: Optional[float] = _result()
     # Measured speed on the trial's device (timing_device); `timing` says how each number was measured. Training

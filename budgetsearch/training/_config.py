@@ -55,6 +55,11 @@ def check_optimizer_options(optimizer: str, given: Mapping[str, object], prefix:
                                   f"got optimizer={optimizer!r}, which would ignore it: remove {name} or use {other}")
 
 
+# A projected trial's distillation from its dense original unless told otherwise: KD only, no attention transfer
+# (see budgetsearch.training._initialise.default_distillation).
+PROJECTED_DISTILLATION = {"beta": 0.0, "alpha": 0.9}
+
+
 @dataclass(frozen=True)
 class DistillConfig:
     """Train the student against a frozen teacher (the original study's "student" mode).

@@ -377,7 +377,7 @@ def train_trial(model, substitute="conv", setting=None, dataset: Union[str, Data
 
     network = architecture.build(config.seed)
     start = initialise(network, architecture, config, data)
-    config = default_distillation(config, network)
+    config = default_distillation(config)
     counted = count(network, data.input_size)  # on the CPU, before the model moves
     ratio, _, reference_params = reference_ratio(architecture)
     groups, decay_records = weight_decay_groups(network, architecture.factory, ratio, config.weight_decay,

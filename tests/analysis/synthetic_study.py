@@ -40,7 +40,8 @@ def attributes(**overrides) -> dict:
         "resumed_from_epoch": None,
         "tuning_trial": None, "lost": False, "budgets": None,  # None: the trial serves its own budget only
         "init": "scratch", "projection_weight_error": None, "projection_output_error": None,
-        "projection_layers": None, "initial_val_error": None, "initial_test_error": None,  # projected starts only
+        "projection_layers": None, "projection_batch_norms": None,  # projected starts only
+        "initial_val_error": None, "initial_test_error": None,
         # Not measured (a study without `measure`, journalled before training throughput was recorded).
         "train_images_per_second": None, "latency_ms": None, "inference_images_per_second": None,
         "timing_device": None, "timing": None,

@@ -95,6 +95,9 @@ def test_fine_tuning_with_distillation_does_not_end_below_the_projection(trained
                          validation_size=0, init="projected", weights=str(trained["weights"]))
     result = train_trial(MODEL, family, solution.setting, _subset(trained["data"], 2000), config)
     assert result.status == "complete", result.message
-    # The default teacher: the dense model in memory, by attention transfer (the ViT gives attention maps).
-    assert result.config["distill"]["teacher"] is None and result.history[0]["train_at_loss"] > 0
+    # The default teacher: the dense model in memory, by knowledge distillation (not attention transfer, though
+    # the ViT gives attention maps).
+    distill = result.config["distill"]
+    assert distill["teacher"] is None and (distill["alpha"], distill["beta"]) == (0.9, 0.0)
+    assert result.history[0]["train_kd_loss"] > 0 and result.history[0]["train_at_loss"] == 0
     assert result.test_error <= result.initial["test_error"] + 0.5, (result.test_error, result.initial)

@@ -28,9 +28,10 @@ def test_projecting_onto_dense_layers_gives_the_dense_model_back(name):
     with torch.no_grad():  # make the dense model's norms and classifier differ from a fresh build
         for parameter in dense.parameters():
             parameter.add_(0.1 * torch.randn_like(parameter))
-    report = project(dense, substituted)
-    dense.eval(), substituted.eval()
     batch = calibration()
+    report = project(dense, substituted, calibration=batch)  # exact copies: the dense statistics stay
+    assert report.batch_norms_reestimated == 0
+    dense.eval(), substituted.eval()
     torch.testing.assert_close(substituted(batch), dense(batch))
     assert [layer.name for layer in report.layers] == list(substituted.substitution_points)
     assert report.weight_error == pytest.approx(0.0, abs=1e-6)
@@ -65,11 +66,59 @@ def test_every_point_is_projected_and_measured(name, substitute, setting):
     pooled = math.sqrt(sum((r.weight_error * r.weight_norm) ** 2 for r in report.layers)
                        / sum(r.weight_norm ** 2 for r in report.layers))
     assert report.weight_error == pytest.approx(pooled)
-    # Outside the substitution points everything is the dense model's.
+    # Outside the substitution points every parameter is the dense model's (the batch norms' running statistics
+    # are recomputed: the test below).
     points = substituted.substitution_points
-    for key, value in substituted.state_dict().items():
+    dense_parameters = dict(dense.named_parameters())
+    for key, value in substituted.named_parameters():
         if not any(key.startswith(p + ".") for p in points):
-            assert torch.equal(value, dense.state_dict()[key]), key
+            assert torch.equal(value, dense_parameters[key]), key
+
+
+def _batch_norms(model):
+    return [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+
+
+def test_batch_norm_statistics_are_the_projected_models_own_on_the_calibration_batch():
+    torch.manual_seed(0)
+    dense, substituted = models(WRN, "generic", 0.3)
+    with torch.no_grad():  # running statistics a trained dense model would carry
+        for norm in _batch_norms(dense):
+            norm.running_mean.normal_()
+            norm.running_var.uniform_(0.5, 2.0)
+    batch = calibration()
+    report = project(dense, substituted, calibration=batch)
+    norms = _batch_norms(substituted)
+    dense_norms = dict(zip(norms, _batch_norms(dense)))
+    assert report.batch_norms_reestimated == len(norms) == 7  # wrn-10-1: 3 blocks of 2, and the last
+    assert report.to_dict()["batch_norms_reestimated"] == 7
+    # In eval mode each norm's input, over the batch and positions, has the mean and (unbiased) variance its
+    # running statistics hold: they describe this network, not the dense one. (Not exactly: while they were
+    # measured each norm divided by the biased variance, so later inputs differ by about 1 / (2 * 8 * 32 * 32).)
+    seen = {}
+    hooks = [norm.register_forward_pre_hook(lambda m, args: seen.__setitem__(m, args[0])) for norm in norms]
+    substituted.eval()
+    with torch.no_grad():
+        substituted(batch)
+    for hook in hooks:
+        hook.remove()
+    for norm in norms:
+        torch.testing.assert_close(norm.running_mean, seen[norm].mean((0, 2, 3)), rtol=1e-3, atol=1e-3)
+        torch.testing.assert_close(norm.running_var, seen[norm].var((0, 2, 3)), rtol=1e-3, atol=1e-3)
+        assert not torch.allclose(norm.running_var, dense_norms[norm].running_var, rtol=0.1)
+        assert norm.momentum == 0.1 and norm.num_batches_tracked == 1
+    assert all(module.training for module in substituted.modules()) is False
+
+
+def test_without_a_calibration_batch_the_dense_statistics_stay():
+    dense, substituted = models(WRN, "generic", 0.3)
+    with torch.no_grad():
+        for norm in _batch_norms(dense):
+            norm.running_mean.normal_()
+    report = project(dense, substituted)
+    assert report.batch_norms_reestimated == 0
+    for ours, theirs in zip(_batch_norms(substituted), _batch_norms(dense)):
+        assert torch.equal(ours.running_mean, theirs.running_mean)
 
 
 def test_whitened_is_no_worse_on_the_calibration_batch_than_plain_svd():

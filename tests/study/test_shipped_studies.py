@@ -23,6 +23,23 @@ def test_studies_are_shipped():
                                           "vit-cifar10-mini.toml", "cifar10-mini.toml"}
 
 
+def test_a_study_projects_weights_its_file_says_how_to_write():
+    assert any("projected" in load_study_config(path).init for path in STUDIES)
+
+
+def _dense_weights(config, folder: Path) -> Path:
+    """A state_dict of the study's dense network, as ``train --save`` of it would write (untrained here)."""
+    import torch
+
+    from budgetsearch.training._architecture import resolve_architecture
+
+    dense = resolve_architecture(config.model, "conv", None, config.num_classes, config.input_size,
+                                 config.model_options, **config.model_selection).build()
+    path = folder / "dense.pt"
+    torch.save(dense.state_dict(), path)
+    return path
+
+
 @pytest.mark.parametrize("path", STUDIES, ids=lambda p: p.name)
 def test_every_study_plans_and_trains_its_first_cell(path, tmp_path, request):
     config = load_study_config(path)
@@ -41,6 +58,8 @@ def test_every_study_plans_and_trains_its_first_cell(path, tmp_path, request):
         changes["distillation.teacher_epochs"] = 1
     if config.dataset.startswith("cifar10:") and not Path(config.dataset.partition(":")[2]).is_dir():
         changes["dataset"] = DATASET_OVERRIDES.get(path.name) or f"cifar10:{request.getfixturevalue('cifar_mini')}"
+    if "projected" in config.init:  # its one trial starts from dense weights, written as its comment says
+        changes |= {"init": ["projected"], "weights": str(_dense_weights(config.replace(changes), tmp_path))}
     small = config.replace(changes)
     report = run_study(small, RunOptions(runs_dir=str(tmp_path)))
     assert report.worker_exit_codes == (0,) * len(report.worker_exit_codes)
@@ -50,5 +69,8 @@ def test_every_study_plans_and_trains_its_first_cell(path, tmp_path, request):
     assert [t.user_attrs["status"] for t in students] == ["complete"]
     record = students[0].user_attrs
     assert record["epochs_run"] == 1 and record["params"] <= record["budget_params"]
+    assert record["init"] == small.init[0]
+    if record["init"] == "projected":
+        assert record["projection_weight_error"] > 0 and record["initial_test_error"] is not None
     if "dataset" not in changes:  # the same input, so the same network as planned
         assert record["params"] == first.params

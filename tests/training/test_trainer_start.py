@@ -62,8 +62,12 @@ def test_a_projected_trial_records_its_errors_and_distils_from_the_dense_origina
     data = random_cifar(48, 16)
     first, second = (train_trial("wrn-10-1", "tucker", 0.5, data, config(path)) for _ in range(2))
     assert first.status == "complete", first.message
-    assert first.config["distill"]["teacher"] is None  # the default teacher: the dense model in memory
-    assert first.history[0]["train_at_loss"] > 0
+    # The default teacher: the dense model in memory, by knowledge distillation (not attention transfer, which
+    # the WRN's maps would allow).
+    assert first.config["distill"] | {"temperature": None} == {"teacher": None, "beta": 0.0, "alpha": 0.9,
+                                                                "temperature": None, "teacher_model": None}
+    assert first.history[0]["train_kd_loss"] > 0 and first.history[0]["train_at_loss"] == 0
+    assert first.projection["batch_norms_reestimated"] == 7
     layers = first.projection["layers"]
     assert all(0 < layer["weight_error"] < 1 and layer["output_error"] is not None for layer in layers)
     assert first.projection == second.projection and first.initial == second.initial  # calibration by seed
