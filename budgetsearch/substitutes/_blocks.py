@@ -102,9 +102,17 @@ class ReconstructedModule(nn.Module):
     """
 
     _cached: Optional[object] = None
+    #: The attribute counting how often :meth:`reconstruct` repeats one identical step (ACDC: its
+    #: ``factors``), for modules that do: the rebuild's cost is then affine in it, and counting copies
+    #: from :meth:`with_rebuild_repeats` at 1 and 2 repeats gives every count exactly.
+    rebuild_repeats: Optional[str] = None
 
     def reconstruct(self):
         raise NotImplementedError
+
+    def with_rebuild_repeats(self, repeats: int) -> "ReconstructedModule":
+        """A copy whose rebuild repeats its step ``repeats`` times; modules declaring ``rebuild_repeats`` define it."""
+        raise NotImplementedError(f"{type(self).__name__} declares no repeated rebuild step")
 
     def reconstructed(self):
         if self._cached is not None:

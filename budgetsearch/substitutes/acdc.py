@@ -33,6 +33,7 @@ riffles between factors).
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 
@@ -119,6 +120,8 @@ class ACDCPointwise(ReconstructedConv, CompatCounted):
     """
 
     counted_at_layer_input = False
+    # Every factor after the first is the same step on c×c tensors (see stacked_matrix).
+    rebuild_repeats = "factors"
 
     def __init__(self, in_channels, out_channels, factors, stride=1, padding=0, dilation=1, bias=False,
                  inner_riffle=True):
@@ -177,6 +180,13 @@ class ACDCPointwise(ReconstructedConv, CompatCounted):
         else:
             weight = product
         return weight.reshape(self.out_channels, self.in_channels, 1, 1)
+
+    def with_rebuild_repeats(self, repeats: int) -> "ACDCPointwise":
+        """A copy with ``repeats`` factors (uninitialised): what counting a rebuild needs, nothing more."""
+        clone = copy.deepcopy(self)
+        clone.factors = repeats
+        clone.a, clone.d = (nn.Parameter(p.new_empty(repeats, self.channels)) for p in (self.a, self.d))
+        return clone
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, factors={self.factors}, channels={self.channels}"
