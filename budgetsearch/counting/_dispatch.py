@@ -25,7 +25,8 @@ On the meta device, torch computes an elementwise operator's result with a
 Python reference whose first call imports ``torch._dynamo`` (seconds) and each
 call costs about 2 ms; a weight rebuild makes hundreds of them (ACDC's product
 of 128 factors, 256). Where all operands are contiguous floating-point
-tensors, the result is a contiguous tensor of the broadcast (or, for ``cat``,
+tensors (for the elementwise operators, also row-major slices of them, such as
+ACDC's half rows), the result is a contiguous tensor of the broadcast (or, for ``cat``,
 joined; for ``batch_norm``, the input's; for ``adaptive_avg_pool2d`` and ``linear``, theirs) shape and the promoted dtype, which
 :func:`_shortcut_on_meta` makes directly (``tests/counting/test_meta_count.py``
 checks it against torch's own).
@@ -143,6 +144,20 @@ def _cat_shape(shapes, dim: int) -> Optional[tuple]:
     return (*shapes[0][:dim], sum(shape[dim] for shape in shapes), *shapes[0][dim + 1:])
 
 
+def _row_major(tensor: torch.Tensor) -> bool:
+    """Contiguous, or a slice of a contiguous tensor that keeps its order: every dimension longer than 1, each
+    stride at least the span of the dimensions inside it. Torch lays an elementwise result of such operands out
+    as of contiguous ones; a size-1 dimension's stride could reorder its layout, so those are left to torch."""
+    if tensor.is_contiguous():
+        return True
+    span = 1
+    for size, stride in zip(reversed(tensor.shape), reversed(tensor.stride())):
+        if size == 1 or stride < span:
+            return False
+        span = stride * size
+    return True
+
+
 def _shortcut_on_meta(func, args: tuple, kwargs: dict) -> Optional[torch.Tensor]:
     """``func(*args, **kwargs)`` for an :data:`ELEMENTWISE` operator, ``cat``, 2-d ``batch_norm``,
     ``adaptive_avg_pool2d`` or ``linear`` of contiguous meta tensors; else None."""
@@ -155,17 +170,17 @@ def _shortcut_on_meta(func, args: tuple, kwargs: dict) -> Optional[torch.Tensor]
                                              for a in args if a is not None):
         return args[0].new_empty((*args[0].shape[:-1], args[1].shape[0]))
     if func in ELEMENTWISE and not set(kwargs) - {"alpha"}:
-        operands, shape = args, _broadcast_shape
+        operands, shape, laid_out = args, _broadcast_shape, _row_major
         # a 0-dim operand promotes by category only, as a scalar does
         dtype = torch.result_type if len(args) == 2 else lambda operand: operand.dtype
     elif func == CAT and not set(kwargs) - {"dim"} and isinstance(args[0], (list, tuple)) and args[0]:
         dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
-        operands, shape = args[0], functools.partial(_cat_shape, dim=dim)
+        operands, shape, laid_out = args[0], functools.partial(_cat_shape, dim=dim), torch.Tensor.is_contiguous
         dtype = lambda *joined: functools.reduce(torch.promote_types, (t.dtype for t in joined))  # noqa: E731
     else:
         return None
     # Floating point only: torch refuses some integer and bool operands (bool - bool) that a shape would not.
-    if not all(isinstance(a, torch.Tensor) and a.is_meta and a.is_contiguous() and a.is_floating_point()
+    if not all(isinstance(a, torch.Tensor) and a.is_meta and a.is_floating_point() and laid_out(a)
                for a in operands):
         return None
     size = shape([tuple(a.shape) for a in operands])

@@ -98,6 +98,40 @@ def test_the_meta_shortcut_for_linear_makes_torch_s_own_result(shape, bias):
     assert_same_tensor(_shortcut_on_meta(LINEAR, args, {}), LINEAR(*args))
 
 
+def _base(*shape):
+    return torch.empty(shape, device="meta")
+
+
+# Row-major slices of contiguous tensors (ACDC's half rows), each with the shape its partners are made to.
+SLICES = [_base(6, 8)[:, :4], _base(6, 8)[:, 4:], _base(6, 8)[:, ::2], _base(8, 4)[::2], _base(7, 9)[1:5, 2:7],
+          _base(3, 5, 6)[:, 1:4, ::3], _base(10)[::3]]
+
+
+@pytest.mark.parametrize("op", BINARY)
+@pytest.mark.parametrize("index", range(len(SLICES)))
+@pytest.mark.parametrize("partner", ["same", "slice", "last", "row", "scalar", "wider"])
+def test_the_meta_shortcut_on_row_major_slices_makes_torch_s_own_result(op, index, partner):
+    sliced = SLICES[index]
+    shape = tuple(sliced.shape)
+    other = {"same": lambda: _base(*shape), "slice": lambda: _base(*shape[:-1], 2 * shape[-1])[..., 1::2],
+             "last": lambda: _base(shape[-1]), "row": lambda: _base(*[1] * (len(shape) - 1), shape[-1]),
+             "scalar": lambda: torch.empty((), dtype=torch.float64, device="meta"),
+             "wider": lambda: _base(2, *shape)}[partner]()
+    for args in ((sliced, other), (other, sliced)):
+        shortcut = _shortcut_on_meta(op, args, {})
+        assert shortcut is not None
+        assert_same_tensor(shortcut, op(*args))
+
+
+def test_the_meta_shortcut_leaves_other_layouts_of_elementwise_operands_to_torch():
+    mul = torch.ops.aten.mul.Tensor
+    for view in (_base(4, 6).t(), _base(4, 1).expand(4, 6), _base(3, 6, 8)[:1, :, :4], _base(5, 8)[:, :1],
+                 _base(2, 3, 4).permute(0, 2, 1), _base(6, 8)[:, :4].unsqueeze(1)):
+        assert _shortcut_on_meta(mul, (view, torch.empty(view.shape, device="meta")), {}) is None
+    sliced = _base(6, 8)[:, :4]
+    assert _shortcut_on_meta(CAT, ([sliced, sliced], 0), {}) is None  # cat: contiguous operands only
+
+
 def assert_same_tensor(shortcut, torch_s):
     assert (shortcut.shape, shortcut.dtype, shortcut.stride(), shortcut.device) == (
         torch_s.shape, torch_s.dtype, torch_s.stride(), torch_s.device)
