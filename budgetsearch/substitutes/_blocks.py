@@ -265,6 +265,14 @@ def depthwise_then(pointwise: PointwiseFactory, in_channels, out_channels, kerne
     return keep_conv_attributes(layer, *geometry)
 
 
+def depthwise_then_params(in_channels, out_channels, kernel_size, bias, pointwise_weights: int) -> int:
+    """Trainable parameters of :func:`depthwise_then` whose 1×1 holds ``pointwise_weights`` besides its bias:
+    the depthwise conv adds C_i·k_h·k_w when k > 1, a bias C_o."""
+    kernel = _pair(kernel_size)
+    depthwise = 0 if kernel == (1, 1) else in_channels * kernel[0] * kernel[1]
+    return depthwise + pointwise_weights + (out_channels if bias else 0)
+
+
 class ChannelsLastPointwise(nn.Module):
     """A 1×1 conv computed by ``mixing``, a module that maps the last dimension (``(..., C_i) -> (..., C_o)``).
 

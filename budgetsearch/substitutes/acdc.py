@@ -41,7 +41,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from ._blocks import ReconstructedConv, depthwise_then, pointwise_linear
+from ._blocks import ReconstructedConv, depthwise_then, depthwise_then_params, pointwise_linear
 from ._compat_counted import CompatCounted
 from ._registry import implemented, register_substitute
 
@@ -213,4 +213,11 @@ def acdc_linear(in_features, out_features, bias=True, *, layers):
     return pointwise_linear(pointwise, in_features, out_features, bias)
 
 
-register_substitute(implemented("acdc", build=acdc_conv, compressed_types=(ACDCPointwise,), linear=acdc_linear))
+def acdc_params(in_channels, out_channels, kernel_size, bias, layers) -> int:
+    """``[k > 1]·C_i·k² + 2·c·n`` (+ C_o with bias): n = ``layers`` factors of a and d on c channels."""
+    return depthwise_then_params(in_channels, out_channels, kernel_size, bias,
+                                 2 * max(in_channels, out_channels) * layers)
+
+
+register_substitute(implemented("acdc", build=acdc_conv, compressed_types=(ACDCPointwise,), linear=acdc_linear,
+                                params=acdc_params))
