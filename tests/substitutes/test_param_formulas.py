@@ -27,7 +27,7 @@ def trainable(layer) -> int:
 
 
 def test_the_families_listed_have_formulas():
-    assert {"acdc", "cp"} <= set(WITH_FORMULA)
+    assert {"acdc", "cp", "tensor-train", "tucker", "lowrank", "generic"} <= set(WITH_FORMULA)
 
 
 @pytest.mark.parametrize("name", WITH_FORMULA)
