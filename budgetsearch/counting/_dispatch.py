@@ -214,7 +214,8 @@ def _run(func, args: tuple, kwargs: dict):
     if result is not None:
         return result
     if any(isinstance(a, torch.Tensor) and a.is_meta for a in _tensors(args)) \
-            and torch._C._dispatch_has_kernel_for_dispatch_key(func.name(), COMPOSITE):
+            and torch._C._dispatch_has_kernel_for_dispatch_key(func.name(), COMPOSITE) \
+            and not torch._C._dispatch_has_kernel_for_dispatch_key(func.name(), "Meta"):
         with _MetaShortcuts():
             return func._op_dk(COMPOSITE, *args, **kwargs)
     return func(*args, **kwargs)
