@@ -48,7 +48,7 @@ from torch._prims_common import compute_elementwise_output_strides
 from torch.nn.modules.utils import _pair
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from ._rules import naming_the_operator
+from ._rules import naming_rule
 from ._tally import Tally, ancestors
 
 # torch dtypes by the scalar type names of the jit's TensorType (what a rule compares, e.g. _rules.INDEX_TYPES)
@@ -270,6 +270,7 @@ class _Counting(TorchDispatchMode):
     def __init__(self, rules: dict, scopes: list):
         super().__init__()
         self.rules = rules
+        self.named = {}  # the rules of the operators met, made to name them (naming_rule) once per count
         self.scopes = scopes  # names of the modules being called, innermost last
         self.counts = defaultdict(Counter)
         self.unsupported = Counter()
@@ -282,7 +283,9 @@ class _Counting(TorchDispatchMode):
         if handle is None:
             self.unsupported[op] += 1
             return result
-        counted = handle(_arguments(func, args, kwargs), _results(result))
+        if op not in self.named:
+            self.named[op] = naming_rule(op, handle)
+        counted = self.named[op](_arguments(func, args, kwargs), _results(result))
         if isinstance(counted, Number):
             counted = Counter({op.partition("::")[2] or op: counted})
         for name in ancestors(self.scopes[-1]):
@@ -303,7 +306,7 @@ def dispatched_tally(model: nn.Module, inputs: tuple, rules: dict) -> Tally:
     hooks = []
     for name, module in model.named_modules():
         hooks += [module.register_forward_pre_hook(enter(name)), module.register_forward_hook(leave)]
-    mode = _Counting(naming_the_operator(rules), scopes)
+    mode = _Counting(rules, scopes)
     try:
         with torch._C._AutoDispatchBelowAutograd(), mode:
             model(*inputs)
