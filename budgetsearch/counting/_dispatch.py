@@ -28,7 +28,10 @@ of 128 factors, 256). Where all operands are contiguous floating-point
 tensors, the result is a contiguous tensor of the broadcast (or, for ``cat``,
 joined; for ``batch_norm``, the input's; for ``adaptive_avg_pool2d`` and ``linear``, theirs) shape and the promoted dtype, which
 :func:`_shortcut_on_meta` makes directly (``tests/counting/test_meta_count.py``
-checks it against torch's own).
+checks it against torch's own). An elementwise operator on other layouts (ACDC's
+half rows, the permuted twiddles of butterfly and of ``einsum``) gets its strides
+from torch's own rule, ``compute_elementwise_output_strides``, whose first call
+imports much less than ``torch._dynamo``.
 """
 
 from __future__ import annotations
@@ -41,10 +44,11 @@ from typing import Optional
 
 import torch
 from torch import nn
+from torch._prims_common import compute_elementwise_output_strides
 from torch.nn.modules.utils import _pair
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from ._rules import naming_the_operator
+from ._rules import naming_rule
 from ._tally import Tally, ancestors
 
 # torch dtypes by the scalar type names of the jit's TensorType (what a rule compares, e.g. _rules.INDEX_TYPES)
@@ -115,6 +119,7 @@ CAT = torch.ops.aten.cat.default
 BATCH_NORM = torch.ops.aten.batch_norm.default
 ADAPTIVE_AVG_POOL = torch.ops.aten.adaptive_avg_pool2d.default
 LINEAR = torch.ops.aten.linear.default
+COMPOSITE = torch._C.DispatchKey.CompositeImplicitAutograd
 
 
 def _broadcast_shape(shapes) -> Optional[tuple]:
@@ -143,9 +148,38 @@ def _cat_shape(shapes, dim: int) -> Optional[tuple]:
     return (*shapes[0][:dim], sum(shape[dim] for shape in shapes), *shapes[0][dim + 1:])
 
 
+def _contiguous_strides(shape) -> tuple:
+    """What ``torch.empty(shape)`` has; ``is_contiguous`` also admits other strides on dimensions of size 1."""
+    strides, step = [], 1
+    for size in reversed(shape):
+        strides.append(step)
+        step *= max(size, 1)
+    return tuple(reversed(strides))
+
+
+def _elementwise_result(operands: tuple, kwargs: dict) -> Optional[torch.Tensor]:
+    """The result of an :data:`ELEMENTWISE` operator on floating-point meta ``operands``, or None where torch
+    decides: contiguous operands (as ``torch.empty`` lays them out) give a contiguous result; other layouts get
+    torch's own rule for its strides, for binary operators where torch would not first convert an operand of
+    any extent (one dtype that computes as itself, no ``alpha``)."""
+    size = _broadcast_shape([tuple(a.shape) for a in operands])
+    if size is None:
+        return None
+    # a 0-dim operand promotes by category only, as a scalar does
+    dtype = torch.result_type(*operands) if len(operands) == 2 else operands[0].dtype
+    if all(a.stride() == _contiguous_strides(a.shape) for a in operands):
+        return torch.empty(size, dtype=dtype, device="meta")
+    # Unary: torch's negation and relu lay out such results each its own way.
+    if len(operands) == 1 or kwargs or any(a.dtype != dtype and a.dim() for a in operands) \
+            or dtype not in (torch.float32, torch.float64):
+        return None
+    strides = compute_elementwise_output_strides(*(a.expand(size) for a in operands))
+    return torch.empty_strided(size, strides, dtype=dtype, device="meta")
+
+
 def _shortcut_on_meta(func, args: tuple, kwargs: dict) -> Optional[torch.Tensor]:
-    """``func(*args, **kwargs)`` for an :data:`ELEMENTWISE` operator, ``cat``, 2-d ``batch_norm``,
-    ``adaptive_avg_pool2d`` or ``linear`` of contiguous meta tensors; else None."""
+    """``func(*args, **kwargs)`` for an :data:`ELEMENTWISE` operator (see :func:`_elementwise_result`), or
+    ``cat``, 2-d ``batch_norm``, ``adaptive_avg_pool2d`` or ``linear`` of contiguous meta tensors; else None."""
     if func in (BATCH_NORM, ADAPTIVE_AVG_POOL) and isinstance(args[0], torch.Tensor) and args[0].is_meta \
             and args[0].is_contiguous() and args[0].dim() == 4:
         if func == BATCH_NORM:
@@ -155,21 +189,42 @@ def _shortcut_on_meta(func, args: tuple, kwargs: dict) -> Optional[torch.Tensor]
                                              for a in args if a is not None):
         return args[0].new_empty((*args[0].shape[:-1], args[1].shape[0]))
     if func in ELEMENTWISE and not set(kwargs) - {"alpha"}:
-        operands, shape = args, _broadcast_shape
-        # a 0-dim operand promotes by category only, as a scalar does
-        dtype = torch.result_type if len(args) == 2 else lambda operand: operand.dtype
+        operands = args
     elif func == CAT and not set(kwargs) - {"dim"} and isinstance(args[0], (list, tuple)) and args[0]:
-        dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
-        operands, shape = args[0], functools.partial(_cat_shape, dim=dim)
-        dtype = lambda *joined: functools.reduce(torch.promote_types, (t.dtype for t in joined))  # noqa: E731
+        operands = args[0]
     else:
         return None
     # Floating point only: torch refuses some integer and bool operands (bool - bool) that a shape would not.
-    if not all(isinstance(a, torch.Tensor) and a.is_meta and a.is_contiguous() and a.is_floating_point()
-               for a in operands):
+    if not all(isinstance(a, torch.Tensor) and a.is_meta and a.is_floating_point() for a in operands):
         return None
-    size = shape([tuple(a.shape) for a in operands])
-    return None if size is None else torch.empty(size, dtype=dtype(*operands), device="meta")
+    if func in ELEMENTWISE:
+        return _elementwise_result(operands, kwargs)
+    if not all(a.is_contiguous() for a in operands):
+        return None
+    size = _cat_shape([tuple(a.shape) for a in operands], args[1] if len(args) > 1 else kwargs.get("dim", 0))
+    dtype = functools.reduce(torch.promote_types, (a.dtype for a in operands))
+    return None if size is None else torch.empty(size, dtype=dtype, device="meta")
+
+
+def _run(func, args: tuple, kwargs: dict):
+    """``func(*args, **kwargs)``, its result made by :func:`_shortcut_on_meta` where it can. A composite operator
+    (``einsum``) on meta tensors runs its own decomposition, as torch would below autograd, with the shortcuts
+    applying to the operators it is made of."""
+    result = _shortcut_on_meta(func, args, kwargs)
+    if result is not None:
+        return result
+    if any(isinstance(a, torch.Tensor) and a.is_meta for a in _tensors(args)) \
+            and torch._C._dispatch_has_kernel_for_dispatch_key(func.name(), COMPOSITE) \
+            and not torch._C._dispatch_has_kernel_for_dispatch_key(func.name(), "Meta"):
+        with _MetaShortcuts():
+            return func._op_dk(COMPOSITE, *args, **kwargs)
+    return func(*args, **kwargs)
+
+
+def _tensors(args: tuple):
+    """The arguments, and the items of list arguments (``einsum``'s operands)."""
+    for a in args:
+        yield from a if isinstance(a, (list, tuple)) else (a,)
 
 
 class _MetaShortcuts(TorchDispatchMode):
@@ -178,9 +233,7 @@ class _MetaShortcuts(TorchDispatchMode):
         return False  # as _Counting's: nothing here compiles
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        result = _shortcut_on_meta(func, args, kwargs)
-        return func(*args, **kwargs) if result is None else result
+        return _run(func, args, kwargs or {})
 
 
 @contextlib.contextmanager
@@ -217,21 +270,22 @@ class _Counting(TorchDispatchMode):
     def __init__(self, rules: dict, scopes: list):
         super().__init__()
         self.rules = rules
+        self.named = {}  # the rules of the operators met, made to name them (naming_rule) once per count
         self.scopes = scopes  # names of the modules being called, innermost last
         self.counts = defaultdict(Counter)
         self.unsupported = Counter()
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        result = _shortcut_on_meta(func, args, kwargs)
-        if result is None:
-            result = func(*args, **kwargs)
+        result = _run(func, args, kwargs)
         op = func._schema.name
         handle = self.rules.get(op)
         if handle is None:
             self.unsupported[op] += 1
             return result
-        counted = handle(_arguments(func, args, kwargs), _results(result))
+        if op not in self.named:
+            self.named[op] = naming_rule(op, handle)
+        counted = self.named[op](_arguments(func, args, kwargs), _results(result))
         if isinstance(counted, Number):
             counted = Counter({op.partition("::")[2] or op: counted})
         for name in ancestors(self.scopes[-1]):
@@ -252,7 +306,7 @@ def dispatched_tally(model: nn.Module, inputs: tuple, rules: dict) -> Tally:
     hooks = []
     for name, module in model.named_modules():
         hooks += [module.register_forward_pre_hook(enter(name)), module.register_forward_hook(leave)]
-    mode = _Counting(naming_the_operator(rules), scopes)
+    mode = _Counting(rules, scopes)
     try:
         with torch._C._AutoDispatchBelowAutograd(), mode:
             model(*inputs)

@@ -302,7 +302,8 @@ def _builtin_rules() -> Dict[str, Handle]:
     return rules
 
 
-def _naming_the_operator(op: str, handle: Handle) -> Handle:
+def naming_rule(op: str, handle: Handle) -> Handle:
+    """``handle``, stopping on a value of unknown shape with a :class:`CountingError` naming ``op``."""
     @functools.wraps(handle)
     def rule(inputs, outputs):
         try:
@@ -318,7 +319,7 @@ def _naming_the_operator(op: str, handle: Handle) -> Handle:
 
 def naming_the_operator(rules: Dict[str, Optional[Handle]]) -> Dict[str, Optional[Handle]]:
     """``rules`` whose handles stop on a value of unknown shape with a :class:`CountingError` naming the operator."""
-    return {op: handle if handle is None else _naming_the_operator(op, handle) for op, handle in rules.items()}
+    return {op: handle if handle is None else naming_rule(op, handle) for op, handle in rules.items()}
 
 
 # Rules added with register_rule, for every count that uses the default table.

@@ -9,7 +9,8 @@ cheap depthwise-separable substitute in every site (one forward finds the
 sites and their input sizes, the trace the fixed part; a linear site gets the
 dense ``nn.Linear``), and
 after that a probe costs one layer per distinct site geometry, cached by what
-the setting resolves to there (:meth:`Substitute.resolve`): parameters from a
+the setting resolves to there (:meth:`Substitute.resolve`): parameters from the
+substitute's own formula (``Substitute.params``) where it has one, else from a
 layer built on the meta device (no trace), mult-adds (and the cost of its
 rebuilds) from the dispatch counter run on that meta-device layer, only when
 asked (a mult-adds cap, or the chosen setting). The dispatch counter on shapes
@@ -282,7 +283,8 @@ class NetworkCounter:
     def _stored_key(self, table: str, key: tuple) -> Optional[str]:
         """``key`` on disk, or None where the count may change without the package changing."""
         site, substitute, resolved, compat, rules = key
-        if rules is not None or not all(_builtin(f) for f in (substitute.build, substitute.sizes, substitute.linear)):
+        if rules is not None or not all(_builtin(f) for f in (substitute.build, substitute.sizes, substitute.linear,
+                                                               substitute.params)):
             return None
         return disk_key((table, site, substitute.name, resolved, compat))
 
@@ -300,7 +302,15 @@ class NetworkCounter:
 
     def _site_params(self, site: Site, substitute: Substitute, setting) -> int:
         return self._remembered("params", site, substitute, setting,
-                                lambda: _trainable(self._meta_layer(site, substitute, setting)))
+                                lambda: self._counted_params(site, substitute, setting))
+
+    def _counted_params(self, site: Site, substitute: Substitute, setting) -> int:
+        """By the substitute's own formula where it has one for what would be built, else off a meta-device build."""
+        if substitute.params is None or self.compat is not None or site.kind not in substitute.layer_kinds:
+            return _trainable(self._meta_layer(site, substitute, setting))
+        substitute.check_setting(setting)  # as building it would
+        resolved = substitute.resolve(site.in_channels, site.out_channels, site.kernel_size, setting)
+        return substitute.params(site.in_channels, site.out_channels, site.kernel_size, site.bias, resolved)
 
     def _signature(self, site: Site, substitute: Substitute, setting) -> tuple:
         key = self._key(site, substitute, setting)

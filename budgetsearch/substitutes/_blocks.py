@@ -102,9 +102,17 @@ class ReconstructedModule(nn.Module):
     """
 
     _cached: Optional[object] = None
+    #: The attribute counting how often :meth:`reconstruct` repeats one identical step (ACDC: its
+    #: ``factors``), for modules that do: the rebuild's cost is then affine in it, and counting copies
+    #: from :meth:`with_rebuild_repeats` at 1 and 2 repeats gives every count exactly.
+    rebuild_repeats: Optional[str] = None
 
     def reconstruct(self):
         raise NotImplementedError
+
+    def with_rebuild_repeats(self, repeats: int) -> "ReconstructedModule":
+        """A copy whose rebuild repeats its step ``repeats`` times; modules declaring ``rebuild_repeats`` define it."""
+        raise NotImplementedError(f"{type(self).__name__} declares no repeated rebuild step")
 
     def reconstructed(self):
         if self._cached is not None:
@@ -255,6 +263,14 @@ def depthwise_then(pointwise: PointwiseFactory, in_channels, out_channels, kerne
     layer = DepthwiseSeparable(depthwise, pointwise(in_channels, out_channels, stride=stride, padding=padding,
                                                     dilation=dilation, bias=bias))
     return keep_conv_attributes(layer, *geometry)
+
+
+def depthwise_then_params(in_channels, out_channels, kernel_size, bias, pointwise_weights: int) -> int:
+    """Trainable parameters of :func:`depthwise_then` whose 1×1 holds ``pointwise_weights`` besides its bias:
+    the depthwise conv adds C_i·k_h·k_w when k > 1, a bias C_o."""
+    kernel = _pair(kernel_size)
+    depthwise = 0 if kernel == (1, 1) else in_channels * kernel[0] * kernel[1]
+    return depthwise + pointwise_weights + (out_channels if bias else 0)
 
 
 class ChannelsLastPointwise(nn.Module):

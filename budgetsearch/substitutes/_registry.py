@@ -44,6 +44,13 @@ class Substitute:
     plateaus that ``int()`` and ``round()`` create without building a layer per
     probe. Without it, every setting counts as its own size.
 
+    ``params(in_channels, out_channels, kernel_size, bias, sizes)``, where given, is the
+    trainable parameter count of the layer built at a geometry (``kernel_size`` a pair; a
+    linear form counts as its 1×1) from what a setting resolves to (``sizes``' result, or
+    the setting without it): the solver probes parameters with it instead of building
+    a layer per probe (``tests/substitutes/test_param_formulas.py`` checks it against
+    every built layer's own count).
+
     ``linear(in_features, out_features, bias, **{hyperparameter.name: value})``, where
     given, builds the substitute's form for ``nn.Linear``: a module applied to inputs of
     shape ``(..., in_features)``. A substitute without it replaces convolutions only.
@@ -58,6 +65,7 @@ class Substitute:
     compressed_types: tuple = field(default_factory=tuple)
     sizes: Optional[Callable[[int, int, tuple, Setting], Hashable]] = None
     linear: Optional[Callable[..., nn.Module]] = None
+    params: Optional[Callable[[int, int, tuple, bool, Hashable], int]] = None
 
     @property
     def layer_kinds(self) -> tuple:
@@ -151,7 +159,8 @@ _ORIGINAL_NAMES: dict[str, str] = {declaration.original_name.lower(): declaratio
 
 
 def implemented(name: str, build: Callable[..., nn.Module], compressed_types: tuple = (),
-                sizes: Optional[Callable] = None, linear: Optional[Callable[..., nn.Module]] = None) -> Substitute:
+                sizes: Optional[Callable] = None, linear: Optional[Callable[..., nn.Module]] = None,
+                params: Optional[Callable] = None) -> Substitute:
     """The built-in substitute ``name`` of ``_declarations``, built by ``build`` (see :class:`Substitute`)."""
     declared = _DECLARED.get(name)
     if declared is None:
@@ -159,7 +168,7 @@ def implemented(name: str, build: Callable[..., nn.Module], compressed_types: tu
                           f"budgetsearch/substitutes/_declarations.py (a plugin registers a Substitute instead)")
     return Substitute(name=name, build=build, hyperparameter=declared.hyperparameter,
                       original_name=declared.original_name, summary=declared.summary, paper=declared.paper,
-                      compressed_types=compressed_types, sizes=sizes, linear=linear)
+                      compressed_types=compressed_types, sizes=sizes, linear=linear, params=params)
 
 
 def _declaration(substitute: Substitute, module: str) -> Declaration:

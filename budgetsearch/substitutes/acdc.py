@@ -33,6 +33,7 @@ riffles between factors).
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 
@@ -40,7 +41,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from ._blocks import ReconstructedConv, depthwise_then, pointwise_linear
+from ._blocks import ReconstructedConv, depthwise_then, depthwise_then_params, pointwise_linear
 from ._compat_counted import CompatCounted
 from ._registry import implemented, register_substitute
 
@@ -119,6 +120,8 @@ class ACDCPointwise(ReconstructedConv, CompatCounted):
     """
 
     counted_at_layer_input = False
+    # Every factor after the first is the same step on c×c tensors (see stacked_matrix).
+    rebuild_repeats = "factors"
 
     def __init__(self, in_channels, out_channels, factors, stride=1, padding=0, dilation=1, bias=False,
                  inner_riffle=True):
@@ -178,6 +181,13 @@ class ACDCPointwise(ReconstructedConv, CompatCounted):
             weight = product
         return weight.reshape(self.out_channels, self.in_channels, 1, 1)
 
+    def with_rebuild_repeats(self, repeats: int) -> "ACDCPointwise":
+        """A copy with ``repeats`` factors (uninitialised): what counting a rebuild needs, nothing more."""
+        clone = copy.deepcopy(self)
+        clone.factors = repeats
+        clone.a, clone.d = (nn.Parameter(p.new_empty(repeats, self.channels)) for p in (self.a, self.d))
+        return clone
+
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, factors={self.factors}, channels={self.channels}"
 
@@ -203,4 +213,11 @@ def acdc_linear(in_features, out_features, bias=True, *, layers):
     return pointwise_linear(pointwise, in_features, out_features, bias)
 
 
-register_substitute(implemented("acdc", build=acdc_conv, compressed_types=(ACDCPointwise,), linear=acdc_linear))
+def acdc_params(in_channels, out_channels, kernel_size, bias, layers) -> int:
+    """``[k > 1]·C_i·k² + 2·c·n`` (+ C_o with bias): n = ``layers`` factors of a and d on c channels."""
+    return depthwise_then_params(in_channels, out_channels, kernel_size, bias,
+                                 2 * max(in_channels, out_channels) * layers)
+
+
+register_substitute(implemented("acdc", build=acdc_conv, compressed_types=(ACDCPointwise,), linear=acdc_linear,
+                                params=acdc_params))

@@ -129,6 +129,14 @@ class ButterflyLinear(FeaturesLastLinear, ReconstructedModule):
                 digits, stage = rest + group, stage + len(group)
         return tuple(blocks)
 
+    def reconstructed_shapes(self) -> tuple:
+        """What :meth:`reconstruct` returns, without building it: a matmul mixing b bits has n·nstacks/2ᵇ blocks of 2ᵇ×2ᵇ."""
+        return tuple((self.n * self.nstacks >> len(group), 1 << len(group), 1 << len(group))
+                     for groups in self.steps() for group in groups)
+
+    def stand_in(self) -> tuple:
+        return tuple(self.twiddle.new_zeros(shape) for shape in self.reconstructed_shapes())
+
     def mix(self, x):
         blocks = self.reconstructed()
         # Sizes are plain ints, not read off traced tensors: size arithmetic would show up in the count.

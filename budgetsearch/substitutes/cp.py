@@ -21,7 +21,7 @@ import functools
 import torch
 from torch import nn
 
-from ._blocks import ReconstructedConv, depthwise_then, pointwise_linear
+from ._blocks import ReconstructedConv, depthwise_then, depthwise_then_params, pointwise_linear
 from ._registry import implemented, register_substitute
 from ._tensor_shapes import cp_rank, dimensionize
 
@@ -65,4 +65,6 @@ register_substitute(implemented(
     compressed_types=(CPPointwise,),
     sizes=lambda c_in, c_out, kernel, rank_scale: cp_rank(dimensionize(c_out, c_in), rank_scale),
     linear=cp_linear,
+    params=lambda c_in, c_out, kernel, bias, rank: depthwise_then_params(
+        c_in, c_out, kernel, bias, rank * sum(dimensionize(c_out, c_in))),
 ))

@@ -9,7 +9,7 @@ import math
 
 from torch import nn
 
-from ._blocks import depthwise_then, pointwise_linear
+from ._blocks import depthwise_then, depthwise_then_params, pointwise_linear
 from ._registry import implemented, register_substitute
 
 
@@ -57,4 +57,6 @@ register_substitute(implemented(
     compressed_types=(LowRankPointwise,),
     sizes=lambda c_in, c_out, kernel, rank_scale: bottleneck_rank(rank_scale, c_in, c_out),
     linear=generic_low_rank_linear,
+    params=lambda c_in, c_out, kernel, bias, rank: depthwise_then_params(c_in, c_out, kernel, bias,
+                                                                         rank * (c_in + c_out)),
 ))

@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._blocks import ReconstructedModule, check_geometry, depthwise_then, pointwise_linear
+from ._blocks import (ReconstructedModule, check_geometry, depthwise_then, depthwise_then_params,
+                      pointwise_linear)
 from ._compat_counted import CompatCounted
 from ._registry import implemented, register_substitute
 from .generic import bottleneck_rank
@@ -93,4 +94,6 @@ register_substitute(implemented(
     compressed_types=(TiedLowRank,),
     sizes=lambda c_in, c_out, kernel, rank_scale: bottleneck_rank(rank_scale, c_in, c_out),
     linear=tied_low_rank_linear,
+    params=lambda c_in, c_out, kernel, bias, rank: depthwise_then_params(c_in, c_out, kernel, bias,
+                                                                         rank * max(c_in, c_out)),
 ))

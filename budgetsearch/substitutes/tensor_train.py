@@ -21,7 +21,7 @@ import math
 import torch
 from torch import nn
 
-from ._blocks import ReconstructedConv, depthwise_then, pointwise_linear
+from ._blocks import ReconstructedConv, depthwise_then, depthwise_then_params, pointwise_linear
 from ._registry import implemented, register_substitute
 from ._tensor_shapes import dimensionize, tt_ranks
 
@@ -64,10 +64,18 @@ def tensor_train_linear(in_features, out_features, bias=True, *, rank_scale):
     return pointwise_linear(pointwise, in_features, out_features, bias)
 
 
+def tensor_train_params(in_channels, out_channels, kernel_size, bias, ranks) -> int:
+    """``d1·r1 + r1·d2·r2 + r2·d3`` (+ the depthwise conv and bias)."""
+    bonds = (1, *ranks, 1)
+    cores = sum(bonds[j] * d * bonds[j + 1] for j, d in enumerate(dimensionize(out_channels, in_channels)))
+    return depthwise_then_params(in_channels, out_channels, kernel_size, bias, cores)
+
+
 register_substitute(implemented(
     "tensor-train",
     build=tensor_train_conv,
     compressed_types=(TensorTrainPointwise,),
     sizes=lambda c_in, c_out, kernel, rank_scale: tt_ranks(dimensionize(c_out, c_in), rank_scale),
     linear=tensor_train_linear,
+    params=tensor_train_params,
 ))

@@ -27,7 +27,7 @@ import math
 import torch
 from torch import nn
 
-from ._blocks import ReconstructedConv, depthwise_then, pointwise_linear
+from ._blocks import ReconstructedConv, depthwise_then, depthwise_then_params, pointwise_linear
 from ._registry import implemented, register_substitute
 from ._tensor_shapes import dimensionize, tucker_ranks
 
@@ -84,10 +84,17 @@ def tucker_linear(in_features, out_features, bias=True, *, rank_scale):
     return pointwise_linear(pointwise, in_features, out_features, bias)
 
 
+def tucker_params(in_channels, out_channels, kernel_size, bias, ranks) -> int:
+    """``Σ_j d_j·t_j + t1·t2·t3`` (+ the depthwise conv and bias); the compatibility mode's core is built, not this."""
+    factors = sum(d * t for d, t in zip(dimensionize(out_channels, in_channels), ranks))
+    return depthwise_then_params(in_channels, out_channels, kernel_size, bias, factors + math.prod(ranks))
+
+
 register_substitute(implemented(
     "tucker",
     build=tucker_conv,
     compressed_types=(TuckerPointwise,),
     sizes=lambda c_in, c_out, kernel, rank_scale: tucker_ranks(dimensionize(c_out, c_in), rank_scale),
     linear=tucker_linear,
+    params=tucker_params,
 ))

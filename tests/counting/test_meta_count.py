@@ -98,6 +98,52 @@ def test_the_meta_shortcut_for_linear_makes_torch_s_own_result(shape, bias):
     assert_same_tensor(_shortcut_on_meta(LINEAR, args, {}), LINEAR(*args))
 
 
+def _base(*shape):
+    return torch.empty(shape, device="meta")
+
+
+# Operands in other layouts than contiguous: row-major slices (ACDC's half rows), transposed, permuted with
+# size-1 dimensions (butterfly's twiddles, einsum's operands), expanded, channels last.
+LAYOUTS = [_base(6, 8)[:, :4], _base(6, 8)[:, 4:], _base(6, 8)[:, ::2], _base(8, 4)[::2], _base(7, 9)[1:5, 2:7],
+           _base(3, 5, 6)[:, 1:4, ::3], _base(10)[::3], _base(5, 4).t(), _base(2, 3, 4).permute(2, 0, 1),
+           _base(16, 4)[:, None, None].permute(0, 2, 3, 1), _base(16, 4)[:, None, None].permute(2, 0, 3, 1),
+           _base(4, 1).expand(4, 6), _base(6, 8)[:, :1], _base(2, 3, 4, 5).to(memory_format=torch.channels_last),
+           _base(3, 6, 8)[:1, :, :4]]
+
+
+@pytest.mark.parametrize("op", BINARY)
+@pytest.mark.parametrize("index", range(len(LAYOUTS)))
+@pytest.mark.parametrize("partner", ["same", "slice", "transposed", "last", "row", "scalar", "wider"])
+def test_the_meta_shortcut_on_other_layouts_makes_torch_s_own_result(op, index, partner):
+    strided = LAYOUTS[index]
+    shape = tuple(strided.shape)
+    other = {"same": lambda: _base(*shape), "slice": lambda: _base(*shape[:-1], 2 * shape[-1])[..., 1::2],
+             "transposed": lambda: _base(*reversed(shape)).permute(*reversed(range(len(shape)))),
+             "last": lambda: _base(shape[-1]), "row": lambda: _base(*[1] * (len(shape) - 1), shape[-1]),
+             "scalar": lambda: torch.empty((), dtype=torch.float64, device="meta"),
+             "wider": lambda: _base(2, *shape)}[partner]()
+    for args in ((strided, other), (other, strided)):
+        shortcut = _shortcut_on_meta(op, args, {})
+        assert shortcut is not None
+        assert_same_tensor(shortcut, op(*args))
+
+
+@pytest.mark.parametrize("index", range(len(LAYOUTS)))
+def test_the_meta_shortcut_leaves_unary_operators_on_other_layouts_to_torch(index):
+    # torch lays them out each its own way: -x and relu(x) of a (1, 16, 4, 1) tensor strided (4, 4, 1, 4) differ
+    for op in (torch.ops.aten.neg.default, torch.ops.aten.relu.default):
+        assert _shortcut_on_meta(op, (LAYOUTS[index],), {}) is None
+
+
+def test_the_meta_shortcut_leaves_operands_torch_converts_first_to_torch():
+    add, transposed = torch.ops.aten.add.Tensor, _base(4, 6).t()
+    assert _shortcut_on_meta(add, (transposed, _base(6, 4)), {"alpha": 2}) is None  # alpha scales first
+    assert _shortcut_on_meta(add, (transposed, _base(6, 4).double()), {}) is None  # promoted
+    assert _shortcut_on_meta(add, (transposed.half(), _base(6, 4).half()), {}) is None  # computed in float32
+    sliced = _base(6, 8)[:, :4]
+    assert _shortcut_on_meta(CAT, ([sliced, sliced], 0), {}) is None  # cat: contiguous operands only
+
+
 def assert_same_tensor(shortcut, torch_s):
     assert (shortcut.shape, shortcut.dtype, shortcut.stride(), shortcut.device) == (
         torch_s.shape, torch_s.dtype, torch_s.stride(), torch_s.device)
@@ -105,10 +151,8 @@ def assert_same_tensor(shortcut, torch_s):
 
 def test_the_meta_shortcut_leaves_other_operands_to_torch():
     square = torch.empty(3, 3, device="meta")
-    assert _shortcut_on_meta(torch.ops.aten.mul.Tensor, (square.t(), square), {}) is None  # strided: torch decides
     assert _shortcut_on_meta(torch.ops.aten.mul.Tensor, (torch.zeros(3, 3), torch.zeros(3, 3)), {}) is None  # CPU
     assert _shortcut_on_meta(torch.ops.aten.div.Tensor, (square, square), {}) is None  # not a broadcasting one
-    assert _shortcut_on_meta(torch.ops.aten.relu.default, (square.t(),), {}) is None
     assert _shortcut_on_meta(torch.ops.aten.add.Tensor, (square, torch.empty(2, device="meta")), {}) is None
     assert _shortcut_on_meta(CAT, ([square, torch.empty(2, 2, device="meta")], 0), {}) is None  # torch says why
     assert _shortcut_on_meta(CAT, ([torch.empty((), device="meta")], 0), {}) is None

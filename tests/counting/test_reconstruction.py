@@ -1,15 +1,19 @@
 """The per-step cost of rebuilding structured weights, against the rebuilds' own arithmetic written out."""
 
+import copy
 import json
 
 import pytest
 import torch
 
 from budgetsearch import cli
-from budgetsearch.counting import count, reconstruction_mult_adds
+from budgetsearch.counting import COUNTERS, count, reconstruction_mult_adds
+from budgetsearch.counting import _reconstruction
+from budgetsearch.counting._reconstruction import layer_reconstruction_mult_adds
 from budgetsearch.models import create_model
 from budgetsearch.solver import solve_budget
 from budgetsearch.substitutes import shape_only
+from budgetsearch.substitutes.acdc import ACDCPointwise
 
 # wrn-16-4: two blocks per group, widths 64/128/256 after a 16-channel stem; each block has two 3×3 convs.
 WRN_16_4_CONVS = [(16, 64), (64, 64), (64, 64), (64, 64), (64, 128), (128, 128), (128, 128), (128, 128),
@@ -52,6 +56,43 @@ def test_a_hashed_rebuild_negates_the_bank_and_gathers_for_free():
 @pytest.mark.parametrize("substitute", ["conv", "separable", "generic:0.2", "shuffle:4"])
 def test_substitutes_with_plain_weights_rebuild_nothing(substitute):
     assert reconstruction_mult_adds(meta_network("wrn-16-4", substitute)) == 0
+
+
+# (C_i, C_o): odd and even c, equal, widened (C_o > C_i) and summed (C_o < C_i) channels.
+ACDC_CHANNELS = [(5, 5), (6, 6), (4, 9), (3, 8), (9, 4), (10, 4), (7, 10)]
+
+
+@pytest.mark.parametrize("counter", sorted(COUNTERS))
+@pytest.mark.parametrize("c_in, c_out", ACDC_CHANNELS)
+@pytest.mark.parametrize("factors", [1, 2, 3, 4, 7])
+def test_acdc_s_rebuild_extrapolated_from_two_factors_equals_its_full_count(counter, c_in, c_out, factors):
+    with shape_only():
+        layer = ACDCPointwise(c_in, c_out, factors)
+    full = _reconstruction._rebuild_count(layer, counter)
+    assert layer_reconstruction_mult_adds(layer, counter) == full == acdc_rebuild(factors, c_in, c_out)
+
+
+@pytest.mark.parametrize("counter", sorted(COUNTERS))
+@pytest.mark.parametrize("c_in, c_out", [(6, 6), (5, 5), (4, 10)])
+def test_acdc_without_the_inner_riffle_extrapolates_exactly_too(counter, c_in, c_out):
+    layer = ACDCPointwise(c_in, c_out, 5, inner_riffle=False)
+    full = _reconstruction._rebuild_count(copy.deepcopy(layer).to("meta"), counter)
+    assert layer_reconstruction_mult_adds(layer, counter) == full
+
+
+def test_a_long_acdc_stack_is_counted_from_copies_of_at_most_two_factors(monkeypatch):
+    counted_factors = []
+    full_count = _reconstruction._rebuild_count
+
+    def spy(shadow, counter):
+        counted_factors.append(shadow.factors)
+        return full_count(shadow, counter)
+
+    monkeypatch.setattr(_reconstruction, "_rebuild_count", spy)
+    with shape_only():
+        layer = ACDCPointwise(320, 640, 128)
+    assert layer_reconstruction_mult_adds(layer) == acdc_rebuild(128, 320, 640)
+    assert sorted(counted_factors) == [1, 2] and layer.factors == 128 and tuple(layer.a.shape) == (128, 640)
 
 
 def test_count_reports_it_beside_the_per_image_figure_independent_of_the_real_weights():

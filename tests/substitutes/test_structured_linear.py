@@ -163,3 +163,16 @@ def test_mult_adds_are_the_formula_and_what_torch_counts(name, d_in, d_out, sett
     assert counter.get_total_flops() // 2 == expected
     for counter_name in ("fvcore", "dispatch"):
         assert count(layer, (1, rows, d_in), counter=counter_name).mult_adds == expected, counter_name
+
+
+@pytest.mark.parametrize("d_in, d_out, factors", [(1, 1, 1), (3, 2, 5), (5, 7, 1), (16, 16, 2), (9, 40, 3),
+                                                  (160, 160, 4), (100, 300, 2)])
+def test_butterfly_knows_its_rebuilt_blocks_shapes_without_rebuilding(d_in, d_out, factors):
+    from budgetsearch.substitutes.butterfly import ButterflyLinear
+
+    layer = ButterflyLinear(d_in, d_out, factors=factors)
+    rebuilt = layer.reconstruct()
+    assert layer.reconstructed_shapes() == tuple(tuple(block.shape) for block in rebuilt)
+    stand_in = layer.stand_in()
+    assert [(z.shape, z.dtype) for z in stand_in] == [(block.shape, block.dtype) for block in rebuilt]
+    assert all(not z.any() for z in stand_in)
