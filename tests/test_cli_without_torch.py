@@ -2,7 +2,8 @@
 
 Each runs in a fresh interpreter (this one has torch loaded already), and the
 registry it lists is checked against the registry's own substitutes, loaded
-with torch here: the declarations and the family modules say the same.
+with torch here: the declarations and the family modules say the same. A
+study's progress is checked against its trials as Optuna stored them.
 """
 
 import json
@@ -10,8 +11,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import optuna
 import pytest
 
+from budgetsearch.cli import main
+from budgetsearch.models import find_model, list_models
+from budgetsearch.models._declarations import DECLARATIONS
+from budgetsearch.study import open_storage
 from budgetsearch.substitutes import get_substitute, list_substitutes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,3 +51,46 @@ def test_substitutes_lists_every_registered_substitute_without_torch():
                          "params_with_setting": ("grow" if hp.grows else "shrink") if hp else None,
                          "summary": found.summary, "paper": found.paper})
     assert listed == expected
+
+
+def test_model_declarations_are_what_the_family_modules_register():
+    assert list_models() == [declared.example for declared in DECLARATIONS]
+    for declared in DECLARATIONS:
+        family = find_model(declared.example)[0]  # imports the family's module, which registers it
+        assert (family.pattern, family.example, family.summary) == \
+            (declared.pattern, declared.example, declared.summary)
+        assert family.build.__module__ == f"budgetsearch.models.{declared.module}"
+
+
+TINY_STUDY = """
+name = "tiny"
+model = "wrn-10-2"
+dataset = "digits"
+substitutes = ["generic", "tucker"]
+budgets = ["0.1x"]
+
+[training]
+epochs = 1
+batch_size = 64
+"""
+
+
+def test_status_of_a_trained_study_imports_no_torch(tmp_path, capsys):
+    study_file, runs_dir = tmp_path / "tiny.toml", tmp_path / "runs"
+    study_file.write_text(TINY_STUDY)
+    assert main(["run", str(study_file), "--runs-dir", str(runs_dir), "--json"]) == 0
+    capsys.readouterr()
+    stored = optuna.load_study(study_name="tiny", storage=open_storage(None, "tiny", runs_dir=str(runs_dir)))
+    trials = {trial.user_attrs["substitute"]: trial for trial in stored.trials}
+    assert sorted(trials) == ["generic", "tucker"]
+
+    shown = json.loads(_without_torch(["status", str(study_file), "--runs-dir", str(runs_dir), "--json"]))
+    assert shown["progress"]["total"] == shown["progress"]["done"] == 2
+    assert shown["progress"]["statuses"] == {"complete": 2}
+    assert {row["substitute"]: (row["budget"], row["params"], row["val_error"], row["test_error"])
+            for row in shown["summary"]} == \
+        {name: ("0.1x", t.user_attrs["params"], t.user_attrs["val_error"], t.user_attrs["test_error"])
+         for name, t in trials.items()}
+    table = _without_torch(["status", str(study_file), "--runs-dir", str(runs_dir)])
+    assert "2/2 trials recorded: 2 complete" in table
+    assert all(name in table for name in trials)
