@@ -15,9 +15,10 @@ import optuna
 import pytest
 
 from budgetsearch.cli import main
-from budgetsearch.models import find_model, list_models
+from budgetsearch.models import SELECTIONS, find_model, list_models
 from budgetsearch.models._declarations import DECLARATIONS
-from budgetsearch.study import open_storage
+from budgetsearch.models._names import SELECTION_NAMES
+from budgetsearch.study import load_study_config, open_storage
 from budgetsearch.substitutes import get_substitute, list_substitutes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,9 +26,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _without_torch(argv: list) -> str:
     """``main(argv)``'s output in a fresh interpreter, which fails if torch was imported."""
-    script = ("import sys\nfrom budgetsearch.cli import main\n"
-              f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
-              "assert 'torch' not in sys.modules, 'torch was imported'\n")
+    return _run_without_torch(f"from budgetsearch.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass\n")
+
+
+def _run_without_torch(code: str) -> str:
+    """The output of ``code`` run in a fresh interpreter, which fails if torch was imported."""
+    script = f"import sys\n{code}assert 'torch' not in sys.modules, 'torch was imported'\n"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT,
                           env={"PYTHONPATH": str(ROOT), "PATH": ""}, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -60,6 +64,17 @@ def test_model_declarations_are_what_the_family_modules_register():
         assert (family.pattern, family.example, family.summary) == \
             (declared.pattern, declared.example, declared.summary)
         assert family.build.__module__ == f"budgetsearch.models.{declared.module}"
+
+
+def test_selection_names_are_the_selections():
+    assert SELECTION_NAMES == tuple(SELECTIONS)
+
+
+def test_every_shipped_study_file_is_read_without_torch():
+    files = sorted(str(path) for path in (ROOT / "studies").glob("*.toml"))
+    read = _run_without_torch("import json\nfrom budgetsearch.study import load_study_config\n"
+                              f"print(json.dumps([load_study_config(f).to_dict() for f in {files!r}]))\n")
+    assert json.loads(read) == [json.loads(json.dumps(load_study_config(f).to_dict())) for f in files]
 
 
 TINY_STUDY = """

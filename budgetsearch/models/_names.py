@@ -1,11 +1,15 @@
 """What a model is named by, told apart without importing any model (nor torch): a registered family's name
-(``wrn-16-4``) or a reference ``package.module:callable`` to the user's own constructor."""
+(``wrn-16-4``) or a reference ``package.module:callable`` to the user's own constructor; and the names of the
+selections of its layers that a substitute replaces."""
 
 from __future__ import annotations
 
 import re
 
 from ..errors import ConfigError
+
+# The keys of :data:`~._substitute.SELECTIONS`, whose predicates need torch; a study file names one.
+SELECTION_NAMES = ("spatial", "pointwise", "convs", "linear", "all")
 
 _DOTTED = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*"
 _REFERENCE = re.compile(rf"({_DOTTED}):({_DOTTED})")

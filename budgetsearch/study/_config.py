@@ -392,9 +392,9 @@ def resolve_model(config: StudyConfig) -> StudyConfig:
 
 
 def _valid_selection(select: str) -> bool:
-    from ..models import SELECTIONS
+    from ..models._names import SELECTION_NAMES
 
-    return select in SELECTIONS
+    return select in SELECTION_NAMES
 
 
 def _substitutes(top: Table) -> tuple:
