@@ -47,7 +47,7 @@ class DefaultsHelp(argparse.HelpFormatter):
 
 
 def _short_preset_value(field: str):
-    from budgetsearch.training import PRESETS  # only when train --help is shown: it imports torch
+    from budgetsearch.training import PRESETS  # only when train --help is shown
 
     return getattr(PRESETS["short"], field, None)
 

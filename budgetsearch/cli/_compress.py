@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from budgetsearch.projection import METHODS  # the names alone: no torch
+
 from ._commands import command
 from ._options import add_model_selection
 from ._output import print_json, print_table
-from ._train import PROJECTIONS, _percent, _train_config, add_training_options, add_weights_options, print_start, \
+from ._train import _percent, _train_config, add_training_options, add_weights_options, print_start, \
     run_trial
 
 
@@ -15,7 +17,7 @@ def _configure_compress(parser):
     add_weights_options(parser, required=True)
     parser.add_argument("--substitute", required=True, help="the family to compress into (NAME)")
     parser.add_argument("--budget", required=True, help="parameter budget (1.2M, 0.25x of the dense network)")
-    parser.add_argument("--projection", choices=PROJECTIONS, default="closed",
+    parser.add_argument("--projection", choices=METHODS, default="closed",
                         help="closed: each family's closed form (SVD, HOSVD/HOOI, TT-SVD, Van Loan, ...); whitened: "
                              "low rank on the calibration data's inputs (SVD-LLM); fit: the closed form refined by "
                              "least squares on each layer's outputs (every family)")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from budgetsearch.timing import MAX_BATCH  # plain settings: parsing the command line imports no torch
+
 from ._commands import command
 from ._options import (add_compat_option, add_counter_option, add_model_options, library_value, model_selection,
                        whole_number)
 from ._output import print_json, print_kept_dense, print_table
 from ._train import add_weights_options
-
-MAX_BATCH = 4096  # budgetsearch.timing.MAX_BATCH, without importing torch to parse the command line
 
 
 def _configure_substitutes(parser):

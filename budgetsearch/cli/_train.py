@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from budgetsearch.errors import ConfigError
+from budgetsearch.projection import METHODS  # the names alone: no torch
 
 from ._commands import command
 from ._options import MAX_CLASSES, add_model_selection, model_selection, whole_number
@@ -26,15 +27,11 @@ def _configure_train(parser):
     parser.add_argument("--init", choices=("loaded", "projected"), default=None,
                         help="with --weights: loaded (the weights are this network's own, the default) or projected "
                              "(they are the dense model's, projected onto --substitute at its setting)")
-    parser.add_argument("--projection", choices=PROJECTIONS, default="closed",
+    parser.add_argument("--projection", choices=METHODS, default="closed",
                         help="--init projected: how (see budgetsearch compress)")
     parser.add_argument("--save", default=None, help="write a checkpoint of the trained model here")
     parser.add_argument("--overwrite", action="store_true", help="let --save replace an existing file")
     parser.add_argument("--json", action="store_true", help="print the trial's result as one JSON object")
-
-
-# budgetsearch.projection.METHODS, named here so that --help need not import torch
-PROJECTIONS = ("closed", "fit", "whitened")
 
 
 def add_weights_options(parser, required: bool = False) -> None:

@@ -3,16 +3,16 @@
 ``load_dataset("cifar10:PATH" | "cifar100:PATH" | "digits")`` returns a
 :class:`Dataset`; :func:`augment` and :func:`normalize` turn its uint8 batches
 into the network's float inputs; :func:`iterate_batches` walks one epoch.
+Specs are parsed without torch (:mod:`._specs`); each name imports its module on
+first use.
 """
 
-from ._augment import AugmentRecipe, augment, iterate_batches, normalize
-from ._cifar import CIFAR_LAYOUTS, CifarLayout, download_cifar, verify_md5
-from ._datasets import (DEFAULT_VALIDATION_SIZE, SPEC_FORMS, Dataset, check_validation_size, dataset_fingerprint,
-                        load_dataset, parse_dataset_spec,
-                        split_validation, validation_count)
+from .._lazy import lazy_exports
 
-__all__ = [
-    "AugmentRecipe", "CIFAR_LAYOUTS", "CifarLayout", "DEFAULT_VALIDATION_SIZE", "Dataset", "SPEC_FORMS", "augment",
-    "check_validation_size", "dataset_fingerprint", "download_cifar", "iterate_batches", "load_dataset", "normalize", "parse_dataset_spec", "split_validation",
-    "validation_count", "verify_md5",
-]
+__getattr__, __dir__, __all__ = lazy_exports(globals(), {
+    "_augment": ("augment", "iterate_batches", "normalize"),
+    "_cifar": ("CIFAR_LAYOUTS", "CifarLayout", "download_cifar", "verify_md5"),
+    "_datasets": ("Dataset", "dataset_fingerprint", "load_dataset", "split_validation", "validation_count"),
+    "_recipe": ("AugmentRecipe",),
+    "_specs": ("DEFAULT_VALIDATION_SIZE", "SPEC_FORMS", "check_validation_size", "parse_dataset_spec"),
+})

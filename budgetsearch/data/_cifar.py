@@ -22,7 +22,7 @@ from typing import Tuple
 import numpy as np
 
 from ..errors import ConfigError, DataError
-from ._augment import AugmentRecipe
+from ._recipe import AugmentRecipe
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Data set specs (``cifar10:PATH``, ``cifar100:PATH``, ``digits``), the Dataset record and the validation split."""
+"""Data sets loaded by spec (see :mod:`._specs`): the Dataset record and the validation split."""
 
 from __future__ import annotations
 
@@ -10,15 +10,10 @@ import torch
 from torch import Tensor
 
 from ..errors import ConfigError
-from ._augment import AugmentRecipe
 from ._cifar import CIFAR_LAYOUTS, cifar_fingerprint, read_cifar
 from ._digits import read_digits
-
-SPEC_FORMS = ("cifar10:PATH", "cifar100:PATH", "digits")
-
-# Held out of the training set for model selection, so the test set is only read
-# at the end. 10 % is CIFAR's customary 5,000 of 50,000 images.
-DEFAULT_VALIDATION_SIZE = 0.1
+from ._recipe import AugmentRecipe
+from ._specs import DEFAULT_VALIDATION_SIZE, check_validation_size, parse_dataset_spec
 
 # Digits crop by one pixel of padding (4 of 32 would be half an 8×8 digit); no
 # flip (digits are not mirror-symmetric); no cutout (a 16×16 square erases it).
@@ -51,15 +46,6 @@ class Dataset:
     seed: int
 
 
-def check_validation_size(validation_size, name: str = "validation_size") -> None:
-    """Raise ConfigError unless ``validation_size`` is a count (int >= 0) or a fraction (float in [0, 1))."""
-    size = validation_size
-    if (isinstance(size, bool) or not isinstance(size, (int, float))
-            or (isinstance(size, float) and not 0.0 <= size < 1.0) or (isinstance(size, int) and size < 0)):
-        raise ConfigError(f"{name} must be an int >= 0 (a count) or a float in [0, 1) (a fraction), "
-                          f"but got {size!r}")
-
-
 def validation_count(validation_size: Union[int, float], pool_size: int) -> int:
     """Number of images to hold out: an int is a count, a float a fraction of ``pool_size`` (rounded)."""
     check_validation_size(validation_size)
@@ -79,22 +65,6 @@ def split_validation(images: Tensor, labels: Tensor, count: int, seed: int):
     order = torch.randperm(len(images), generator=generator)
     val_index, train_index = order[:count].sort().values, order[count:].sort().values
     return images[train_index], labels[train_index], images[val_index], labels[val_index]
-
-
-def parse_dataset_spec(spec: str) -> Tuple[str, str]:
-    """``"cifar10:PATH"`` -> ``("cifar10", "PATH")``, ``"digits"`` -> ``("digits", "")``; anything else is refused."""
-    forms = ", ".join(repr(form) for form in SPEC_FORMS)
-    if not isinstance(spec, str):
-        raise ConfigError(f"data set spec must be a string, one of {forms}, but got {spec!r}")
-    name, _, path = spec.strip().partition(":")  # first colon only: a path may hold colons
-    if name == "digits" and not path:
-        return name, ""
-    if name in CIFAR_LAYOUTS and path.strip():
-        return name, path.strip()
-    if name in CIFAR_LAYOUTS:
-        raise ConfigError(f"data set spec {spec!r} needs the data folder after the colon, e.g. '{name}:data/"
-                          f"{CIFAR_LAYOUTS[name].folder}'; accepted forms: {forms}")
-    raise ConfigError(f"unknown data set spec {spec!r}; accepted forms: {forms}")
 
 
 def dataset_fingerprint(spec: str) -> str:

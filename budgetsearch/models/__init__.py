@@ -1,24 +1,26 @@
-"""Models by name, and substitution of conv layers in any model."""
+"""Models by name, and substitution of conv layers in any model.
 
-from ._capabilities import AuxiliaryOutput, ModelCapabilities, TappedNetwork, attention_map, class_scores
-from ._reference import (ModelSpec, add_search_path, build_any, check_forward, check_options, is_reference,
-                         load_reference, model_label, reference_of, split_reference)
-from ._registry import (ModelFamily, check_model, check_model_options, create_model, default_input_size, find_model,
-                        input_options, is_registered, list_models, model_defaults, register_model)
-from ._weights import load_weights, read_state_dict
-from .substitute import SELECTIONS, KeptDense, Replacement, SubstitutionReport, kept_dense, selection, substitute
-from . import wide_resnet, resnet_imagenet, darts, mobilenetv2, vit  # noqa: E402,F401,I001  (register, in listing order)
-from .darts import DARTS
-from .mobilenetv2 import MobileNetV2
-from .resnet_imagenet import ImageNetResNet
-from .vit import VisionTransformer
-from .wide_resnet import WideResNet
+Each name imports its module on first use: the families' names are declared
+(:mod:`._declarations`), so checking a model's name (reading a study file)
+imports no network and no torch.
+"""
 
-__all__ = [
-    "AuxiliaryOutput", "DARTS", "ImageNetResNet", "KeptDense", "MobileNetV2", "ModelCapabilities", "ModelFamily",
-    "ModelSpec", "Replacement", "SELECTIONS", "SubstitutionReport", "TappedNetwork", "VisionTransformer", "WideResNet",
-    "add_search_path", "attention_map", "build_any", "check_forward", "check_model", "check_model_options",
-    "check_options", "class_scores", "create_model", "default_input_size",
-    "find_model", "input_options", "is_reference", "is_registered", "kept_dense", "list_models", "load_reference", "load_weights",
-    "model_defaults", "model_label", "read_state_dict", "reference_of", "register_model", "selection", "split_reference", "substitute",
-]
+from .._lazy import lazy_exports
+
+__getattr__, __dir__, __all__ = lazy_exports(globals(), {
+    "_capabilities": ("AuxiliaryOutput", "ModelCapabilities", "TappedNetwork", "attention_map", "class_scores"),
+    "_families": ("ModelFamily", "find_model", "is_registered", "list_models", "register_model"),
+    "_names": ("is_reference", "split_reference"),
+    "_reference": ("ModelSpec", "add_search_path", "build_any", "check_forward", "check_options", "load_reference",
+                   "model_label", "reference_of"),
+    "_registry": ("check_model", "check_model_options", "create_model", "default_input_size", "input_options",
+                  "model_defaults"),
+    "_substitute": ("SELECTIONS", "KeptDense", "Replacement", "SubstitutionReport", "kept_dense", "selection",
+                    "substitute"),
+    "_weights": ("load_weights", "read_state_dict"),
+    "darts": ("DARTS",),
+    "mobilenetv2": ("MobileNetV2",),
+    "resnet_imagenet": ("ImageNetResNet",),
+    "vit": ("VisionTransformer",),
+    "wide_resnet": ("WideResNet",),
+})

@@ -17,7 +17,6 @@ import copy
 import importlib
 import inspect
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Callable, Optional, Union
@@ -27,16 +26,9 @@ from torch import nn
 
 from .._factories import ENTRY_POINT_GROUP, is_declared, is_marked
 from ..errors import ConfigError
+from ._names import split_reference
 
 ModelSpec = Union[str, Callable[..., nn.Module], nn.Module]
-
-_DOTTED = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*"
-_REFERENCE = re.compile(rf"({_DOTTED}):({_DOTTED})")
-
-
-def is_reference(model) -> bool:
-    """Whether ``model`` names a callable (``package.module:callable``) rather than a registered family."""
-    return isinstance(model, str) and ":" in model
 
 
 def _first_line(error: BaseException) -> str:
@@ -48,15 +40,6 @@ def add_search_path(entry: str) -> None:
     """Append ``entry`` to ``sys.path`` (after everything installed) unless it is there already."""
     if entry not in sys.path:
         sys.path.append(entry)
-
-
-def split_reference(reference: str) -> tuple:
-    """``"package.module:callable"`` -> ``("package.module", "callable")``; a ConfigError for anything else."""
-    match = _REFERENCE.fullmatch(reference.strip())
-    if match is None:
-        raise ConfigError(f"model {reference!r} is not a reference: expected package.module:callable "
-                          f"(dotted names on both sides of one colon)")
-    return match.groups()
 
 
 def load_reference(reference: str) -> Callable:
@@ -102,7 +85,7 @@ def _described(target) -> str:
 def reference_path_entry(reference: str) -> Optional[str]:
     """The ``sys.path`` entry the reference's top-level package was imported from (None for a built-in one)."""
     load_reference(reference)
-    top = sys.modules[_REFERENCE.fullmatch(reference.strip()).group(1).split(".")[0]]
+    top = sys.modules[split_reference(reference)[0].split(".")[0]]
     origin = getattr(top.__spec__, "origin", None)
     if origin is None or not os.path.isfile(origin):
         return None

@@ -1,90 +1,23 @@
 """Models created by name: ``create_model("wrn-16-4", num_classes=10, substitute="tucker", setting=0.4)``.
 
-A family registers a name pattern (a regular expression whose groups become
-arguments), so ``wrn-D-K`` covers every valid depth and width.
+The families are found by name in :mod:`._families`; this module builds them.
 """
 
 from __future__ import annotations
 
 import inspect
-import re
-from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Optional
 
 from torch import nn
 
-from .._plugins import load_plugins
 from ..compat import check_mode, compat_factory
-from ..errors import ConfigError, UnknownNameError
-from ..substitutes import RecordingFactory, did_you_mean, get_substitute
+from ..errors import ConfigError
+from ..substitutes import RecordingFactory, get_substitute
 from ._capabilities import complete_declaration
-from ._reference import (ModelSpec, build_any, check_options, default_num_classes, is_reference, load_reference,
-                         model_label)
+from ._families import ModelFamily, registered_family
+from ._reference import ModelSpec, build_any, check_options, default_num_classes, load_reference, model_label
 from ._size_check import check_buildable
-from .substitute import substitute as substitute_layers
-
-
-@dataclass(frozen=True)
-class ModelFamily:
-    pattern: str  # a regular expression for the names, e.g. r"wrn-(\d+)-(\d+)"
-    example: str
-    build: Callable[..., nn.Module]  # build(*groups, num_classes=..., conv=factory, **options): the model's class
-    input_size: tuple  # (C, H, W) the family is counted at by default
-    num_classes: int
-    summary: str
-    # The substitute a compression ratio is relative to: the network as its authors built it
-    # (dense for WRNs, depthwise-separable for DARTS).
-    reference: str = "conv"
-    # Constructor options a compatibility mode builds the family with, {mode: options}: the
-    # original's networks differ from budgetsearch's in ways its counts see (a pooling module).
-    compat_options: dict = field(default_factory=dict)
-    # The input sizes the family runs at, checked before it is built: input_rule((C, H, W)) is None where it
-    # runs, else what it needs ("square images whose side is a multiple of its patch size 4, e.g. 3,32,32").
-    input_rule: Optional[Callable[[tuple], Optional[str]]] = None
-    # The constructor option the input's side goes to, where the family's shapes depend on it (a ViT's
-    # position embedding has one entry per patch); None where any side runs through the same modules.
-    image_size_option: Optional[str] = None
-
-
-_FAMILIES: list[ModelFamily] = []
-
-
-def register_model(family: ModelFamily) -> ModelFamily:
-    if any(f.pattern == family.pattern for f in _FAMILIES):
-        raise ConfigError(f"model pattern {family.pattern!r} is already registered")
-    _FAMILIES.append(family)
-    return family
-
-
-def list_models() -> list[str]:
-    """One example name per registered family."""
-    load_plugins()
-    return [f.example for f in _FAMILIES]
-
-
-def _matches(name: str) -> list:
-    load_plugins()
-    return [(f, m) for f in _FAMILIES if (m := re.fullmatch(f.pattern, name))]
-
-
-def find_model(name: str) -> tuple[ModelFamily, tuple]:
-    """The family whose pattern matches ``name``; a more specific pattern (fewer groups) wins, so the
-    ImageNet ``wrn-50-2`` is not read as the CIFAR ``wrn-D-K`` with D = 50."""
-    matches = _matches(name)
-    if matches:
-        family, match = min(matches, key=lambda found: len(found[1].groups()))
-        return family, tuple(int(g) if g.isdigit() else g for g in match.groups())
-    raise UnknownNameError(
-        f"unknown model {name!r}{did_you_mean(name, [f.example for f in _FAMILIES])}; registered families: "
-        + ", ".join(f"{f.example} ({f.summary})" for f in _FAMILIES)
-    )
-
-
-def _registered_family(model) -> Optional[tuple]:
-    """``find_model(model)`` for a name (an unknown one is an error); None for a reference, callable or module."""
-    if isinstance(model, str) and not is_reference(model):
-        return find_model(model)
-    return None
+from ._substitute import substitute as substitute_layers
 
 
 def create_model(name: ModelSpec, num_classes: Optional[int] = None, substitute="conv", setting=None,
@@ -118,7 +51,7 @@ def create_model(name: ModelSpec, num_classes: Optional[int] = None, substitute=
     (:func:`check_model`).
     """
     factory = compat_factory(substitute, setting, compat)
-    registered = _registered_family(name)
+    registered = registered_family(name)
     if registered is not None:
         family, arguments = registered
         classes = family.num_classes if num_classes is None else num_classes
@@ -150,7 +83,7 @@ def _fixed_by_name(family: ModelFamily, arguments: tuple) -> tuple:
 def check_model_options(model: str, options: dict) -> None:
     """Refuse, without building anything, options the model's constructor does not take (see
     :func:`~budgetsearch.models.check_options`); a reference is imported to read its signature."""
-    registered = _registered_family(model)
+    registered = registered_family(model)
     if registered is not None:
         family, arguments = registered
         check_options(family.build, options, model, fixed=_fixed_by_name(family, arguments))
@@ -174,7 +107,7 @@ def check_model(name: ModelSpec, num_classes: Optional[int] = None, compat: Opti
     build it, before anything is allocated (see :func:`~budgetsearch.models._size_check.check_buildable`):
     too many parameters or modules, or a network that does not run at ``input_size`` (in training mode
     too, with ``training``). Any other model is the user's code, and is not built here."""
-    registered = _registered_family(name)
+    registered = registered_family(name)
     if registered is None:
         return
     family, arguments = registered
@@ -185,17 +118,12 @@ def check_model(name: ModelSpec, num_classes: Optional[int] = None, compat: Opti
     check_buildable(name, _builder(family, arguments, classes, compat, options), input_size, runs_at, training)
 
 
-def is_registered(model) -> bool:
-    """Whether ``model`` is a name a registered family matches (not a reference, callable, module or unknown name)."""
-    return isinstance(model, str) and not is_reference(model) and bool(_matches(model))
-
-
 def model_defaults(model: ModelSpec) -> tuple:
     """``(num_classes, input_size, reference)`` a model is built and counted with when the caller gives none.
 
     A model that is not registered has no known input size (None) and is relative to dense convs.
     """
-    registered = _registered_family(model)
+    registered = registered_family(model)
     if registered is not None:
         family = registered[0]
         return family.num_classes, family.input_size, family.reference
@@ -203,7 +131,7 @@ def model_defaults(model: ModelSpec) -> tuple:
 
 
 def default_input_size(name: ModelSpec) -> tuple:
-    registered = _registered_family(name)
+    registered = registered_family(name)
     if registered is None:
         raise ConfigError(f"model {model_label(name)!r} is not registered, so its input size must be given "
                           f"(--input-size C,H,W on the command line, input_size= in Python, or a study's dataset)")
@@ -213,7 +141,7 @@ def default_input_size(name: ModelSpec) -> tuple:
 def input_options(name: ModelSpec, input_size) -> dict:
     """Constructor arguments for inputs whose channels (digits: 1) or side (where the family's shapes depend
     on it) differ from the family's; an input size the family does not run at is refused, saying what it needs."""
-    registered = _registered_family(name)
+    registered = registered_family(name)
     if registered is None:
         return {}  # the user's own model is built as they wrote it
     family = registered[0]

@@ -23,7 +23,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ._capabilities import AuxiliaryOutput, TappedNetwork
-from ._registry import ModelFamily, register_model
+from ._families import implemented, register_model
 from ._size_check import sizes_near
 
 Genotype = namedtuple("Genotype", "normal normal_concat reduce reduce_concat")
@@ -214,13 +214,11 @@ def _input_rule(input_size: tuple):
     return f"sides that are multiples of 4, which its two reduction cells halve (e.g. {sizes_near(input_size, 4)})"
 
 
-register_model(ModelFamily(
-    pattern=r"darts",
-    example="darts",
+register_model(implemented(
+    "darts",
     build=DARTS,
     input_size=(3, 32, 32),
     num_classes=10,
-    summary="DARTS-V2 CIFAR network (36 channels, 20 cells); reference substitute: separable",
     reference="separable",
     input_rule=_input_rule,
 ))

@@ -27,7 +27,7 @@ from torch import nn
 from ..errors import ConfigError
 from ..substitutes.conv import dense_conv
 from ._capabilities import TappedNetwork
-from ._registry import ModelFamily, register_model
+from ._families import implemented, register_model
 
 # t (expansion), c (output channels), n (blocks), s (stride of the first block)
 INVERTED_RESIDUALS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
@@ -99,12 +99,9 @@ class MobileNetV2(TappedNetwork):
         return self.classifier(x).flatten(1), taps
 
 
-register_model(ModelFamily(
-    pattern=r"mobilenetv2",
-    example="mobilenetv2",
+register_model(implemented(
+    "mobilenetv2",
     build=MobileNetV2,
     input_size=(3, 224, 224),
     num_classes=1000,
-    summary="ImageNet MobileNetV2 (width multiplier option, 1.0 by default); pointwise convs and the 1×1-conv "
-            "classifier substitutable",
 ))

@@ -27,7 +27,7 @@ from torch import nn
 from ..errors import ConfigError
 from ..substitutes.conv import dense_conv
 from ._capabilities import TappedNetwork
-from ._registry import ModelFamily, register_model
+from ._families import implemented, register_model
 
 
 class Bottleneck(nn.Module):
@@ -95,12 +95,10 @@ class ImageNetResNet(TappedNetwork):
         return self.fc(self.pool(x).flatten(1)), taps
 
 
-register_model(ModelFamily(
-    pattern=r"wrn-50-2",
-    example="wrn-50-2",
+register_model(implemented(
+    "wrn-50-2",
     build=ImageNetResNet,
     input_size=(3, 224, 224),
     num_classes=1000,
-    summary="ImageNet WRN-50-2: ResNet-50 bottlenecks, doubled widths, expansion 2",
     compat_options={"deficient-efficient": {"fixed_pool": True}},
 ))

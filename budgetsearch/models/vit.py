@@ -31,7 +31,7 @@ from torch import nn
 from ..errors import ConfigError
 from ..substitutes.conv import dense_conv
 from ._capabilities import TappedNetwork
-from ._registry import ModelFamily, register_model
+from ._families import implemented, register_model
 from ._size_check import sizes_near
 
 HEAD_WIDTH = 64
@@ -118,13 +118,11 @@ def _input_rule(input_size: tuple):
     return f"square images whose side is a multiple of its patch size {PATCH} (e.g. {examples})"
 
 
-register_model(ModelFamily(
-    pattern=r"vit-(\d+)-(\d+)",
-    example="vit-6-256",
+register_model(implemented(
+    "vit-6-256",
     build=VisionTransformer,
     input_size=(3, 32, 32),
     num_classes=10,
-    summary="CIFAR ViT vit-DEPTH-WIDTH: patch 4, heads of 64, MLP ratio 4, pre-norm, mean pooling",
     input_rule=_input_rule,
     image_size_option="image_size",  # one position embedding per patch: the input's side sizes it
 ))

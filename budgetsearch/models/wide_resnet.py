@@ -16,7 +16,7 @@ from torch import nn
 from ..errors import ConfigError
 from ..substitutes.conv import dense_conv
 from ._capabilities import TappedNetwork
-from ._registry import ModelFamily, register_model
+from ._families import implemented, register_model
 
 
 class BasicBlock(nn.Module):
@@ -69,11 +69,9 @@ class WideResNet(TappedNetwork):
         return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1)), taps
 
 
-register_model(ModelFamily(
-    pattern=r"wrn-(\d+)-(\d+)",
-    example="wrn-28-10",
+register_model(implemented(
+    "wrn-28-10",
     build=WideResNet,
     input_size=(3, 32, 32),
     num_classes=10,
-    summary="CIFAR WideResNet wrn-DEPTH-WIDTH, depth = 6n+4",
 ))

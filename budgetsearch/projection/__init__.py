@@ -33,13 +33,13 @@ outputs (Adam), from the best closed form available, and BLAST from its own
 factorisation (Lee et al. 2024's preconditioned gradient descent, :mod:`._blast`).
 """
 
-from ._layer import (METHODS, NoClosedFormError, check_closed_forms, project_closed, project_layer,
-                     structured_part)
-from ._probe import effective_weight, geometry_of
-from ._project import project
-from ._report import LayerProjection, ProjectionReport
+from .._lazy import lazy_exports
 
-__all__ = [
-    "METHODS", "LayerProjection", "NoClosedFormError", "ProjectionReport", "check_closed_forms", "effective_weight", "geometry_of",
-    "project", "project_closed", "project_layer", "structured_part",
-]
+# Each name imports its module on first use: METHODS alone, which validating a study needs, imports no torch.
+__getattr__, __dir__, __all__ = lazy_exports(globals(), {
+    "_layer": ("NoClosedFormError", "check_closed_forms", "project_closed", "project_layer", "structured_part"),
+    "_methods": ("METHODS",),
+    "_probe": ("effective_weight", "geometry_of"),
+    "_project": ("project",),
+    "_report": ("LayerProjection", "ProjectionReport"),
+})

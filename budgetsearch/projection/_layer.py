@@ -27,10 +27,9 @@ from ..substitutes.shuffle import LinearShuffle
 from ._families import DATA_AWARE, closed_form, has_closed_form
 from ._fit import fit
 from ._linalg import depthwise_split
+from ._methods import METHODS
 from ._probe import effective_weight, geometry_of
 from ._report import LayerProjection
-
-METHODS = ("closed", "fit", "whitened")
 
 
 class NoClosedFormError(ConfigError):

@@ -9,7 +9,8 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..models import ModelCapabilities
-from ._layer import METHODS, project_layer
+from ._layer import project_layer
+from ._methods import METHODS
 from ._report import ProjectionReport
 
 # How many mismatched keys an error lists of each kind.

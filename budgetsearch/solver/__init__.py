@@ -5,10 +5,12 @@
 range" view of the original study).
 """
 
-from ._budget import Budget, parse_budget
-from ._curves import draw_settings_curves, settings_curve
-from ._network import NetworkCounter, Site, network_counter
-from ._solve import Solution, solve_budget
+from .._lazy import lazy_exports
 
-__all__ = ["Budget", "NetworkCounter", "Site", "Solution", "draw_settings_curves", "network_counter", "parse_budget",
-           "settings_curve", "solve_budget"]
+# Each name imports its module on first use: parsing a budget (a study file's) imports no torch.
+__getattr__, __dir__, __all__ = lazy_exports(globals(), {
+    "_budget": ("Budget", "parse_budget"),
+    "_curves": ("draw_settings_curves", "settings_curve"),
+    "_network": ("NetworkCounter", "Site", "network_counter"),
+    "_solve": ("Solution", "solve_budget"),
+})

@@ -277,9 +277,11 @@ def parse_study(data: dict, source: str = "<dict>") -> StudyConfig:
     From Python, ``model`` may also be a callable importable as ``package.module:callable``:
     the study records that reference, which its workers import.
     """
-    from ..models import is_reference, reference_of
+    from ..models import is_reference
 
     if callable(data.get("model")):
+        from ..models import reference_of
+
         data = data | {"model": reference_of(data["model"])}
     top = Table(source, "", data)
     name = top.get("name", str, check=_NAME.fullmatch,
@@ -291,7 +293,9 @@ def parse_study(data: dict, source: str = "<dict>") -> StudyConfig:
     model_path = top.get("model_path", str, None,
                          allowed="a folder the model's module is imported from (recorded when `run` resolves it)")
     model_options = top.get("model_options", dict, {}, allowed="a table of the model callable's keyword arguments")
-    if not is_reference(model):  # its constructor is budgetsearch's: checked now, where a reference waits for resolve
+    # A registered constructor is budgetsearch's: checked now, where a reference waits for resolve. No options,
+    # nothing to check: the family's module (and torch) is not imported to read its signature.
+    if model_options and not is_reference(model):
         _check_options(top.source, model, model_options)
     select = top.get("select", str, None, check=_valid_selection,
                      allowed="spatial, pointwise, convs, linear or all")
@@ -388,9 +392,9 @@ def resolve_model(config: StudyConfig) -> StudyConfig:
 
 
 def _valid_selection(select: str) -> bool:
-    from ..models import SELECTIONS
+    from ..models._names import SELECTION_NAMES
 
-    return select in SELECTIONS
+    return select in SELECTION_NAMES
 
 
 def _substitutes(top: Table) -> tuple:

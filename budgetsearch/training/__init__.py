@@ -5,21 +5,18 @@
 metrics to its pruner. This package knows nothing of Optuna.
 """
 
-from ._architecture import Architecture
-from ._checkpoint import Checkpoint, check_checkpoint_path, load_checkpoint, load_teacher, save_checkpoint
-from ._config import (MAX_EPOCHS, MAX_SEED, OPTIMIZER_OPTIONS, PRESETS, PROJECTED_DISTILLATION, SCHEDULES,
-                      DistillConfig, TrainConfig, check_optimizer_options)
-from ._evaluate import Evaluation, evaluate
-from ._losses import attention_transfer_loss, distillation_kl, student_loss
-from ._param_groups import DecayGroup, reference_ratio, weight_decay_groups
-from ._result import STATUSES, TrialResult
-from ._schedule import learning_rate
-from ._trainer import train_trial
+from .._lazy import lazy_exports
 
-__all__ = [
-    "Architecture", "Checkpoint", "DecayGroup", "DistillConfig", "Evaluation", "MAX_EPOCHS", "MAX_SEED",
-    "OPTIMIZER_OPTIONS", "PRESETS", "PROJECTED_DISTILLATION", "SCHEDULES", "STATUSES", "TrainConfig", "TrialResult", "attention_transfer_loss",
-    "check_checkpoint_path", "check_optimizer_options", "distillation_kl", "evaluate", "learning_rate",
-    "load_checkpoint", "load_teacher", "reference_ratio", "save_checkpoint", "student_loss",
-    "train_trial", "weight_decay_groups",
-]
+# Each name imports its module on first use: the configs (read by study files) import no torch.
+__getattr__, __dir__, __all__ = lazy_exports(globals(), {
+    "_architecture": ("Architecture",),
+    "_checkpoint": ("Checkpoint", "check_checkpoint_path", "load_checkpoint", "load_teacher", "save_checkpoint"),
+    "_config": ("MAX_EPOCHS", "MAX_SEED", "OPTIMIZER_OPTIONS", "PRESETS", "PROJECTED_DISTILLATION", "SCHEDULES",
+                "DistillConfig", "TrainConfig", "check_optimizer_options"),
+    "_evaluate": ("Evaluation", "evaluate"),
+    "_losses": ("attention_transfer_loss", "distillation_kl", "student_loss"),
+    "_param_groups": ("DecayGroup", "reference_ratio", "weight_decay_groups"),
+    "_result": ("STATUSES", "TrialResult"),
+    "_schedule": ("learning_rate",),
+    "_trainer": ("train_trial",),
+})

@@ -14,6 +14,7 @@ from typing import Mapping, Optional, Tuple, Union
 
 from ..data import DEFAULT_VALIDATION_SIZE, check_validation_size
 from ..errors import ConfigError
+from ..projection import METHODS
 
 SCHEDULES = ("cosine", "original-steps")
 OPTIMIZERS = ("sgd", "adamw")
@@ -237,8 +238,6 @@ _DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 
 def _check_start(config: TrainConfig) -> None:
     """``init``, ``weights``, ``projection`` and a teacher that is the dense original agree."""
-    from ..projection import METHODS  # torch-heavy; the config module is imported by the CLI's --help
-
     if config.init not in INITS:
         raise ConfigError(f"TrainConfig.init must be one of {INITS}, but got {config.init!r}")
     if config.projection not in METHODS:

@@ -5,8 +5,7 @@ import torch
 from torch import nn
 
 from budgetsearch.errors import ConfigError
-from budgetsearch.models import SELECTIONS, create_model, selection, substitute
-from budgetsearch.models._registry import _FAMILIES
+from budgetsearch.models import SELECTIONS, create_model, find_model, list_models, selection, substitute
 from budgetsearch.substitutes import get_substitute
 
 
@@ -164,8 +163,8 @@ def test_circular_padding_is_refused_clearly():
 
 
 # One name per registered family; the WRN example (wrn-28-10) is large, so a small one stands in.
-FAMILY_NAMES = ["wrn-16-2" if family.example.startswith("wrn-") and family.pattern.count("(") == 2 else family.example
-                for family in _FAMILIES]
+FAMILY_NAMES = ["wrn-16-2" if name.startswith("wrn-") and find_model(name)[0].pattern.count("(") == 2 else name
+                for name in list_models()]
 
 
 def _structure(model):

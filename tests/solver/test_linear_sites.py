@@ -13,7 +13,7 @@ from torch import nn
 
 from budgetsearch.counting import count
 from budgetsearch.errors import ConfigError
-from budgetsearch.models import ModelFamily, _registry, create_model
+from budgetsearch.models import ModelFamily, _families, create_model
 from budgetsearch.solver import NetworkCounter, solve_budget
 from budgetsearch.substitutes import Hyperparameter, Substitute, get_substitute
 from budgetsearch.substitutes.conv import dense_conv
@@ -46,7 +46,7 @@ LOW_RANK = Substitute(name="test-low-rank", build=lambda *args, rank, **kwargs: 
 def tokens_family(monkeypatch):
     family = ModelFamily(pattern=r"tokens-test", example="tokens-test", build=lambda num_classes, conv: _Tokens(
         num_classes, conv), input_size=(3, 6, 5), num_classes=4, summary="test")
-    monkeypatch.setattr(_registry, "_FAMILIES", [*_registry._FAMILIES, family])
+    monkeypatch.setattr(_families, "_FAMILIES", [*_families._FAMILIES, family])
     return family.example
 
 
