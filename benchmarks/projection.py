@@ -3,9 +3,10 @@
 A dense network is trained on a data set, saved as a state_dict, then for each family and
 budget: the budget is solved, the dense weights projected onto the family at that setting
 (each family's closed form; ``fit`` for the families without one, as the table's method
-column says), and the projected network measured at epoch 0, after 1 and after 3 epochs of
-fine-tuning (two separate trials, each with its own cosine schedule, distilling from the
-dense network), against the same network trained for 3 epochs from scratch. The last
+column says), and the projected network measured at epoch 0, saved, and from there after 1
+and after 3 epochs of fine-tuning (two separate trials from the one projection, each with
+its own cosine schedule, distilling from the dense network by KD as a projected trial does),
+against the same network trained for 3 epochs from scratch. The last
 column is the baseline's ratio: (error from scratch) / (error after projection and 3 epochs).
 
     python benchmarks/projection.py [--model wrn-16-4] [--dataset cifar10:PATH] [--dense-epochs 10]
@@ -32,7 +33,7 @@ from budgetsearch.errors import InfeasibleBudgetError
 from budgetsearch.projection import NoClosedFormError
 from budgetsearch.solver import network_counter, solve_budget
 from budgetsearch.substitutes import get_substitute, list_substitutes
-from budgetsearch.training import TrainConfig, load_checkpoint, train_trial
+from budgetsearch.training import PROJECTED_DISTILLATION, DistillConfig, TrainConfig, load_checkpoint, train_trial
 
 CIFAR_MINI = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar-10-mini" / "cifar-10-batches-py"
 
@@ -67,17 +68,23 @@ def accuracy(error):
     return None if error is None else 100.0 - error
 
 
-def projected(args, data, weights, family, setting, epochs: int):
-    """The projected trial with ``epochs`` of fine-tuning (the fine-tuning rate a tenth of training's)."""
+def projected_start(args, data, weights, family, setting, save: Path):
+    """The network projected onto ``family`` (its closed form, else ``fit``), measured at epoch 0 and saved."""
     for method in ("closed", "fit"):
-        config = recipe(args.model, args.device, epochs=epochs, init="projected", weights=str(weights),
-                        projection=method)
-        config = dataclasses.replace(config, lr=config.lr / 10)
+        config = recipe(args.model, args.device, epochs=0, init="projected", weights=str(weights), projection=method)
         try:
-            return train_trial(args.model, family, setting, data, config)
+            return train_trial(args.model, family, setting, data, config, save=save)
         except NoClosedFormError:
             continue
     raise AssertionError("fit projects every family")
+
+
+def fine_tuned(args, data, start: Path, dense: Path, family, setting, epochs: int):
+    """``epochs`` of fine-tuning from the saved projection at a tenth of training's rate, distilled from the dense
+    network as a projected trial distils from its dense original."""
+    config = recipe(args.model, args.device, epochs=epochs, init="loaded", weights=str(start),
+                    distill=DistillConfig(teacher=str(dense), **PROJECTED_DISTILLATION))
+    return train_trial(args.model, family, setting, data, dataclasses.replace(config, lr=config.lr / 10))
 
 
 def main():
@@ -106,17 +113,19 @@ def main():
             except InfeasibleBudgetError:
                 rows.append({"family": family, "budget": budget, "note": "infeasible"})
                 continue
-            tuned = {epochs: projected(args, data, weights, family, solution.setting, epochs)
+            start = folder / f"{family}-{solution.setting}.ckpt"
+            projected = projected_start(args, data, weights, family, solution.setting, start)
+            tuned = {epochs: fine_tuned(args, data, start, folder / "dense.ckpt", family, solution.setting, epochs)
                      for epochs in args.fine_tune_epochs}
-            first = tuned[args.fine_tune_epochs[0]]
             scratch = train_trial(args.model, family, solution.setting, data,
                                   recipe(args.model, args.device, epochs=args.scratch_epochs))
             last = tuned[args.fine_tune_epochs[-1]]
             ratio = scratch.test_error / last.test_error if last.test_error else math.nan
             row = {"family": family, "budget": budget, "setting": solution.setting, "params": solution.params,
-                   "method": first.projection["layers"][0]["method"],
-                   "weight_err": first.projection["weight_error"], "output_err": first.projection["output_error"],
-                   "acc_projected": accuracy(first.initial["test_error"])}
+                   "method": projected.projection["layers"][0]["method"],
+                   "weight_err": projected.projection["weight_error"],
+                   "output_err": projected.projection["output_error"],
+                   "acc_projected": accuracy(projected.test_error)}
             row |= {f"acc_ft{epochs}": accuracy(result.test_error) for epochs, result in tuned.items()}
             row |= {f"acc_scratch{args.scratch_epochs}": accuracy(scratch.test_error), "err_ratio": ratio}
             rows.append(row)
