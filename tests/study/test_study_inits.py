@@ -151,3 +151,27 @@ def test_a_study_of_both_inits_records_each_start_end_to_end(tmp_path):
     assert set(frontier.gains["substitute"]) == {"generic", "tucker"}
     assert set(frontier.projection["substitute"]) == {"generic", "tucker"}
     assert set(zip(frontier.points["substitute"], frontier.points["init"])) == set(trials)
+
+
+def test_status_rows_keep_each_init_of_a_cell_apart():
+    import optuna
+
+    from budgetsearch.cli._output import with_init
+    from budgetsearch.study import summary_rows
+
+    def trial(number, init, val_error):
+        cell = "generic|0.1x|0" + ("" if init is None or init == "scratch" else f"|{init}")
+        attrs = {"role": "student", "substitute": "generic", "budget": "0.1x", "budget_params": 100, "params": 90,
+                 "setting": 0.3, "cell": cell, "status": "complete", "val_error": val_error, "test_error": val_error}
+        if init is not None:  # a trial recorded before `init` existed has none: it started from scratch
+            attrs["init"] = init
+        made = optuna.trial.create_trial(value=val_error, user_attrs=attrs)
+        made.number = number
+        return made
+
+    rows = summary_rows([trial(0, None, 9.0), trial(1, "projected", 4.0)])
+    assert [(row["init"], row["val_error"], row["trials"]) for row in rows] == [("scratch", 9.0, 1),
+                                                                                 ("projected", 4.0, 1)]
+    columns = ["role", "substitute", "budget"]
+    assert with_init(columns, rows) == ["role", "substitute", "init", "budget"]
+    assert with_init(columns, rows[:1]) == columns  # one init: the table as it always was
